@@ -1,0 +1,1 @@
+"""The ablation harness: datasets, the grid, the parallel runner and the report."""

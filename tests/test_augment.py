@@ -1,0 +1,47 @@
+"""Augmentation: shape and dtype kept, deterministic per seed, pixels moved as they should."""
+import numpy as np
+import pytest
+
+from ablations.augment import RandomShiftRotate
+
+
+def one_pixel_images(n, h, w, r, c):
+    batch = np.zeros((n, h * w), np.float32)
+    batch[:, r * w + c] = 1.0
+    return batch
+
+
+@pytest.mark.parametrize("max_degrees", [0.0, 15.0])
+def test_keeps_shape_dtype_and_is_deterministic(max_degrees, rng):
+    batch = rng.random((16, 28 * 28)).astype(np.float32)
+    augment = RandomShiftRotate((28, 28), max_shift=2, max_degrees=max_degrees)
+    a = augment(batch.copy(), np.random.default_rng(5))
+    b = augment(batch.copy(), np.random.default_rng(5))
+    c = augment(batch.copy(), np.random.default_rng(6))
+    assert a.shape == batch.shape and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_shifts_move_each_pixel_by_at_most_max_shift():
+    batch = one_pixel_images(500, 9, 9, 4, 4)
+    out = RandomShiftRotate((9, 9), max_shift=2)(batch, np.random.default_rng(0))
+    assert np.all(out.sum(axis=1) == 1.0)  # the pixel survives: centre +/- 2 stays inside
+    rows, cols = np.divmod(out.argmax(axis=1), 9)
+    assert set(rows - 4) == set(cols - 4) == {-2, -1, 0, 1, 2}  # every shift is drawn
+
+
+def test_pixels_shifted_out_are_dropped_and_zeros_come_in():
+    batch = one_pixel_images(200, 5, 5, 0, 0)
+    out = RandomShiftRotate((5, 5), max_shift=2)(batch, np.random.default_rng(0))
+    kept = out.sum(axis=1) == 1.0
+    assert 0 < kept.sum() < 200 and set(np.unique(out)) == {0.0, 1.0}
+
+
+def test_rotation_turns_a_bar():
+    image = np.zeros((11, 11), np.float32)
+    image[5, 1:10] = 1.0  # horizontal bar through the centre
+    augment = RandomShiftRotate((11, 11), max_shift=0, max_degrees=90.0)
+    outs = augment(np.tile(image.reshape(1, -1), (50, 1)), np.random.default_rng(1))
+    assert not np.all(outs == image.reshape(1, -1))
+    assert outs.reshape(50, 11, 11)[:, 5, 5].min() == 1.0  # the centre pixel stays put
