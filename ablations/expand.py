@@ -1,0 +1,90 @@
+"""Grid expansion: blocks of axes -> a deterministic list of validated runs.
+
+A grid is a list of blocks (like scikit-learn's ParameterGrid given a list of dicts). Each block is
+{"base": settings, "axes": {axis: [level, ...]}} and expands to the product of its axes, in order.
+A level is a plain value (sets the setting named like the axis) or a dict of settings with an
+optional "label" (default: the value of the setting named like the axis, else "k=v,...").
+"""
+import itertools
+from dataclasses import dataclass
+
+from .config import GridError, resolve, run_id
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    labels: dict  # axis -> level label: the factors the report compares
+    config: dict  # resolved settings
+
+    def describe(self):
+        return "/".join(str(v) for v in self.labels.values())
+
+
+def level_settings(axis, level):
+    """(label, settings) for one level of an axis."""
+    if isinstance(level, dict):
+        settings = dict(level)
+        label = settings.pop("label", None)
+        if label is None:
+            label = settings[axis] if axis in settings else ",".join(
+                f"{k}={v}" for k, v in settings.items())
+        return str(label), settings
+    return str(level), {axis: level}
+
+
+def expand_grid(name, blocks):
+    """All runs of grid `name`, validated; GridError on the first bad or duplicate entry."""
+    if not isinstance(blocks, list) or not blocks:
+        raise GridError(f"grid {name!r}: must be a non-empty list of blocks")
+    runs, seen = [], {}
+    for b, block in enumerate(blocks):
+        where = f"grid {name!r} block {b}"
+        if not isinstance(block, dict) or set(block) - {"base", "axes"}:
+            raise GridError(f"{where}: a block is a dict with keys 'base' and 'axes'")
+        axes = block.get("axes", {})
+        for axis, levels in axes.items():
+            if not isinstance(levels, list) or not levels:
+                raise GridError(f"{where}: axis {axis!r} must be a non-empty list")
+            labels = [level_settings(axis, level)[0] for level in levels]
+            duplicates = sorted({lab for lab in labels if labels.count(lab) > 1})
+            if duplicates:
+                raise GridError(f"{where}: axis {axis!r} has the label {duplicates[0]!r} twice; "
+                                f"give each level a distinct 'label'")
+        for combo in itertools.product(*axes.values()):
+            settings, labels = dict(block.get("base", {})), {}
+            for axis, level in zip(axes, combo):
+                labels[axis], level_values = level_settings(axis, level)
+                settings.update(level_values)
+            run_where = f"{where} run {'/'.join(labels.values()) or '(base)'}"
+            config = resolve(settings, run_where)
+            rid = run_id(config)
+            if rid in seen:
+                raise GridError(f"{run_where}: duplicate entry, same settings as "
+                                f"{seen[rid].describe() or '(base)'}")
+            seen[rid] = Run(rid, labels, config)
+            runs.append(seen[rid])
+    return runs
+
+
+def filter_runs(runs, only):
+    """Keep runs matching every `key=value` in `only` ("a=1,b=2"), on labels or settings."""
+    wanted = {}
+    for part in filter(None, (only or "").split(",")):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise GridError(f"--only: expected key=value, got {part!r}")
+        wanted.setdefault(key.strip(), set()).add(value.strip())
+    known = set().union(*(set(r.labels) | set(r.config) for r in runs)) if runs else set()
+    for key in wanted:
+        if key not in known:
+            raise GridError(f"--only: unknown key {key!r}; known: {', '.join(sorted(known))}")
+
+    def matches(run):
+        for key, values in wanted.items():
+            value = run.labels.get(key, run.config.get(key))
+            if str(value) not in values:
+                return False
+        return True
+
+    return [r for r in runs if matches(r)]

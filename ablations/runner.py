@@ -1,0 +1,158 @@
+"""Run a grid in parallel with joblib; every finished run becomes a record at once.
+
+`execute(run, data_dir)` is a pure function of the run's config: it loads the dataset from the
+memory-mapped cache by name (once per worker), trains with one BLAS thread, and returns the
+record; a failure inside becomes status "error" instead of stopping the grid. `run_grid` saves
+the expanded grid, skips runs that already have a record, and writes records as they arrive.
+"""
+import functools
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+
+import joblib
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from .config import GridError
+from .datasets import DATASETS, load_splits
+from .records import GRID_FILE, SCHEMA_VERSION, read_records, record_path, write_json_atomic
+from .trainers import TRAINERS
+
+
+@functools.lru_cache(maxsize=1)  # runs are ordered by dataset, so one cached split set suffices
+def cached_splits(dataset, data_dir, val_size, train_size, standardize):
+    return load_splits(dataset, data_dir, val_size=val_size, train_size=train_size,
+                       standardize=standardize)
+
+
+def execute(run, data_dir):
+    """Train one run and return its record (without environment fields)."""
+    config = run.config
+    start = time.perf_counter()
+    try:
+        with threadpool_limits(limits=1):
+            splits = cached_splits(config["dataset"], str(data_dir), config["val_size"],
+                                   config["train_size"], config["standardize"])
+            result = TRAINERS[config["trainer"]](config, splits)
+    except Exception as err:  # isolate any failure to its own run
+        result = {"status": "error", "error": f"{type(err).__name__}: {err}"}
+    return {"schema": SCHEMA_VERSION, "run_id": run.run_id, "labels": run.labels,
+            "config": config, "error": None, **result,
+            "wall_time_s": time.perf_counter() - start}
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@functools.lru_cache(maxsize=1)
+def environment():
+    """Where the records were produced: Python, numpy, BLAS, CPU, cores."""
+    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    return {"python": platform.python_version(), "numpy": np.__version__, "blas": blas,
+            "cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()}
+
+
+@functools.lru_cache(maxsize=1)
+def code_version():
+    """The git commit of this checkout, with '+dirty' when it has uncommitted changes."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+@dataclass
+class GridOutcome:
+    total: int
+    skipped: int
+    trained: int
+    counts: dict  # status -> number among the runs trained now
+    interrupted: bool = False
+
+
+def progress_line(done, total, start, record):
+    elapsed = time.perf_counter() - start
+    eta = elapsed / done * (total - done)
+    result = record["status"]
+    if record.get("test_acc") is not None:
+        result += f" test_acc={record['test_acc']:.4f}"
+    if record["status"] == "error":
+        result += f" ({record['error']})"
+    return (f"[{done}/{total}] {elapsed:6.0f}s elapsed, ETA {eta:5.0f}s | "
+            f"{'/'.join(map(str, record['labels'].values()))}: {result} "
+            f"({record['wall_time_s']:.1f}s)")
+
+
+def connect_dask(scheduler):
+    """A dask.distributed Client for `scheduler` (an address or a LocalCluster), or GridError."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise GridError("--backend dask needs dask.distributed: pip install "
+                        "-r requirements-dev.txt") from None
+    try:
+        return Client(scheduler, timeout="5s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise GridError(f"--backend dask: no scheduler reachable at {scheduler!r} "
+                        f"({type(err).__name__})") from None
+
+
+def parallel_backend(backend, jobs):
+    """joblib's loky backend (local processes), or Dask through the current distributed Client
+    (made by `connect_dask`)."""
+    if backend == "dask":
+        return joblib.parallel_config(backend="dask")
+    return joblib.parallel_config(backend="loky", n_jobs=jobs)
+
+
+def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend="loky", force=False,
+             log=print):
+    """Train every run of `runs` that has no record yet (all of them with `force`)."""
+    folder = results_dir / grid_name
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(folder / GRID_FILE, [
+        {"run_id": r.run_id, "labels": r.labels, "config": r.config} for r in runs])
+    records = read_records(folder, log)
+    finished = set() if force else {rid for rid, r in records.items() if r["status"] != "error"}
+    todo = [r for r in runs if r.run_id not in finished]
+    todo.sort(key=lambda r: (r.config["dataset"], str(r.config["train_size"])))
+    outcome = GridOutcome(len(runs), len(runs) - len(todo), 0, {})
+    log(f"grid {grid_name}: {len(runs)} runs, {outcome.skipped} already done, {len(todo)} to train"
+        f" with {jobs} {backend} workers")
+    if not todo:
+        return outcome
+    for name in sorted({r.config["dataset"] for r in todo}):
+        DATASETS[name].fetch(data_dir, log=log)
+    extra = {"environment": environment(), "code_version": code_version(), "grid": grid_name}
+    start = time.perf_counter()
+    try:
+        with parallel_backend(backend, jobs):
+            results = joblib.Parallel(return_as="generator_unordered")(
+                joblib.delayed(execute)(run, data_dir) for run in todo)
+            for record in results:
+                record.update(extra, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                write_json_atomic(record_path(folder, record["run_id"]), record)
+                outcome.trained += 1
+                outcome.counts[record["status"]] = outcome.counts.get(record["status"], 0) + 1
+                log(progress_line(outcome.trained, len(todo), start, record))
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    return outcome
+

@@ -1,0 +1,146 @@
+"""Train one resolved config and measure it: `TRAINERS[config["trainer"]](config, splits)`.
+
+Each trainer returns the run's results (status, per-epoch history, test metrics, times). Every
+random draw comes from np.random.default_rng(config["seed"]), so a run's numbers depend on its
+config alone; runs that differ only in one factor also share their initial weights (paired).
+"""
+import time
+import warnings
+
+import numpy as np
+
+from nn_core import MLP, OPTIMIZERS, REGULARIZERS, SCHEDULES, History, fit
+from nn_core.registry import Registry
+
+from .augment import RandomShiftRotate
+from .datasets import DATASETS
+
+TRAINERS = Registry("trainer")
+
+
+def time_to_target(history, target):
+    """(epochs, train seconds) until val accuracy first reaches `target`, or (None, None)."""
+    for epoch, acc in enumerate(history["val_acc"]):
+        if acc >= target:
+            return epoch + 1, float(sum(history["train_time_s"][:epoch + 1]))
+    return None, None
+
+
+N_MISCLASSIFIED_KEPT = 16
+
+
+def test_errors(y_true, y_pred, n_classes):
+    """The confusion matrix (rows: true class) and the first misclassified [index, true, pred]."""
+    wrong = np.flatnonzero(y_true != y_pred)[:N_MISCLASSIFIED_KEPT]
+    confusion = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(confusion, (y_true, y_pred), 1)
+    return {"test_confusion": confusion.tolist(),
+            "test_misclassified": [[int(i), int(y_true[i]), int(y_pred[i])] for i in wrong]}
+
+
+def summarize(history, test_loss, test_acc, n_params, diverged, target):
+    """The fields every trainer reports, from a History dict."""
+    epochs, seconds = time_to_target(history, target)
+    return {
+        "status": "diverged" if diverged else "ok",
+        "history": history,
+        "epochs_run": len(history["train_loss"]),
+        "test_loss": test_loss,
+        "test_acc": test_acc,
+        "best_val_acc": max(history["val_acc"], default=None),
+        "final_val_acc": history["val_acc"][-1] if history["val_acc"] else None,
+        "target_val_acc": target,
+        "epochs_to_target": epochs,
+        "seconds_to_target": seconds,
+        "train_time_s": float(sum(history["train_time_s"])),
+        "eval_time_s": float(sum(history["eval_time_s"])),
+        "n_params": n_params,
+    }
+
+
+@TRAINERS.register("nn_core")
+def train_nn_core(config, splits):
+    rng = np.random.default_rng(config["seed"])
+    sizes = [splits.X_train.shape[1], *config["hidden"], splits.n_classes]
+    model = MLP(sizes, rng, activation=config["activation"], loss=config["loss"],
+                dropout=config["dropout"], init=config["init"])
+    optimizer = OPTIMIZERS.create(config["optimizer"], lr=config["lr"], **config["optimizer_params"])
+    regularizers = []
+    if config["l2"]:
+        regularizers.append(REGULARIZERS.create("l2", l2=config["l2"]))
+    if config["decoupled_weight_decay"]:
+        regularizers.append(REGULARIZERS.create(
+            "weight_decay", weight_decay=config["decoupled_weight_decay"]))
+    if config["clip_norm"]:
+        regularizers.append(REGULARIZERS.create("grad_clip", max_norm=config["clip_norm"]))
+    augment = None
+    if config["augment_shift"] or config["augment_degrees"]:
+        augment = RandomShiftRotate(splits.image_shape, config["augment_shift"],
+                                    config["augment_degrees"])
+    history = fit(model, splits.X_train, splits.y_train, optimizer=optimizer, rng=rng,
+                  epochs=config["epochs"], batch_size=config["batch_size"],
+                  X_val=splits.X_val, y_val=splits.y_val,
+                  schedule=SCHEDULES.create(config["schedule"],
+                                            warmup_epochs=config["warmup_epochs"]),
+                  regularizers=regularizers, patience=config["patience"], batch_transform=augment)
+    test_loss = test_acc = None
+    errors = {}
+    if not history.diverged:
+        test_loss, test_acc = model.evaluate(splits.X_test, splits.y_test)
+        errors = test_errors(splits.y_test, model.predict(splits.X_test), splits.n_classes)
+    return {**summarize(history.as_dict(), test_loss, test_acc, model.n_params, history.diverged,
+                        DATASETS[config["dataset"]].target_val_acc), **errors}
+
+
+SKLEARN_ACTIVATION = {"relu": "relu", "tanh": "tanh", "sigmoid": "logistic"}
+SKLEARN_SOLVER = {"sgd": {"solver": "sgd", "momentum": 0.0},
+                  "momentum": {"solver": "sgd", "nesterovs_momentum": False},
+                  "nesterov": {"solver": "sgd", "nesterovs_momentum": True},
+                  "adam": {"solver": "adam"}}
+
+
+@TRAINERS.register("sklearn_mlp")
+def train_sklearn_mlp(config, splits):
+    """scikit-learn's MLPClassifier with the same architecture, epochs, batch size and lr,
+    one partial_fit per epoch so that its curves are recorded like ours (float32 input)."""
+    from sklearn.exceptions import ConvergenceWarning  # slow import: only for this trainer
+    from sklearn.neural_network import MLPClassifier
+
+    if config["activation"] not in SKLEARN_ACTIVATION or config["optimizer"] not in SKLEARN_SOLVER:
+        raise ValueError(f"sklearn_mlp supports activations {sorted(SKLEARN_ACTIVATION)} and "
+                         f"optimizers {sorted(SKLEARN_SOLVER)}")
+    solver = dict(SKLEARN_SOLVER[config["optimizer"]])
+    if "momentum" in config["optimizer_params"] and solver["solver"] == "sgd":
+        solver["momentum"] = config["optimizer_params"]["momentum"]
+    model = MLPClassifier(hidden_layer_sizes=config["hidden"],
+                          activation=SKLEARN_ACTIVATION[config["activation"]],
+                          alpha=config["l2"], batch_size=config["batch_size"],
+                          learning_rate_init=config["lr"], random_state=config["seed"],
+                          shuffle=True, **solver)
+    history = History()
+    classes = np.arange(splits.n_classes)
+    for _ in range(config["epochs"]):
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.partial_fit(splits.X_train, splits.y_train, classes=classes)
+        history.train_time_s.append(time.perf_counter() - start)
+        history.train_loss.append(float(model.loss_))
+        history.lr.append(config["lr"])
+        start = time.perf_counter()
+        proba = model.predict_proba(splits.X_val)
+        history.val_loss.append(_log_loss(proba, splits.y_val))
+        history.val_acc.append(float((proba.argmax(axis=1) == splits.y_val).mean()))
+        history.eval_time_s.append(time.perf_counter() - start)
+    diverged = not np.isfinite(history.train_loss[-1])
+    proba = model.predict_proba(splits.X_test)
+    predicted = proba.argmax(axis=1)
+    n_params = sum(w.size for w in model.coefs_) + sum(b.size for b in model.intercepts_)
+    return {**summarize(history.as_dict(), _log_loss(proba, splits.y_test),
+                        float((predicted == splits.y_test).mean()), n_params, diverged,
+                        DATASETS[config["dataset"]].target_val_acc),
+            **test_errors(splits.y_test, predicted, splits.n_classes)}
+
+
+def _log_loss(proba, y):
+    return float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None))))

@@ -1,0 +1,73 @@
+"""run_all.py as users run it: bad input gives exit 2 and one line, and writes nothing."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_all(*args, cwd=ROOT, env=None):
+    return subprocess.run([sys.executable, str(ROOT / "run_all.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+BAD_ARGUMENTS = [
+    (["--grid", "smok"], "did you mean 'smoke'"),
+    (["--jobs", "0"], "--jobs: must be >= 1"),
+    (["--jobs", "two"], "expected a positive integer"),
+    (["--backend", "ray"], "invalid choice: 'ray'"),
+    (["--backend", "dask"], "needs --scheduler"),
+    (["--only", "colour=red", "--grid", "smoke"], "unknown key 'colour'"),
+    (["--only", "optimizer", "--grid", "smoke"], "expected key=value"),
+    (["--frobnicate"], "unrecognized arguments"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_ARGUMENTS)
+def test_bad_arguments_exit_2_with_one_line(args, message, tmp_path):
+    result = run_all(*args, "--results-dir", str(tmp_path / "results"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_unreachable_dask_scheduler(tmp_path):
+    pytest.importorskip("distributed")
+    result = run_all("--grid", "smoke", "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9",
+                     "--results-dir", str(tmp_path / "results"))
+    assert result.returncode == 2
+    assert "no scheduler reachable at 'tcp://127.0.0.1:9'" in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "results").exists()
+
+
+def test_results_path_that_is_a_file(tmp_path):
+    (tmp_path / "results").write_text("not a folder")
+    result = run_all("--grid", "smoke", "--results-dir", str(tmp_path / "results"))
+    assert result.returncode == 2 and "exists and is not a directory" in result.stderr
+
+
+def test_list_prints_the_runs_and_their_count():
+    result = run_all("--list")
+    assert result.returncode == 0
+    assert result.stdout.strip().splitlines()[-1] == "default: 480 runs"
+
+
+def test_smoke_grid_end_to_end_then_report_only(tmp_path):
+    args = ["--grid", "smoke", "--jobs", "2", "--results-dir", str(tmp_path / "results"),
+            "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data")]
+    result = run_all(*args)
+    assert result.returncode == 0, result.stderr
+    assert "[8/8]" in result.stderr
+    report = (tmp_path / "reports" / "smoke.md").read_text()
+    assert len(list((tmp_path / "results" / "smoke").glob("*.json"))) == 9  # 8 runs + grid.json
+    again = run_all(*args, "--report-only")
+    assert again.returncode == 0
+    assert (tmp_path / "reports" / "smoke.md").read_text() == report
+    rerun = run_all(*args)
+    assert "8 already done, 0 to train" in rerun.stderr

@@ -1,0 +1,92 @@
+"""The runner: reproducible across workers and backends, resumable, failures isolated."""
+import json
+
+import pytest
+
+from ablations.expand import expand_grid
+from ablations.records import read_records
+from ablations.runner import run_grid
+
+TINY = {"dataset": "digits", "hidden": [16], "epochs": 3, "batch_size": 64}
+GRID = [{"base": TINY, "axes": {"optimizer": [{"optimizer": "sgd", "lr": 0.1},
+                                              {"optimizer": "adam", "lr": 3e-3}],
+                                "dropout": [0.0, 0.2], "seed": [0, 1]}}]
+
+
+def quiet(_line):
+    pass
+
+
+def timeless(record):
+    """A record without the fields that measure time or the session (they differ run to run)."""
+    out = {k: v for k, v in record.items()
+           if not k.endswith("_s") and k not in {"finished_at", "environment", "code_version"}}
+    out["history"] = {k: v for k, v in record["history"].items() if not k.endswith("_s")}
+    return out
+
+
+def records(folder):
+    return {rid: timeless(r) for rid, r in read_records(folder, quiet).items()}
+
+
+def test_jobs_1_and_jobs_2_give_identical_records(tmp_path, data_dir):
+    runs = expand_grid("tiny", GRID)
+    run_grid("tiny", runs, tmp_path / "one", data_dir, jobs=1, log=quiet)
+    run_grid("tiny", runs, tmp_path / "two", data_dir, jobs=2, log=quiet)
+    one, two = records(tmp_path / "one" / "tiny"), records(tmp_path / "two" / "tiny")
+    assert len(one) == 8 and one == two
+    assert all(r["status"] == "ok" for r in one.values())
+
+
+def test_grid_is_saved_and_a_rerun_trains_nothing(tmp_path, data_dir):
+    runs = expand_grid("tiny", GRID)
+    first = run_grid("tiny", runs, tmp_path, data_dir, jobs=2, log=quiet)
+    saved = json.loads((tmp_path / "tiny" / "grid.json").read_text())
+    assert [r["run_id"] for r in saved] == [r.run_id for r in runs]
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "tiny").glob("*.json")}
+    again = run_grid("tiny", runs, tmp_path, data_dir, jobs=2, log=quiet)
+    assert (first.trained, again.trained, again.skipped) == (8, 0, 8)
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "tiny").glob("*.json")
+             if p.name != "grid.json"}
+    assert all(before[name] == mtime for name, mtime in after.items())
+
+
+def test_a_new_entry_trains_only_its_runs(tmp_path, data_dir):
+    run_grid("tiny", expand_grid("tiny", GRID), tmp_path, data_dir, jobs=1, log=quiet)
+    grown = [{**GRID[0], "axes": {**GRID[0]["axes"], "optimizer": [
+        *GRID[0]["axes"]["optimizer"], {"label": "adam_1e-2", "optimizer": "adam", "lr": 1e-2}]}}]
+    outcome = run_grid("tiny", expand_grid("tiny", grown), tmp_path, data_dir, jobs=1, log=quiet)
+    assert (outcome.total, outcome.trained) == (12, 4)
+
+
+def test_divergence_and_errors_are_recorded_and_the_grid_goes_on(tmp_path, data_dir):
+    grid = [{"base": TINY, "axes": {"case": [
+        {"label": "fine", "optimizer": "adam", "lr": 3e-3},
+        {"label": "absurd_lr", "optimizer": "sgd", "lr": 1e30},
+        {"label": "raises", "trainer": "sklearn_mlp", "activation": "gelu"},
+    ]}}]
+    outcome = run_grid("bad", expand_grid("bad", grid), tmp_path, data_dir, jobs=2, log=quiet)
+    by_case = {r["labels"]["case"]: r for r in read_records(tmp_path / "bad", quiet).values()}
+    assert outcome.counts == {"ok": 1, "diverged": 1, "error": 1}
+    assert by_case["absurd_lr"]["status"] == "diverged" and by_case["absurd_lr"]["test_acc"] is None
+    assert by_case["raises"]["status"] == "error"
+    assert "sklearn_mlp supports activations" in by_case["raises"]["error"]
+    assert by_case["fine"]["status"] == "ok"
+
+
+def test_errored_runs_are_retried_on_the_next_run(tmp_path, data_dir):
+    grid = [{"base": {**TINY, "trainer": "sklearn_mlp", "activation": "gelu"}, "axes": {"seed": [0]}}]
+    runs = expand_grid("err", grid)
+    run_grid("err", runs, tmp_path, data_dir, jobs=1, log=quiet)
+    assert run_grid("err", runs, tmp_path, data_dir, jobs=1, log=quiet).trained == 1
+
+
+def test_dask_local_cluster_gives_the_same_records_as_loky(tmp_path, data_dir):
+    distributed = pytest.importorskip("distributed")
+    runs = expand_grid("tiny", GRID)
+    run_grid("tiny", runs, tmp_path / "loky", data_dir, jobs=2, log=quiet)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        run_grid("tiny", runs, tmp_path / "dask", data_dir, backend="dask", log=quiet)
+    assert records(tmp_path / "loky" / "tiny") == records(tmp_path / "dask" / "tiny")
