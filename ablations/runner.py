@@ -8,6 +8,7 @@ the expanded grid, skips runs that already have a record, and writes records as 
 import functools
 import os
 import platform
+import resource
 import subprocess
 import time
 from dataclasses import dataclass
@@ -41,7 +42,9 @@ def execute(run, data_dir):
         result = {"status": "error", "error": f"{type(err).__name__}: {err}"}
     return {"schema": SCHEMA_VERSION, "run_id": run.run_id, "labels": run.labels,
             "config": config, "error": None, **result,
-            "wall_time_s": time.perf_counter() - start}
+            "wall_time_s": time.perf_counter() - start,
+            # the worker's peak so far (it may have trained earlier runs), shared mmap pages included
+            "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def cpu_model():

@@ -20,7 +20,7 @@ def quiet(_line):
 def timeless(record):
     """A record without the fields that measure time or the session (they differ run to run)."""
     out = {k: v for k, v in record.items()
-           if not k.endswith("_s") and k not in {"finished_at", "environment", "code_version"}}
+           if not k.endswith(("_s", "_mb")) and k not in {"finished_at", "environment", "code_version"}}
     out["history"] = {k: v for k, v in record["history"].items() if not k.endswith("_s")}
     return out
 

@@ -1,0 +1,192 @@
+"""Speed of nn_core against PyTorch and scikit-learn on the same MLP, measured side by side.
+
+    python benchmarks/bench.py            (or `make bench`, which installs torch 2.13 CPU first)
+
+Prints a markdown table and a final summary line. Workload: 784-256-128-10 ReLU, softmax
+cross-entropy, Adam lr 1e-3, batch 128, float32, one shuffled epoch over the 60,000 MNIST training
+images (index-permutation batching for every implementation); median of 5 epochs after a warm-up
+epoch. The roof is numpy's float32 GEMM at the same thread count.
+"""
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ablations.datasets import DATASETS, default_data_dir  # noqa: E402
+from ablations.expand import expand_grid  # noqa: E402
+from ablations.records import read_records  # noqa: E402
+from ablations.runner import run_grid  # noqa: E402
+from nn_core import MLP, OPTIMIZERS, fit  # noqa: E402
+
+BATCH = 128
+REFERENCE = {"sizes": [784, 256, 128, 10], "activation": "relu", "optimizer": "adam", "lr": 1e-3}
+SMALL = {"sizes": [784, 64, 10], "activation": "sigmoid", "optimizer": "momentum", "lr": 0.1}
+
+
+def matmul_flops_per_sample(sizes):
+    """Forward and backward matrix-product FLOPs per sample (no dx for the input layer)."""
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    forward = sum(2 * i * o for i, o in pairs)
+    weight_grads = forward
+    input_grads = sum(2 * i * o for i, o in pairs[1:])
+    return forward + weight_grads + input_grads
+
+
+def gemm_gflops(threads, n=2048, repeats=5):
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = a.T.copy()
+    with threadpool_limits(threads):
+        a @ b
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - start)
+    return 2 * n ** 3 / min(times) / 1e9
+
+
+def nn_core_epochs(X, y, spec, threads, epochs):
+    rng = np.random.default_rng(0)
+    model = MLP(spec["sizes"], rng, activation=spec["activation"])
+    opt = OPTIMIZERS.create(spec["optimizer"], lr=spec["lr"])
+    with threadpool_limits(threads):
+        history = fit(model, X, y, optimizer=opt, rng=rng, epochs=epochs + 1, batch_size=BATCH)
+    return history.train_time_s[1:]
+
+
+def torch_epochs(X, y, spec, threads, epochs):
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    act = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}[spec["activation"]]
+    layers = []
+    for i, (d_in, d_out) in enumerate(zip(spec["sizes"][:-1], spec["sizes"][1:])):
+        layers.append(torch.nn.Linear(d_in, d_out))
+        if i < len(spec["sizes"]) - 2:
+            layers.append(act())
+    model = torch.nn.Sequential(*layers)
+    opt = {"adam": lambda p: torch.optim.Adam(p, lr=spec["lr"]),
+           "momentum": lambda p: torch.optim.SGD(p, lr=spec["lr"], momentum=0.9)}[spec["optimizer"]](
+        model.parameters())
+    loss_fn = torch.nn.CrossEntropyLoss()
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+    times = []
+    for _ in range(epochs + 1):
+        start = time.perf_counter()
+        order = torch.randperm(len(X_t))
+        for i in range(0, len(X_t), BATCH):
+            idx = order[i:i + BATCH]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(X_t[idx]), y_t[idx])
+            loss.backward()
+            opt.step()
+        times.append(time.perf_counter() - start)
+    return times[1:]
+
+
+def sklearn_epochs(X, y, spec, threads, epochs):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    solver = ({"solver": "adam"} if spec["optimizer"] == "adam"
+              else {"solver": "sgd", "momentum": 0.9, "nesterovs_momentum": False})
+    model = MLPClassifier(hidden_layer_sizes=spec["sizes"][1:-1], batch_size=BATCH,
+                          activation={"relu": "relu", "sigmoid": "logistic"}[spec["activation"]],
+                          learning_rate_init=spec["lr"], random_state=0, alpha=0.0, **solver)
+    times = []
+    with threadpool_limits(threads), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(epochs + 1):
+            start = time.perf_counter()
+            model.partial_fit(X, y, classes=np.arange(10))
+            times.append(time.perf_counter() - start)
+    return times[1:]
+
+
+def bench_grid(seeds):
+    return [{"base": {"dataset": "mnist", "hidden": [256, 128], "epochs": 2, "batch_size": BATCH,
+                      "optimizer": "adam", "lr": 1e-3},
+             "axes": {"activation": ["relu", "tanh"], "seed": seeds}}]
+
+
+def grid_throughput(data_dir):
+    """Wall seconds of a fixed 8-run MNIST grid with 1 and 2 workers, both warm (workers
+    started and data loaded by a first 2-run grid), and the workers' peak RSS."""
+    timed = expand_grid("bench", bench_grid([0, 1, 2, 3]))
+    warmup = expand_grid("warmup", bench_grid([100]))
+    out = {}
+    for jobs in (1, 2):
+        with tempfile.TemporaryDirectory() as results:
+            run_grid("warmup", warmup, Path(results), data_dir, jobs=jobs, log=lambda _: None)
+            start = time.perf_counter()
+            run_grid("bench", timed, Path(results), data_dir, jobs=jobs, log=lambda _: None)
+            out[jobs] = time.perf_counter() - start
+            records = read_records(Path(results) / "bench", lambda _: None).values()
+            out[f"rss_{jobs}"] = max(r["worker_peak_rss_mb"] for r in records)
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs (after one warm-up)")
+    parser.add_argument("--no-torch", action="store_true")
+    args = parser.parse_args()
+    data_dir = default_data_dir()
+    DATASETS["mnist"].fetch(data_dir, log=lambda line: print(line, file=sys.stderr))
+    raw = DATASETS["mnist"].load_raw(data_dir)
+    X = np.multiply(raw["train_images"].reshape(60000, 784), np.float32(1 / 255), dtype=np.float32)
+    y = np.asarray(raw["train_labels"], np.int64)
+    n_train = len(X)
+
+    peers = {"nn_core": nn_core_epochs, "sklearn (float32)": sklearn_epochs}
+    if not args.no_torch:
+        peers["PyTorch 2.13 CPU"] = torch_epochs
+    roof = {t: gemm_gflops(t) for t in (1, 2)}
+    rows, medians = [], {}
+    for workload, spec in [("784-256-128-10 relu adam", REFERENCE),
+                           ("784-64-10 sigmoid momentum", SMALL)]:
+        flops = matmul_flops_per_sample(spec["sizes"]) * len(X)
+        for name, measure in peers.items():
+            for threads in (1, 2):
+                median = statistics.median(measure(X, y, spec, threads, args.epochs))
+                medians[workload, name, threads] = median
+                gflops = flops / median / 1e9
+                rows.append(f"| {workload} | {name} | {threads} | {median:.3f} | {gflops:.1f} | "
+                            f"{100 * gflops / roof[threads]:.0f}% |")
+                print(rows[-1], file=sys.stderr)
+    mapped_mb = sum(a.nbytes for a in raw.values()) / 2**20
+    del X, raw  # the parent trains the --jobs 1 grid: keep its footprint that of a worker
+    grid = grid_throughput(data_dir)
+    efficiency = grid[1] / (2 * grid[2])
+
+    print(f"GEMM roof (numpy float32, 2048^3): {roof[1]:.0f} GFLOP/s on 1 thread, "
+          f"{roof[2]:.0f} on 2\n")
+    print("| workload | implementation | threads | s/epoch (median) | GFLOP/s | % of roof |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print(f"\nGrid throughput (8 MNIST runs, 2 epochs each): {grid[1]:.1f} s with --jobs 1, "
+          f"{grid[2]:.1f} s with --jobs 2, parallel efficiency {efficiency:.2f}; "
+          f"peak RSS per worker {grid['rss_2']:.0f} MB (incl. {mapped_mb:.0f} MB of memory-mapped "
+          f"MNIST)\n")
+    ref = "784-256-128-10 relu adam"
+    summary = [f"nn_core/sklearn={medians[ref, 'nn_core', 1] / medians[ref, 'sklearn (float32)', 1]:.2f}"]
+    if not args.no_torch:
+        summary.insert(0, f"nn_core/torch={medians[ref, 'nn_core', 1] / medians[ref, 'PyTorch 2.13 CPU', 1]:.2f}")
+    ref_flops = matmul_flops_per_sample(REFERENCE["sizes"]) * n_train
+    summary.append(f"roof={100 * ref_flops / medians[ref, 'nn_core', 1] / 1e9 / roof[1]:.0f}%")
+    summary.append(f"grid_eff={efficiency:.2f}")
+    print(" ".join(summary))
+
+
+if __name__ == "__main__":
+    main()
