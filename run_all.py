@@ -23,6 +23,7 @@ from nn_core.registry import unknown_name_message
 
 ROOT = Path(__file__).resolve().parent
 FETCHED_BY_DEFAULT = ("mnist", "fashion_mnist")
+DEFAULT_GRIDS = ["baselines", "default"]  # the baselines first, so the default report shows them
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -45,7 +46,8 @@ def positive_int(text):
 def parse_args(argv):
     parser = OneLineParser(description=__doc__.split("\n")[0])
     parser.add_argument("--grid", action="append", metavar="NAME",
-                        help=f"grid to run, repeatable (default: default); one of {', '.join(GRIDS)}")
+                        help=f"grid to run, repeatable (default: {' and '.join(DEFAULT_GRIDS)}); "
+                             f"one of {', '.join(GRIDS)}")
     parser.add_argument("--list", action="store_true", help="print the runs and their count, then exit")
     parser.add_argument("--only", metavar="KEY=VALUE[,KEY=VALUE]",
                         help="keep only matching runs, by axis label or setting")
@@ -62,7 +64,7 @@ def parse_args(argv):
     parser.add_argument("--fetch-data", action="store_true",
                         help="fetch and verify MNIST and Fashion-MNIST, print a table, then exit")
     args = parser.parse_args(argv)
-    args.grid = args.grid or ["default"]
+    args.grid = args.grid or DEFAULT_GRIDS
     for name in args.grid:
         if name not in GRIDS:
             parser.error(f"--grid: {unknown_name_message('grid', name, GRIDS)}")
