@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup data run test bench clean-venv
+.PHONY: setup data run test bench stress showcase clean-venv
 
 setup: $(STAMP)
 
@@ -22,6 +22,19 @@ run: setup data
 
 test: setup
 	$(PY) -m pytest -q
+
+# Speed against PyTorch (CPU) and scikit-learn on the same MLP: prints a table and a summary line.
+bench: setup data
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) benchmarks/bench.py
+
+# The crash test with 50 kills instead of 10.
+stress: setup
+	SCRATCHBENCH_KILLS=50 $(PY) -m pytest -q tests/test_reliability.py -k sigkill
+
+# The extra grids of the committed showcase: tutorials' setups and the best cells trained longer.
+showcase: setup data
+	$(PY) run_all.py --grid tutorials --grid long
 
 clean-venv:
 	rm -rf $(VENV)

@@ -7,6 +7,7 @@
 Finished runs are never trained again (unless --force); interrupting loses only runs in flight.
 """
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -45,6 +46,8 @@ def positive_int(text):
 
 def parse_args(argv):
     parser = OneLineParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--grid-file", type=Path, metavar="PATH",
+                        help='JSON file of extra grids, {"name": [blocks]}, as in ablations/grids.py')
     parser.add_argument("--grid", action="append", metavar="NAME",
                         help=f"grid to run, repeatable (default: {' and '.join(DEFAULT_GRIDS)}); "
                              f"one of {', '.join(GRIDS)}")
@@ -64,10 +67,13 @@ def parse_args(argv):
     parser.add_argument("--fetch-data", action="store_true",
                         help="fetch and verify MNIST and Fashion-MNIST, print a table, then exit")
     args = parser.parse_args(argv)
+    args.grids = dict(GRIDS)
+    if args.grid_file is not None:
+        args.grids.update(load_grid_file(args.grid_file, parser))
     args.grid = args.grid or DEFAULT_GRIDS
     for name in args.grid:
-        if name not in GRIDS:
-            parser.error(f"--grid: {unknown_name_message('grid', name, GRIDS)}")
+        if name not in args.grids:
+            parser.error(f"--grid: {unknown_name_message('grid', name, args.grids)}")
     if args.backend == "dask" and not args.scheduler:
         parser.error("--backend dask needs --scheduler ADDRESS")
     for flag, path in [("--results-dir", args.results_dir), ("--reports-dir", args.reports_dir),
@@ -77,12 +83,24 @@ def parse_args(argv):
     return args
 
 
+def load_grid_file(path, parser):
+    """Grids from a JSON file: an object mapping grid names to lists of blocks."""
+    try:
+        grids = json.loads(Path(path).read_text())
+    except OSError as err:
+        parser.error(f"--grid-file: cannot read {path}: {err.strerror}")
+    except ValueError as err:
+        parser.error(f"--grid-file: {path} is not valid JSON ({err})")
+    if not isinstance(grids, dict) or not all(isinstance(k, str) for k in grids):
+        parser.error(f"--grid-file: {path} must hold an object mapping grid names to blocks")
+    return grids
+
+
 def fetch_data(names, data_dir):
     """Fetch each dataset (cache first), then print what was loaded and from where."""
     rows = []
     for name in names:
         dataset = DATASETS[name]
-        print(f"{name}:", file=sys.stderr)
         source = dataset.fetch(data_dir, log=lambda line: print(line, file=sys.stderr),
                                progress=show_progress)
         raw = dataset.load_raw(data_dir)  # verifies every file's SHA-256 again
@@ -111,7 +129,8 @@ def main(argv=None):
         if args.fetch_data:
             fetch_data(FETCHED_BY_DEFAULT, data_dir)
             return 0
-        grids = {name: filter_runs(expand_grid(name, GRIDS[name]), args.only) for name in args.grid}
+        grids = {name: filter_runs(expand_grid(name, args.grids[name]), args.only)
+                 for name in args.grid}
         if args.list:
             for name, runs in grids.items():
                 print(tabulate([[r.run_id, *r.labels.values()] for r in runs],

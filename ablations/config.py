@@ -110,7 +110,10 @@ def resolve(settings, where="run"):
             unknown_name_message("optimizer", optimizer, OPTIMIZERS)
             if isinstance(optimizer, str) else f"must be a name, got {optimizer!r}"))
     extra = optimizer_arguments(optimizer)
-    optimizer_params = dict(settings.pop("optimizer_params", {}) or {})
+    optimizer_params = settings.pop("optimizer_params", None) or {}
+    if not isinstance(optimizer_params, dict):
+        raise GridError(f"{where}: optimizer_params must be a dict, got {optimizer_params!r}")
+    optimizer_params = dict(optimizer_params)
     for key in list(settings):
         if key in extra and key not in SCHEMA:
             optimizer_params[key] = settings.pop(key)

@@ -26,6 +26,8 @@ def level_settings(axis, level):
     if isinstance(level, dict):
         settings = dict(level)
         label = settings.pop("label", None)
+        if label is not None and not isinstance(label, (str, int, float)):
+            raise GridError(f"axis {axis!r}: a label must be a string, got {label!r}")
         if label is None:
             label = settings[axis] if axis in settings else ",".join(
                 f"{k}={v}" for k, v in settings.items())
@@ -40,8 +42,11 @@ def expand_grid(name, blocks):
     runs, seen = [], {}
     for b, block in enumerate(blocks):
         where = f"grid {name!r} block {b}"
-        if not isinstance(block, dict) or set(block) - {"base", "axes"}:
-            raise GridError(f"{where}: a block is a dict with keys 'base' and 'axes'")
+        if not isinstance(block, dict) or set(block) - {"base", "axes"} \
+                or not isinstance(block.get("base", {}), dict) \
+                or not isinstance(block.get("axes", {}), dict):
+            raise GridError(f"{where}: a block is a dict with keys 'base' (a dict of settings) "
+                            f"and 'axes' (a dict of lists)")
         axes = block.get("axes", {})
         for axis, levels in axes.items():
             if not isinstance(levels, list) or not levels:

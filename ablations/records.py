@@ -1,9 +1,12 @@
-"""Run records on disk: one JSON file per run under results/<grid>/, written atomically.
+"""Run records on disk: one JSON file per run under results/<grid>/, written atomically, and
+per-run claims so that concurrent runners never train a run twice.
 
-A record is written to a temp file in the same folder and renamed over its final name, so a
-reader (or a runner killed mid-write) sees either the whole record or none. Unreadable records
-are set aside as `<name>.corrupt` and their runs trained again.
+A record is written to a temp file in the same folder (named with the writer's pid) and renamed
+over its final name, so a reader, or a runner killed mid-write, sees the whole record or none.
+A claim is an exclusive `flock` on `<run_id>.lock`, held while the run trains: the kernel drops
+it when its runner dies, so a run in flight in a killed runner is free to be claimed again.
 """
+import fcntl
 import json
 import os
 import tempfile
@@ -16,8 +19,8 @@ REQUIRED = {"schema", "run_id", "config", "status"}
 
 def write_json_atomic(path, obj):
     path = Path(path)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
-                                     delete=False) as f:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                                     suffix=".tmp", delete=False) as f:
         try:
             json.dump(obj, f, indent=1, sort_keys=True, allow_nan=False)
             f.flush()
@@ -33,8 +36,9 @@ def record_path(folder, run_id):
     return Path(folder) / f"{run_id}.json"
 
 
-def read_records(folder, log=print):
-    """{run_id: record} for every valid record in `folder`; corrupt ones are renamed aside."""
+def read_records(folder, log=print, set_aside=True):
+    """{run_id: record} for every valid record in `folder`. Unreadable ones are reported and,
+    with `set_aside`, renamed to `<name>.corrupt` so that their runs train again."""
     records = {}
     for path in sorted(Path(folder).glob("*.json")):
         if path.name == GRID_FILE:
@@ -45,9 +49,64 @@ def read_records(folder, log=print):
                     or record["run_id"] != path.stem:
                 raise ValueError("missing fields or a run_id that does not match its file name")
         except (ValueError, UnicodeDecodeError) as err:
-            aside = path.with_suffix(".json.corrupt")
-            os.replace(path, aside)
-            log(f"corrupt record {path} set aside as {aside.name} ({err}); its run will train again")
+            if set_aside:
+                os.replace(path, path.with_suffix(".json.corrupt"))
+                log(f"corrupt record {path.name} set aside as {path.stem}.json.corrupt ({err}); "
+                    f"its run will train again")
+            else:
+                log(f"corrupt record {path.name} skipped ({err})")
             continue
         records[record["run_id"]] = record
     return records
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphans(folder):
+    """Delete temp files of writers that died and lock files nobody holds; return how many."""
+    removed = 0
+    for path in Path(folder).glob(".*.tmp"):
+        pid = path.name.split(".")[-3]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed += 1
+    for path in Path(folder).glob("*.lock"):
+        claim = try_claim(folder, path.stem)
+        if claim is not None:
+            release(folder, path.stem, claim)
+            removed += 1
+    return removed
+
+
+def try_claim(folder, run_id, attempts=3):
+    """An open file descriptor holding the run's exclusive lock, or None if another runner has it."""
+    path = Path(folder) / f"{run_id}.lock"
+    for _ in range(attempts):
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:  # the file may have been released (unlinked) between our open and our lock
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    return None
+
+
+def release(folder, run_id, fd):
+    """Remove the lock file and drop the lock. Safe: whoever locks the old file next finds the
+    record (callers check for it after claiming) or finds the run free to train."""
+    (Path(folder) / f"{run_id}.lock").unlink(missing_ok=True)
+    os.close(fd)

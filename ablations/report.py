@@ -35,7 +35,7 @@ def load_frame(results_dir, grid):
     if not (folder / GRID_FILE).is_file():
         raise FileNotFoundError(f"no results for grid {grid!r} in {folder}")
     runs = json.loads((folder / GRID_FILE).read_text())
-    records = read_records(folder)
+    records = read_records(folder, set_aside=False)  # the report reads; only runners repair
     axes = list(runs[0]["labels"]) if runs else []
     rows = []
     for run in runs:

@@ -19,7 +19,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from .config import GridError
 from .datasets import DATASETS, load_splits
-from .records import GRID_FILE, SCHEMA_VERSION, read_records, record_path, write_json_atomic
+from .records import (GRID_FILE, SCHEMA_VERSION, read_records, record_path, release,
+                      remove_orphans, try_claim, write_json_atomic)
 from .trainers import TRAINERS
 
 
@@ -84,9 +85,10 @@ def code_version():
 @dataclass
 class GridOutcome:
     total: int
-    skipped: int
+    skipped: int  # finished before this session
     trained: int
     counts: dict  # status -> number among the runs trained now
+    busy: int = 0  # claimed or finished by another runner meanwhile
     interrupted: bool = False
 
 
@@ -127,9 +129,16 @@ def parallel_backend(backend, jobs):
 
 def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend="loky", force=False,
              log=print):
-    """Train every run of `runs` that has no record yet (all of them with `force`)."""
+    """Train every run of `runs` that has no record yet (all of them with `force`).
+
+    Each run is claimed (an exclusive lock) just before it is dispatched and released once its
+    record is written, so runners sharing a results folder split the work instead of repeating it.
+    """
     folder = results_dir / grid_name
     folder.mkdir(parents=True, exist_ok=True)
+    removed = remove_orphans(folder)
+    if removed:
+        log(f"removed {removed} temp or lock files left by an interrupted runner")
     write_json_atomic(folder / GRID_FILE, [
         {"run_id": r.run_id, "labels": r.labels, "config": r.config} for r in runs])
     records = read_records(folder, log)
@@ -144,18 +153,36 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend="loky", 
     for name in sorted({r.config["dataset"] for r in todo}):
         DATASETS[name].fetch(data_dir, log=log)
     extra = {"environment": environment(), "code_version": code_version(), "grid": grid_name}
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
+    held = {}  # run_id -> claim of a run dispatched and not yet recorded
+
+    def claimed_tasks():  # consumed lazily by joblib, just before each dispatch
+        for run in todo:
+            claim = try_claim(folder, run.run_id)
+            path = record_path(folder, run.run_id)
+            if claim is not None and path.exists() and path.stat().st_mtime >= started_at:
+                release(folder, run.run_id, claim)  # another runner finished it meanwhile
+                claim = None
+            if claim is None:
+                outcome.busy += 1
+                continue
+            held[run.run_id] = claim
+            yield joblib.delayed(execute)(run, data_dir)
+
     try:
         with parallel_backend(backend, jobs):
-            results = joblib.Parallel(return_as="generator_unordered")(
-                joblib.delayed(execute)(run, data_dir) for run in todo)
-            for record in results:
+            for record in joblib.Parallel(return_as="generator_unordered")(claimed_tasks()):
                 record.update(extra, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
                 write_json_atomic(record_path(folder, record["run_id"]), record)
+                release(folder, record["run_id"], held.pop(record["run_id"]))
                 outcome.trained += 1
                 outcome.counts[record["status"]] = outcome.counts.get(record["status"], 0) + 1
                 log(progress_line(outcome.trained, len(todo), start, record))
     except KeyboardInterrupt:
         outcome.interrupted = True
+    finally:
+        for run_id, claim in list(held.items()):  # in flight: free them for the next runner
+            release(folder, run_id, claim)
+    if outcome.busy:
+        log(f"{outcome.busy} runs were claimed or finished by another runner")
     return outcome
-

@@ -1,0 +1,220 @@
+"""Reliability: kill it, run two at once, corrupt it, fill the disk, feed it nonsense."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import run_all
+from ablations import records as records_module
+from ablations.config import SCHEMA, GridError, resolve
+from ablations.expand import expand_grid
+from ablations.records import read_records
+from ablations.runner import run_grid
+
+ROOT = Path(__file__).resolve().parents[1]
+# 24 short runs on the bundled digits: enough for every kill to land in the middle of the grid.
+CRASH_GRID = {"crash": [{"base": {"dataset": "digits", "hidden": [64], "epochs": 25,
+                                  "batch_size": 16},
+                         "axes": {"optimizer": [{"optimizer": "sgd", "lr": 0.05},
+                                                {"optimizer": "adam", "lr": 1e-3}],
+                                  "dropout": [0.0, 0.1, 0.2], "seed": [0, 1, 2, 3]}}]}
+N_RUNS = 24
+
+
+def timeless(record):
+    out = {k: v for k, v in record.items()
+           if not k.endswith(("_s", "_mb")) and k not in {"finished_at", "environment", "code_version"}}
+    out["history"] = {k: v for k, v in record["history"].items() if not k.endswith("_s")}
+    return out
+
+
+def start_runner(grid_file, results, extra=()):
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "run_all.py"), "--grid-file", str(grid_file), "--grid", "crash",
+         "--jobs", "2", "--results-dir", str(results), "--reports-dir", str(results.parent / "rep"),
+         *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)  # its own process group: a kill takes its workers too
+
+
+def assert_clean(folder):
+    leftovers = [p.name for p in folder.iterdir() if p.suffix in {".tmp", ".lock", ".corrupt"}]
+    assert not leftovers, leftovers
+    for path in folder.glob("*.json"):
+        json.loads(path.read_text())  # every file on disk is whole JSON
+
+
+@pytest.fixture
+def grid_file(tmp_path):
+    path = tmp_path / "grids.json"
+    path.write_text(json.dumps(CRASH_GRID))
+    return path
+
+
+KILLS = int(os.environ.get("SCRATCHBENCH_KILLS", "10"))  # `make stress` sets 50
+
+
+def count_records(folder):
+    return len(list(folder.glob("*.json"))) - (folder / "grid.json").exists() if folder.exists() else 0
+
+
+def test_sigkill_ten_times_loses_nothing_and_trains_nothing_twice(tmp_path, grid_file):
+    reference = start_runner(grid_file, tmp_path / "reference")
+    assert reference.wait(timeout=300) == 0, reference.stderr.read()
+    expected = {rid: timeless(r) for rid, r in
+                read_records(tmp_path / "reference" / "crash", lambda _: None).items()}
+    assert len(expected) == N_RUNS
+
+    folder = tmp_path / "killed" / "crash"
+    rng = np.random.default_rng(0)
+    kills_mid_grid = 0
+    for _ in range(KILLS):
+        before = count_records(folder)
+        runner = start_runner(grid_file, folder.parent)
+        deadline = time.time() + 60
+        while count_records(folder) == before and runner.poll() is None and time.time() < deadline:
+            time.sleep(0.05)  # wait until this runner has finished a run or two...
+        time.sleep(rng.uniform(0.0, 0.6))  # ...then kill it at a random moment
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+            kills_mid_grid += count_records(folder) < N_RUNS
+        runner.wait()
+        for path in folder.glob("*.json"):
+            json.loads(path.read_text())  # never a partial record, even right after a kill
+    done_before_final = count_records(folder)
+    final = start_runner(grid_file, folder.parent)
+    assert final.wait(timeout=300) == 0
+    trained_by_final = len(re.findall(r"^\[\d+/\d+\]", final.stderr.read(), re.M))
+    got = {rid: timeless(r) for rid, r in read_records(folder, lambda _: None).items()}
+    assert got == expected  # same ids, same metrics as the uninterrupted run
+    assert trained_by_final == N_RUNS - done_before_final  # nothing finished is trained again
+    assert kills_mid_grid >= min(KILLS, 5)
+    assert_clean(folder)
+
+
+def test_two_runners_on_one_folder_train_each_run_once(tmp_path, grid_file):
+    results = tmp_path / "shared"
+    first, second = start_runner(grid_file, results), start_runner(grid_file, results)
+    outputs = [p.communicate(timeout=300)[1] for p in (first, second)]
+    assert first.returncode == second.returncode == 0, outputs
+    trained = [re.findall(r"^\[\d+/\d+\] .*? \| (\S+):", out, re.M) for out in outputs]
+    assert len(trained[0]) + len(trained[1]) == N_RUNS
+    assert not set(trained[0]) & set(trained[1])
+    assert len(read_records(results / "crash", lambda _: None)) == N_RUNS
+    assert_clean(results / "crash")
+
+
+def test_corrupt_record_is_set_aside_and_retrained(tmp_path, data_dir):
+    runs = expand_grid("crash", CRASH_GRID["crash"])[:2]
+    run_grid("crash", runs, tmp_path, data_dir, jobs=1, log=lambda _: None)
+    victim = tmp_path / "crash" / f"{runs[0].run_id}.json"
+    victim.write_text(victim.read_text()[:100])  # truncated, as by a hand edit gone wrong
+    log = []
+    outcome = run_grid("crash", runs, tmp_path, data_dir, jobs=1, log=log.append)
+    assert outcome.trained == 1
+    assert any("corrupt record" in line and "set aside" in line for line in log)
+    assert (tmp_path / "crash" / f"{runs[0].run_id}.json.corrupt").exists()
+    assert json.loads(victim.read_text())["status"] == "ok"
+
+
+@pytest.mark.parametrize("error,message", [
+    (OSError(28, "No space left on device"), "No space left on device"),
+    (PermissionError(13, "Permission denied"), "permission denied"),
+])
+def test_disk_full_or_read_only_gives_one_clear_line_and_keeps_finished_runs(
+        tmp_path, data_dir, monkeypatch, capsys, grid_file, error, message):
+    real_write = records_module.write_json_atomic
+    written = []
+
+    def failing_write(path, obj):
+        if Path(path).name != "grid.json" and len(written) == 3:
+            error.filename = str(path)
+            raise error
+        real_write(path, obj)
+        written.append(path)
+
+    monkeypatch.setattr("ablations.runner.write_json_atomic", failing_write)
+    code = run_all.main(["--grid-file", str(grid_file), "--grid", "crash", "--jobs", "1",
+                         "--results-dir", str(tmp_path / "results"), "--data-dir", str(data_dir)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and message in err[-1] and "Traceback" not in "\n".join(err)
+    kept = read_records(tmp_path / "results" / "crash", lambda _: None)
+    assert len(kept) == 3 and all(r["status"] == "ok" for r in kept.values())
+    assert not list((tmp_path / "results" / "crash").glob("*.tmp"))
+
+
+BAD_GRID_FILES = [
+    ('{"g": [{"base": {"optimizer": "adamm"}}]}', "did you mean 'adam'"),
+    ('{"g": [{"base": {"lr": "0.1"}}]}', "lr must be float"),
+    ('{"g": [{"base": {"lr": 0}}]}', "lr: must be > 0"),
+    ('{"g": [{"base": {"lr": -0.1}}]}', "lr: must be > 0"),
+    ('{"g": [{"base": {"lr": NaN}}]}', "lr: must be finite"),
+    ('{"g": [{"axes": {"activation": []}}]}', "must be a non-empty list"),
+    ('{"g": [{"axes": {"seed": [1, 1]}}]}', "twice"),
+    ('{"g": [{"axes": {"optimizer": ["adam", {"label": "b", "optimizer": "adam"}]}}]}',
+     "duplicate entry"),
+    ('{"g": [{"base": {"learning_rate": 0.1}}]}', "unknown key 'learning_rate'"),
+    ('{"g": [{"axes": {"seed": [0.5]}}]}', "seed must be int"),
+    ('{"g": [{"base": {"epochs": -3}}]}', "epochs: must be >= 1"),
+    ('{"g": [{"base": {"hidden": "64"}}]}', "hidden must be list"),
+    ('{"g": "not blocks"}', "non-empty list of blocks"),
+    ('{"g": [{"base": [1, 2]}]}', "a block is a dict"),
+    ('[1, 2]', "must hold an object"),
+    ('{"g": [', "is not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD_GRID_FILES)
+def test_bad_grid_files_exit_2_with_one_line_and_write_nothing(tmp_path, text, message):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    grid = ["--grid", "g"] if text.startswith('{"g"') else []
+    result = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--grid-file", str(path),
+                             *grid, "--results-dir", str(tmp_path / "results")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+SETTING_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 1000),
+                           st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+                           st.lists(st.integers(-3, 300), max_size=3),
+                           st.dictionaries(st.text(max_size=5), st.floats(), max_size=2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(SCHEMA) + ["momentum", "beta1", "bogus"]),
+                       SETTING_VALUES, max_size=5))
+def test_any_settings_resolve_or_fail_with_one_line(settings_):
+    try:
+        config = resolve(settings_)
+    except GridError as err:
+        assert "\n" not in str(err)
+    else:
+        assert set(config) == set(SCHEMA)
+        json.dumps(config, allow_nan=False)  # a resolved config is always plain JSON
+
+
+UNSAFE = [(r"\beval\(", "eval"), (r"\bexec\(", "exec"), (r"shell\s*=\s*True", "a shell"),
+          (r"allow_pickle\s*=\s*True", "pickle loading"), (r"\bimport pickle\b", "pickle")]
+
+
+def test_no_eval_exec_shell_or_pickle_in_the_code():
+    sources = [p for folder in ("nn_core", "ablations") for p in (ROOT / folder).glob("*.py")]
+    sources.append(ROOT / "run_all.py")
+    for path in sources:
+        text = path.read_text()
+        for pattern, what in UNSAFE:
+            assert not re.search(pattern, text), f"{path.name} uses {what}"
+    for path in sources:  # every np.load says allow_pickle=False
+        for call in re.findall(r"np\.load\([^)]*\)", path.read_text()):
+            assert "allow_pickle=False" in call, f"{path.name}: {call}"
