@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import run_all
+from helpers import timeless
 from ablations import records as records_module
 from ablations.config import SCHEMA, GridError, resolve
 from ablations.expand import expand_grid
@@ -28,13 +30,6 @@ CRASH_GRID = {"crash": [{"base": {"dataset": "digits", "hidden": [64], "epochs":
                                                 {"optimizer": "adam", "lr": 1e-3}],
                                   "dropout": [0.0, 0.1, 0.2], "seed": [0, 1, 2, 3]}}]}
 N_RUNS = 24
-
-
-def timeless(record):
-    out = {k: v for k, v in record.items()
-           if not k.endswith(("_s", "_mb")) and k not in {"finished_at", "environment", "code_version"}}
-    out["history"] = {k: v for k, v in record["history"].items() if not k.endswith("_s")}
-    return out
 
 
 def start_runner(grid_file, results, extra=()):
@@ -134,12 +129,14 @@ def test_disk_full_or_read_only_gives_one_clear_line_and_keeps_finished_runs(
     real_write = records_module.write_json_atomic
     written = []
 
-    def failing_write(path, obj):
-        if Path(path).name != "grid.json" and len(written) == 3:
+    def failing_write(path, obj):  # the disk fills up (or turns read-only) after 3 records
+        is_record = Path(path).name != "grid.json"
+        if is_record and len(written) == 3:
             error.filename = str(path)
             raise error
         real_write(path, obj)
-        written.append(path)
+        if is_record:
+            written.append(path)
 
     monkeypatch.setattr("ablations.runner.write_json_atomic", failing_write)
     code = run_all.main(["--grid-file", str(grid_file), "--grid", "crash", "--jobs", "1",

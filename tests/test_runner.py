@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+
+from helpers import timeless
 from ablations.expand import expand_grid
 from ablations.records import read_records
 from ablations.runner import run_grid
@@ -15,14 +17,6 @@ GRID = [{"base": TINY, "axes": {"optimizer": [{"optimizer": "sgd", "lr": 0.1},
 
 def quiet(_line):
     pass
-
-
-def timeless(record):
-    """A record without the fields that measure time or the session (they differ run to run)."""
-    out = {k: v for k, v in record.items()
-           if not k.endswith(("_s", "_mb")) and k not in {"finished_at", "environment", "code_version"}}
-    out["history"] = {k: v for k, v in record["history"].items() if not k.endswith("_s")}
-    return out
 
 
 def records(folder):
