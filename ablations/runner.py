@@ -44,8 +44,21 @@ def execute(run, data_dir):
     return {"schema": SCHEMA_VERSION, "run_id": run.run_id, "labels": run.labels,
             "config": config, "error": None, **result,
             "wall_time_s": time.perf_counter() - start,
-            # the worker's peak so far (it may have trained earlier runs), shared mmap pages included
-            "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "worker_peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb():
+    """This process's peak resident memory so far (it may have trained earlier runs), memory-mapped
+    dataset pages included. VmHWM where Linux has it: unlike ru_maxrss it does not carry over the
+    parent's peak into a freshly started worker."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def cpu_model():
