@@ -5,7 +5,8 @@
 Prints a markdown table and a final summary line. Workload: 784-256-128-10 ReLU, softmax
 cross-entropy, Adam lr 1e-3, batch 128, float32, one shuffled epoch over the 60,000 MNIST training
 images (index-permutation batching for every implementation); median of 5 epochs after a warm-up
-epoch. The roof is numpy's float32 GEMM at the same thread count.
+epoch, the implementations taking turns epoch by epoch. The roof is numpy's float32 GEMM at the
+same thread count.
 """
 import argparse
 import statistics
@@ -52,16 +53,16 @@ def gemm_gflops(threads, n=2048, repeats=5):
     return 2 * n ** 3 / min(times) / 1e9
 
 
-def nn_core_epochs(X, y, spec, threads, epochs):
+def nn_core_trainer(X, y, spec, threads):
+    """A function that trains one more epoch and returns its seconds."""
     rng = np.random.default_rng(0)
     model = MLP(spec["sizes"], rng, activation=spec["activation"])
     opt = OPTIMIZERS.create(spec["optimizer"], lr=spec["lr"])
-    with threadpool_limits(threads):
-        history = fit(model, X, y, optimizer=opt, rng=rng, epochs=epochs + 1, batch_size=BATCH)
-    return history.train_time_s[1:]
+    return lambda: fit(model, X, y, optimizer=opt, rng=rng, epochs=1,
+                       batch_size=BATCH).train_time_s[0]
 
 
-def torch_epochs(X, y, spec, threads, epochs):
+def torch_trainer(X, y, spec, threads):
     import torch
 
     torch.set_num_threads(threads)
@@ -78,8 +79,8 @@ def torch_epochs(X, y, spec, threads, epochs):
         model.parameters())
     loss_fn = torch.nn.CrossEntropyLoss()
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
-    times = []
-    for _ in range(epochs + 1):
+
+    def epoch():
         start = time.perf_counter()
         order = torch.randperm(len(X_t))
         for i in range(0, len(X_t), BATCH):
@@ -88,11 +89,12 @@ def torch_epochs(X, y, spec, threads, epochs):
             loss = loss_fn(model(X_t[idx]), y_t[idx])
             loss.backward()
             opt.step()
-        times.append(time.perf_counter() - start)
-    return times[1:]
+        return time.perf_counter() - start
+
+    return epoch
 
 
-def sklearn_epochs(X, y, spec, threads, epochs):
+def sklearn_trainer(X, y, spec, threads):
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -103,14 +105,28 @@ def sklearn_epochs(X, y, spec, threads, epochs):
     model = MLPClassifier(hidden_layer_sizes=spec["sizes"][1:-1], batch_size=BATCH,
                           activation={"relu": "relu", "sigmoid": "logistic"}[spec["activation"]],
                           learning_rate_init=spec["lr"], random_state=0, alpha=0.0, **solver)
-    times = []
-    with threadpool_limits(threads), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for _ in range(epochs + 1):
+
+    def epoch():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
             start = time.perf_counter()
             model.partial_fit(X, y, classes=np.arange(10))
-            times.append(time.perf_counter() - start)
-    return times[1:]
+            return time.perf_counter() - start
+
+    return epoch
+
+
+def median_epochs(trainers, threads, epochs):
+    """Median epoch seconds per implementation, epochs taken in turn (one of each per round) so
+    that the shared machine's drifts hit every implementation alike; round 0 is a warm-up."""
+    times = {name: [] for name in trainers}
+    with threadpool_limits(threads):
+        for round_ in range(epochs + 1):
+            for name, epoch in trainers.items():
+                seconds = epoch()
+                if round_:
+                    times[name].append(seconds)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def bench_grid(seeds):
@@ -152,25 +168,26 @@ def main():
     y = np.asarray(raw["train_labels"], np.int64)
     n_train = len(X)
 
-    peers = {"nn_core": nn_core_epochs, "sklearn (float32)": sklearn_epochs}
+    mapped_mb = sum(a.nbytes for a in raw.values()) / 2**20
+    del raw
+    grid = grid_throughput(data_dir)  # before torch and sklearn load into this process
+
+    peers = {"nn_core": nn_core_trainer, "sklearn (float32)": sklearn_trainer}
     if not args.no_torch:
-        peers["PyTorch 2.13 CPU"] = torch_epochs
+        peers["PyTorch 2.13 CPU"] = torch_trainer
     roof = {t: gemm_gflops(t) for t in (1, 2)}
     rows, medians = [], {}
     for workload, spec in [("784-256-128-10 relu adam", REFERENCE),
                            ("784-64-10 sigmoid momentum", SMALL)]:
-        flops = matmul_flops_per_sample(spec["sizes"]) * len(X)
-        for name, measure in peers.items():
-            for threads in (1, 2):
-                median = statistics.median(measure(X, y, spec, threads, args.epochs))
+        flops = matmul_flops_per_sample(spec["sizes"]) * n_train
+        for threads in (1, 2):
+            trainers = {name: make(X, y, spec, threads) for name, make in peers.items()}
+            for name, median in median_epochs(trainers, threads, args.epochs).items():
                 medians[workload, name, threads] = median
                 gflops = flops / median / 1e9
                 rows.append(f"| {workload} | {name} | {threads} | {median:.3f} | {gflops:.1f} | "
                             f"{100 * gflops / roof[threads]:.0f}% |")
                 print(rows[-1], file=sys.stderr)
-    mapped_mb = sum(a.nbytes for a in raw.values()) / 2**20
-    del X, raw  # the parent trains the --jobs 1 grid: keep its footprint that of a worker
-    grid = grid_throughput(data_dir)
     efficiency = grid[1] / (2 * grid[2])
 
     print(f"GEMM roof (numpy float32, 2048^3): {roof[1]:.0f} GFLOP/s on 1 thread, "
