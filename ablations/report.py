@@ -165,7 +165,8 @@ class Report:
             top = max(shares, key=lambda k: np.mean(shares[k]))
             found.append(f"**{top}** explains the largest share of test-accuracy variance: "
                          f"{100 * np.mean(shares[top]):.0f}% on average over datasets.")
-        for factor in self.factors[:1]:
+        if self.factors:
+            factor = self.factors[0]
             reach = self.ok.groupby(factor)["epochs_to_target"].median().dropna()
             if len(reach):
                 fast = reach.idxmin()

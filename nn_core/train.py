@@ -67,6 +67,7 @@ def fit(model, X, y, *, optimizer, rng, epochs=10, batch_size=128, X_val=None, y
     y_buffer = np.empty((batch_size, k), model.dtype)
     params = [model.weights_flat, model.params_flat[model.n_weights:]]
     grads = [model.weight_grads_flat, model.grads_flat[model.n_weights:]]
+    decay = [True, False]  # decoupled weight decay (AdamW) for weights, never biases
     base_lr = optimizer.lr
     history = History()
     best_loss, best_params, waited = math.inf, None, 0
@@ -92,7 +93,7 @@ def fit(model, X, y, *, optimizer, rng, epochs=10, batch_size=128, X_val=None, y
                     break
                 step = epoch * steps_per_epoch + batch
                 optimizer.lr = base_lr * schedule.multiplier(step, steps_per_epoch, total_steps)
-                optimizer.step(params, grads, decay=[True, False])
+                optimizer.step(params, grads, decay=decay)
                 for reg in regularizers:
                     reg.after_step(model, optimizer.lr)
                 loss_sum += loss * len(idx)
