@@ -215,3 +215,18 @@ def test_no_eval_exec_shell_or_pickle_in_the_code():
     for path in sources:  # every np.load says allow_pickle=False
         for call in re.findall(r"np\.load\([^)]*\)", path.read_text()):
             assert "allow_pickle=False" in call, f"{path.name}: {call}"
+
+
+def test_ctrl_c_stops_keeps_finished_runs_and_says_how_to_resume(tmp_path, grid_file):
+    folder = tmp_path / "results" / "crash"
+    runner = start_runner(grid_file, tmp_path / "results")
+    deadline = time.time() + 60
+    while count_records(folder) == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(runner.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+    _, stderr = runner.communicate(timeout=60)
+    assert runner.returncode == 130, stderr
+    assert "run the same command to resume" in stderr and "Traceback" not in stderr
+    kept = read_records(folder, lambda _: None)
+    assert 0 < len(kept) < N_RUNS and all(r["status"] == "ok" for r in kept.values())
+    assert_clean(folder)
