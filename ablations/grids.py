@@ -18,8 +18,15 @@ DEFAULT_BUDGET = {
     "epochs": 6,
     "batch_size": 128,
     "schedule": "cosine",
-    "standardize": True,  # chosen on validation: see the "preprocessing" grid below
 }
+
+# Input preprocessing per dataset, chosen on validation: over two full runs of the default grid
+# (all inputs in [0, 1], then all standardized), mean final val acc was MNIST 0.9729 vs 0.9699
+# and Fashion-MNIST 0.8742 vs 0.8854; see also the "preprocessing" grid.
+DATASET_LEVELS = [
+    {"dataset": "mnist", "standardize": False},
+    {"dataset": "fashion_mnist", "standardize": True},
+]
 
 OPTIMIZER_LEVELS = [  # mean final val acc over the lr_search cells in the comments
     {"optimizer": "sgd", "lr": 0.3},  # 0.9297 (1.0 diverged once)
@@ -50,7 +57,7 @@ GRIDS = {
     "default": [{
         "base": DEFAULT_BUDGET,
         "axes": {
-            "dataset": ["mnist", "fashion_mnist"],
+            "dataset": DATASET_LEVELS,
             "optimizer": OPTIMIZER_LEVELS,
             "activation": ACTIVATION_LEVELS,
             "regularization": REGULARIZATION_LEVELS,
@@ -78,7 +85,7 @@ GRIDS = {
     }],
     "lr_search": [
         {
-            "base": {**DEFAULT_BUDGET, "epochs": 8, "standardize": False, "optimizer": name,
+            "base": {**DEFAULT_BUDGET, "epochs": 8, "optimizer": name,
                      **({"momentum": 0.9} if name == "momentum" else {})},
             "axes": {
                 "dataset": ["mnist", "fashion_mnist"],
@@ -91,7 +98,7 @@ GRIDS = {
         for name, lrs in LR_SEARCH.items()
     ],
     "long": [{
-        "base": {**DEFAULT_BUDGET, "epochs": 30, "standardize": False},
+        "base": {**DEFAULT_BUDGET, "epochs": 30},
         "axes": {
             "dataset": ["mnist", "fashion_mnist"],
             "optimizer": [{"optimizer": "adam", "lr": 3e-3}],
@@ -113,7 +120,7 @@ GRIDS = {
     "baselines": [{
         "base": {**DEFAULT_BUDGET, "trainer": "sklearn_mlp", "schedule": "constant"},
         "axes": {
-            "dataset": ["mnist", "fashion_mnist"],
+            "dataset": DATASET_LEVELS,
             "optimizer": [{"optimizer": "adam", "lr": 1e-3}],
             "activation": ["relu"],
             "seed": [0, 1, 2],
