@@ -100,14 +100,18 @@ class Report:
         counts = df["status"].value_counts()
         finished = pd.to_datetime(df["finished_at"].dropna())
         started = finished - pd.to_timedelta(df.loc[finished.index, "wall_time_s"], unit="s")
-        elapsed = (finished.max() - started.min()).total_seconds() if len(finished) else 0.0
-        versions = sorted({r.get("code_version", "?") for r in self.records.values()})
+        versions = pd.Series({rid: r.get("code_version", "?") for rid, r in self.records.items()})
+        sessions = []  # records may come from several sessions: give each its own wall span
+        for version in sorted(versions.unique()):
+            mine = df["run_id"].isin(versions.index[versions == version]) & df["finished_at"].notna()
+            span = (finished[mine].max() - started[mine].min()).total_seconds() / 60
+            sessions.append(f"{int(mine.sum())} runs at {version} in {span:.1f} min wall")
         return "\n".join([
             f"# scratchbench report: grid `{self.grid}`", "",
             f"- **Runs:** {len(df)} ({', '.join(f'{counts.get(s, 0)} {s}' for s in ['ok', 'diverged', 'error', 'pending'])})",
-            f"- **Last run finished:** {finished.max() if len(finished) else 'n/a'}; code version {', '.join(versions) or 'n/a'}",
+            f"- **Last run finished:** {finished.max() if len(finished) else 'n/a'}",
             f"- **Machine:** {env.get('cpu', '?')}, {env.get('cores', '?')} cores; Python {env.get('python', '?')}, numpy {env.get('numpy', '?')}, BLAS {'; '.join(env.get('blas', [])) or '?'}",
-            f"- **Time:** {elapsed / 60:.1f} min wall from first start to last finish; {df['wall_time_s'].sum() / 60:.1f} min of worker time (sum over runs)",
+            f"- **Time:** {'; '.join(sessions) or 'n/a'} (first start to last finish, per code version); {df['wall_time_s'].sum() / 60:.1f} min of worker time (sum over runs)",
             f"- **Factors:** {', '.join(f'{f} ({df[f].nunique()} levels, baseline `{self.baseline(f)}`)' for f in self.factors) or 'none'}; "
             f"datasets: {', '.join(self.datasets)}; seeds: {df[REPLICATE].nunique()}",
         ])
