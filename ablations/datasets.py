@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -163,7 +163,6 @@ class DigitsDataset:
     max_value: float = 16.0
     val_size: int = 270
     target_val_acc: float = 0.95
-    files: dict = field(default_factory=dict)
 
     def load_raw(self, data_dir=None):
         from sklearn.datasets import load_digits  # scikit-learn takes 2 s to import: only when used

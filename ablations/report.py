@@ -40,13 +40,14 @@ def load_frame(results_dir, grid):
     rows = []
     for run in runs:
         record = records.get(run["run_id"], {"status": "pending"})
+        # the config's dataset and seed, not the axis labels of the same name ("0" for 0)
         row = {"run_id": run["run_id"], SPLIT: run["config"]["dataset"],
-               REPLICATE: run["config"]["seed"], **run["labels"]}
+               REPLICATE: run["config"]["seed"],
+               **{k: v for k, v in run["labels"].items() if k not in (SPLIT, REPLICATE)}}
         for key in ["status", "test_acc", "test_loss", "best_val_acc", "train_time_s",
                     "eval_time_s", "wall_time_s", "epochs_run", "epochs_to_target",
                     "seconds_to_target", "n_params", "error", "finished_at"]:
             row[key] = record.get(key)
-        row[SPLIT], row[REPLICATE] = run["config"]["dataset"], run["config"]["seed"]
         rows.append(row)
     df = pd.DataFrame(rows)
     for column in ["test_acc", "test_loss", "best_val_acc", "train_time_s", "eval_time_s",
@@ -65,8 +66,9 @@ def fmt_mean_std(values, scale=POINTS):
     values = np.asarray(values, float) * scale
     if len(values) == 0:
         return "n/a"
-    std = values.std(ddof=1) if len(values) > 1 else float("nan")
-    return f"{values.mean():.2f} ± {std:.2f}" if len(values) > 1 else f"{values.mean():.2f}"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
 
 
 class Report:
@@ -223,13 +225,15 @@ class Report:
                 table = (part.groupby([rows_f, cols_f])["test_acc"].mean().unstack() * POINTS)
                 table = table.reindex(index=list(dict.fromkeys(self.df[rows_f])),
                                       columns=list(dict.fromkeys(self.df[cols_f])))
-                image = ax.imshow(table.to_numpy(float), cmap="viridis", aspect="auto")
+                values = table.to_numpy(float)
+                middle = np.nanmean(values)  # white text on the dark half of the colour map
+                image = ax.imshow(values, cmap="viridis", aspect="auto")
                 ax.set_xticks(range(table.shape[1]), table.columns, rotation=45, ha="right")
                 ax.set_yticks(range(table.shape[0]), table.index)
-                for (i, j), v in np.ndenumerate(table.to_numpy(float)):
+                for (i, j), v in np.ndenumerate(values):
                     if np.isfinite(v):
                         ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7,
-                                color="white" if v < np.nanmean(table.to_numpy(float)) else "black")
+                                color="white" if v < middle else "black")
                 ax.set_title(f"{panel}" if panel is not None else dataset, fontsize=9)
                 fig.colorbar(image, ax=ax, fraction=0.046)
             fig.suptitle(dataset)
