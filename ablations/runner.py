@@ -9,6 +9,7 @@ import functools
 import os
 import platform
 import resource
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -132,12 +133,19 @@ def connect_dask(scheduler):
                         f"({type(err).__name__})") from None
 
 
+def ignore_ctrl_c():
+    """Worker initializer: Ctrl-C signals the whole process group, but only the parent handles
+    it (it saves what finished, then stops the workers); a worker interrupted mid-loop would
+    print a traceback instead."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def parallel_backend(backend, jobs):
-    """joblib's loky backend (local processes), or Dask through the current distributed Client
-    (made by `connect_dask`)."""
+    """joblib's loky backend (local processes that leave Ctrl-C to the parent), or Dask through
+    the current distributed Client (made by `connect_dask`)."""
     if backend == "dask":
         return joblib.parallel_config(backend="dask")
-    return joblib.parallel_config(backend="loky", n_jobs=jobs)
+    return joblib.parallel_config(backend="loky", n_jobs=jobs, initializer=ignore_ctrl_c)
 
 
 def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend="loky", force=False,

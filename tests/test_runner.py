@@ -1,13 +1,15 @@
 """The runner: reproducible across workers and backends, resumable, failures isolated."""
 import json
+import signal
 
+import joblib
 import pytest
 
 
 from helpers import timeless
 from ablations.expand import expand_grid
 from ablations.records import read_records
-from ablations.runner import run_grid
+from ablations.runner import parallel_backend, run_grid
 
 TINY = {"dataset": "digits", "hidden": [16], "epochs": 3, "batch_size": 64}
 GRID = [{"base": TINY, "axes": {"optimizer": [{"optimizer": "sgd", "lr": 0.1},
@@ -84,3 +86,11 @@ def test_dask_local_cluster_gives_the_same_records_as_loky(tmp_path, data_dir):
             distributed.Client(cluster):
         run_grid("tiny", runs, tmp_path / "dask", data_dir, backend="dask", log=quiet)
     assert records(tmp_path / "loky" / "tiny") == records(tmp_path / "dask" / "tiny")
+
+
+def test_loky_workers_leave_ctrl_c_to_the_parent():
+    """Ctrl-C reaches the whole process group; a worker that took it would print a traceback."""
+    with parallel_backend("loky", 2):
+        handlers = joblib.Parallel()(joblib.delayed(signal.getsignal)(signal.SIGINT)
+                                     for _ in range(4))
+    assert handlers == [signal.SIG_IGN] * 4
