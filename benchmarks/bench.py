@@ -6,7 +6,8 @@ Prints a markdown table and a final summary line. Workload: 784-256-128-10 ReLU,
 cross-entropy, Adam lr 1e-3, batch 128, float32, one shuffled epoch over the 60,000 MNIST training
 images (index-permutation batching for every implementation); median of 5 epochs after a warm-up
 epoch, the implementations taking turns epoch by epoch. The roof is numpy's float32 GEMM at the
-same thread count.
+same thread count. Two extra rows time the two largest parts of nn_core's epoch alone (its matrix
+products; its optimizer steps), which shows where the rest of the epoch goes.
 """
 import argparse
 import statistics
@@ -60,6 +61,49 @@ def nn_core_trainer(X, y, spec, threads):
     opt = OPTIMIZERS.create(spec["optimizer"], lr=spec["lr"])
     return lambda: fit(model, X, y, optimizer=opt, rng=rng, epochs=1,
                        batch_size=BATCH).train_time_s[0]
+
+
+def matmuls_alone(X, y, spec, threads):
+    """nn_core's part 1 of a step, timed alone: an epoch's worth of the forward, weight-gradient
+    and input-gradient matrix products, at the training shapes."""
+    rng = np.random.default_rng(0)
+    pairs = list(zip(spec["sizes"][:-1], spec["sizes"][1:]))
+    xs = [rng.standard_normal((BATCH, i), dtype=np.float32) for i, _ in pairs]
+    ws = [rng.standard_normal((i, o), dtype=np.float32) for i, o in pairs]
+    dzs = [rng.standard_normal((BATCH, o), dtype=np.float32) for _, o in pairs]
+    steps = -(-len(X) // BATCH)
+
+    def epoch():
+        start = time.perf_counter()
+        for _ in range(steps):
+            for layer, (x, w, dz) in enumerate(zip(xs, ws, dzs)):
+                x @ w
+                x.T @ dz
+                if layer:
+                    dz @ w.T
+        return time.perf_counter() - start
+
+    return epoch
+
+
+def optimizer_alone(X, y, spec, threads):
+    """nn_core's part 2 of a step, timed alone: an epoch's worth of optimizer steps over the
+    model's flat weight and bias buffers."""
+    rng = np.random.default_rng(0)
+    model = MLP(spec["sizes"], rng, activation=spec["activation"])
+    opt = OPTIMIZERS.create(spec["optimizer"], lr=spec["lr"])
+    model.grads_flat[...] = rng.standard_normal(model.n_params, dtype=np.float32)
+    params = [model.weights_flat, model.params_flat[model.n_weights:]]
+    grads = [model.weight_grads_flat, model.grads_flat[model.n_weights:]]
+    steps = -(-len(X) // BATCH)
+
+    def epoch():
+        start = time.perf_counter()
+        for _ in range(steps):
+            opt.step(params, grads, decay=[True, False])
+        return time.perf_counter() - start
+
+    return epoch
 
 
 def torch_trainer(X, y, spec, threads):
@@ -175,15 +219,22 @@ def main():
     peers = {"nn_core": nn_core_trainer, "sklearn (float32)": sklearn_trainer}
     if not args.no_torch:
         peers["PyTorch 2.13 CPU"] = torch_trainer
+    # Where nn_core's epoch goes: its two largest parts, each timed alone in the same rounds.
+    parts = {"nn_core: matrix products alone": matmuls_alone,
+             "nn_core: optimizer steps alone": optimizer_alone}
     roof = {t: gemm_gflops(t) for t in (1, 2)}
     rows, medians = [], {}
     for workload, spec in [("784-256-128-10 relu adam", REFERENCE),
                            ("784-64-10 sigmoid momentum", SMALL)]:
         flops = matmul_flops_per_sample(spec["sizes"]) * n_train
         for threads in (1, 2):
-            trainers = {name: make(X, y, spec, threads) for name, make in peers.items()}
+            trainers = {name: make(X, y, spec, threads)
+                        for name, make in {**peers, **parts}.items()}
             for name, median in median_epochs(trainers, threads, args.epochs).items():
                 medians[workload, name, threads] = median
+                if name == "nn_core: optimizer steps alone":  # no matrix products in it
+                    rows.append(f"| {workload} | {name} | {threads} | {median:.3f} | - | - |")
+                    continue
                 gflops = flops / median / 1e9
                 rows.append(f"| {workload} | {name} | {threads} | {median:.3f} | {gflops:.1f} | "
                             f"{100 * gflops / roof[threads]:.0f}% |")

@@ -79,8 +79,9 @@ def fit(model, X, y, *, optimizer, rng, epochs=10, batch_size=128, X_val=None, y
             loss_sum = 0.0
             for batch in range(steps_per_epoch):
                 idx = order[batch * batch_size:(batch + 1) * batch_size]
-                xb = np.take(X, idx, axis=0, out=x_buffer[:len(idx)])
-                yb = np.take(Y, idx, axis=0, out=y_buffer[:len(idx)])
+                # mode="clip" skips the per-index bounds check: a permutation is always in range
+                xb = np.take(X, idx, axis=0, out=x_buffer[:len(idx)], mode="clip")
+                yb = np.take(Y, idx, axis=0, out=y_buffer[:len(idx)], mode="clip")
                 if batch_transform is not None:
                     xb = batch_transform(xb, rng)
                 loss, dlogits = model.loss.loss_and_grad(model.forward(xb, rng), yb)
