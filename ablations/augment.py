@@ -4,6 +4,11 @@ Each image in a batch (n, h*w) gets its own integer shift (dy, dx) in [-max_shif
 optionally, a rotation angle in [-max_degrees, max_degrees] about its centre. Pixels are resampled
 by nearest neighbour through one vectorized gather; pixels shifted in from outside are 0.
 All randomness comes from the Generator passed by fit, so a seeded run is reproducible.
+
+Images move in pixel space: for standardized features, pass the per-pixel `pixel_mean` and
+`pixel_std` they were standardized with, and the batch is turned back into pixels, moved, and
+standardized again. (Moving standardized values would carry each pixel's statistics to another
+position and fill the border with the mean image instead of background.)
 """
 from dataclasses import dataclass
 
@@ -15,9 +20,13 @@ class RandomShiftRotate:
     image_shape: tuple  # (h, w)
     max_shift: int = 2
     max_degrees: float = 0.0
+    pixel_mean: np.ndarray = None  # (h*w,): features = (pixels - pixel_mean) / pixel_std
+    pixel_std: np.ndarray = None
 
     def __call__(self, batch, rng):
         """batch (n, h*w) -> augmented copy (n, h*w), same dtype."""
+        if self.pixel_std is not None:
+            batch = batch * self.pixel_std + self.pixel_mean
         n = len(batch)
         h, w = self.image_shape
         dy, dx = rng.integers(-self.max_shift, self.max_shift + 1, size=(2, n, 1, 1))
@@ -33,4 +42,7 @@ class RandomShiftRotate:
         flat_src = np.clip(src_r, 0, h - 1) * w + np.clip(src_c, 0, w - 1)  # (n, h, w)
         out = np.take_along_axis(batch, flat_src.reshape(n, h * w), axis=1)
         out *= inside.reshape(n, h * w)
+        if self.pixel_std is not None:
+            out -= self.pixel_mean
+            out /= self.pixel_std
         return out

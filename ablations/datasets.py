@@ -53,7 +53,8 @@ class IdxFile:
 
 @dataclass(frozen=True)
 class Splits:
-    """Features (n, d) float32 and int64 labels (n,) for each split."""
+    """Features (n, d) float32 and int64 labels (n,) for each split; for standardized features,
+    the training statistics they were standardized with (else None)."""
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -63,6 +64,8 @@ class Splits:
     y_test: np.ndarray
     image_shape: tuple
     n_classes: int
+    pixel_mean: np.ndarray = None  # (d,)
+    pixel_std: np.ndarray = None  # (d,)
 
 
 @dataclass(frozen=True)
@@ -246,9 +249,11 @@ def load_splits(name, data_dir=None, val_size=None, split_seed=0, train_size=Non
 
     X_train, X_val = features(images[np.sort(train_idx)]), features(images[np.sort(val_idx)])
     X_test = features(raw["test_images"])
+    mean = std = None
     if standardize:
         mean = X_train.mean(axis=0)
         std = np.maximum(X_train.std(axis=0), 1e-3)
         X_train, X_val, X_test = ((X - mean) / std for X in (X_train, X_val, X_test))
     return Splits(X_train, labels[np.sort(train_idx)], X_val, labels[np.sort(val_idx)], X_test,
-                  np.asarray(raw["test_labels"], np.int64), dataset.image_shape, dataset.n_classes)
+                  np.asarray(raw["test_labels"], np.int64), dataset.image_shape, dataset.n_classes,
+                  mean, std)

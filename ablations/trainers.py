@@ -76,7 +76,7 @@ def train_nn_core(config, splits):
     augment = None
     if config["augment_shift"] or config["augment_degrees"]:
         augment = RandomShiftRotate(splits.image_shape, config["augment_shift"],
-                                    config["augment_degrees"])
+                                    config["augment_degrees"], splits.pixel_mean, splits.pixel_std)
     history = fit(model, splits.X_train, splits.y_train, optimizer=optimizer, rng=rng,
                   epochs=config["epochs"], batch_size=config["batch_size"],
                   X_val=splits.X_val, y_val=splits.y_val,

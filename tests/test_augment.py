@@ -45,3 +45,18 @@ def test_rotation_turns_a_bar():
     outs = augment(np.tile(image.reshape(1, -1), (50, 1)), np.random.default_rng(1))
     assert not np.all(outs == image.reshape(1, -1))
     assert outs.reshape(50, 11, 11)[:, 5, 5].min() == 1.0  # the centre pixel stays put
+
+
+def test_standardized_batches_move_in_pixel_space(rng):
+    """Augmenting standardized features = standardizing the augmented pixels: values keep their
+    own pixel's statistics and the border fills with background, not with the mean image."""
+    pixels = rng.random((32, 10 * 10)).astype(np.float32)
+    mean = rng.random(100).astype(np.float32)
+    std = rng.uniform(0.1, 2.0, 100).astype(np.float32)
+    plain = RandomShiftRotate((10, 10), max_shift=3, max_degrees=20.0)
+    aware = RandomShiftRotate((10, 10), max_shift=3, max_degrees=20.0, pixel_mean=mean,
+                              pixel_std=std)
+    expected = (plain(pixels.copy(), np.random.default_rng(3)) - mean) / std
+    got = aware((pixels - mean) / std, np.random.default_rng(3))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(plain((pixels - mean) / std, np.random.default_rng(3)), expected)

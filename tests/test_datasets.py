@@ -170,6 +170,9 @@ def test_standardize_uses_training_statistics():
     np.testing.assert_allclose(s.X_train.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(s.X_train.std(axis=0)[informative], 1, rtol=1e-4)
     assert abs(s.X_test.mean()) > 1e-4  # test rows are shifted by train stats, not their own
+    pixels = load_splits("digits").X_test  # the statistics it reports undo the standardization
+    np.testing.assert_allclose(s.X_test * s.pixel_std + s.pixel_mean, pixels, atol=1e-5)
+    assert load_splits("digits").pixel_std is None
 
 
 def test_train_size_subsamples_stratified():
