@@ -108,6 +108,24 @@ GRIDS = {
             "seed": [0, 1, 2],
         },
     }],
+    # Candidates for long's Fashion-MNIST cell (standardized inputs, seed 0), judged on final
+    # validation accuracy: the default architecture vs a wider one with more dropout.
+    "long_search": [{
+        "base": {**DEFAULT_BUDGET, "epochs": 30, "dataset": "fashion_mnist", "standardize": True,
+                 "activation": "relu", "seed": 0},
+        "axes": {
+            "model": [
+                {"label": "256-128 adam 3e-3 dropout 0.2", "optimizer": "adam", "lr": 3e-3,
+                 "dropout": 0.2},
+                {"label": "1024-512 adam 1e-3 dropout 0.3", "hidden": [1024, 512],
+                 "optimizer": "adam", "lr": 1e-3, "dropout": 0.3},
+                {"label": "1024-512 adam 1e-3 dropout 0.5", "hidden": [1024, 512],
+                 "optimizer": "adam", "lr": 1e-3, "dropout": 0.5},
+                {"label": "1024-512 adamw 1e-3 dropout 0.3", "hidden": [1024, 512],
+                 "optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05, "dropout": 0.3},
+            ],
+        },
+    }],
     # Inputs scaled to [0, 1] vs standardized with training statistics, on the strongest
     # Fashion-MNIST cell of a first default grid run; judged on validation accuracy.
     "preprocessing": [{
