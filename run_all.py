@@ -129,10 +129,10 @@ def main(argv=None):
         if args.fetch_data:
             fetch_data(FETCHED_BY_DEFAULT, data_dir)
             return 0
-        grids = {name: filter_runs(expand_grid(name, args.grids[name]), args.only)
-                 for name in args.grid}
+        grids = {name: expand_grid(name, args.grids[name]) for name in args.grid}
+        selected = {name: filter_runs(runs, args.only) for name, runs in grids.items()}
         if args.list:
-            for name, runs in grids.items():
+            for name, runs in selected.items():
                 print(tabulate([[r.run_id, *r.labels.values()] for r in runs],
                                headers=["run_id", *(runs[0].labels if runs else [])],
                                tablefmt="github"))
@@ -147,7 +147,7 @@ def main(argv=None):
         try:
             for name, runs in grids.items():
                 outcome = run_grid(name, runs, args.results_dir, data_dir, jobs=args.jobs,
-                                   backend=args.backend, force=args.force,
+                                   backend=args.backend, force=args.force, only=selected[name],
                                    log=lambda line: print(line, file=sys.stderr))
                 if outcome.interrupted:
                     print(f"interrupted: {outcome.trained} runs finished in this session are saved "

@@ -149,8 +149,9 @@ def parallel_backend(backend, jobs):
 
 
 def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend="loky", force=False,
-             log=print):
-    """Train every run of `runs` that has no record yet (all of them with `force`).
+             only=None, log=print):
+    """Train every run of `runs` (or of its subset `only`) that has no record yet (all of them
+    with `force`). The whole grid is saved either way, so that its report covers every run.
 
     Each run is claimed (an exclusive lock) just before it is dispatched and released once its
     record is written, so runners sharing a results folder split the work instead of repeating it.
@@ -164,11 +165,13 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend="loky", 
         {"run_id": r.run_id, "labels": r.labels, "config": r.config} for r in runs])
     records = read_records(folder, log)
     finished = set() if force else {rid for rid, r in records.items() if r["status"] != "error"}
-    todo = [r for r in runs if r.run_id not in finished]
+    wanted = runs if only is None else only
+    todo = [r for r in wanted if r.run_id not in finished]
     todo.sort(key=lambda r: (r.config["dataset"], str(r.config["train_size"])))
-    outcome = GridOutcome(len(runs), len(runs) - len(todo), 0, {})
-    log(f"grid {grid_name}: {len(runs)} runs, {outcome.skipped} already done, {len(todo)} to train"
-        f" with {jobs} {backend} workers")
+    outcome = GridOutcome(len(wanted), len(wanted) - len(todo), 0, {})
+    selection = "" if only is None else f" ({len(wanted)} selected of {len(runs)})"
+    log(f"grid {grid_name}: {len(wanted)} runs{selection}, {outcome.skipped} already done, "
+        f"{len(todo)} to train with {jobs} {backend} workers")
     if not todo:
         return outcome
     for name in sorted({r.config["dataset"] for r in todo}):

@@ -1,4 +1,5 @@
 """run_all.py as users run it: bad input gives exit 2 and one line, and writes nothing."""
+import json
 import os
 import subprocess
 import sys
@@ -71,3 +72,15 @@ def test_smoke_grid_end_to_end_then_report_only(tmp_path):
     assert (tmp_path / "reports" / "smoke.md").read_text() == report
     rerun = run_all(*args)
     assert "8 already done, 0 to train" in rerun.stderr
+
+
+def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_path):
+    args = ["--grid", "smoke", "--jobs", "1", "--results-dir", str(tmp_path / "results"),
+            "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data")]
+    result = run_all(*args, "--only", "optimizer=sgd,activation=relu")
+    assert result.returncode == 0, result.stderr
+    assert "2 runs (2 selected of 8), 0 already done, 2 to train" in result.stderr
+    grid = json.loads((tmp_path / "results" / "smoke" / "grid.json").read_text())
+    assert len(grid) == 8
+    report = (tmp_path / "reports" / "smoke.md").read_text()
+    assert "Runs: 8 (2 ok, 0 diverged, 0 error, 6 pending)" in report.replace("**", "")
