@@ -147,7 +147,8 @@ def main(argv=None):
         try:
             for name, runs in grids.items():
                 outcome = run_grid(name, runs, args.results_dir, data_dir, jobs=args.jobs,
-                                   backend=args.backend, force=args.force, only=selected[name],
+                                   backend=args.backend, force=args.force,
+                                   only=selected[name] if args.only else None,
                                    log=lambda line: print(line, file=sys.stderr))
                 if outcome.interrupted:
                     print(f"interrupted: {outcome.trained} runs finished in this session are saved "
