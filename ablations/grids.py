@@ -97,17 +97,31 @@ GRIDS = {
         }
         for name, lrs in LR_SEARCH.items()
     ],
-    "long": [{
-        "base": {**DEFAULT_BUDGET, "epochs": 30},
-        "axes": {
-            "dataset": ["mnist", "fashion_mnist"],
-            "optimizer": [{"optimizer": "adam", "lr": 3e-3}],
-            "activation": ["relu"],
-            "regularization": [{"label": "dropout", "dropout": 0.2},
-                               {"label": "augment", "augment_shift": 2}],
-            "seed": [0, 1, 2],
+    # Headline accuracy: MNIST with the default architecture; Fashion-MNIST with the candidate
+    # of "long_search" below that had the best final validation accuracy.
+    "long": [
+        {
+            "base": {**DEFAULT_BUDGET, "epochs": 30},
+            "axes": {
+                "dataset": ["mnist"],
+                "optimizer": [{"optimizer": "adam", "lr": 3e-3}],
+                "activation": ["relu"],
+                "regularization": [{"label": "dropout", "dropout": 0.2},
+                                   {"label": "augment", "augment_shift": 2}],
+                "seed": [0, 1, 2],
+            },
         },
-    }],
+        {
+            "base": {**DEFAULT_BUDGET, "epochs": 30, "hidden": [1024, 512], "standardize": True},
+            "axes": {
+                "dataset": ["fashion_mnist"],
+                "optimizer": [{"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05}],
+                "activation": ["relu"],
+                "regularization": [{"label": "dropout", "dropout": 0.3}],
+                "seed": [0, 1, 2],
+            },
+        },
+    ],
     # Candidates for long's Fashion-MNIST cell (standardized inputs, seed 0), judged on final
     # validation accuracy: the default architecture vs a wider one with more dropout.
     "long_search": [{

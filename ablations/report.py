@@ -153,13 +153,15 @@ class Report:
             if len(means) < 2:
                 continue
             best = means.idxmax()
-            if best == base:
-                second = means.drop(base).idxmax()
-                diffs = -self._diffs(factor, second, base, match_all)
+            other = means.drop(base).idxmax() if best == base else best  # compared with base
+            diffs = self._diffs(factor, other, base, match_all)
+            if not len(diffs):
+                found.append(f"**{factor}:** no runs pair `{other}` with the baseline `{base}` "
+                             f"(they differ in other settings too), so no effect is estimated.")
+            elif best == base:
                 found.append(f"**{factor}:** the baseline `{base}` is best on average, "
-                             f"{self._ci_text(diffs)} points above the next best, `{second}`.")
+                             f"{self._ci_text(-diffs)} points above the next best, `{other}`.")
             else:
-                diffs = self._diffs(factor, best, base, match_all)
                 found.append(f"**{factor}:** `{best}` beats `{base}` by {self._ci_text(diffs)} "
                              f"points of test accuracy on average over all other settings.")
         shares = {}
@@ -226,7 +228,8 @@ class Report:
                 table = table.reindex(index=list(dict.fromkeys(self.df[rows_f])),
                                       columns=list(dict.fromkeys(self.df[cols_f])))
                 values = table.to_numpy(float)
-                middle = np.nanmean(values)  # white text on the dark half of the colour map
+                # white text on the dark half of the colour map (a panel may be all empty)
+                middle = np.nanmean(values) if np.isfinite(values).any() else 0.0
                 image = ax.imshow(values, cmap="viridis", aspect="auto")
                 ax.set_xticks(range(table.shape[1]), table.columns, rotation=45, ha="right")
                 ax.set_yticks(range(table.shape[0]), table.index)

@@ -1,6 +1,7 @@
 """The report: statistics checked by hand, every section rendered from synthetic records."""
 import json
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -112,3 +113,17 @@ def test_a_corrupt_record_does_not_crash_the_report(tmp_path):
     text = render_report("synthetic", tmp_path / "results", tmp_path / "reports").read_text()
     assert "2 pending" in text
     assert json.loads((tmp_path / "results" / "synthetic" / "grid.json").read_text())
+
+
+def test_levels_never_paired_with_the_baseline_get_no_effect_and_no_nan(tmp_path):
+    """Conditional sub-grids: adam only ever runs with relu and sgd with tanh."""
+    folder = tmp_path / "results" / "synthetic"
+    synthetic_grid(folder)
+    runs = [r for r in json.loads((folder / "grid.json").read_text())
+            if (r["labels"]["optimizer"] == "adam") == (r["labels"]["activation"] == "relu")]
+    write_json_atomic(folder / "grid.json", runs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        text = render_report("synthetic", tmp_path / "results", tmp_path / "reports").read_text()
+    assert "no runs pair `adam` with the baseline `sgd`" in text
+    assert "nan" not in text.split("## With and without")[0]
