@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1 named runs by a hash of every setting; 2 leaves defaults out of it
 GRID_FILE = "grid.json"
 REQUIRED = {"schema", "run_id", "config", "status"}
 
@@ -58,6 +58,26 @@ def read_records(folder, log=print, set_aside=True):
             continue
         records[record["run_id"]] = record
     return records
+
+
+def migrate_records(folder, identify):
+    """Rename schema-1 records to their schema-2 id, `identify(record["config"])`; return how
+    many. Schema 1 hashed every setting, so adding a setting to SCHEMA renamed every run and
+    retrained it; schema 2 hashes only settings that differ from their defaults."""
+    moved = 0
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            continue  # read_records sets it aside
+        if not isinstance(record, dict) or record.get("schema") != 1 or "config" not in record:
+            continue
+        record.update(schema=SCHEMA_VERSION, run_id=identify(record["config"]))
+        write_json_atomic(record_path(folder, record["run_id"]), record)
+        if record["run_id"] != path.stem:
+            path.unlink(missing_ok=True)
+        moved += 1
+    return moved
 
 
 def _pid_alive(pid):

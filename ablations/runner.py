@@ -18,10 +18,10 @@ import joblib
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from .config import GridError
+from .config import GridError, run_id
 from .datasets import DATASETS, load_splits
-from .records import (GRID_FILE, SCHEMA_VERSION, read_records, record_path, release,
-                      remove_orphans, try_claim, write_json_atomic)
+from .records import (GRID_FILE, SCHEMA_VERSION, migrate_records, read_records, record_path,
+                      release, remove_orphans, try_claim, write_json_atomic)
 from .trainers import TRAINERS
 
 
@@ -161,6 +161,9 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend="loky", 
     removed = remove_orphans(folder)
     if removed:
         log(f"removed {removed} temp or lock files left by an interrupted runner")
+    migrated = migrate_records(folder, run_id)
+    if migrated:
+        log(f"renamed {migrated} records to the current run ids (record schema {SCHEMA_VERSION})")
     write_json_atomic(folder / GRID_FILE, [
         {"run_id": r.run_id, "labels": r.labels, "config": r.config} for r in runs])
     records = read_records(folder, log)
@@ -205,8 +208,8 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend="loky", 
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
-        for run_id, claim in list(held.items()):  # in flight: free them for the next runner
-            release(folder, run_id, claim)
+        for in_flight, claim in list(held.items()):  # free them for the next runner
+            release(folder, in_flight, claim)
     if outcome.busy:
         log(f"{outcome.busy} runs were claimed or finished by another runner")
     return outcome

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from ablations.config import SCHEMA, GridError, resolve, run_id
+from ablations.config import SCHEMA, GridError, Setting, resolve, run_id
 from ablations.expand import expand_grid, filter_runs
 from ablations.grids import GRIDS
 
@@ -38,6 +38,33 @@ def test_run_id_ignores_labels_and_order():
     a = resolve({"optimizer": "adam", "lr": 0.01})
     b = resolve({"lr": 0.01, "optimizer": "adam"})
     assert run_id(a) == run_id(b) and len(run_id(a)) == 16
+
+
+# Run ids leave settings at their default out (config.run_id), so a changed default would reuse
+# the records of every run that relied on it. To change what grids use, set it in the grid.
+FROZEN_DEFAULTS = {
+    "trainer": "nn_core", "dataset": "digits", "seed": 0, "hidden": [128], "activation": "relu",
+    "loss": "softmax_cross_entropy", "init": None, "optimizer": "adam", "lr": 0.001,
+    "optimizer_params": {}, "epochs": 10, "batch_size": 128, "schedule": "constant",
+    "warmup_epochs": 0.0, "l2": 0.0, "decoupled_weight_decay": 0.0, "dropout": 0.0,
+    "augment_shift": 0, "augment_degrees": 0.0, "clip_norm": None, "patience": None,
+    "train_size": None, "val_size": None, "standardize": False,
+}
+
+
+def test_existing_defaults_never_change():
+    for key, default in FROZEN_DEFAULTS.items():
+        assert SCHEMA[key].default == default, f"{key}: defaults are part of every run id"
+
+
+def test_a_new_setting_keeps_every_existing_run_id(monkeypatch):
+    before = {r.run_id for r in expand_grid("default", GRIDS["default"])}
+    monkeypatch.setitem(SCHEMA, "label_smoothing", Setting(0.0, (float,)))
+    after = expand_grid("default", GRIDS["default"])
+    assert {r.run_id for r in after} == before
+    assert all(r.config["label_smoothing"] == 0.0 for r in after)
+    smoothed = resolve({"dataset": "mnist", "label_smoothing": 0.1})
+    assert run_id(smoothed) != run_id(resolve({"dataset": "mnist"}))
 
 
 BAD_ENTRIES = [

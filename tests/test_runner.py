@@ -1,4 +1,5 @@
 """The runner: reproducible across workers and backends, resumable, failures isolated."""
+import hashlib
 import json
 import signal
 
@@ -94,3 +95,27 @@ def test_loky_workers_leave_ctrl_c_to_the_parent():
         handlers = joblib.Parallel()(joblib.delayed(signal.getsignal)(signal.SIGINT)
                                      for _ in range(4))
     assert handlers == [signal.SIG_IGN] * 4
+
+
+def test_schema_1_records_are_renamed_to_current_ids_and_not_retrained(tmp_path, data_dir):
+    """Schema 1 named a run by the hash of all its settings; its records are adopted, not lost."""
+    runs = expand_grid("tiny", GRID)
+    run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=quiet)
+    folder = tmp_path / "tiny"
+    trained = records(folder)
+    for path in [p for p in folder.glob("*.json") if p.name != "grid.json"]:
+        record = json.loads(path.read_text())
+        canonical = json.dumps(record["config"], sort_keys=True, separators=(",", ":"))
+        old_id = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        record.update(schema=1, run_id=old_id)
+        (folder / f"{old_id}.json").write_text(json.dumps(record))
+        path.unlink()
+    assert not set(records(folder)) & set(trained)
+    lines = []
+    outcome = run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=lines.append)
+    assert outcome.trained == 0 and "renamed 8 records" in lines[0]
+    migrated = records(folder)
+    assert migrated.keys() == trained.keys()
+    assert all(r.pop("schema") == 2 and trained[rid].pop("schema") == 2
+               for rid, r in migrated.items())
+    assert migrated == trained
