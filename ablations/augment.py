@@ -1,8 +1,9 @@
-"""Batch augmentation for fit's `batch_transform` hook: random shifts and small rotations.
+"""Batch augmentation for fit's `batch_transform` hook: random shifts, small rotations, mirroring.
 
 Each image in a batch (n, h*w) gets its own integer shift (dy, dx) in [-max_shift, max_shift] and,
-optionally, a rotation angle in [-max_degrees, max_degrees] about its centre. Pixels are resampled
-by nearest neighbour through one vectorized gather; pixels shifted in from outside are 0.
+optionally, a rotation angle in [-max_degrees, max_degrees] about its centre and a left-right
+mirror with probability 1/2 (`flip`). Pixels are resampled by nearest neighbour through one
+vectorized gather; pixels shifted in from outside are 0.
 All randomness comes from the Generator passed by fit, so a seeded run is reproducible.
 
 Images move in pixel space: for standardized features, pass the per-pixel `pixel_mean` and
@@ -16,10 +17,11 @@ import numpy as np
 
 
 @dataclass(frozen=True)
-class RandomShiftRotate:
+class RandomShiftRotateFlip:
     image_shape: tuple  # (h, w)
     max_shift: int = 2
     max_degrees: float = 0.0
+    flip: bool = False
     pixel_mean: np.ndarray = None  # (h*w,): features = (pixels - pixel_mean) / pixel_std
     pixel_std: np.ndarray = None
 
@@ -38,6 +40,9 @@ class RandomShiftRotate:
             r, c = src_r - cy, src_c - cx  # rotate the sampling grid by -theta about the centre
             src_r = np.rint(np.cos(theta) * r + np.sin(theta) * c + cy).astype(np.intp)
             src_c = np.rint(-np.sin(theta) * r + np.cos(theta) * c + cx).astype(np.intp)
+        if self.flip:  # a mirrored image's column c takes what its column w-1-c would have
+            mirrored = rng.random(n) < 0.5
+            src_r[mirrored], src_c[mirrored] = src_r[mirrored, :, ::-1], src_c[mirrored, :, ::-1]
         inside = (src_r >= 0) & (src_r < h) & (src_c >= 0) & (src_c < w)
         flat_src = np.clip(src_r, 0, h - 1) * w + np.clip(src_c, 0, w - 1)  # (n, h, w)
         out = np.take_along_axis(batch, flat_src.reshape(n, h * w), axis=1)

@@ -80,6 +80,7 @@ SCHEMA = {
     "dropout": Setting(0.0, (float,), _number(0, 1, high_open=True)),
     "augment_shift": Setting(0, (int,), _number(0, 10), help="max random shift in pixels"),
     "augment_degrees": Setting(0.0, (float,), _number(0, 180), help="max random rotation"),
+    "augment_flip": Setting(False, (bool,), help="mirror left-right with probability 1/2"),
     "clip_norm": Setting(None, (float,), _number(0, low_open=True), optional=True),
     "patience": Setting(None, (int,), _number(1), optional=True, help="early stopping"),
     "train_size": Setting(None, (int,), _number(1), optional=True, help="subsample the train split"),

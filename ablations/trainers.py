@@ -12,7 +12,7 @@ import numpy as np
 from nn_core import MLP, OPTIMIZERS, REGULARIZERS, SCHEDULES, History, fit
 from nn_core.registry import Registry
 
-from .augment import RandomShiftRotate
+from .augment import RandomShiftRotateFlip
 from .datasets import DATASETS
 
 TRAINERS = Registry("trainer")
@@ -74,9 +74,10 @@ def train_nn_core(config, splits):
     if config["clip_norm"]:
         regularizers.append(REGULARIZERS.create("grad_clip", max_norm=config["clip_norm"]))
     augment = None
-    if config["augment_shift"] or config["augment_degrees"]:
-        augment = RandomShiftRotate(splits.image_shape, config["augment_shift"],
-                                    config["augment_degrees"], splits.pixel_mean, splits.pixel_std)
+    if config["augment_shift"] or config["augment_degrees"] or config["augment_flip"]:
+        augment = RandomShiftRotateFlip(splits.image_shape, config["augment_shift"],
+                                        config["augment_degrees"], config["augment_flip"],
+                                        splits.pixel_mean, splits.pixel_std)
     history = fit(model, splits.X_train, splits.y_train, optimizer=optimizer, rng=rng,
                   epochs=config["epochs"], batch_size=config["batch_size"],
                   X_val=splits.X_val, y_val=splits.y_val,

@@ -47,8 +47,8 @@ FROZEN_DEFAULTS = {
     "loss": "softmax_cross_entropy", "init": None, "optimizer": "adam", "lr": 0.001,
     "optimizer_params": {}, "epochs": 10, "batch_size": 128, "schedule": "constant",
     "warmup_epochs": 0.0, "l2": 0.0, "decoupled_weight_decay": 0.0, "dropout": 0.0,
-    "augment_shift": 0, "augment_degrees": 0.0, "clip_norm": None, "patience": None,
-    "train_size": None, "val_size": None, "standardize": False,
+    "augment_shift": 0, "augment_degrees": 0.0, "augment_flip": False, "clip_norm": None,
+    "patience": None, "train_size": None, "val_size": None, "standardize": False,
 }
 
 
