@@ -123,7 +123,8 @@ GRIDS = {
         },
     ],
     # Candidates for long's Fashion-MNIST cell (standardized inputs, seed 0), judged on final
-    # validation accuracy: the default architecture vs a wider one with more dropout.
+    # validation accuracy: the default architecture vs a wider one with more dropout; then,
+    # around the best of those, mirrored images and more epochs.
     "long_search": [{
         "base": {**DEFAULT_BUDGET, "epochs": 30, "dataset": "fashion_mnist", "standardize": True,
                  "activation": "relu", "seed": 0},
@@ -137,6 +138,18 @@ GRIDS = {
                  "optimizer": "adam", "lr": 1e-3, "dropout": 0.5},
                 {"label": "1024-512 adamw 1e-3 dropout 0.3", "hidden": [1024, 512],
                  "optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05, "dropout": 0.3},
+            ],
+        },
+    }, {  # second round, around the first round's best: mirrored images, more epochs
+        "base": {**DEFAULT_BUDGET, "dataset": "fashion_mnist", "standardize": True,
+                 "activation": "relu", "seed": 0, "hidden": [1024, 512], "optimizer": "adamw",
+                 "lr": 1e-3, "weight_decay": 0.05, "dropout": 0.3},
+        "axes": {
+            "model": [
+                {"label": "1024-512 adamw dropout 0.3 flip", "epochs": 30, "augment_flip": True},
+                {"label": "1024-512 adamw dropout 0.3 50 epochs", "epochs": 50},
+                {"label": "1024-512 adamw dropout 0.3 flip 50 epochs", "epochs": 50,
+                 "augment_flip": True},
             ],
         },
     }],
