@@ -70,7 +70,8 @@ def migrate_records(folder, identify):
             record = json.loads(path.read_text())
         except (ValueError, UnicodeDecodeError):
             continue  # read_records sets it aside
-        if not isinstance(record, dict) or record.get("schema") != 1 or "config" not in record:
+        if not isinstance(record, dict) or record.get("schema") != 1 \
+                or not isinstance(record.get("config"), dict):
             continue
         record.update(schema=SCHEMA_VERSION, run_id=identify(record["config"]))
         write_json_atomic(record_path(folder, record["run_id"]), record)
