@@ -93,8 +93,8 @@ def optimizer_alone(X, y, spec, threads):
     model = MLP(spec["sizes"], rng, activation=spec["activation"])
     opt = OPTIMIZERS.create(spec["optimizer"], lr=spec["lr"])
     model.grads_flat[...] = rng.standard_normal(model.n_params, dtype=np.float32)
-    params = [model.weights_flat, model.params_flat[model.n_weights:]]
-    grads = [model.weight_grads_flat, model.grads_flat[model.n_weights:]]
+    params = [model.weights_flat, model.biases_flat]
+    grads = [model.weight_grads_flat, model.bias_grads_flat]
     steps = -(-len(X) // BATCH)
 
     def epoch():

@@ -88,6 +88,15 @@ class MLP:
         return self.grads_flat[:self.n_weights]
 
     @property
+    def biases_flat(self):
+        """Every bias vector, concatenated after the weights (a view): never decayed."""
+        return self.params_flat[self.n_weights:]
+
+    @property
+    def bias_grads_flat(self):
+        return self.grads_flat[self.n_weights:]
+
+    @property
     def n_params(self):
         return self.params_flat.size
 

@@ -65,8 +65,8 @@ def fit(model, X, y, *, optimizer, rng, epochs=10, batch_size=128, X_val=None, y
     total_steps = epochs * steps_per_epoch
     x_buffer = np.empty((batch_size, X.shape[1]), model.dtype)
     y_buffer = np.empty((batch_size, k), model.dtype)
-    params = [model.weights_flat, model.params_flat[model.n_weights:]]
-    grads = [model.weight_grads_flat, model.grads_flat[model.n_weights:]]
+    params = [model.weights_flat, model.biases_flat]
+    grads = [model.weight_grads_flat, model.bias_grads_flat]
     decay = [True, False]  # decoupled weight decay (AdamW) for weights, never biases
     base_lr = optimizer.lr
     history = History()
