@@ -7,7 +7,9 @@ cross-entropy, Adam lr 1e-3, batch 128, float32, one shuffled epoch over the 60,
 images (index-permutation batching for every implementation); median of 5 epochs after a warm-up
 epoch, the implementations taking turns epoch by epoch. The roof is numpy's float32 GEMM at the
 same thread count. Two extra rows time the two largest parts of nn_core's epoch alone (its matrix
-products; its optimizer steps), which shows where the rest of the epoch goes.
+products; its optimizer steps), which shows where the rest of the epoch goes. Their sum is nn_core's
+floor: the epoch it would take if everything else in a step were free. A last table states each of
+the speed issue's targets, the measured figure, whether it is met and what the floor would give.
 """
 import argparse
 import statistics
@@ -30,6 +32,17 @@ from nn_core import MLP, OPTIMIZERS, fit  # noqa: E402
 BATCH = 128
 REFERENCE = {"sizes": [784, 256, 128, 10], "activation": "relu", "optimizer": "adam", "lr": 1e-3}
 SMALL = {"sizes": [784, 64, 10], "activation": "sigmoid", "optimizer": "momentum", "lr": 0.1}
+REF = "784-256-128-10 relu adam"  # the reference workload's row label
+# The speed issue's targets: (what is measured, its key in the figures, goal, is it met?)
+TARGETS = [
+    ("nn_core epoch / PyTorch epoch, 1 thread", "nn_core/torch", "<= 0.60", lambda v: v <= 0.60),
+    ("nn_core epoch / scikit-learn epoch, 1 thread", "nn_core/sklearn", "<= 0.50",
+     lambda v: v <= 0.50),
+    ("% of the 1-thread GEMM roof", "roof", ">= 80%", lambda v: v >= 80),
+    ("grid parallel efficiency, 2 workers", "grid_eff", ">= 0.90", lambda v: v >= 0.90),
+    ("both workers' RSS beyond the memory-mapped data (MB, at most)", "rss_mb", "<= 1024",
+     lambda v: v <= 1024),
+]
 
 
 def matmul_flops_per_sample(sizes):
@@ -196,6 +209,34 @@ def grid_throughput(data_dir):
     return out
 
 
+def speed_figures(medians, seconds, roof_1_thread, n_train):
+    """The speed targets' figures for a reference-workload epoch of `seconds` at 1 thread."""
+    flops = matmul_flops_per_sample(REFERENCE["sizes"]) * n_train
+    figures = {"nn_core/sklearn": seconds / medians[REF, "sklearn (float32)", 1],
+               "roof": 100 * flops / seconds / 1e9 / roof_1_thread}
+    if (REF, "PyTorch 2.13 CPU", 1) in medians:
+        figures["nn_core/torch"] = seconds / medians[REF, "PyTorch 2.13 CPU", 1]
+    return figures
+
+
+def floor_seconds(medians):
+    """The epoch nn_core would take if all but its matrix products and optimizer steps were free."""
+    return (medians[REF, "nn_core: matrix products alone", 1]
+            + medians[REF, "nn_core: optimizer steps alone", 1])
+
+
+def targets_table(measured, at_floor):
+    """Markdown table: each of TARGETS, its goal, the measured figure, whether it is met, and the
+    figure at nn_core's floor (`at_floor`, where it applies)."""
+    lines = ["| target | goal | measured | met | at the floor |", "|---|---|---|---|---|"]
+    for label, key, goal, met in TARGETS:
+        if key in measured:
+            floor = f"{at_floor[key]:.2f}" if key in at_floor else "-"
+            lines.append(f"| {label} | {goal} | {measured[key]:.2f} | "
+                         f"{'yes' if met(measured[key]) else 'no'} | {floor} |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs (after one warm-up)")
@@ -224,7 +265,7 @@ def main():
              "nn_core: optimizer steps alone": optimizer_alone}
     roof = {t: gemm_gflops(t) for t in (1, 2)}
     rows, medians = [], {}
-    for workload, spec in [("784-256-128-10 relu adam", REFERENCE),
+    for workload, spec in [(REF, REFERENCE),
                            ("784-64-10 sigmoid momentum", SMALL)]:
         flops = matmul_flops_per_sample(spec["sizes"]) * n_train
         for threads in (1, 2):
@@ -252,14 +293,16 @@ def main():
           f"{grid[2]:.1f} s with --jobs 2, parallel efficiency {efficiency:.2f}; "
           f"peak RSS per worker {grid['rss_2']:.0f} MB (incl. {mapped_mb:.0f} MB of memory-mapped "
           f"MNIST)\n")
-    ref = "784-256-128-10 relu adam"
-    summary = [f"nn_core/sklearn={medians[ref, 'nn_core', 1] / medians[ref, 'sklearn (float32)', 1]:.2f}"]
-    if not args.no_torch:
-        summary.insert(0, f"nn_core/torch={medians[ref, 'nn_core', 1] / medians[ref, 'PyTorch 2.13 CPU', 1]:.2f}")
-    ref_flops = matmul_flops_per_sample(REFERENCE["sizes"]) * n_train
-    summary.append(f"roof={100 * ref_flops / medians[ref, 'nn_core', 1] / 1e9 / roof[1]:.0f}%")
-    summary.append(f"grid_eff={efficiency:.2f}")
-    print(" ".join(summary))
+    measured = {**speed_figures(medians, medians[REF, "nn_core", 1], roof[1], n_train),
+                "grid_eff": efficiency,
+                "rss_mb": 2 * (grid["rss_2"] - mapped_mb)}  # at most: twice the larger worker
+    at_floor = speed_figures(medians, floor_seconds(medians), roof[1], n_train)
+    print("Targets (the floor: nn_core's matrix products alone plus its optimizer steps alone, "
+          f"{floor_seconds(medians):.3f} s/epoch at 1 thread):\n")
+    print(targets_table(measured, at_floor))
+    print("\n" + " ".join(f"{key}={measured[key]:.2f}" for key in ("nn_core/torch", "nn_core/sklearn")
+                          if key in measured)
+          + f" roof={measured['roof']:.0f}% grid_eff={efficiency:.2f}")
 
 
 if __name__ == "__main__":

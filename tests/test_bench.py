@@ -23,3 +23,31 @@ def test_each_timed_part_runs_an_epoch_and_returns_its_seconds(make):
     epoch = make(X, y, bench.REFERENCE, 1)
     seconds = [epoch(), epoch()]  # a second epoch reuses the same model and buffers
     assert all(isinstance(s, float) and s > 0 for s in seconds)
+
+
+def fake_medians(nn_core, torch, sklearn, matmuls, optimizer):
+    seconds = {"nn_core": nn_core, "PyTorch 2.13 CPU": torch, "sklearn (float32)": sklearn,
+               "nn_core: matrix products alone": matmuls,
+               "nn_core: optimizer steps alone": optimizer}
+    return {(bench.REF, name, 1): s for name, s in seconds.items()}
+
+
+def test_speed_figures_are_ratios_to_the_peers_and_the_share_of_the_roof():
+    medians = fake_medians(nn_core=1.0, torch=2.0, sklearn=4.0, matmuls=0.6, optimizer=0.2)
+    flops = bench.matmul_flops_per_sample(bench.REFERENCE["sizes"]) * 60_000
+    figures = bench.speed_figures(medians, 1.0, roof_1_thread=flops / 1e9, n_train=60_000)
+    assert figures == pytest.approx({"nn_core/torch": 0.5, "nn_core/sklearn": 0.25, "roof": 100})
+    assert bench.floor_seconds(medians) == pytest.approx(0.8)
+
+
+def test_targets_table_says_which_targets_are_met():
+    measured = {"nn_core/torch": 0.61, "nn_core/sklearn": 0.49, "roof": 51.0, "grid_eff": 0.9,
+                "rss_mb": 1100.0}
+    rows = bench.targets_table(measured, at_floor={"roof": 66.0}).splitlines()[2:]
+    met = {row.split(" | ")[0].lstrip("| "): row.split(" | ")[3] for row in rows}
+    assert met == {"nn_core epoch / PyTorch epoch, 1 thread": "no",
+                   "nn_core epoch / scikit-learn epoch, 1 thread": "yes",
+                   "% of the 1-thread GEMM roof": "no",
+                   "grid parallel efficiency, 2 workers": "yes",
+                   "both workers' RSS beyond the memory-mapped data (MB, at most)": "no"}
+    assert rows[2].endswith("| 66.00 |") and rows[0].endswith("| - |")
