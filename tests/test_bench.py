@@ -15,7 +15,8 @@ def test_reference_workload_is_60_4_gflop_of_matrix_products_per_epoch():
 
 
 @pytest.mark.parametrize("make", [bench.nn_core_trainer, bench.matmuls_alone,
-                                  bench.optimizer_alone, bench.sklearn_trainer])
+                                  bench.optimizer_alone, bench.without_optimizer_steps,
+                                  bench.sklearn_trainer])
 def test_each_timed_part_runs_an_epoch_and_returns_its_seconds(make):
     rng = np.random.default_rng(0)
     X = rng.random((300, 784), dtype=np.float32)
@@ -25,19 +26,19 @@ def test_each_timed_part_runs_an_epoch_and_returns_its_seconds(make):
     assert all(isinstance(s, float) and s > 0 for s in seconds)
 
 
-def fake_medians(nn_core, torch, sklearn, matmuls, optimizer):
+def fake_medians(nn_core, torch, sklearn, matmuls, without_optimizer):
     seconds = {"nn_core": nn_core, "PyTorch 2.13 CPU": torch, "sklearn (float32)": sklearn,
                "nn_core: matrix products alone": matmuls,
-               "nn_core: optimizer steps alone": optimizer}
+               "nn_core: epoch without optimizer steps": without_optimizer}
     return {(bench.REF, name, 1): s for name, s in seconds.items()}
 
 
 def test_speed_figures_are_ratios_to_the_peers_and_the_share_of_the_roof():
-    medians = fake_medians(nn_core=1.0, torch=2.0, sklearn=4.0, matmuls=0.6, optimizer=0.2)
+    medians = fake_medians(nn_core=1.0, torch=2.0, sklearn=4.0, matmuls=0.6, without_optimizer=0.7)
     flops = bench.matmul_flops_per_sample(bench.REFERENCE["sizes"]) * 60_000
     figures = bench.speed_figures(medians, 1.0, roof_1_thread=flops / 1e9, n_train=60_000)
     assert figures == pytest.approx({"nn_core/torch": 0.5, "nn_core/sklearn": 0.25, "roof": 100})
-    assert bench.floor_seconds(medians) == pytest.approx(0.8)
+    assert bench.floor_seconds(medians) == pytest.approx(0.6 + 0.3)  # the optimizer adds 0.3 s
 
 
 def test_targets_table_says_which_targets_are_met():
@@ -51,3 +52,13 @@ def test_targets_table_says_which_targets_are_met():
                    "grid parallel efficiency, 2 workers": "yes",
                    "both workers' RSS beyond the memory-mapped data (MB, at most)": "no"}
     assert rows[2].endswith("| 66.00 |") and rows[0].endswith("| - |")
+
+
+def test_no_step_lets_fit_run_everything_but_the_update():
+    rng = np.random.default_rng(0)
+    X, y = rng.random((256, 784), dtype=np.float32), np.arange(256) % 10
+    model = bench.MLP(bench.REFERENCE["sizes"], rng)
+    start = model.params_flat.copy()
+    history = bench.fit(model, X, y, optimizer=bench.NoStep(), rng=rng, epochs=1)
+    np.testing.assert_array_equal(model.params_flat, start)
+    assert np.any(model.grads_flat != 0) and np.isfinite(history.train_loss[0])
