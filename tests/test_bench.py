@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nn_core import MLP, fit
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench  # noqa: E402
 
@@ -57,8 +59,8 @@ def test_targets_table_says_which_targets_are_met():
 def test_no_step_lets_fit_run_everything_but_the_update():
     rng = np.random.default_rng(0)
     X, y = rng.random((256, 784), dtype=np.float32), np.arange(256) % 10
-    model = bench.MLP(bench.REFERENCE["sizes"], rng)
+    model = MLP(bench.REFERENCE["sizes"], rng)
     start = model.params_flat.copy()
-    history = bench.fit(model, X, y, optimizer=bench.NoStep(), rng=rng, epochs=1)
+    history = fit(model, X, y, optimizer=bench.NoStep(), rng=rng, epochs=1)
     np.testing.assert_array_equal(model.params_flat, start)
     assert np.any(model.grads_flat != 0) and np.isfinite(history.train_loss[0])
