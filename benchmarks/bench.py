@@ -320,9 +320,10 @@ def main():
     measured = {**speed_figures(medians, medians[REF, "nn_core", 1], roof[1], n_train),
                 "grid_eff": efficiency,
                 "rss_mb": 2 * (grid["rss_2"] - mapped_mb)}  # at most: twice the larger worker
-    at_floor = speed_figures(medians, floor_seconds(medians), roof[1], n_train)
+    floor = floor_seconds(medians)
+    at_floor = speed_figures(medians, floor, roof[1], n_train)
     print("Targets (the floor: nn_core's matrix products alone plus what its optimizer steps add "
-          f"to its epoch, {floor_seconds(medians):.3f} s/epoch at 1 thread):\n")
+          f"to its epoch, {floor:.3f} s/epoch at 1 thread):\n")
     print(targets_table(measured, at_floor))
     print("\n" + " ".join(f"{key}={measured[key]:.2f}" for key in ("nn_core/torch", "nn_core/sklearn")
                           if key in measured)
