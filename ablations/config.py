@@ -17,6 +17,7 @@ from nn_core import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, SCHEDULES
 from nn_core.registry import unknown_name_message
 
 from .datasets import DATASETS
+from .streams import STREAMS, stream_setting
 from .trainers import TRAINERS
 
 
@@ -62,7 +63,10 @@ class Setting:
 SCHEMA = {
     "trainer": Setting("nn_core", (str,), _registry(TRAINERS), help="what trains the model"),
     "dataset": Setting("digits", (str,), _registry(DATASETS)),
-    "seed": Setting(0, (int,), _number(0), help="initial weights, batch order, dropout, augment"),
+    "seed": Setting(0, (int,), _number(0), help="every random stream whose own seed is None"),
+    **{stream_setting(stream): Setting(None, (int,), _number(0), optional=True,
+                                       help=f"{what}; None: the run's seed")
+       for stream, (_, what) in STREAMS.items()},
     "hidden": Setting([128], (list,), _positive_int_list, help="hidden layer widths"),
     "activation": Setting("relu", (str,), _registry(ACTIVATIONS)),
     "loss": Setting("softmax_cross_entropy", (str,), _registry(LOSSES)),

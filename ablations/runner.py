@@ -20,15 +20,16 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from .config import GridError, run_id
 from .datasets import DATASETS, load_splits
-from .records import (GRID_FILE, SCHEMA_VERSION, migrate_records, read_records, record_path,
-                      release, remove_orphans, try_claim, write_json_atomic)
+from .records import (GRID_FILE, SCHEMA_VERSION, is_finished, migrate_records, read_records,
+                      record_path, release, remove_orphans, try_claim, write_json_atomic)
+from .streams import split_seed
 from .trainers import TRAINERS
 
 
 @functools.lru_cache(maxsize=1)  # runs are ordered by dataset, so one cached split set suffices
-def cached_splits(dataset, data_dir, val_size, train_size, standardize):
+def cached_splits(dataset, data_dir, val_size, train_size, standardize, split_seed):
     return load_splits(dataset, data_dir, val_size=val_size, train_size=train_size,
-                       standardize=standardize)
+                       standardize=standardize, split_seed=split_seed)
 
 
 def execute(run, data_dir):
@@ -38,7 +39,8 @@ def execute(run, data_dir):
     try:
         with threadpool_limits(limits=1):
             splits = cached_splits(config["dataset"], str(data_dir), config["val_size"],
-                                   config["train_size"], config["standardize"])
+                                   config["train_size"], config["standardize"],
+                                   split_seed(config))
             result = TRAINERS[config["trainer"]](config, splits)
     except Exception as err:  # isolate any failure to its own run
         result = {"status": "error", "error": f"{type(err).__name__}: {err}"}
@@ -167,7 +169,7 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend="loky", 
     write_json_atomic(folder / GRID_FILE, [
         {"run_id": r.run_id, "labels": r.labels, "config": r.config} for r in runs])
     records = read_records(folder, log)
-    finished = set() if force else {rid for rid, r in records.items() if r["status"] != "error"}
+    finished = set() if force else {rid for rid, r in records.items() if is_finished(r)}
     wanted = runs if only is None else only
     todo = [r for r in wanted if r.run_id not in finished]
     todo.sort(key=lambda r: (r.config["dataset"], str(r.config["train_size"])))

@@ -1,8 +1,9 @@
 """Train one resolved config and measure it: `TRAINERS[config["trainer"]](config, splits)`.
 
-Each trainer returns the run's results (status, per-epoch history, test metrics, times). Every
-random draw comes from np.random.default_rng(config["seed"]), so a run's numbers depend on its
-config alone; runs that differ only in one factor also share their initial weights (paired).
+Each trainer returns the run's results (status, per-epoch history, test metrics, times). nn_core
+draws from the run's independent streams (`streams.py`: initial weights, batch order, dropout and
+augmentation noise), so a run's numbers depend on its config alone; runs that differ only in one
+factor also share their initial weights and batch order (paired).
 """
 import time
 import warnings
@@ -14,6 +15,7 @@ from nn_core.registry import Registry
 
 from .augment import RandomShiftRotateFlip
 from .datasets import DATASETS
+from .streams import stream_rng
 
 TRAINERS = Registry("trainer")
 
@@ -60,9 +62,8 @@ def summarize(history, test_loss, test_acc, n_params, diverged, target):
 
 @TRAINERS.register("nn_core")
 def train_nn_core(config, splits):
-    rng = np.random.default_rng(config["seed"])
     sizes = [splits.X_train.shape[1], *config["hidden"], splits.n_classes]
-    model = MLP(sizes, rng, activation=config["activation"], loss=config["loss"],
+    model = MLP(sizes, stream_rng(config, "init"), activation=config["activation"], loss=config["loss"],
                 dropout=config["dropout"], init=config["init"])
     optimizer = OPTIMIZERS.create(config["optimizer"], lr=config["lr"], **config["optimizer_params"])
     regularizers = []
@@ -78,7 +79,8 @@ def train_nn_core(config, splits):
         augment = RandomShiftRotateFlip(splits.image_shape, config["augment_shift"],
                                         config["augment_degrees"], config["augment_flip"],
                                         splits.pixel_mean, splits.pixel_std)
-    history = fit(model, splits.X_train, splits.y_train, optimizer=optimizer, rng=rng,
+    history = fit(model, splits.X_train, splits.y_train, optimizer=optimizer,
+                  rng=stream_rng(config, "order"), noise_rng=stream_rng(config, "noise"),
                   epochs=config["epochs"], batch_size=config["batch_size"],
                   X_val=splits.X_val, y_val=splits.y_val,
                   schedule=SCHEDULES.create(config["schedule"],
