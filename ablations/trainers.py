@@ -10,11 +10,11 @@ import warnings
 
 import numpy as np
 
-from nn_core import MLP, OPTIMIZERS, REGULARIZERS, SCHEDULES, History, fit
+from nn_core import MLP, OPTIMIZERS, SCHEDULES, History, fit
 from nn_core.registry import Registry
 
-from .augment import RandomShiftRotateFlip
 from .datasets import DATASETS
+from .regularization import regularization
 from .streams import stream_rng
 
 TRAINERS = Registry("trainer")
@@ -63,29 +63,18 @@ def summarize(history, test_loss, test_acc, n_params, diverged, target):
 @TRAINERS.register("nn_core")
 def train_nn_core(config, splits):
     sizes = [splits.X_train.shape[1], *config["hidden"], splits.n_classes]
-    model = MLP(sizes, stream_rng(config, "init"), activation=config["activation"], loss=config["loss"],
-                dropout=config["dropout"], init=config["init"])
+    parts = regularization(config, splits)
+    model = MLP(sizes, stream_rng(config, "init"), activation=config["activation"],
+                loss=config["loss"], init=config["init"], **parts.model_kwargs)
     optimizer = OPTIMIZERS.create(config["optimizer"], lr=config["lr"], **config["optimizer_params"])
-    regularizers = []
-    if config["l2"]:
-        regularizers.append(REGULARIZERS.create("l2", l2=config["l2"]))
-    if config["decoupled_weight_decay"]:
-        regularizers.append(REGULARIZERS.create(
-            "weight_decay", weight_decay=config["decoupled_weight_decay"]))
-    if config["clip_norm"]:
-        regularizers.append(REGULARIZERS.create("grad_clip", max_norm=config["clip_norm"]))
-    augment = None
-    if config["augment_shift"] or config["augment_degrees"] or config["augment_flip"]:
-        augment = RandomShiftRotateFlip(splits.image_shape, config["augment_shift"],
-                                        config["augment_degrees"], config["augment_flip"],
-                                        splits.pixel_mean, splits.pixel_std)
     history = fit(model, splits.X_train, splits.y_train, optimizer=optimizer,
                   rng=stream_rng(config, "order"), noise_rng=stream_rng(config, "noise"),
                   epochs=config["epochs"], batch_size=config["batch_size"],
                   X_val=splits.X_val, y_val=splits.y_val,
                   schedule=SCHEDULES.create(config["schedule"],
                                             warmup_epochs=config["warmup_epochs"]),
-                  regularizers=regularizers, patience=config["patience"], batch_transform=augment)
+                  regularizers=parts.hooks, patience=config["patience"],
+                  batch_transform=parts.batch_transform)
     test_loss = test_acc = None
     errors = {}
     if not history.diverged:
