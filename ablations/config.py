@@ -16,7 +16,7 @@ from typing import Callable
 from nn_core import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, SCHEDULES
 from nn_core.registry import unknown_name_message
 
-from .datasets import DATASETS
+from .datasets import DATASETS, NORMALIZATIONS
 from .streams import STREAMS, stream_setting
 from .trainers import TRAINERS
 
@@ -89,8 +89,23 @@ SCHEMA = {
     "patience": Setting(None, (int,), _number(1), optional=True, help="early stopping"),
     "train_size": Setting(None, (int,), _number(1), optional=True, help="subsample the train split"),
     "val_size": Setting(None, (int,), _number(1), optional=True, help="None: the dataset's"),
-    "standardize": Setting(False, (bool,)),
+    "normalize": Setting("none", (str,), _registry(NORMALIZATIONS),
+                         help="none: [0, 1]; global or per_pixel training mean and std"),
 }
+
+# Settings of older SCHEMAs -> the same meaning in today's settings (records.migrate_records).
+LEGACY_SETTINGS = {
+    "standardize": lambda value: {"normalize": "per_pixel" if value else "none"},
+}
+
+
+def upgrade_config(config):
+    """A config written under an older SCHEMA, in today's settings (same meaning)."""
+    config = dict(config)
+    for key, translate in LEGACY_SETTINGS.items():
+        if key in config:
+            config.update(translate(config.pop(key)))
+    return config
 
 
 def _type_ok(value, types):
@@ -123,6 +138,9 @@ def resolve(settings, where="run"):
     for key in list(settings):
         if key in extra and key not in SCHEMA:
             optimizer_params[key] = settings.pop(key)
+    for key in sorted(set(settings) & set(LEGACY_SETTINGS)):
+        today = ", ".join(f"{k}={v!r}" for k, v in LEGACY_SETTINGS[key](settings[key]).items())
+        raise GridError(f"{where}: {key!r} is retired; {key}={settings[key]!r} is now {today}")
     unknown = sorted(set(settings) - set(SCHEMA))
     if unknown:
         valid = sorted(set(SCHEMA) - {"optimizer_params"} | set(extra))

@@ -24,8 +24,8 @@ DEFAULT_BUDGET = {
 # (all inputs in [0, 1], then all standardized), mean final val acc was MNIST 0.9729 vs 0.9699
 # and Fashion-MNIST 0.8742 vs 0.8854; see also the "preprocessing" grid.
 DATASET_LEVELS = [
-    {"dataset": "mnist", "standardize": False},
-    {"dataset": "fashion_mnist", "standardize": True},
+    {"dataset": "mnist", "normalize": "none"},
+    {"dataset": "fashion_mnist", "normalize": "per_pixel"},
 ]
 
 OPTIMIZER_LEVELS = [  # mean final val acc over the lr_search cells in the comments
@@ -112,7 +112,7 @@ GRIDS = {
             },
         },
         {
-            "base": {**DEFAULT_BUDGET, "epochs": 30, "hidden": [1024, 512], "standardize": True},
+            "base": {**DEFAULT_BUDGET, "epochs": 30, "hidden": [1024, 512], "normalize": "per_pixel"},
             "axes": {
                 "dataset": ["fashion_mnist"],
                 "optimizer": [{"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05}],
@@ -126,7 +126,7 @@ GRIDS = {
     # validation accuracy: the default architecture vs a wider one with more dropout; then,
     # around the best of those, mirrored images and more epochs.
     "long_search": [{
-        "base": {**DEFAULT_BUDGET, "epochs": 30, "dataset": "fashion_mnist", "standardize": True,
+        "base": {**DEFAULT_BUDGET, "epochs": 30, "dataset": "fashion_mnist", "normalize": "per_pixel",
                  "activation": "relu", "seed": 0},
         "axes": {
             "model": [
@@ -141,7 +141,7 @@ GRIDS = {
             ],
         },
     }, {  # second round, around the first round's best: mirrored images, more epochs
-        "base": {**DEFAULT_BUDGET, "dataset": "fashion_mnist", "standardize": True,
+        "base": {**DEFAULT_BUDGET, "dataset": "fashion_mnist", "normalize": "per_pixel",
                  "activation": "relu", "seed": 0, "hidden": [1024, 512], "optimizer": "adamw",
                  "lr": 1e-3, "weight_decay": 0.05, "dropout": 0.3},
         "axes": {
@@ -158,7 +158,7 @@ GRIDS = {
     "preprocessing": [{
         "base": {**DEFAULT_BUDGET, "dataset": "fashion_mnist", "activation": "leaky_relu",
                  "optimizer": "adamw", "lr": 3e-3, "weight_decay": 0.01},
-        "axes": {"standardize": [False, True], "seed": [0, 1]},
+        "axes": {"normalize": ["none", "per_pixel"], "seed": [0, 1]},
     }],
     # scikit-learn's MLPClassifier with the default grid's architecture, epochs and batch size
     # (constant lr: it has no cosine schedule), on the same splits. Runs before "default".

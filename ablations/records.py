@@ -12,6 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .config import upgrade_config
+
 # 1 named runs by a hash of every setting; 2 leaves defaults out of it; 3 draws from independent
 # seed streams (streams.py), so its numbers differ from a schema-2 record of the same run id.
 SCHEMA_VERSION = 3
@@ -73,20 +75,25 @@ def read_records(folder, log=print, set_aside=True):
 
 
 def migrate_records(folder, identify):
-    """Rename schema-1 records to their schema-2 id, `identify(record["config"])`; return how
+    """Rename schema-1 records, and records whose config holds a retired setting (config.
+    LEGACY_SETTINGS, e.g. `standardize`), to today's id, `identify(upgraded config)`; return how
     many. Schema 1 hashed every setting, so adding a setting to SCHEMA renamed every run and
     retrained it; schema 2 hashes only settings that differ from their defaults. A renamed record
-    says schema 2: its numbers come from the single-stream code, so it is not `is_finished`."""
+    says at most schema 2: its numbers come from the single-stream code, so it is not
+    `is_finished`, but the report finds it under its run's current id."""
     moved = 0
     for path in sorted(Path(folder).glob("*.json")):
         try:
             record = json.loads(path.read_text())
         except (ValueError, UnicodeDecodeError):
             continue  # read_records sets it aside
-        if not isinstance(record, dict) or record.get("schema") != 1 \
-                or not isinstance(record.get("config"), dict):
+        if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
             continue
-        record.update(schema=ID_SCHEMA, run_id=identify(record["config"]))
+        config = upgrade_config(record["config"])
+        if record.get("schema") != 1 and config == record["config"]:
+            continue
+        record.update(schema=max(record.get("schema", 1), ID_SCHEMA), config=config,
+                      run_id=identify(config))
         write_json_atomic(record_path(folder, record["run_id"]), record)
         if record["run_id"] != path.stem:
             path.unlink(missing_ok=True)

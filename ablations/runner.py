@@ -27,9 +27,9 @@ from .trainers import TRAINERS
 
 
 @functools.lru_cache(maxsize=1)  # runs are ordered by dataset, so one cached split set suffices
-def cached_splits(dataset, data_dir, val_size, train_size, standardize, split_seed):
+def cached_splits(dataset, data_dir, val_size, train_size, normalize, split_seed):
     return load_splits(dataset, data_dir, val_size=val_size, train_size=train_size,
-                       standardize=standardize, split_seed=split_seed)
+                       normalize=normalize, split_seed=split_seed)
 
 
 def execute(run, data_dir):
@@ -39,7 +39,7 @@ def execute(run, data_dir):
     try:
         with threadpool_limits(limits=1):
             splits = cached_splits(config["dataset"], str(data_dir), config["val_size"],
-                                   config["train_size"], config["standardize"],
+                                   config["train_size"], config["normalize"],
                                    split_seed(config))
             result = TRAINERS[config["trainer"]](config, splits)
     except Exception as err:  # isolate any failure to its own run

@@ -48,7 +48,8 @@ FROZEN_DEFAULTS = {
     "optimizer_params": {}, "epochs": 10, "batch_size": 128, "schedule": "constant",
     "warmup_epochs": 0.0, "l2": 0.0, "decoupled_weight_decay": 0.0, "dropout": 0.0,
     "augment_shift": 0, "augment_degrees": 0.0, "augment_flip": False, "clip_norm": None,
-    "patience": None, "train_size": None, "val_size": None, "standardize": False,
+    "patience": None, "train_size": None, "val_size": None, "normalize": "none",
+    "init_seed": None, "order_seed": None, "noise_seed": None, "split_seed": None,
 }
 
 
@@ -85,6 +86,9 @@ BAD_ENTRIES = [
     ({"optimizer": "adam", "momentum": 0.9}, "unknown key 'momentum'"),
     ({"optimizer": "momentum", "momentum": "high"}, "momentum must be a finite number"),
     ({"trainer": "torch"}, "unknown trainer 'torch'"),
+    ({"normalize": "per_pixle"}, "did you mean 'per_pixel'"),
+    ({"standardize": True}, "'standardize' is retired; standardize=True is now normalize='per_pixel'"),
+    ({"init_seed": -1}, "init_seed: must be >= 0"),
 ]
 
 

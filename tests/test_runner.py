@@ -138,3 +138,22 @@ def test_older_schema_records_are_read_but_never_count_as_results(tmp_path, data
     assert outcome.trained == 1
     assert json.loads(path.read_text())["schema"] == SCHEMA_VERSION
     assert json.loads(path.read_text())["test_acc"] == record["test_acc"]
+
+
+def test_records_with_the_retired_standardize_setting_are_renamed_to_normalize(tmp_path, data_dir):
+    """standardize=True became normalize="per_pixel": its records move to the new run id (still
+    schema 2, so they train again under the current code) and keep their numbers for the report."""
+    grid = [{"base": {**TINY, "normalize": "per_pixel"}, "axes": {"seed": [0]}}]
+    runs = expand_grid("tiny", grid)
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    config = {k: v for k, v in runs[0].config.items() if k != "normalize"}
+    config["standardize"] = True
+    old_id = run_id(config)
+    (folder / f"{old_id}.json").write_text(json.dumps(
+        {"schema": 2, "run_id": old_id, "config": config, "status": "ok", "test_acc": 0.5}))
+    assert migrate_records(folder, run_id) == 1
+    moved = read_records(folder, quiet)
+    assert list(moved) == [runs[0].run_id] and moved[runs[0].run_id]["test_acc"] == 0.5
+    assert moved[runs[0].run_id]["schema"] == 2
+    assert moved[runs[0].run_id]["config"]["normalize"] == "per_pixel"
