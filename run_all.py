@@ -16,10 +16,11 @@ from tabulate import tabulate
 
 from ablations.config import GridError
 from ablations.datasets import DATASETS, DatasetError, default_data_dir
-from ablations.expand import expand_grid, filter_runs
+from ablations.expand import filter_runs
 from ablations.grids import GRIDS
 from ablations.idx import IdxFormatError
 from ablations.runner import connect_dask, run_grid
+from ablations.tuning import plan_from_results, run_tuned_grid
 from nn_core.registry import unknown_name_message
 
 ROOT = Path(__file__).resolve().parent
@@ -129,14 +130,19 @@ def main(argv=None):
         if args.fetch_data:
             fetch_data(FETCHED_BY_DEFAULT, data_dir)
             return 0
-        grids = {name: expand_grid(name, args.grids[name]) for name in args.grid}
-        selected = {name: filter_runs(runs, args.only) for name, runs in grids.items()}
+        plans = {name: plan_from_results(name, args.grids[name], args.results_dir)
+                 for name in args.grid}
+        grids = {name: plan.runs for name, plan in plans.items()}
+        selected = {name: filter_runs(plan.all_runs(), args.only) for name, plan in plans.items()}
         if args.list:
             for name, runs in selected.items():
-                print(tabulate([[r.run_id, *r.labels.values()] for r in runs],
-                               headers=["run_id", *(runs[0].labels if runs else [])],
-                               tablefmt="github"))
-                print(f"{name}: {len(runs)} runs")
+                keys = list(dict.fromkeys(k for r in runs for k in r.labels))
+                print(tabulate([[r.run_id, *(r.labels.get(k, "") for k in keys)] for r in runs],
+                               headers=["run_id", *keys], tablefmt="github"))
+                print(f"{name}: {len(runs)} runs" + (
+                    f" ({len(plans[name].tuning)} tuning runs; "
+                    f"{plans[name].pending_finals} final runs pending tuning results)"
+                    if plans[name].tuned else ""))
             return 0
         if args.report_only:
             for name in grids:
@@ -146,10 +152,14 @@ def main(argv=None):
         errors = 0
         try:
             for name, runs in grids.items():
-                outcome = run_grid(name, runs, args.results_dir, data_dir, jobs=args.jobs,
-                                   backend=args.backend, force=args.force,
-                                   only=selected[name] if args.only else None,
-                                   log=lambda line: print(line, file=sys.stderr))
+                def train(finals, only, name=name):
+                    return run_grid(name, finals, args.results_dir, data_dir, jobs=args.jobs,
+                                    backend=args.backend, force=args.force, only=only,
+                                    log=lambda line: print(line, file=sys.stderr))
+                outcome = run_tuned_grid(name, args.grids[name], args.results_dir, train,
+                                         only=args.only, force=args.force,
+                                         log=lambda line: print(line, file=sys.stderr)) \
+                    if plans[name].tuned else train(runs, selected[name] if args.only else None)
                 if outcome.interrupted:
                     print(f"interrupted: {outcome.trained} runs finished in this session are saved "
                           f"under {args.results_dir / name}; run the same command to resume",
