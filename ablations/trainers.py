@@ -29,6 +29,16 @@ def time_to_target(history, target):
 
 
 N_MISCLASSIFIED_KEPT = 16
+TRAIN_EVAL_ROWS = 10_000  # training rows scored at the end, for the generalization gap
+
+
+def train_fit(model, X_train, y_train):
+    """(loss, accuracy) in eval mode on every k-th training row (at most TRAIN_EVAL_ROWS of
+    them, k = ceil(n / TRAIN_EVAL_ROWS)): the train side of the generalization gap, as cheap
+    as one validation pass."""
+    step = -(-len(X_train) // TRAIN_EVAL_ROWS)
+    loss, acc = model.evaluate(X_train[::step], y_train[::step])
+    return {"train_eval_loss": loss, "train_acc": acc}
 
 
 def test_errors(y_true, y_pred, n_classes):
@@ -79,7 +89,8 @@ def train_nn_core(config, splits):
     errors = {}
     if not history.diverged:
         test_loss, test_acc = model.evaluate(splits.X_test, splits.y_test)
-        errors = test_errors(splits.y_test, model.predict(splits.X_test), splits.n_classes)
+        errors = {**test_errors(splits.y_test, model.predict(splits.X_test), splits.n_classes),
+                  **train_fit(model, splits.X_train, splits.y_train)}
     return {**summarize(history.as_dict(), test_loss, test_acc, model.n_params, history.diverged,
                         DATASETS[config["dataset"]].target_val_acc), **errors}
 

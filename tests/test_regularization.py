@@ -76,3 +76,12 @@ def test_hooks_follow_the_table_order(splits):
                            splits)
     assert [type(h) for h in parts.hooks] == [REGULARIZERS["l2"], REGULARIZERS["weight_decay"],
                                               REGULARIZERS["grad_clip"]]
+
+
+def test_nn_core_records_train_accuracy_for_the_generalization_gap(splits):
+    """Scored in eval mode on training rows: an unregularized net that memorizes digits scores
+    (nearly) 100% there and less on validation."""
+    result = trainers.train_nn_core(resolve({"hidden": [64], "epochs": 40, "lr": 3e-3}), splits)
+    assert result["train_acc"] >= 0.99 and result["train_acc"] > result["final_val_acc"]
+    broken = trainers.train_nn_core(resolve({"hidden": [64], "epochs": 1, "lr": 1e-5}), splits)
+    assert broken["train_acc"] < 0.5
