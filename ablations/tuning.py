@@ -11,6 +11,8 @@ A tuned block adds a "tune" spec to "base" and "axes":
         "halving": {"epochs": [2, 6], "keep": 0.34},  # optional successive halving
     }
 
+A final run with the same settings as a run of another block (e.g. a tuned cell that selected
+the defaults regime's lr) is the same run: listed under each block's labels, trained once.
 A level of a `per` axis may carry its own candidates, {"optimizer": "sgd", "tune": {"lr": [...]}},
 which replace the block's for the cells with that level. Axes left out of `per` share their
 cell's selection: the tuning runs take each such axis's first level (e.g. lr tuned without a
@@ -265,7 +267,9 @@ def plan_grid(name, blocks, records=None):
         if not (isinstance(block, dict) and "tune" in block):
             plan.runs.extend(expand_block(where, block, seen))
             continue
-        finals, tuning, cells, pending = plan_block(where, block, records, seen, seen_tuning)
+        # a final run with the settings of another block's run is that run: listed under each
+        # block's labels (e.g. both regimes), trained once
+        finals, tuning, cells, pending = plan_block(where, block, records, {}, seen_tuning)
         plan.runs.extend(finals)
         known = {run.run_id for run in plan.tuning}
         for run in tuning:
