@@ -146,6 +146,10 @@ def check_tunable(where, block, key, values):
     """GridError unless `key` is a nuisance the block leaves free, with a non-empty list."""
     if not isinstance(values, list) or not values:
         raise GridError(f"{where}: tune: {key!r} must be a non-empty list of candidates")
+    if len({repr(v) for v in values}) < len(values):
+        raise GridError(f"{where}: tune: {key!r} lists a candidate twice: {values!r}")
+    if key == "seed" or key.endswith("_seed"):
+        raise GridError(f"{where}: tune: {key!r} is a random seed, not a nuisance to tune")
     if key in block.get("axes", {}):
         raise GridError(f"{where}: tune: {key!r} is an axis of the block; a setting is either "
                         f"compared (an axis) or tuned (a nuisance), not both")

@@ -155,6 +155,8 @@ BAD_SPECS = [
     ({"halving": {"epochs": [3], "keep": 0.5}}, "halving epochs must be >= 2 increasing"),
     ({"halving": {"epochs": [1, 3], "keep": 1.0}}, "halving keep must be in (0, 1)"),
     ({"space": {"lrr": [0.1]}}, "unknown key 'lrr'; did you mean 'lr'"),
+    ({"space": {"dropout": [0.1, 0.1]}}, "'dropout' lists a candidate twice"),
+    ({"space": {"init_seed": [1, 2]}}, "'init_seed' is a random seed"),
 ]
 
 
