@@ -1,0 +1,78 @@
+"""Distribution-level summaries of one level's runs (rliable, Agarwal et al. 2021): the IQM,
+performance profiles and mean curves, each with a stratified-bootstrap band (runs resampled
+within their cell of the other factors), and the Pareto front of accuracy against cost.
+"""
+import numpy as np
+from scipy import stats as scipy_stats
+
+from .bootstrap import (LEVEL, RESAMPLES, acceleration, bca_interval, leave_one_out,
+                        resample_weights, stratified_indices)
+
+TRIM = 0.25  # the interquartile mean drops the lowest and highest quarter
+
+
+def iqm(values):
+    """Interquartile mean: scipy.stats.trim_mean(values, 0.25) (rliable's aggregate_iqm)."""
+    return float(scipy_stats.trim_mean(np.asarray(values, float), TRIM))
+
+
+def iqm_ci(values, strata, rng, resamples=RESAMPLES, level=LEVEL):
+    """(iqm, low, high, method): the IQM with its stratified-bootstrap BCa interval (jackknife
+    acceleration); (iqm, nan, nan, 'n/a') for fewer than 2 runs."""
+    values = np.asarray(values, float)
+    if len(values) < 2:
+        return (iqm(values) if len(values) else float("nan")), float("nan"), float("nan"), "n/a"
+    replicates = scipy_stats.trim_mean(values[stratified_indices(strata, resamples, rng)], TRIM,
+                                       axis=1)
+    jackknife = scipy_stats.trim_mean(leave_one_out(values), TRIM, axis=1)
+    estimate = iqm(values)
+    return (estimate, *bca_interval(replicates, estimate, acceleration(jackknife), level))
+
+
+def performance_profile(values, strata, taus, rng, resamples=RESAMPLES, level=LEVEL):
+    """Fraction of runs scoring above each tau, with a percentile band (rliable's
+    create_performance_profile): returns (fraction, low, high), each (len(taus),); the band is
+    nan for fewer than 2 runs."""
+    values, taus = np.asarray(values, float), np.asarray(taus, float)
+    above = (values[:, None] > taus[None, :]).astype(float)  # (n, T)
+    fraction = above.mean(axis=0)
+    if len(values) < 2:
+        return fraction, np.full_like(fraction, np.nan), np.full_like(fraction, np.nan)
+    weights = resample_weights(stratified_indices(strata, resamples, rng), len(values))
+    low, high = np.percentile(weights @ above / len(values),
+                              [50 * (1 - level), 50 * (1 + level)], axis=0)
+    return fraction, low, high
+
+
+def curve_band(curves, strata, rng, resamples=RESAMPLES, level=LEVEL):
+    """Mean curve of runs (n, E) (nan past a run's last epoch) with a percentile band of the
+    stratified bootstrap: returns (mean, low, high), each (E,); the band is nan for n < 2."""
+    curves = np.asarray(curves, float)
+    present = np.isfinite(curves)
+    filled = np.where(present, curves, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = filled.sum(axis=0) / present.sum(axis=0)
+        if len(curves) < 2:
+            return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
+        weights = resample_weights(stratified_indices(strata, resamples, rng), len(curves))
+        replicates = (weights @ filled) / (weights @ present)
+    low, high = np.nanpercentile(replicates, [50 * (1 - level), 50 * (1 + level)], axis=0)
+    return mean, low, high
+
+
+def binomial_se(accuracy, n_test):
+    """Standard error of an accuracy p measured on n_test fixed test images,
+    sqrt(p (1 - p) / n_test) (binomial sampling error; METHODOLOGY.md sec. 1); nan if n_test = 0."""
+    return float(np.sqrt(accuracy * (1 - accuracy) / n_test)) if n_test else float("nan")
+
+
+def pareto_front(cost, value):
+    """Boolean mask of points no other point beats on both lower cost and higher value."""
+    cost, value = np.asarray(cost, float), np.asarray(value, float)
+    order = np.lexsort((-value, cost))
+    front = np.zeros(len(cost), bool)
+    best = -np.inf
+    for i in order:
+        if value[i] > best:
+            front[i], best = True, value[i]
+    return front

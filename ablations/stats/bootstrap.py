@@ -1,0 +1,92 @@
+"""The stratified bootstrap, vectorized and seeded: rows are resampled with replacement within
+their stratum (a cell of the other factors), B times at once.
+
+`stratified_indices` draws a (B, n) matrix of row indices; `resample_weights` turns it into
+counts, so that any mean-type statistic of every resample is one matrix product. Intervals are
+BCa (Efron 1987) where defined, else percentile (Efron & Tibshirani 1993, ch. 13).
+"""
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+RESAMPLES = 10_000  # rliable uses 50,000 by default; 10,000 keeps Monte Carlo error < 0.01 sd
+LEVEL = 0.95
+
+
+def stratified_indices(strata, resamples, rng):
+    """(resamples, n) int indices into the n rows: row j of a resample is drawn uniformly from
+    the rows of j's stratum, so each stratum keeps its size (rliable's StratifiedBootstrap).
+
+    strata : (n,) hashable labels; rng : np.random.Generator (one `random` call for all strata).
+    """
+    codes = label_codes(strata)
+    order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    uniform = rng.random((resamples, len(codes)))
+    position = starts[codes] + np.floor(uniform * sizes[codes]).astype(np.int64)
+    return order[position]
+
+
+def resample_weights(indices, n):
+    """(B, n) counts: how often each of the n rows appears in each resample (rows sum to n)."""
+    resamples = len(indices)
+    flat = (indices + n * np.arange(resamples)[:, None]).ravel()
+    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(float)
+
+
+def leave_one_out(values):
+    """(n, n-1, ...) array: row i is `values` (n, ...) without its row i (the jackknife samples)."""
+    values = np.asarray(values)
+    n = len(values)
+    keep = ~np.eye(n, dtype=bool)
+    return np.broadcast_to(values, (n, *values.shape))[keep].reshape(n, n - 1, *values.shape[1:])
+
+
+def acceleration(jackknife):
+    """BCa acceleration a = sum (m - t_i)^3 / (6 (sum (m - t_i)^2)^1.5) from the leave-one-out
+    estimates t_i (n,), m their mean (Efron 1987, eq. 6.6); nan where all t_i are equal."""
+    jackknife = np.asarray(jackknife, float)
+    deviations = jackknife.mean() - jackknife
+    denominator = 6.0 * (deviations ** 2).sum() ** 1.5
+    return float((deviations ** 3).sum() / denominator) if denominator > 0 else float("nan")
+
+
+def bca_interval(replicates, estimate, acceleration, level=LEVEL):
+    """(low, high, method): the BCa interval of bootstrap `replicates` (B,) around `estimate`,
+    z0 = Phi^-1(share of replicates below the estimate, ties 1/2), bounds at the percentiles
+    Phi(z0 + (z0 + z_a) / (1 - a (z0 + z_a))) (Efron 1987; as scipy.stats.bootstrap). Falls back
+    to the percentile interval, and says so, where BCa is undefined (all replicates equal, or the
+    estimate outside them, or a nan acceleration)."""
+    replicates = np.asarray(replicates, float)
+    alphas = np.array([(1 - level) / 2, (1 + level) / 2])
+    share = ((replicates < estimate).mean() + (replicates <= estimate).mean()) / 2
+    z0 = ndtri(share)
+    if np.isfinite(z0) and np.isfinite(acceleration) and np.ptp(replicates) > 0:
+        z = ndtri(alphas)
+        adjusted = ndtr(z0 + (z0 + z) / (1 - acceleration * (z0 + z)))
+        if np.all(np.isfinite(adjusted)):
+            low, high = np.percentile(replicates, 100 * adjusted)
+            return float(low), float(high), "BCa"
+    low, high = np.percentile(replicates, 100 * alphas)
+    return float(low), float(high), "percentile"
+
+
+def bootstrap_mean_ci(values, strata, rng, resamples=RESAMPLES, level=LEVEL):
+    """BCa CIs of the mean of each column of `values` (n, k) under the stratified bootstrap.
+    Returns a list of k (low, high, method); (nan, nan, 'n/a') where n < 2."""
+    values = np.asarray(values, float).reshape(len(values), -1)
+    n, k = values.shape
+    if n < 2:
+        return [(float("nan"), float("nan"), "n/a")] * k
+    weights = resample_weights(stratified_indices(strata, resamples, rng), n)
+    replicates = weights @ values / n
+    estimates = values.mean(axis=0)
+    jackknife = (values.sum(axis=0) - values) / (n - 1)  # (n, k) leave-one-out means
+    return [bca_interval(replicates[:, j], estimates[j], acceleration(jackknife[:, j]), level)
+            for j in range(k)]
+
+
+def label_codes(labels):
+    """Integer codes 0..k-1 of hashable labels (tuples allowed), in order of first appearance."""
+    seen = {}
+    return np.array([seen.setdefault(label, len(seen)) for label in labels], dtype=np.int64)
