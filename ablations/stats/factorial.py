@@ -9,8 +9,8 @@ import itertools
 
 import numpy as np
 
-from .bootstrap import (LEVEL, RESAMPLES, label_codes, acceleration, bca_interval,
-                        resample_weights, stratified_indices)
+from .bootstrap import (LEVEL, RESAMPLES, acceleration, bca_interval, inflate_within,
+                        label_codes, resample_weights, stratified_indices)
 
 HIGHER_ORDER = "higher-order interactions"
 WITHIN = "within cells (seeds)"
@@ -50,8 +50,8 @@ def weighted_shares(weights, y, groupings, n_factors):
 def variance_decomposition(df, factors, value, rng=None, resamples=RESAMPLES, level=LEVEL):
     """{source: (share, low, high)} of the variance of `value` over the rows of `df` (one per
     run), sources as `decomposition_sources(factors)`. With `rng`, 95% BCa intervals from the
-    stratified bootstrap (seeds resampled within cells, jackknife acceleration), else nan
-    bounds. {} when the metric does not vary."""
+    stratified bootstrap (seeds resampled within cells, after bootstrap.inflate_within so that
+    the seed share is not shrunk; jackknife acceleration), else nan bounds. {} when the metric does not vary."""
     y = df[value].to_numpy(float)
     n = len(y)
     keys = [tuple(row) for row in df[list(factors)].itertuples(index=False)]
@@ -65,7 +65,7 @@ def variance_decomposition(df, factors, value, rng=None, resamples=RESAMPLES, le
     if rng is None or n < 3:
         return {s: (float(v), float("nan"), float("nan")) for s, v in zip(sources, point)}
     replicates = weighted_shares(resample_weights(stratified_indices(keys, resamples, rng), n),
-                                 y, groupings, len(factors))
+                                 inflate_within(y, keys), groupings, len(factors))
     jackknife = weighted_shares(1.0 - np.eye(n), y, groupings, len(factors))
     out = {}
     for j, source in enumerate(sources):

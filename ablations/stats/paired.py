@@ -132,12 +132,13 @@ class Contrast:
 
 def paired_contrast(a, b, strata, rng, resamples=RESAMPLES):
     """The Contrast of paired values a (n,) and b (n,) whose pairs fall in cells `strata` (n,),
-    with seeded, stratified bootstrap CIs (seeds resampled within each cell)."""
+    with seeded, stratified bootstrap CIs (seeds resampled within each cell; for the mean
+    difference, of the within-cell-adjusted differences, see bootstrap.inflate_within)."""
     diffs = np.asarray(a, float) - np.asarray(b, float)
     n = len(diffs)
     mean, t_half, _ = mean_ci(diffs)
-    (low, high, method), (w_low, w_high, _) = bootstrap_mean_ci(
-        np.column_stack([diffs, wins(diffs)]), strata, rng, resamples)
+    (low, high, method), = bootstrap_mean_ci(diffs, strata, rng, resamples, inflate=True)
+    (w_low, w_high, _), = bootstrap_mean_ci(wins(diffs), strata, rng, resamples)
     p, p_method = sign_flip_p(diffs, rng, resamples=resamples)
     return Contrast(n=n, mean=mean, t_half=t_half, ci_low=low, ci_high=high, ci_method=method,
                     p=p, p_method=p_method, p_floor=2.0 / 2.0 ** n if n else float("nan"),
