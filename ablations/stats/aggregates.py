@@ -6,7 +6,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from .bootstrap import (LEVEL, RESAMPLES, acceleration, bca_interval, leave_one_out,
-                        resample_weights, stratified_indices)
+                        resamplable, resample_weights, stratified_indices)
 
 TRIM = 0.25  # the interquartile mean drops the lowest and highest quarter
 
@@ -18,9 +18,9 @@ def iqm(values):
 
 def iqm_ci(values, strata, rng, resamples=RESAMPLES, level=LEVEL):
     """(iqm, low, high, method): the IQM with its stratified-bootstrap BCa interval (jackknife
-    acceleration); (iqm, nan, nan, 'n/a') for fewer than 2 runs."""
+    acceleration); (iqm, nan, nan, 'n/a') where no stratum has two runs."""
     values = np.asarray(values, float)
-    if len(values) < 2:
+    if not resamplable(strata):
         return (iqm(values) if len(values) else float("nan")), float("nan"), float("nan"), "n/a"
     replicates = scipy_stats.trim_mean(values[stratified_indices(strata, resamples, rng)], TRIM,
                                        axis=1)
@@ -32,11 +32,11 @@ def iqm_ci(values, strata, rng, resamples=RESAMPLES, level=LEVEL):
 def performance_profile(values, strata, taus, rng, resamples=RESAMPLES, level=LEVEL):
     """Fraction of runs scoring above each tau, with a percentile band (rliable's
     create_performance_profile): returns (fraction, low, high), each (len(taus),); the band is
-    nan for fewer than 2 runs."""
+    nan where no stratum has two runs."""
     values, taus = np.asarray(values, float), np.asarray(taus, float)
     above = (values[:, None] > taus[None, :]).astype(float)  # (n, T)
     fraction = above.mean(axis=0)
-    if len(values) < 2:
+    if not resamplable(strata):
         return fraction, np.full_like(fraction, np.nan), np.full_like(fraction, np.nan)
     weights = resample_weights(stratified_indices(strata, resamples, rng), len(values))
     low, high = np.percentile(weights @ above / len(values),
@@ -46,13 +46,14 @@ def performance_profile(values, strata, taus, rng, resamples=RESAMPLES, level=LE
 
 def curve_band(curves, strata, rng, resamples=RESAMPLES, level=LEVEL):
     """Mean curve of runs (n, E) (nan past a run's last epoch) with a percentile band of the
-    stratified bootstrap: returns (mean, low, high), each (E,); the band is nan for n < 2."""
+    stratified bootstrap: returns (mean, low, high), each (E,); the band is nan where no stratum
+    has two runs."""
     curves = np.asarray(curves, float)
     present = np.isfinite(curves)
     filled = np.where(present, curves, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = filled.sum(axis=0) / present.sum(axis=0)
-        if len(curves) < 2:
+        if not resamplable(strata):
             return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
         weights = resample_weights(stratified_indices(strata, resamples, rng), len(curves))
         replicates = (weights @ filled) / (weights @ present)

@@ -12,6 +12,12 @@ RESAMPLES = 10_000  # rliable uses 50,000 by default; 10,000 keeps Monte Carlo e
 LEVEL = 0.95
 
 
+def resamplable(strata):
+    """True when some stratum holds at least two rows: with one row per stratum (a single
+    seed) every resample is the sample itself, and an interval would be a false zero width."""
+    return len(strata) > 1 and np.bincount(label_codes(strata)).max() >= 2
+
+
 def stratified_indices(strata, resamples, rng):
     """(resamples, n) int indices into the n rows: row j of a resample is drawn uniformly from
     the rows of j's stratum, so each stratum keeps its size (rliable's StratifiedBootstrap).
@@ -90,10 +96,11 @@ def bca_interval(replicates, estimate, acceleration, level=LEVEL):
 def bootstrap_mean_ci(values, strata, rng, resamples=RESAMPLES, level=LEVEL, inflate=False):
     """BCa CIs of the mean of each column of `values` (n, k) under the stratified bootstrap
     (with `inflate`, of the values adjusted by `inflate_within`). Returns a list of k
-    (low, high, method); (nan, nan, 'n/a') where n < 2."""
-    values = np.asarray(values, float).reshape(len(values), -1)
+    (low, high, method); (nan, nan, 'n/a') where no stratum has two rows."""
+    values = np.asarray(values, float)
+    values = values.reshape(len(values), -1) if values.ndim != 1 else values[:, None]
     n, k = values.shape
-    if n < 2:
+    if not resamplable(strata):
         return [(float("nan"), float("nan"), "n/a")] * k
     weights = resample_weights(stratified_indices(strata, resamples, rng), n)
     replicates = weights @ (inflate_within(values, strata) if inflate else values) / n

@@ -10,7 +10,7 @@ import itertools
 import numpy as np
 
 from .bootstrap import (LEVEL, RESAMPLES, acceleration, bca_interval, inflate_within,
-                        label_codes, resample_weights, stratified_indices)
+                        label_codes, resamplable, resample_weights, stratified_indices)
 
 HIGHER_ORDER = "higher-order interactions"
 WITHIN = "within cells (seeds)"
@@ -62,7 +62,7 @@ def variance_decomposition(df, factors, value, rng=None, resamples=RESAMPLES, le
     if n < 2 or not np.all(np.isfinite(point)):
         return {}
     sources = decomposition_sources(factors)
-    if rng is None or n < 3:
+    if rng is None or not resamplable(keys):
         return {s: (float(v), float("nan"), float("nan")) for s, v in zip(sources, point)}
     replicates = weighted_shares(resample_weights(stratified_indices(keys, resamples, rng), n),
                                  inflate_within(y, keys), groupings, len(factors))
