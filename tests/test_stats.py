@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from ablations.stats.aggregates import (binomial_se, curve_band, iqm, iqm_ci, pareto_front,
-                                        performance_profile)
+from ablations.stats.aggregates import (binomial_se, curve_band, discrete_quantiles, iqm,
+                                        iqm_ci, pareto_front, performance_profile,
+                                        trimmed_means)
 from ablations.stats.bootstrap import (bca_interval, bootstrap_mean_ci, inflate_within,
                                        resample_weights, stratified_indices)
 from ablations.stats.factorial import HIGHER_ORDER, WITHIN, variance_decomposition
@@ -220,3 +221,20 @@ def test_inflated_within_resampling_keeps_the_seed_variance_unbiased():
     weights = resample_weights(stratified_indices(strata, 40_000, rng), 30)
     assert (weights @ adjusted / 30).var() == pytest.approx(target, rel=0.05)
     assert (weights @ values / 30).var() == pytest.approx(target * 2 / 3, rel=0.05)
+
+
+@pytest.mark.parametrize("n", [4, 7, 48, 50])
+def test_trimmed_means_of_resamples_equal_scipy_trim_mean(n):
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=n)
+    indices = stratified_indices(np.zeros(n), 300, rng)
+    order = np.argsort(x)
+    np.testing.assert_allclose(trimmed_means(x[order], resample_weights(indices, n)[:, order]),
+                               scipy_stats.trim_mean(x[indices], 0.25, axis=1), atol=1e-12)
+
+
+def test_discrete_quantiles_match_numpy_inverted_cdf():
+    counts = np.random.default_rng(0).integers(0, 9, size=(1001, 5))
+    low, high = discrete_quantiles(counts, 8, [0.025, 0.975])
+    np.testing.assert_array_equal(low, np.quantile(counts, 0.025, axis=0, method="inverted_cdf"))
+    np.testing.assert_array_equal(high, np.quantile(counts, 0.975, axis=0, method="inverted_cdf"))

@@ -8,7 +8,7 @@ from ..datasets import DATASETS
 from ..stats.factorial import HIGHER_ORDER, WITHIN
 from .contrasts import ALPHA
 from .frame import POINTS, SPLIT
-from .text import interval, p_value
+from .text import interval, p_clause
 
 # The settings held fixed across a grid that every conclusion depends on: (config key, name,
 # how to print it). A key that varies within a dataset, or is absent, is not listed.
@@ -28,8 +28,9 @@ def level_phrase(row):
     level, base, n = f"`{row['level']}`", f"`{row['baseline']}`", int(row["n"])
     if n < 2:
         return f"{level}: {n} pair{'s' * (n != 1)} with {base}, too few to test"
-    evidence = (f"95% CI {interval(row['ci_low'], row['ci_high'])}, Holm p = "
-                f"{p_value(row['p_holm'])}, P(A>B) = {row['p_improve']:.2f}, {n} pairs")
+    evidence = (f"95% CI {interval(row['ci_low'], row['ci_high'])}, "
+                f"{p_clause('Holm p', row['p_holm'])}, P(A>B) = {row['p_improve']:.2f}, "
+                f"{n} pairs")
     if row["significant"]:
         verb = "beats" if row["mean"] > 0 else "trails"
         return f"{level} {verb} {base} by {row['mean']:+.2f} points ({evidence})"

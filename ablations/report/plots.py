@@ -60,7 +60,9 @@ def band_figure(title, panels, xlabel, ylabel, ylim=None):
         if ylim is not None:
             ax.set_ylim(*ylim)
     fig.suptitle(title)
-    fig.tight_layout()
+    width = 5 * len(panels)  # margins in inches, whatever the number of panels
+    fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.14, top=0.84,
+                        wspace=0.25)
     return fig
 
 
@@ -112,7 +114,7 @@ def confusion_figure(title, matrix, class_names):
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.2, right=0.97, bottom=0.2, top=0.93)
     return fig
 
 
@@ -125,5 +127,5 @@ def image_grid(title, images, captions, shape):
         ax.imshow(np.asarray(image).reshape(shape), cmap="gray_r")
         ax.set_title(caption, fontsize=7)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.8, hspace=0.6)
     return fig

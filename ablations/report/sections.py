@@ -154,7 +154,7 @@ def effects(data):
             table = pd.DataFrame(rows, columns=[factor, "test acc %", "Δ", "95% CI", "± t", "p",
                                                 "Holm p", "P(A>B) [95% CI]", "d_z", "MDE",
                                                 "pairs", "Δ s/epoch"])
-            lines += [f"**{factor}**", "", md_table(table, parse_numbers=False), ""]
+            lines += [f"**{factor}**", "", md_table(table), ""]
         lines += [f"Test-set SE on {dataset}: {number(se, '.2f')} points.", ""]
     return Section("\n".join(lines))
 

@@ -1,16 +1,19 @@
 """Markdown building blocks shared by the sections: tables, numbers with their intervals
 ("n/a" where an interval is undefined), p-values, and figure links."""
 import numpy as np
+import pandas as pd
 
 from .frame import POINTS
 
 
-def md_table(frame, floatfmt=".2f", parse_numbers=True):
-    """A github markdown table; parse_numbers=False keeps preformatted strings ('0.0020') as
-    they are instead of reformatting them with floatfmt."""
+def md_table(frame, floatfmt=".2f"):
+    """A github markdown table: numbers formatted with floatfmt, text columns (labels such as
+    lr '0.003', preformatted figures such as '0.0020') printed as they are."""
     if not len(frame):
         return "_no runs_"
-    return frame.to_markdown(index=False, floatfmt=floatfmt, disable_numparse=not parse_numbers)
+    text = [i for i, column in enumerate(frame.columns)
+            if not pd.api.types.is_numeric_dtype(frame[column])]
+    return frame.to_markdown(index=False, floatfmt=floatfmt, disable_numparse=text)
 
 
 def number(value, fmt="+.2f"):
@@ -28,6 +31,12 @@ def p_value(p):
     if not np.isfinite(p):
         return "n/a"
     return f"{p:.4f}" if p >= 1e-4 else "< 0.0001"
+
+
+def p_clause(name, p):
+    """'name = 0.0020', 'name < 0.0001' or 'name n/a', for running text."""
+    text = p_value(p)
+    return f"{name} {text}" if text.startswith("<") else f"{name} = {text}"
 
 
 def mean_std(values, scale=POINTS):

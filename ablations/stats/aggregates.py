@@ -3,7 +3,6 @@ performance profiles and mean curves, each with a stratified-bootstrap band (run
 within their cell of the other factors), and the Pareto front of accuracy against cost.
 """
 import numpy as np
-from scipy import stats as scipy_stats
 
 from .bootstrap import (LEVEL, RESAMPLES, acceleration, bca_interval, leave_one_out,
                         resamplable, resample_weights, stratified_indices)
@@ -11,9 +10,31 @@ from .bootstrap import (LEVEL, RESAMPLES, acceleration, bca_interval, leave_one_
 TRIM = 0.25  # the interquartile mean drops the lowest and highest quarter
 
 
+def trim_mean(values, proportion=TRIM, axis=-1):
+    """Mean after cutting int(proportion n) values from each end along `axis`, as
+    scipy.stats.trim_mean (here to spare the report the import of scipy.stats)."""
+    ordered = np.sort(np.asarray(values, float), axis=axis)
+    n = ordered.shape[axis]
+    cut = int(proportion * n)
+    return np.take(ordered, np.arange(cut, n - cut), axis=axis).mean(axis=axis)
+
+
 def iqm(values):
     """Interquartile mean: scipy.stats.trim_mean(values, 0.25) (rliable's aggregate_iqm)."""
-    return float(scipy_stats.trim_mean(np.asarray(values, float), TRIM))
+    return float(trim_mean(values))
+
+
+def trimmed_means(ordered, counts, proportion=TRIM):
+    """scipy.stats.trim_mean of every resample at once, without sorting them: the resample with
+    counts (B, n) of the sorted values `ordered` (n,) keeps, of value j, the copies ranked between
+    g and n - g, g = int(proportion n) (as trim_mean cuts), so its trimmed mean is
+    sum_j ordered_j (min(C_j, n-g) - max(C_{j-1}, g))^+ / (n - 2g), C the cumulative counts."""
+    n = len(ordered)
+    cut = int(proportion * n)
+    after = np.cumsum(counts, axis=1)
+    before = after - counts
+    kept = np.clip(np.minimum(after, n - cut) - np.maximum(before, cut), 0, None)
+    return kept @ ordered / (n - 2 * cut)
 
 
 def iqm_ci(values, strata, rng, resamples=RESAMPLES, level=LEVEL):
@@ -22,9 +43,10 @@ def iqm_ci(values, strata, rng, resamples=RESAMPLES, level=LEVEL):
     values = np.asarray(values, float)
     if not resamplable(strata):
         return (iqm(values) if len(values) else float("nan")), float("nan"), float("nan"), "n/a"
-    replicates = scipy_stats.trim_mean(values[stratified_indices(strata, resamples, rng)], TRIM,
-                                       axis=1)
-    jackknife = scipy_stats.trim_mean(leave_one_out(values), TRIM, axis=1)
+    order = np.argsort(values, kind="stable")
+    weights = resample_weights(stratified_indices(strata, resamples, rng), len(values))
+    replicates = trimmed_means(values[order], weights[:, order])
+    jackknife = trim_mean(leave_one_out(values), axis=1)
     estimate = iqm(values)
     return (estimate, *bca_interval(replicates, estimate, acceleration(jackknife), level))
 
@@ -39,9 +61,20 @@ def performance_profile(values, strata, taus, rng, resamples=RESAMPLES, level=LE
     if not resamplable(strata):
         return fraction, np.full_like(fraction, np.nan), np.full_like(fraction, np.nan)
     weights = resample_weights(stratified_indices(strata, resamples, rng), len(values))
-    low, high = np.percentile(weights @ above / len(values),
-                              [50 * (1 - level), 50 * (1 + level)], axis=0)
-    return fraction, low, high
+    counts = np.rint(weights @ above).astype(np.int64)  # runs above tau in each resample
+    low, high = discrete_quantiles(counts, len(values), [(1 - level) / 2, (1 + level) / 2])
+    return fraction, low / len(values), high / len(values)
+
+
+def discrete_quantiles(counts, n, probabilities):
+    """Per column of integer `counts` (B, T) in 0..n, the inverted-CDF quantiles (the smallest
+    k with share(counts <= k) >= q) at each probability: a histogram per column, no sorting.
+    Returns one (T,) array per probability."""
+    resamples, columns = counts.shape
+    histogram = np.bincount((counts + (n + 1) * np.arange(columns)).ravel(),
+                            minlength=columns * (n + 1)).reshape(columns, n + 1)
+    cdf = np.cumsum(histogram, axis=1) / resamples
+    return [np.argmax(cdf >= q - 1e-12, axis=1).astype(float) for q in probabilities]
 
 
 def curve_band(curves, strata, rng, resamples=RESAMPLES, level=LEVEL):
@@ -57,7 +90,8 @@ def curve_band(curves, strata, rng, resamples=RESAMPLES, level=LEVEL):
             return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
         weights = resample_weights(stratified_indices(strata, resamples, rng), len(curves))
         replicates = (weights @ filled) / (weights @ present)
-    low, high = np.nanpercentile(replicates, [50 * (1 - level), 50 * (1 + level)], axis=0)
+    quantile = np.percentile if np.isfinite(replicates).all() else np.nanpercentile  # fast path
+    low, high = quantile(replicates, [50 * (1 - level), 50 * (1 + level)], axis=0)
     return mean, low, high
 
 
