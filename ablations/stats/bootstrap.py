@@ -100,7 +100,7 @@ def bootstrap_mean_ci(values, strata, rng, resamples=RESAMPLES, level=LEVEL, inf
     `inflate_within`. Returns a list of k (low, high, method); (nan, nan, 'n/a') where no
     stratum has two rows."""
     values = np.asarray(values, float)
-    values = values.reshape(len(values), -1) if values.ndim != 1 else values[:, None]
+    values = values[:, None] if values.ndim == 1 else values
     n, k = values.shape
     if not resamplable(strata):
         return [(float("nan"), float("nan"), "n/a")] * k
