@@ -12,7 +12,8 @@ from ablations.records import write_json_atomic
 from ablations.report import render_report
 from ablations.report.sections import SECTIONS, Section
 
-HEADINGS = ["# scratchbench report", "## Summary", "Findings:", "## With and without each component",
+HEADINGS = ["# scratchbench report", "## Summary", "Findings:",
+            "## With and without each component",
             "## Distributions: IQM and performance profiles", "## Interactions",
             "## Learning curves", "## Cost", "### Time to target", "## Factor importance",
             "## Baselines", "## The best model", "## Failures", "## All runs"]
@@ -42,7 +43,8 @@ def synthetic_grid(folder, datasets=("mnist", "fashion_mnist"), seeds=range(6), 
                     runs.append({"run_id": rid, "labels": labels, "config": config})
                     if (dataset, opt, act, seed) == (datasets[0], "sgd", "relu", 2):
                         continue  # a missing seed: the run is pending
-                    acc = 0.9 + 0.03 * (opt == "adam") + 0.01 * (act == "relu") + rng.normal(0, .002)
+                    acc = 0.9 + 0.03 * (opt == "adam") + 0.01 * (act == "relu") \
+                        + rng.normal(0, .002)
                     confusion = np.eye(10, dtype=int) * 90 + 1
                     record = {"schema": 2, "run_id": rid, "labels": labels, "config": config,
                               "status": "ok", "error": None, "test_acc": acc, "test_loss": 1 - acc,

@@ -120,16 +120,20 @@ def effects(data):
              "difference (level - baseline), † where it is smaller than the test-set SE at the "
              "dataset's mean accuracy. **95% CI**: stratified bootstrap (10,000 resamples of "
              "the seeds within each cell of the other factors), BCa (Efron 1987), percentile "
-             "where BCa is undefined; **± t**: the Student t-interval half-width beside it. "
+             "where BCa is undefined. It holds the grid's cells fixed (only seed noise is "
+             "resampled), so it answers 'over these settings of the other factors'; **± t**, "
+             "the Student t-interval half-width beside it, treats the pairs as exchangeable and "
+             "is wider where the effect changes from cell to cell. "
              "**p**: sign-flip permutation test on the paired differences (exact by enumeration "
-             "up to 20 pairs, else 10,000 random sign patterns; an exact test over n pairs "
-             "cannot give p below 2/2^n). **Holm p**: Holm-adjusted over the report's whole "
-             "family of contrasts (every dataset, factor and level below); an effect counts "
-             "when Holm p < 0.05. **P(A>B)**: share of pairs where the level wins (ties 1/2), "
-             "with its bootstrap CI. **d_z**: Cohen's d for paired data, mean / sd of the "
-             "differences. **MDE**: the smallest true difference these pairs detect with 80% "
-             "power (two-sided paired t at 0.05). **Δ s/epoch**: paired difference in training "
-             "seconds per epoch, ± 95% t-interval.", ""]
+             "up to 20 pairs, else 10,000 random sign patterns, so p >= 1/10,001; an exact test "
+             "over n pairs cannot give p below 2/2^n). **Holm p**: Holm-adjusted over the "
+             f"report's whole family of {len(data.contrasts)} contrasts (every dataset, factor "
+             "and level below); an effect counts when Holm p < 0.05. **P(A>B)**: share of "
+             "pairs where the level wins (ties 1/2), with its bootstrap CI. **d_z**: Cohen's d "
+             "for paired data, mean / sd of the differences. **MDE**: the smallest true "
+             "difference these pairs detect with 80% power (two-sided paired t at 0.05). "
+             "**Δ s/epoch**: paired difference in training seconds per epoch, ± 95% "
+             "t-interval.", ""]
     family = data.contrasts
     for dataset in data.datasets:
         subset = data.ok_on(dataset)

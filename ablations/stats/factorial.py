@@ -51,7 +51,8 @@ def variance_decomposition(df, factors, value, rng=None, resamples=RESAMPLES, le
     """{source: (share, low, high)} of the variance of `value` over the rows of `df` (one per
     run), sources as `decomposition_sources(factors)`. With `rng`, 95% BCa intervals from the
     stratified bootstrap (seeds resampled within cells, after bootstrap.inflate_within so that
-    the seed share is not shrunk; jackknife acceleration), else nan bounds. {} when the metric does not vary."""
+    the seed share is not shrunk; jackknife acceleration), else nan bounds. {} when the
+    metric does not vary."""
     y = df[value].to_numpy(float)
     n = len(y)
     keys = [tuple(row) for row in df[list(factors)].itertuples(index=False)]
