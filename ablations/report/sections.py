@@ -51,6 +51,16 @@ def cells(frame, factors):
         else [()] * len(frame)
 
 
+def level_runs(data, subset, factor):
+    """(level, its runs in `subset`, their cells of the other factors) for each level of
+    `factor` that has runs: what a per-level bootstrap resamples within."""
+    others = [f for f in data.factors if f != factor]
+    for level in data.levels(factor):
+        runs = subset[subset[factor] == level]
+        if len(runs):
+            yield level, runs, cells(runs, others)
+
+
 def header(data):
     df, env = data.df, next((r["environment"] for r in data.records.values()
                              if "environment" in r), {})
@@ -179,20 +189,15 @@ def distributions(data):
         taus = np.linspace(np.nanpercentile(scores, 5), scores.max(), PROFILE_POINTS)
         rows, panels = [], []
         for factor in data.compared():
-            others = [f for f in data.factors if f != factor]
-            lines_ = []
-            for level in data.levels(factor):
-                runs = subset[subset[factor] == level]
+            profiles = []
+            for level, runs, strata in level_runs(data, subset, factor):
                 values = runs["test_acc"].to_numpy(float) * POINTS
-                if not len(values):
-                    continue
-                estimate, low, high, _ = iqm_ci(values, cells(runs, others),
+                estimate, low, high, _ = iqm_ci(values, strata,
                                                 data.rng("iqm", dataset, factor, level))
                 rows.append([factor, level, estimate, interval(low, high, ".2f"), len(values)])
-                lines_.append((level, taus, *performance_profile(
-                    values, cells(runs, others), taus,
-                    data.rng("profile", dataset, factor, level))))
-            panels.append((f"by {factor}", lines_))
+                profiles.append((level, taus, *performance_profile(
+                    values, strata, taus, data.rng("profile", dataset, factor, level))))
+            panels.append((f"by {factor}", profiles))
         name = f"profiles_{dataset}.png"
         figures[name] = plots.band_figure(
             f"{dataset}: fraction of runs with test accuracy above tau", panels, "tau: test acc %",
@@ -240,17 +245,13 @@ def curves(data):
         subset = data.ok_on(dataset)
         panels = []
         for factor in data.factors[:2]:
-            others = [f for f in data.factors if f != factor]
             bands = []
-            for level in data.levels(factor):
-                runs = subset[subset[factor] == level]
-                if not len(runs):
-                    continue
+            for level, runs, strata in level_runs(data, subset, factor):
                 histories = [data.records[r]["history"]["val_acc"] for r in runs["run_id"]]
                 stacked = np.full((len(histories), max(map(len, histories))), np.nan)
                 for i, history in enumerate(histories):
                     stacked[i, :len(history)] = history
-                mean, low, high = curve_band(stacked * POINTS, cells(runs, others),
+                mean, low, high = curve_band(stacked * POINTS, strata,
                                              data.rng("curve", dataset, factor, level))
                 bands.append((level, np.arange(1, len(mean) + 1), mean, low, high))
             panels.append((f"by {factor}", bands))
