@@ -387,15 +387,14 @@ def best_model(data):
         se = POINTS * binomial_se(run["test_acc"], int(confusion.sum()))
         table = pd.DataFrame(confusion, columns=names)
         table.insert(0, "true", names)
-        table["per-class acc %"] = [f"{POINTS * c:.1f}"
-                                    for c in np.diag(confusion) / confusion.sum(axis=1)]
+        table["per-class acc %"] = POINTS * np.diag(confusion) / confusion.sum(axis=1)
         title = (f"{dataset}: {' / '.join(map(str, best[list(data.factors)]))}, seed "
                  f"{run[REPLICATE]}")
         confusion_name = f"confusion_{dataset}.png"
         figures[confusion_name] = plots.confusion_figure(title, confusion, names)
         lines += [f"### {title} (test acc {POINTS * run['test_acc']:.2f}% ± {se:.2f} test-set "
                   f"SE)", "", "Confusion matrix (rows: true class, columns: predicted; counts "
-                  "of test images):", "", table.to_markdown(index=False), "",
+                  "of test images):", "", md_table(table, ".1f"), "",
                   figure_link(data, confusion_name), ""]
         drawn = misclassified(data, dataset, record, names)
         if isinstance(drawn, str):
