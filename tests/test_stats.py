@@ -9,8 +9,8 @@ from scipy import stats as scipy_stats
 from ablations.stats.aggregates import (binomial_se, curve_band, discrete_quantiles, iqm,
                                         iqm_ci, pareto_front, performance_profile,
                                         trimmed_means)
-from ablations.stats.bootstrap import (bca_interval, bootstrap_mean_ci, inflate_within,
-                                       resample_weights, stratified_indices)
+from ablations.stats.bootstrap import (bca_interval, bootstrap_mean_ci, bootstrap_weights,
+                                       inflate_within, resample_weights, stratified_indices)
 from ablations.stats.factorial import HIGHER_ORDER, WITHIN, variance_decomposition
 from ablations.stats.paired import (cohens_dz, holm, mean_ci, minimum_detectable_effect,
                                     paired_contrast, paired_differences, sign_flip_p, wins)
@@ -122,15 +122,17 @@ def test_iqm_against_trim_mean_and_its_interval():
     x = np.random.default_rng(2).normal(size=40)
     assert iqm(x) == pytest.approx(scipy_stats.trim_mean(x, 0.25))
     assert iqm([1, 2, 3, 4, 100, 5, 6, 7]) == pytest.approx(np.mean([3, 4, 5, 6]))
-    estimate, low, high, _ = iqm_ci(x, np.repeat(np.arange(10), 4), np.random.default_rng(0))
+    weights = bootstrap_weights(np.repeat(np.arange(10), 4), np.random.default_rng(0))
+    estimate, low, high, _ = iqm_ci(x, weights)
     assert low < estimate < high
-    assert iqm_ci([1.0], [0], np.random.default_rng(0))[2] != iqm_ci([1.0], [0], None)[2]
+    assert bootstrap_weights([0, 1], np.random.default_rng(0)) is None  # one run per cell
+    assert iqm_ci([1.0, 2.0], None)[3] == "n/a"
 
 
 def test_performance_profile_by_hand():
     values = np.array([90.0, 91.0, 92.0, 93.0])
-    fraction, low, high = performance_profile(values, [0, 0, 1, 1], [89.0, 91.5, 93.0],
-                                              np.random.default_rng(0))
+    fraction, low, high = performance_profile(
+        values, [89.0, 91.5, 93.0], bootstrap_weights([0, 0, 1, 1], np.random.default_rng(0)))
     np.testing.assert_allclose(fraction, [1.0, 0.5, 0.0])
     assert np.all(low <= fraction) and np.all(fraction <= high)
     assert low[0] == high[0] == 1.0  # every resample scores above 89
@@ -138,10 +140,10 @@ def test_performance_profile_by_hand():
 
 def test_curve_band_mean_ignores_missing_epochs():
     curves = np.array([[1.0, 2.0, 3.0], [3.0, 4.0, np.nan]])
-    mean, low, high = curve_band(curves, [0, 0], np.random.default_rng(0))
+    mean, low, high = curve_band(curves, bootstrap_weights([0, 0], np.random.default_rng(0)))
     np.testing.assert_allclose(mean, [2.0, 3.0, 3.0])
     assert low[0] >= 1.0 and high[0] <= 3.0
-    assert np.isnan(curve_band(curves[:1], [0], None)[1]).all()
+    assert np.isnan(curve_band(curves[:1], None)[1]).all()
 
 
 def test_binomial_se():

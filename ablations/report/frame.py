@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..records import GRID_FILE, read_records
+from ..stats.bootstrap import bootstrap_weights
 
 SPLIT, REPLICATE = "dataset", "seed"
 POINTS = 100.0  # accuracies are reported in percentage points
@@ -68,6 +69,19 @@ class ReportData:
         """A generator seeded by SEED and `key` (strings and numbers): the same key always gives
         the same stream, independent of what else the report computed before."""
         return np.random.default_rng([SEED, zlib.crc32(repr(key).encode())])
+
+    @cached_property
+    def _weights(self):
+        return {}
+
+    def level_weights(self, dataset, factor, level, strata):
+        """Stratified-bootstrap counts for the runs of `level` on `dataset` (cells `strata`),
+        drawn once and shared by the sections that resample those runs (IQM, profiles,
+        curves); None where no cell has two seeds."""
+        key = (dataset, factor, level)
+        if key not in self._weights:
+            self._weights[key] = bootstrap_weights(strata, self.rng("level", *key))
+        return self._weights[key]
 
     @cached_property
     def contrasts(self):

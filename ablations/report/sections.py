@@ -192,11 +192,10 @@ def distributions(data):
             profiles = []
             for level, runs, strata in level_runs(data, subset, factor):
                 values = runs["test_acc"].to_numpy(float) * POINTS
-                estimate, low, high, _ = iqm_ci(values, strata,
-                                                data.rng("iqm", dataset, factor, level))
+                weights = data.level_weights(dataset, factor, level, strata)
+                estimate, low, high, _ = iqm_ci(values, weights)
                 rows.append([factor, level, estimate, interval(low, high, ".2f"), len(values)])
-                profiles.append((level, taus, *performance_profile(
-                    values, strata, taus, data.rng("profile", dataset, factor, level))))
+                profiles.append((level, taus, *performance_profile(values, taus, weights)))
             panels.append((f"by {factor}", profiles))
         name = f"profiles_{dataset}.png"
         figures[name] = plots.band_figure(
@@ -251,8 +250,8 @@ def curves(data):
                 stacked = np.full((len(histories), max(map(len, histories))), np.nan)
                 for i, history in enumerate(histories):
                     stacked[i, :len(history)] = history
-                mean, low, high = curve_band(stacked * POINTS, strata,
-                                             data.rng("curve", dataset, factor, level))
+                mean, low, high = curve_band(stacked * POINTS,
+                                             data.level_weights(dataset, factor, level, strata))
                 bands.append((level, np.arange(1, len(mean) + 1), mean, low, high))
             panels.append((f"by {factor}", bands))
         low = np.nanpercentile(subset["best_val_acc"] * POINTS, 10)

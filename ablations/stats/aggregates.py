@@ -4,8 +4,7 @@ within their cell of the other factors), and the Pareto front of accuracy agains
 """
 import numpy as np
 
-from .bootstrap import (LEVEL, RESAMPLES, acceleration, bca_interval, leave_one_out,
-                        resamplable, resample_weights, stratified_indices)
+from .bootstrap import LEVEL, acceleration, bca_interval, leave_one_out
 
 TRIM = 0.25  # the interquartile mean drops the lowest and highest quarter
 
@@ -37,30 +36,29 @@ def trimmed_means(ordered, counts, proportion=TRIM):
     return kept @ ordered / (n - 2 * cut)
 
 
-def iqm_ci(values, strata, rng, resamples=RESAMPLES, level=LEVEL):
-    """(iqm, low, high, method): the IQM with its stratified-bootstrap BCa interval (jackknife
-    acceleration); (iqm, nan, nan, 'n/a') where no stratum has two runs."""
+def iqm_ci(values, weights, level=LEVEL):
+    """(iqm, low, high, method): the IQM with the BCa interval (jackknife acceleration) of the
+    bootstrap whose counts are `weights` (B, n), from bootstrap.bootstrap_weights; (iqm, nan,
+    nan, 'n/a') where `weights` is None."""
     values = np.asarray(values, float)
-    if not resamplable(strata):
+    if weights is None:
         return (iqm(values) if len(values) else float("nan")), float("nan"), float("nan"), "n/a"
     order = np.argsort(values, kind="stable")
-    weights = resample_weights(stratified_indices(strata, resamples, rng), len(values))
     replicates = trimmed_means(values[order], weights[:, order])
     jackknife = trim_mean(leave_one_out(values), axis=1)
     estimate = iqm(values)
     return (estimate, *bca_interval(replicates, estimate, acceleration(jackknife), level))
 
 
-def performance_profile(values, strata, taus, rng, resamples=RESAMPLES, level=LEVEL):
-    """Fraction of runs scoring above each tau, with a percentile band (rliable's
-    create_performance_profile): returns (fraction, low, high), each (len(taus),); the band is
-    nan where no stratum has two runs."""
+def performance_profile(values, taus, weights, level=LEVEL):
+    """Fraction of runs scoring above each tau, with a percentile band of the bootstrap whose
+    counts are `weights` (B, n) (rliable's create_performance_profile): returns (fraction, low,
+    high), each (len(taus),); the band is nan where `weights` is None."""
     values, taus = np.asarray(values, float), np.asarray(taus, float)
     above = (values[:, None] > taus[None, :]).astype(float)  # (n, T)
     fraction = above.mean(axis=0)
-    if not resamplable(strata):
+    if weights is None:
         return fraction, np.full_like(fraction, np.nan), np.full_like(fraction, np.nan)
-    weights = resample_weights(stratified_indices(strata, resamples, rng), len(values))
     counts = np.rint(weights @ above).astype(np.int64)  # runs above tau in each resample
     low, high = discrete_quantiles(counts, len(values), [(1 - level) / 2, (1 + level) / 2])
     return fraction, low / len(values), high / len(values)
@@ -77,18 +75,17 @@ def discrete_quantiles(counts, n, probabilities):
     return [np.argmax(cdf >= q - 1e-12, axis=1).astype(float) for q in probabilities]
 
 
-def curve_band(curves, strata, rng, resamples=RESAMPLES, level=LEVEL):
+def curve_band(curves, weights, level=LEVEL):
     """Mean curve of runs (n, E) (nan past a run's last epoch) with a percentile band of the
-    stratified bootstrap: returns (mean, low, high), each (E,); the band is nan where no stratum
-    has two runs."""
+    bootstrap whose counts are `weights` (B, n): returns (mean, low, high), each (E,); the band
+    is nan where `weights` is None."""
     curves = np.asarray(curves, float)
     present = np.isfinite(curves)
     filled = np.where(present, curves, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = filled.sum(axis=0) / present.sum(axis=0)
-        if not resamplable(strata):
+        if weights is None:
             return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
-        weights = resample_weights(stratified_indices(strata, resamples, rng), len(curves))
         replicates = (weights @ filled) / (weights @ present)
     quantile = np.percentile if np.isfinite(replicates).all() else np.nanpercentile  # fast path
     low, high = quantile(replicates, [50 * (1 - level), 50 * (1 + level)], axis=0)

@@ -57,6 +57,15 @@ def resample_weights(indices, n):
     return np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(float)
 
 
+def bootstrap_weights(strata, rng, resamples=RESAMPLES):
+    """(resamples, n) counts of a stratified bootstrap of the n rows in `strata`, or None where
+    no stratum has two rows (no interval then). One draw can serve every statistic of the same
+    rows (aggregates.py takes it as `weights`)."""
+    if not resamplable(strata):
+        return None
+    return resample_weights(stratified_indices(strata, resamples, rng), len(strata))
+
+
 def leave_one_out(values):
     """(n, n-1, ...) array: row i is `values` (n, ...) without its row i (the jackknife samples)."""
     values = np.asarray(values)
@@ -102,11 +111,11 @@ def bootstrap_mean_ci(values, strata, rng, resamples=RESAMPLES, level=LEVEL, inf
     values = np.asarray(values, float)
     values = values[:, None] if values.ndim == 1 else values
     n, k = values.shape
-    if not resamplable(strata):
+    weights = bootstrap_weights(strata, rng, resamples)
+    if weights is None:
         return [(float("nan"), float("nan"), "n/a")] * k
     resampled = values.copy()
     resampled[:, list(inflate)] = inflate_within(values[:, list(inflate)], strata)
-    weights = resample_weights(stratified_indices(strata, resamples, rng), n)
     replicates = weights @ resampled / n
     estimates = values.mean(axis=0)
     jackknife = (values.sum(axis=0) - values) / (n - 1)  # (n, k) leave-one-out means

@@ -9,8 +9,8 @@ import itertools
 
 import numpy as np
 
-from .bootstrap import (LEVEL, RESAMPLES, acceleration, bca_interval, inflate_within,
-                        label_codes, resamplable, resample_weights, stratified_indices)
+from .bootstrap import (LEVEL, RESAMPLES, acceleration, bca_interval, bootstrap_weights,
+                        inflate_within, label_codes)
 
 HIGHER_ORDER = "higher-order interactions"
 WITHIN = "within cells (seeds)"
@@ -26,25 +26,33 @@ def weighted_shares(weights, y, groupings, n_factors):
     """Shares (W, S) of the total sum of squares of `y` (n,) under each row of `weights` (W, n)
     (case counts): SS_g = sum_k c_k (mean_k - grand)^2 for each grouping's codes (n,) in
     `groupings` = [each factor, each pair, all factors (cells)]; pair terms net of their two
-    main effects; higher order = SS_cells - mains - pairs; within = SS_total - SS_cells."""
+    main effects; higher order = SS_cells - mains - pairs; within = SS_total - SS_cells.
+    Counts and sums are taken per cell once (W x n x cells), then added up per grouping (every
+    grouping is coarser than the cells)."""
     total_w = weights.sum(axis=1)
     grand = weights @ y / total_w
     ss_total = weights @ (y * y) - total_w * grand ** 2
+    cells = groupings[-1]
+    onehot = np.eye(cells.max() + 1)[cells]  # (n, cells)
+    cell_counts, cell_sums = weights @ onehot, weights @ (onehot * y[:, None])
 
     def between(codes):
-        onehot = np.eye(codes.max() + 1)[codes]  # (n, K)
-        counts, sums = weights @ onehot, weights @ (onehot * y[:, None])
+        group_of_cell = np.zeros(len(onehot.T), dtype=np.int64)
+        group_of_cell[cells] = codes
+        to_group = np.eye(codes.max() + 1)[group_of_cell]  # (cells, K)
+        counts, sums = cell_counts @ to_group, cell_sums @ to_group
         with np.errstate(invalid="ignore", divide="ignore"):
             per_group = np.where(counts > 0, sums ** 2 / counts, 0.0)
         return per_group.sum(axis=1) - total_w * grand ** 2
 
     ss = [between(codes) for codes in groupings]
-    mains, cells = ss[:n_factors], ss[-1]
+    mains, cells_ss = ss[:n_factors], ss[-1]
     pairs = [ss[n_factors + k] - mains[i] - mains[j]
              for k, (i, j) in enumerate(itertools.combinations(range(n_factors), 2))]
-    higher = cells - sum(mains, np.zeros_like(cells)) - sum(pairs, np.zeros_like(cells))
+    zero = np.zeros_like(cells_ss)
+    higher = cells_ss - sum(mains, zero) - sum(pairs, zero)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.column_stack([*mains, *pairs, higher, ss_total - cells]) / ss_total[:, None]
+        return np.column_stack([*mains, *pairs, higher, ss_total - cells_ss]) / ss_total[:, None]
 
 
 def variance_decomposition(df, factors, value, rng=None, resamples=RESAMPLES, level=LEVEL):
@@ -63,10 +71,10 @@ def variance_decomposition(df, factors, value, rng=None, resamples=RESAMPLES, le
     if n < 2 or not np.all(np.isfinite(point)):
         return {}
     sources = decomposition_sources(factors)
-    if rng is None or not resamplable(keys):
+    weights = None if rng is None else bootstrap_weights(keys, rng, resamples)
+    if weights is None:
         return {s: (float(v), float("nan"), float("nan")) for s, v in zip(sources, point)}
-    replicates = weighted_shares(resample_weights(stratified_indices(keys, resamples, rng), n),
-                                 inflate_within(y, keys), groupings, len(factors))
+    replicates = weighted_shares(weights, inflate_within(y, keys), groupings, len(factors))
     jackknife = weighted_shares(1.0 - np.eye(n), y, groupings, len(factors))
     out = {}
     for j, source in enumerate(sources):
