@@ -17,14 +17,18 @@ def md_table(frame, floatfmt=".2f"):
 
 
 def number(value, fmt="+.2f"):
-    return f"{value:{fmt}}" if np.isfinite(value) else "n/a"
+    """`value` formatted, 'n/a' if not finite; a rounding residue prints as 0, not -0.00."""
+    if not np.isfinite(value):
+        return "n/a"
+    text = format(value, fmt)
+    return format(0.0, fmt) if float(text) == 0 else text
 
 
 def interval(low, high, fmt="+.2f"):
     """'[low, high]', or 'n/a' when either bound is undefined (fewer than 2 pairs or seeds)."""
     if not (np.isfinite(low) and np.isfinite(high)):
         return "n/a"
-    return f"[{low:{fmt}}, {high:{fmt}}]"
+    return f"[{number(low, fmt)}, {number(high, fmt)}]"
 
 
 def p_value(p):
