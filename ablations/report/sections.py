@@ -23,6 +23,16 @@ from .text import figure_link, interval, md_table, mean_std, number, p_value
 # Other grids whose runs the report sets beside this one, when their results exist.
 REFERENCE_GRIDS = ("baselines", "tutorials")
 PROFILE_POINTS = 101  # accuracy thresholds per performance profile
+DISTRIBUTIONS_TEXT = (
+    "Per level, over all its runs: the interquartile mean (IQM, the mean of the middle half of "
+    "the runs) of test accuracy with a 95% stratified-bootstrap BCa CI (runs resampled within "
+    "each cell of the other factors; rliable, Agarwal et al. 2021), and performance profiles: "
+    "the fraction of runs scoring above each accuracy tau, with 95% percentile bands of the "
+    "same bootstrap.")
+CURVES_TEXT = (
+    "Validation accuracy per epoch: for each level, the mean over its runs, with a 95% band of "
+    "the stratified bootstrap (seeds resampled within each cell of the other factors; no band "
+    "with a single seed).")
 
 
 @dataclass(frozen=True)
@@ -176,12 +186,7 @@ def effects(data):
 def distributions(data):
     if data.ok.empty or not data.compared():
         return Section("")
-    lines = ["## Distributions: IQM and performance profiles", "",
-             "Per level, over all its runs: the interquartile mean (IQM, the mean of the middle "
-             "half of the runs) of test accuracy with a 95% stratified-bootstrap BCa CI (runs "
-             "resampled within each cell of the other factors; rliable, Agarwal et al. 2021), "
-             "and performance profiles: the fraction of runs scoring above each accuracy tau, "
-             "with 95% percentile bands of the same bootstrap.", ""]
+    lines = ["## Distributions: IQM and performance profiles", "", DISTRIBUTIONS_TEXT, ""]
     figures = {}
     for dataset in data.datasets:
         subset = data.ok_on(dataset)
@@ -235,10 +240,7 @@ def interactions(data):
 def curves(data):
     if data.ok.empty or not data.factors:
         return Section("")
-    lines = ["## Learning curves", "",
-             "Validation accuracy per epoch: for each level, the mean over its runs, with a 95% "
-             "band of the stratified bootstrap (seeds resampled within each cell of the other "
-             "factors; no band with a single seed).", ""]
+    lines = ["## Learning curves", "", CURVES_TEXT, ""]
     figures = {}
     for dataset in data.datasets:
         subset = data.ok_on(dataset)
