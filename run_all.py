@@ -117,10 +117,10 @@ def show_progress(name, done, total):
     print(f"\r  {name}: {share}", end="" if done < total else "\n", file=sys.stderr)
 
 
-def render_report(grid, results_dir, reports_dir):
+def render_report(grid, results_dir, reports_dir, data_dir):
     from ablations.report import render_report as render  # matplotlib: imported only to draw
 
-    return render(grid, results_dir, reports_dir)
+    return render(grid, results_dir, reports_dir, data_dir)
 
 
 def main(argv=None):
@@ -146,7 +146,7 @@ def main(argv=None):
             return 0
         if args.report_only:
             for name in grids:
-                print(f"report: {render_report(name, args.results_dir, args.reports_dir)}")
+                print(f"report: {render_report(name, args.results_dir, args.reports_dir, data_dir)}")
             return 0
         client = connect_dask(args.scheduler) if args.backend == "dask" else None
         errors = 0
@@ -166,7 +166,7 @@ def main(argv=None):
                           file=sys.stderr)
                     return 130
                 errors += outcome.counts.get("error", 0)
-                print(f"report: {render_report(name, args.results_dir, args.reports_dir)}")
+                print(f"report: {render_report(name, args.results_dir, args.reports_dir, data_dir)}")
         finally:
             if client is not None:
                 client.close()

@@ -24,6 +24,10 @@ DATASETS = Registry("dataset")
 DATA_DIR_ENV = "SCRATCHBENCH_DATA_DIR"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SPLIT_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+DIGIT_NAMES = tuple(str(i) for i in range(10))
+# Zalando's label table (github.com/zalandoresearch/fashion-mnist, README "Labels")
+FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Ankle boot")
 
 
 def default_data_dir():
@@ -106,6 +110,7 @@ class IdxDataset:
     max_value: float = 255.0
     val_size: int = 10_000
     target_val_acc: float = 0.97  # for time-to-target
+    class_names: tuple = DIGIT_NAMES  # label i is class_names[i], for the report
 
     def cache_dir(self, data_dir):
         return Path(data_dir) / self.name
@@ -192,6 +197,7 @@ class DigitsDataset:
     max_value: float = 16.0
     val_size: int = 270
     target_val_acc: float = 0.95
+    class_names: tuple = DIGIT_NAMES
 
     def load_raw(self, data_dir=None):
         from sklearn.datasets import load_digits  # scikit-learn takes 2 s to import: only when used
@@ -210,7 +216,7 @@ class DigitsDataset:
         return "scikit-learn (bundled)"
 
 
-def _mnist_like(name, hashes, sources, target_val_acc):
+def _mnist_like(name, hashes, sources, target_val_acc, class_names=DIGIT_NAMES):
     shapes = {"train_images": (60000, 28, 28), "train_labels": (60000,),
               "test_images": (10000, 28, 28), "test_labels": (10000,)}
     prefix = {"train": "train", "test": "t10k"}
@@ -219,7 +225,8 @@ def _mnist_like(name, hashes, sources, target_val_acc):
         split, kind = key.split("_")
         idx = "idx3" if kind == "images" else "idx1"
         files[key] = IdxFile(f"{prefix[split]}-{kind}-{idx}-ubyte", shapes[key], hashes[key])
-    return IdxDataset(name, files, tuple(sources), target_val_acc=target_val_acc)
+    return IdxDataset(name, files, tuple(sources), target_val_acc=target_val_acc,
+                      class_names=class_names)
 
 
 DATASETS["digits"] = DigitsDataset()
@@ -242,7 +249,7 @@ DATASETS["fashion_mnist"] = _mnist_like(
     [UrlMirror("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
      UrlMirror("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
      DebianPackage("dataset-fashion-mnist", "usr/share/datasets/fashion-mnist")],
-    target_val_acc=0.85)
+    target_val_acc=0.85, class_names=FASHION_NAMES)
 
 
 def load_splits(name, data_dir=None, val_size=None, split_seed=0, train_size=None,

@@ -179,6 +179,9 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend="loky", 
         f"{len(todo)} to train with {jobs} {backend} workers")
     if not todo:
         return outcome
+    if code_version().endswith("+dirty"):
+        log(f"warning: training from a tree with uncommitted changes ({code_version()}): these "
+            f"records cannot be tied to a commit; commit first for results you will publish")
     for name in sorted({r.config["dataset"] for r in todo}):
         DATASETS[name].fetch(data_dir, log=log)
     extra = {"environment": environment(), "code_version": code_version(), "grid": grid_name}
