@@ -199,3 +199,21 @@ def best_level_by_regime(frame, factor, cell=("dataset",), regime="regime", metr
     best = best.rename(columns={factor: "best", metric: f"best_{metric}"})
     best["regimes_disagree"] = best.groupby(cell)["best"].transform("nunique") > 1
     return best.reset_index(drop=True)
+
+
+SITTING_GAP_S = 600.0  # a pause longer than this between runs ends a sitting
+
+
+def sittings(starts, finishes, gap_s=SITTING_GAP_S):
+    """The sittings a set of runs was trained in: one row per sitting (start, finish, runs,
+    minutes = finish - start). Runs are taken in order of start; a run that starts more than
+    `gap_s` seconds after every earlier run finished opens a new sitting, so the sum of
+    `minutes` is the wall time without the gaps between sittings. starts, finishes: datetimes."""
+    runs = pd.DataFrame({"start": pd.to_datetime(starts), "finish": pd.to_datetime(finishes)})
+    runs = runs.dropna().sort_values(["start", "finish"], kind="stable")
+    latest = runs["finish"].cummax().shift()
+    opens = (runs["start"] - latest).dt.total_seconds().fillna(math.inf) > gap_s
+    out = runs.groupby(opens.cumsum()).agg(start=("start", "min"), finish=("finish", "max"),
+                                           runs=("start", "size")).reset_index(drop=True)
+    out["minutes"] = (out["finish"] - out["start"]).dt.total_seconds() / 60
+    return out

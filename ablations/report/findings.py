@@ -6,8 +6,9 @@ import numpy as np
 
 from ..datasets import DATASETS
 from ..stats.factorial import HIGHER_ORDER, WITHIN
-from .contrasts import ALPHA
-from .frame import POINTS, SPLIT
+from ..diagnostics import best_level_by_regime
+from .contrasts import ALPHA, in_family
+from .frame import POINTS, REGIME, SPLIT
 from .text import interval, p_clause
 
 # The settings held fixed across a grid that every conclusion depends on: (config key, name,
@@ -42,21 +43,75 @@ def level_phrase(row):
 
 
 def contrast_findings(data):
-    """One line per factor and dataset: each level against the baseline, in words."""
-    family, found = data.contrasts, []
-    for factor in data.compared():
+    """One line per factor, dataset and regime: each level against the baseline, in words."""
+    found = []
+    factors = list(dict.fromkeys(f for r in data.regimes for f in data.contrasted(r)))
+    for factor in factors:
         for dataset in data.datasets:
-            rows = family[(family[SPLIT] == dataset) & (family["factor"] == factor)]
-            if not len(rows):
-                continue
-            paired = rows[rows["n"] > 0]
-            unpaired = [f"no runs pair `{r['level']}` with the baseline `{r['baseline']}` (they "
-                        f"differ in other settings too), so no effect is estimated"
-                        for _, r in rows[rows["n"] == 0].iterrows()]
-            ordered = paired.sort_values(["significant", "mean"], ascending=False)
-            phrases = [level_phrase(r) for _, r in ordered.iterrows()] + unpaired
-            found.append(f"**{factor}** on {dataset}: " + "; ".join(phrases) + ".")
+            for regime in data.regimes:
+                rows = in_family(data.contrasts, dataset, regime, factor)
+                if not len(rows):
+                    continue
+                paired = rows[rows["n"] > 0]
+                unpaired = [f"no runs pair `{r['level']}` with the baseline `{r['baseline']}` "
+                            f"(they differ in other settings too), so no effect is estimated"
+                            for _, r in rows[rows["n"] == 0].iterrows()]
+                ordered = paired.sort_values(["significant", "mean"], ascending=False)
+                phrases = [level_phrase(r) for _, r in ordered.iterrows()] + unpaired
+                where = dataset if regime is None else f"{dataset} ({regime} regime)"
+                found.append(f"**{factor}** on {where}: " + "; ".join(phrases) + ".")
     return found
+
+
+VERDICT_WORDS = {"beats": "beats", "trails": "trails", "ties": "is not distinguishable from"}
+
+
+def verdict(row):
+    """A contrast's conclusion in one word: 'beats', 'trails' or 'ties' (not significant)."""
+    if not row["significant"]:
+        return "ties"
+    return "beats" if row["mean"] > 0 else "trails"
+
+
+def regime_findings(data):
+    """Where a conclusion changes between regimes: per dataset, a level whose verdict against
+    its baseline differs between regimes, and a factor whose best level differs (on the runs
+    whose other factors sit at levels every regime has)."""
+    if len(data.regimes) < 2:
+        return []
+    family, found = data.contrasts, []
+    for (dataset, factor, level, base), rows in family.groupby(
+            [SPLIT, "factor", "level", "baseline"], sort=False):
+        if len({verdict(r) for _, r in rows.iterrows()}) > 1:
+            said = ", ".join(f"{VERDICT_WORDS[verdict(r)]} `{base}` in {r[REGIME]} "
+                             f"({p_clause('Holm p', r['p_holm'])})" for _, r in rows.iterrows())
+            found.append(f"**Changes between regimes**, {factor} on {dataset}: `{level}` {said}.")
+    for factor in data.factors:
+        if factor == REGIME or sum(len(data.levels_in(factor, r)) > 1 for r in data.regimes) < 2:
+            continue
+        best = best_level_by_regime(common_runs(data, factor), factor, cell=(SPLIT,),
+                                    regime=REGIME)
+        for dataset, rows in best.groupby(SPLIT, sort=False):
+            listed = ", ".join(f"`{r['best']}` in {r[REGIME]} "
+                               f"({POINTS * r['best_test_acc']:.2f}%)"
+                               for _, r in rows.iterrows())
+            change = "changes between regimes" if rows["regimes_disagree"].any() else \
+                "is the same in every regime"
+            found.append(f"The best {factor} on {dataset} {change}: {listed} (mean test "
+                         f"accuracy on the runs whose other factors every regime has).")
+    return found
+
+
+def common_runs(data, factor):
+    """The finished runs whose factors other than `factor` and the regime sit at levels that
+    every regime has: the slice on which regimes can be set side by side."""
+    keep = np.ones(len(data.ok), dtype=bool)
+    for other in data.factors:
+        if other in (factor, REGIME):
+            continue
+        shared = set.intersection(*(set(data.levels_in(other, r)) for r in data.regimes))
+        keep &= data.ok[other].isin(shared).to_numpy()
+    return data.ok[keep]
 
 
 def importance_finding(data):
@@ -113,7 +168,8 @@ def fixed_settings(data):
 
 def findings(data):
     """Every finding of the report, in order."""
-    found = contrast_findings(data) + importance_finding(data) + target_finding(data)
+    found = (contrast_findings(data) + regime_findings(data) + importance_finding(data)
+             + target_finding(data))
     fixed = fixed_settings(data)
     if fixed:
         found.append("These conclusions hold for the settings this grid held fixed: "

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..records import GRID_FILE, read_records
+from ..records import GRID_FILE, TUNING_FILE, read_records
 from ..stats.bootstrap import bootstrap_weights
 
 SPLIT, REPLICATE = "dataset", "seed"
+REGIME = "regime"  # an axis whose levels are separate protocols: contrasts never cross them
 POINTS = 100.0  # accuracies are reported in percentage points
 SEED = 20261123  # base seed of every bootstrap in the report
 NUMERIC = ["test_acc", "test_loss", "best_val_acc", "train_time_s", "eval_time_s", "wall_time_s",
@@ -34,6 +35,8 @@ class ReportData:
     configs: dict  # run_id -> config, for every run of the saved grid
     results_dir: Path
     data_dir: Path
+    runs: tuple = ()  # the saved grid's runs, as in grid.json
+    tuning: dict = None  # results/<grid>/tuning.json of a tuned grid, else None
 
     @cached_property
     def ok(self):
@@ -51,8 +54,27 @@ class ReportData:
         return self.levels(factor)[0]
 
     def compared(self):
-        """The factors with at least two levels: the ones contrasts are computed for."""
+        """The factors with at least two levels."""
         return [f for f in self.factors if len(self.levels(f)) > 1]
+
+    @cached_property
+    def regimes(self):
+        """The levels of the regime axis, or [None] for a grid without one."""
+        return self.levels(REGIME) if REGIME in self.factors else [None]
+
+    def in_regime(self, frame, regime):
+        """The rows of `frame` in `regime` (all of them for regime None)."""
+        return frame if regime is None else frame[frame[REGIME] == regime]
+
+    def levels_in(self, factor, regime):
+        """The levels of `factor` that runs of `regime` have, in grid order; first the baseline."""
+        return list(dict.fromkeys(self.in_regime(self.df, regime)[factor]))
+
+    def contrasted(self, regime):
+        """The factors contrasted within `regime`: every factor but the regime itself with at
+        least two levels there (regularization is not contrasted where only `none` ran)."""
+        return [f for f in self.factors
+                if f != REGIME and len(self.levels_in(f, regime)) > 1]
 
     def ok_on(self, dataset):
         return self.ok[self.ok[SPLIT] == dataset]
@@ -98,6 +120,15 @@ class ReportData:
                                           self.rng("importance", d)) for d in self.datasets}
 
 
+def test_size(data, run_ids):
+    """Test images behind these runs' accuracy (their confusion matrix total); 0 if unknown."""
+    for run_id in run_ids:
+        confusion = data.records.get(run_id, {}).get("test_confusion")
+        if confusion:
+            return int(np.sum(confusion))
+    return 0
+
+
 def load_data(grid, results_dir, data_dir):
     """ReportData of results/<grid>/; FileNotFoundError if the grid was never run."""
     folder = Path(results_dir) / grid
@@ -120,4 +151,6 @@ def load_data(grid, results_dir, data_dir):
     df[NUMERIC] = df[NUMERIC].apply(pd.to_numeric, errors="coerce")
     df["s_per_epoch"] = df["train_time_s"] / df["epochs_run"]
     configs = {run["run_id"]: run["config"] for run in runs}
-    return ReportData(grid, df, factors, records, configs, Path(results_dir), Path(data_dir))
+    tuning = folder / TUNING_FILE
+    return ReportData(grid, df, factors, records, configs, Path(results_dir), Path(data_dir),
+                      tuple(runs), json.loads(tuning.read_text()) if tuning.is_file() else None)

@@ -129,3 +129,49 @@ def image_grid(title, images, captions, shape):
     fig.suptitle(title)
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.8, hspace=0.6)
     return fig
+
+
+def sensitivity_figure(title, panels, xlabel, ylabel):
+    """Lines with markers on a log x axis, one axis per panel. panels: [(panel title,
+    [(label, x, y)])]; nan y (every trial diverged) leaves a gap."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False,
+                             sharey=True)
+    for ax, (name, lines) in zip(axes[0], panels):
+        ticks = sorted({float(v) for _, x, _ in lines for v in x})
+        for j, (label, x, y) in enumerate(lines):
+            ax.plot(x, y, marker=MARKERS[j % len(MARKERS)], ms=4, label=str(label))
+        ax.set_xscale("log")
+        ax.set_xticks(ticks, [f"{v:g}" for v in ticks], fontsize=7)
+        ax.minorticks_off()
+        ax.set_xlabel(xlabel)
+        ax.set_title(name, fontsize=9)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel(ylabel)
+    fig.suptitle(title)
+    width = 3.6 * len(panels)
+    fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.16, top=0.84,
+                        wspace=0.1)
+    return fig
+
+
+def spread_figure(title, panels, ylabel):
+    """Per panel, one point per source with its interval as an error bar and a dashed line at
+    a reference value. panels: [(panel title, sources, values, lows, highs, reference,
+    reference label)]."""
+    width = max(4.2 * len(panels), 6.0)
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 3.4), squeeze=False, sharey=True)
+    for ax, (name, sources, values, lows, highs, reference, label) in zip(axes[0], panels):
+        values, lows, highs = (np.asarray(v, float) for v in (values, lows, highs))
+        x = np.arange(len(sources))
+        errors = np.nan_to_num(np.vstack([values - lows, highs - values]))
+        ax.errorbar(x, values, yerr=errors, fmt="o", capsize=3)
+        ax.axhline(reference, color="grey", ls="--", lw=1, label=label)
+        ax.set_xticks(x, sources)
+        ax.set_xlim(-0.5, len(sources) - 0.5)
+        ax.set_title(name, fontsize=9)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel(ylabel)
+    fig.suptitle(title)
+    fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.14, top=0.84,
+                        wspace=0.1)
+    return fig

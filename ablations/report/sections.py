@@ -3,8 +3,6 @@
 section computes from `data` (statistics from ablations.stats), draws through plots.py and
 writes nothing; render.py writes every file.
 """
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 
@@ -16,9 +14,11 @@ from ..stats.aggregates import (binomial_se, curve_band, iqm_ci, pareto_front,
 from ..stats.factorial import decomposition_sources
 from ..trainers import SKLEARN_ACTIVATION, SKLEARN_SOLVER
 from . import plots
+from .contrasts import in_family
 from .findings import findings
-from .frame import POINTS, REPLICATE, SPLIT, load_data
-from .text import figure_link, interval, md_table, mean_std, number, p_value
+from .frame import POINTS, REPLICATE, SPLIT, load_data, test_size
+from .protocol import anchor, generalization_gap, seed_variance, showcase_time, tuning
+from .text import Section, figure_link, interval, md_table, mean_std, number, p_value
 
 # Other grids whose runs the report sets beside this one, when their results exist.
 REFERENCE_GRIDS = ("baselines", "tutorials")
@@ -33,21 +33,10 @@ CURVES_TEXT = (
     "Validation accuracy per epoch: for each level, the mean over its runs, with a 95% band of "
     "the stratified bootstrap (seeds resampled within each cell of the other factors; no band "
     "with a single seed).")
-
-
-@dataclass(frozen=True)
-class Section:
-    markdown: str
-    figures: dict = field(default_factory=dict)  # file name -> matplotlib Figure
-
-
-def test_size(data, run_ids):
-    """Test images behind these runs' accuracy (their confusion matrix total); 0 if unknown."""
-    for run_id in run_ids:
-        confusion = data.records.get(run_id, {}).get("test_confusion")
-        if confusion:
-            return int(np.sum(confusion))
-    return 0
+REGIMES_TEXT = (
+    "Each regime is compared within itself, like a dataset: pairs never cross regimes, a factor "
+    "with a single level in a regime is not contrasted there, and the baseline is the factor's "
+    "first level in the regime; Holm's family is still every contrast of the report.")
 
 
 def class_names(dataset, n):
@@ -93,7 +82,8 @@ def header(data):
         f"- **Last run finished:** {finished.max() if len(finished) else 'n/a'}",
         f"- **Machine:** {env.get('cpu', '?')}, {env.get('cores', '?')} cores; Python {env.get('python', '?')}, numpy {env.get('numpy', '?')}, BLAS {'; '.join(env.get('blas', [])) or '?'}",
         f"- **Time:** {'; '.join(sessions) or 'n/a'} (first start to last finish, per code version); {df['wall_time_s'].sum() / 60:.1f} min of worker time (sum over runs)",
-        f"- **Factors:** {factors}; datasets: {', '.join(data.datasets)}; seeds: {df[REPLICATE].nunique()}"]
+        f"- **Factors:** {factors}; datasets: {', '.join(data.datasets)}; seeds: {df[REPLICATE].nunique()}",
+        *showcase_time(data)]
     if dirty:
         lines.append(f"- **Uncommitted code:** {dirty} of {len(df)} records were trained from a "
                      f"tree with uncommitted changes (`+dirty`), so they cannot be tied to a "
@@ -154,33 +144,44 @@ def effects(data):
              "difference these pairs detect with 80% power (two-sided paired t at 0.05). "
              "**Δ s/epoch**: paired difference in training seconds per epoch, ± 95% "
              "t-interval.", ""]
-    family = data.contrasts
+    if data.regimes != [None]:
+        lines += [REGIMES_TEXT, ""]
     for dataset in data.datasets:
         subset = data.ok_on(dataset)
         se = POINTS * binomial_se(subset["test_acc"].mean(), test_size(data, subset["run_id"]))
         lines += [f"### {dataset}", ""]
-        for factor in data.compared():
-            rows = [[data.baseline(factor), number(POINTS * subset.loc[
-                subset[factor] == data.baseline(factor), "test_acc"].mean(), ".2f"),
-                "baseline", *[""] * 9]]
-            for _, r in family[(family[SPLIT] == dataset)
-                               & (family["factor"] == factor)].iterrows():
-                small = "†" if np.isfinite(r["mean"]) and abs(r["mean"]) < se else ""
-                rows.append([
-                    r["level"], number(POINTS * subset.loc[subset[factor] == r["level"],
-                                                           "test_acc"].mean(), ".2f"),
-                    number(r["mean"]) + small, interval(r["ci_low"], r["ci_high"]),
-                    number(r["t_half"], ".2f"), p_value(r["p"]), p_value(r["p_holm"]),
-                    f"{number(r['p_improve'], '.2f')} "
-                    f"{interval(r['p_improve_low'], r['p_improve_high'], '.2f')}",
-                    number(r["d_z"]), number(r["mde"], ".2f"), str(int(r["n"])),
-                    f"{number(r['time_mean'])} ± {number(r['time_half'], '.2f')}"])
-            table = pd.DataFrame(rows, columns=[factor, "test acc %", "Δ", "95% CI", "± t", "p",
-                                                "Holm p", "P(A>B) [95% CI]", "d_z", "MDE",
-                                                "pairs", "Δ s/epoch"])
-            lines += [f"**{factor}**", "", md_table(table), ""]
+        for regime in data.regimes:
+            if regime is not None:
+                lines += [f"#### {dataset}, regime `{regime}`", ""]
+            lines += effect_tables(data, data.in_regime(subset, regime), dataset, regime, se)
         lines += [f"Test-set SE on {dataset}: {number(se, '.2f')} points.", ""]
     return Section("\n".join(lines))
+
+
+def effect_tables(data, subset, dataset, regime, se):
+    """Markdown lines: one effect table per factor contrasted on `subset` (one dataset and
+    regime), `se` the test-set SE that marks an effect as small."""
+    lines = []
+    for factor in data.contrasted(regime):
+        base = data.levels_in(factor, regime)[0]
+        rows = [[base, number(POINTS * subset.loc[subset[factor] == base, "test_acc"].mean(),
+                              ".2f"), "baseline", *[""] * 9]]
+        for _, r in in_family(data.contrasts, dataset, regime, factor).iterrows():
+            small = "†" if np.isfinite(r["mean"]) and abs(r["mean"]) < se else ""
+            rows.append([
+                r["level"], number(POINTS * subset.loc[subset[factor] == r["level"],
+                                                       "test_acc"].mean(), ".2f"),
+                number(r["mean"]) + small, interval(r["ci_low"], r["ci_high"]),
+                number(r["t_half"], ".2f"), p_value(r["p"]), p_value(r["p_holm"]),
+                f"{number(r['p_improve'], '.2f')} "
+                f"{interval(r['p_improve_low'], r['p_improve_high'], '.2f')}",
+                number(r["d_z"]), number(r["mde"], ".2f"), str(int(r["n"])),
+                f"{number(r['time_mean'])} ± {number(r['time_half'], '.2f')}"])
+        table = pd.DataFrame(rows, columns=[factor, "test acc %", "Δ", "95% CI", "± t", "p",
+                                            "Holm p", "P(A>B) [95% CI]", "d_z", "MDE",
+                                            "pairs", "Δ s/epoch"])
+        lines += [f"**{factor}**", "", md_table(table), ""]
+    return lines
 
 
 def distributions(data):
@@ -440,5 +441,6 @@ def all_runs(data):
 
 
 # The report, top to bottom. A new section is one function above and one entry here.
-SECTIONS = [header, summary, effects, distributions, interactions, curves, cost, importance,
-            references, best_model, failures, all_runs]
+SECTIONS = [header, summary, effects, tuning, generalization_gap, seed_variance, anchor,
+            distributions, interactions, curves, cost, importance, references, best_model,
+            failures, all_runs]

@@ -1,9 +1,17 @@
-"""Markdown building blocks shared by the sections: tables, numbers with their intervals
-("n/a" where an interval is undefined), p-values, and figure links."""
+"""Markdown building blocks shared by the sections: the Section a section returns, tables,
+numbers with their intervals ("n/a" where an interval is undefined), p-values, figure links."""
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
 from .frame import POINTS
+
+
+@dataclass(frozen=True)
+class Section:
+    markdown: str
+    figures: dict = field(default_factory=dict)  # file name -> matplotlib Figure
 
 
 def md_table(frame, floatfmt=".2f"):

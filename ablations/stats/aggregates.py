@@ -108,3 +108,20 @@ def pareto_front(cost, value):
         if value[i] > best:
             front[i], best = True, value[i]
     return front
+
+
+def std_ci(values, weights, level=LEVEL):
+    """(sd, low, high, method): the sample standard deviation (ddof 1) of `values` (n,) with the
+    BCa interval (jackknife acceleration) of its bootstrap replicates, each resample's sd from its
+    counts `weights` (B, n) as sqrt(n / (n - 1) (sum w x^2 / n - (sum w x / n)^2)); (sd, nan, nan,
+    'n/a') without weights (fewer than two values)."""
+    values = np.asarray(values, float)
+    n = len(values)
+    estimate = float(values.std(ddof=1)) if n > 1 else float("nan")
+    if weights is None:
+        return estimate, float("nan"), float("nan"), "n/a"
+    centred = values - values.mean()  # shift-invariant; avoids cancellation in the squares
+    mean = weights @ centred / n
+    replicates = np.sqrt(np.clip(weights @ centred ** 2 / n - mean ** 2, 0, None) * n / (n - 1))
+    jackknife = leave_one_out(values).std(axis=1, ddof=1)
+    return (estimate, *bca_interval(replicates, estimate, acceleration(jackknife), level))

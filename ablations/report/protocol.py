@@ -1,0 +1,279 @@
+"""The sections of a fair-comparison protocol (issue 12): tuning diagnostics of a tuned grid, the
+unregularized baseline's generalization gap, the seed variance by stream, the AlgoPerf anchor,
+and the showcase's measured wall time for the header. Numbers come from ablations.diagnostics
+and ablations.stats, figures from plots.py; each section returns Section("") where its grid does
+not hold what it needs, so the reports of other grids are unchanged.
+"""
+import json
+
+import numpy as np
+import pandas as pd
+
+from .. import diagnostics
+from ..grids import SHOWCASE
+from ..records import GRID_FILE, TUNING_FILE, read_records
+from ..stats.aggregates import binomial_se, std_ci
+from ..stats.bootstrap import bootstrap_weights
+from ..tuning import describe
+from . import plots
+from .frame import POINTS, REGIME, SPLIT, load_data, test_size
+from .text import Section, figure_link, interval, md_table, number
+
+SHOWCASE_REPORT = "default"  # the report whose header measures the whole showcase
+SHOWCASE_BUDGET_MIN = 150  # issue 12: tuning + final runs, 2 workers on the 2-core machine
+GAP_GRIDS = ("default", "small_data")  # grids whose unregularized baselines are set side by side
+ANCHOR_GRID = "algoperf"  # the external anchor (AlgoPerf's MNIST workload)
+VARIED = "varied"  # the variance grid's axis: which seed stream varies ("all" for every one)
+INCLUSION_TEXT = (
+    "Tuned optimizers should respect the inclusion hierarchy sgd ⊆ momentum ⊆ adam (Choi et "
+    "al. 2019): each can imitate the one before it, so with its lr tuned it should do no worse. "
+    "Per cell, the difference of mean test accuracy (upper - lower, points) over the final "
+    "seeds; flagged as violated when it is below -2 x the larger of its seed SE and the "
+    "test-set binomial SE.")
+
+
+def cells_first(data, frame):
+    """`frame` with its dataset and factor columns first, in the report's order."""
+    first = [c for c in (SPLIT, *data.factors) if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def tuned_rows(data):
+    """The rows of data.df in a tuned regime (every row of a tuned grid without regimes)."""
+    regimes = {c["cell"][REGIME] for c in data.tuning["cells"] if REGIME in c["cell"]}
+    return data.df[data.df[REGIME].isin(regimes)] if regimes else data.df
+
+
+def sensitivity_figures(data, trials):
+    """{file name: figure} of the lr sensitivity curves, one figure per dataset: a panel per
+    optimizer, final validation accuracy (mean over tuning seeds) against lr, a line per
+    activation."""
+    if "lr" not in trials.columns or "optimizer" not in trials.columns:
+        return {}
+    curves = diagnostics.lr_sensitivity(trials.dropna(subset=["lr"]))
+    figures = {}
+    for dataset, part in curves.groupby(SPLIT, sort=False):
+        panels = []
+        for optimizer in [o for o in data.levels("optimizer") if o in set(part["optimizer"])]:
+            rows = part[part["optimizer"] == optimizer]
+            by = rows.groupby("activation", sort=False) if "activation" in rows else [("", rows)]
+            panels.append((optimizer, [(activation, line["lr"], POINTS * line["final_val_acc"])
+                                       for activation, line in by]))
+        figures[f"lr_sensitivity_{dataset}.png"] = plots.sensitivity_figure(
+            f"{dataset}: final validation accuracy of each lr candidate (tuning runs)", panels,
+            "lr", "val acc %")
+    return figures
+
+
+def selection_table(tuning):
+    """One row per tuned cell: its labels, the candidates, the selection and its figure."""
+    rows = []
+    for cell in tuning["cells"]:
+        trials = cell["rungs"][0]["trials"]
+        rows.append({**cell["cell"], "candidates": len(trials),
+                     "diverged trials": sum(t["diverged"] or 0 for r in cell["rungs"]
+                                            for t in r["trials"]),
+                     "selected": "pending" if cell["selected"] is None
+                     else describe(cell["selected"]) or "(nothing to tune)",
+                     "val acc %": POINTS * cell["selected_val"]
+                     if cell["selected_val"] is not None else np.nan})
+    return pd.DataFrame(rows)
+
+
+def tuning(data):
+    if data.tuning is None:
+        return Section("")
+    trials = diagnostics.trials_frame(data.tuning, data.records)
+    if SPLIT not in trials.columns:  # a grid on one dataset, fixed by the block's base
+        trials = trials.assign(**{SPLIT: data.datasets[0]})
+    rules = "; ".join(f"`{k}`: {v}" for k, v in data.tuning["rules"].items())
+    lines = ["## Tuning", "",
+             f"{len(data.tuning['tuning_run_ids'])} tuning runs (seeds "
+             f"{', '.join(map(str, sorted({s for c in data.tuning['cells'] for s in c['seeds']})))}"
+             f") chose each cell's nuisance settings on the validation split only ({rules}); "
+             "the winner was then trained on the final seeds. Axes not listed in a cell share "
+             "its selection.", ""]
+    figures = sensitivity_figures(data, trials)
+    if figures:
+        lines += ["### Learning-rate sensitivity", "",
+                  "Final validation accuracy of every lr candidate (mean over the tuning seeds; "
+                  "a gap where every trial diverged), a panel per optimizer, a line per "
+                  "activation.", ""]
+        lines += [line for name in figures for line in (figure_link(data, name), "")]
+    flags = diagnostics.boundary_flags(data.tuning)
+    edge = flags[flags["at_edge"]] if len(flags) else flags
+    lines += ["### Selections at the edge of their search range", "",
+              f"{len(edge)} of {len(flags)} tuned settings selected the smallest or largest "
+              "candidate: the best value may lie outside the range searched.", ""]
+    if len(edge):
+        lines += [md_table(cells_first(data, edge.drop(columns=["at_edge"])), ".4g"), ""]
+    if "optimizer" in trials.columns and len(trials):
+        share = diagnostics.diverged_share(trials).assign(share=lambda d: POINTS * d["share"])
+        lines += ["### Diverged tuning trials", "", md_table(share.rename(columns={
+            "n_trials": "trials", "n_diverged": "diverged", "share": "share %"}), ".1f"), ""]
+    lines += inclusion_lines(data)
+    lines += ["### What each cell selected", "", md_table(cells_first(data, selection_table(data.tuning))),
+              ""]
+    return Section("\n".join(lines), figures)
+
+
+def inclusion_lines(data):
+    """Markdown lines of the inclusion check on the tuned final runs ([] without them)."""
+    if "optimizer" not in data.factors:
+        return []
+    check = diagnostics.inclusion_check(tuned_rows(data))
+    if not len(check):
+        return []
+    violated = check[check["violated"]]
+    lines = ["### Inclusion check", "", INCLUSION_TEXT, "",
+             f"**{len(violated)} of {len(check)} pairs violate it**" if len(violated) else
+             f"None of the {len(check)} pairs violates it.", ""]
+    if len(violated):
+        lines += [md_table(violated.drop(columns=["violated"]).rename(columns={
+            "diff_pts": "Δ (upper - lower)", "se_seeds_pts": "seed SE",
+            "se_test_pts": "test-set SE"})), ""]
+    return lines
+
+
+def gap_rows(other):
+    """The generalization gap of `other` (ReportData) per regime and dataset."""
+    frame = diagnostics.runs_frame(list(other.runs), other.records)
+    gap = diagnostics.generalization_gap(frame, by=(REGIME, SPLIT))
+    return gap.assign(grid=other.grid)
+
+
+def generalization_gap(data):
+    if data.grid not in GAP_GRIDS or data.ok.empty or all(
+            data.records[r].get("train_acc") is None for r in data.ok["run_id"]):
+        return Section("")
+    found = []
+    for grid in GAP_GRIDS:
+        try:
+            other = data if grid == data.grid else load_data(grid, data.results_dir,
+                                                             data.data_dir)
+        except FileNotFoundError:
+            continue
+        found.append(gap_rows(other))
+    table = pd.concat(found, ignore_index=True)
+    columns = ["grid", *[c for c in (REGIME, SPLIT) if c in table.columns]]
+    table = table.assign(train=POINTS * table["train_acc"], val=POINTS * table["val_acc"],
+                         last=POINTS * table["lowest_val_loss_at_last_epoch"])
+    table = table[[*columns, "n", "train", "val", "gap_pts", "gap_std_pts", "last"]].rename(
+        columns={"n": "runs", "train": "train acc %", "val": "val acc %", "gap_pts": "gap",
+                 "gap_std_pts": "gap sd", "last": "val loss lowest at last epoch %"})
+    return Section("\n".join([
+        "## Generalization gap", "",
+        "Was there anything to regularize? The unregularized baseline's accuracy on (a sample of "
+        "up to 10,000) training images and its final validation accuracy, in points, mean over "
+        "its runs, per grid, regime and dataset, with the share of those runs whose validation "
+        "loss was lowest at their last epoch (training stopped before overfitting set in).", "",
+        md_table(table.fillna({c: "" for c in columns}))]))
+
+
+def seed_variance(data):
+    if VARIED not in data.factors or data.ok.empty:
+        return Section("")
+    spread = diagnostics.seed_variance_by_stream(data.ok, cell=(SPLIT,))
+    rows, panels = [], []
+    for dataset, part in spread.groupby(SPLIT, sort=False):
+        runs = data.ok_on(dataset)
+        base = runs[(runs[VARIED] == "all") & (runs["seed"] == 0)]
+        estimates = []
+        for source in part["source"]:
+            mine = runs[runs[VARIED] == source]
+            values = POINTS * pd.concat([mine if source == "all" else pd.concat([base, mine])])[
+                "test_acc"].to_numpy(float)
+            weights = bootstrap_weights([()] * len(values), data.rng("spread", dataset, source))
+            estimates.append(std_ci(values, weights))
+        sd, low, high, _ = (list(column) for column in zip(*estimates))
+        se = POINTS * binomial_se(runs["test_acc"].mean(), test_size(data, runs["run_id"]))
+        panels.append((dataset, list(part["source"]), sd, low, high, se, "test-set binomial SE"))
+        for (_, r), s, lo, hi in zip(part.iterrows(), sd, low, high):
+            rows.append([dataset, r["source"], int(r["n"]), s, interval(lo, hi, ".3f"), se,
+                         number(s / se, ".2f")])
+    name = "seed_variance.png"
+    figure = plots.spread_figure("sd of test accuracy by seed source (95% CI)",
+                                 panels, "sd of test acc (points)")
+    return Section("\n".join([
+        "## Seed variance by source", "",
+        "Each source of randomness varied alone (the other streams at 0; the run with every "
+        "stream at 0 included), and every stream together (`all`): the standard deviation of "
+        "test accuracy over the runs, in points, with a 95% BCa bootstrap CI (runs resampled), "
+        "beside the binomial SE of an accuracy measured on the fixed test set, "
+        "sqrt(p (1 - p) / n_test) at the dataset's mean accuracy. A source whose sd is near that SE moves the result no more "
+        "than the test sample does.", "",
+        md_table(pd.DataFrame(rows, columns=[SPLIT, "source", "runs", "sd", "95% CI",
+                                             "test-set SE", "sd / SE"]), ".3f"), "",
+        figure_link(data, name)]), {name: figure})
+
+
+def anchor(data):
+    if data.grid != ANCHOR_GRID or data.df.empty:
+        return Section("")
+    scores = diagnostics.time_to_target(data.df)
+    lrs = data.df.groupby("optimizer", sort=False)["run_id"].agg(
+        lambda ids: ", ".join(sorted({f"{data.configs[r]['lr']:g}" for r in ids})))
+    scores = scores.assign(lr=scores["optimizer"].map(lrs)).set_index("optimizer").reindex(
+        lrs.index).reset_index()
+    config = data.configs[data.df["run_id"].iloc[0]]
+    targets = sorted({r.get("target_val_acc") for r in data.records.values()
+                      if r.get("target_val_acc") is not None})
+    scores["within_budget"] = scores["within_budget"].map({True: "yes", False: "no"})
+    table = scores[["optimizer", "lr", "n", "misses", "median_s", "median_epochs",
+                    "within_budget"]].rename(columns={
+                        "n": "seeds", "median_s": "median s to target",
+                        "median_epochs": "median epochs to target",
+                        "within_budget": f"within {diagnostics.ALGOPERF_BUDGET_S:.0f} s"})
+    hidden = "-".join(map(str, config.get("hidden", [])))
+    return Section("\n".join([
+        "## AlgoPerf anchor", "",
+        f"AlgoPerf's MNIST workload as run here: {config['dataset']}, hidden {hidden}, "
+        f"{config.get('activation')}, batch {config.get('batch_size')}, "
+        f"{config.get('epochs')} epochs, {config.get('schedule')} lr, each optimizer at its "
+        f"tuned lr. Seconds and epochs until the validation accuracy first reaches "
+        f"{', '.join(f'{t:g}' for t in targets) or 'the target'}, training time only (the "
+        "clock pauses during evaluation); a run that misses (or diverges) counts as infinity, "
+        f"and the median is over the seeds, beside AlgoPerf's "
+        f"{diagnostics.ALGOPERF_BUDGET_S:.0f} s budget (their hardware, not this machine).", "",
+        md_table(table)]))
+
+
+def showcase_runs(results_dir, grid):
+    """(records, tuning run ids) of a showcase grid's runs: grid.json's final runs and
+    tuning.json's tuning runs that have a record."""
+    folder = results_dir / grid
+    if not (folder / GRID_FILE).is_file():
+        return {}, set()
+    wanted = {run["run_id"] for run in json.loads((folder / GRID_FILE).read_text())}
+    tuning = set()
+    if (folder / TUNING_FILE).is_file():
+        tuning = set(json.loads((folder / TUNING_FILE).read_text())["tuning_run_ids"])
+    records = read_records(folder, log=lambda line: None, set_aside=False)
+    return {r: records[r] for r in wanted | tuning if r in records}, tuning & set(records)
+
+
+def showcase_time(data):
+    """The header line measuring the whole showcase ([] except in its report, tuned)."""
+    if data.grid != SHOWCASE_REPORT or data.tuning is None:
+        return []
+    starts, finishes, grids, n_runs, n_tuning = [], [], [], 0, 0
+    for grid in SHOWCASE:
+        records, tuning_ids = showcase_runs(data.results_dir, grid)
+        if not records:
+            continue
+        grids.append(grid)
+        n_runs += len(records)
+        n_tuning += len(tuning_ids)
+        for record in records.values():
+            if record.get("finished_at") and record.get("wall_time_s") is not None:
+                finish = pd.Timestamp(record["finished_at"])
+                finishes.append(finish)
+                starts.append(finish - pd.Timedelta(seconds=record["wall_time_s"]))
+    spans = diagnostics.sittings(starts, finishes)
+    total = spans["minutes"].sum()
+    return [f"- **Showcase wall time:** {total:.1f} min against the {SHOWCASE_BUDGET_MIN} min "
+            f"budget ({'within' if total <= SHOWCASE_BUDGET_MIN else 'over'} it): tuning and "
+            f"final runs of {', '.join(grids)}, {n_runs} runs of which {n_tuning} tuning runs, "
+            f"in {len(spans)} sitting{'s' * (len(spans) != 1)} (first start to last finish "
+            f"each; pauses over {diagnostics.SITTING_GAP_S / 60:.0f} min between runs are left "
+            f"out)"]
