@@ -16,6 +16,9 @@ from ..stats.bootstrap import bootstrap_weights
 
 SPLIT, REPLICATE = "dataset", "seed"
 REGIME = "regime"  # an axis whose levels are separate protocols: contrasts never cross them
+# The variance grid's axes (which seed stream varies, and its seed): replicates, not factors;
+# kept as label columns for the seed-variance section.
+STREAM_AXES = ("varied", "value")
 POINTS = 100.0  # accuracies are reported in percentage points
 SEED = 20261123  # base seed of every bootstrap in the report
 NUMERIC = ["test_acc", "test_loss", "best_val_acc", "train_time_s", "eval_time_s", "wall_time_s",
@@ -26,7 +29,8 @@ RECORD_FIELDS = [*NUMERIC, "status", "n_params", "error", "finished_at", "code_v
 @dataclass(frozen=True)
 class ReportData:
     """Everything a section may read. `df` has the columns run_id, dataset, seed, one per factor
-    (a label column of grid.json; runs without that label get 'n/a'), and RECORD_FIELDS."""
+    (a label column of grid.json; runs without that label get 'n/a'), the STREAM_AXES a grid
+    has, and RECORD_FIELDS."""
 
     grid: str
     df: pd.DataFrame
@@ -137,20 +141,32 @@ def load_data(grid, results_dir, data_dir):
     runs = json.loads((folder / GRID_FILE).read_text())
     records = read_records(folder, set_aside=False)  # the report reads; only runners repair
     axes = list(dict.fromkeys(k for run in runs for k in run["labels"]))
-    factors = tuple(a for a in axes if a not in (SPLIT, REPLICATE))
+    factors = tuple(a for a in axes if a not in (SPLIT, REPLICATE, *STREAM_AXES))
+    streams = [a for a in axes if a in STREAM_AXES]
     rows = []
     for run in runs:
         record = records.get(run["run_id"], {"status": "pending"})
         # the config's dataset and seed, not the axis labels of the same name ("0" for 0)
         row = {"run_id": run["run_id"], SPLIT: run["config"]["dataset"],
                REPLICATE: run["config"]["seed"],
-               **{f: str(run["labels"].get(f, "n/a")) for f in factors}}
+               **{f: str(run["labels"].get(f, "n/a")) for f in [*factors, *streams]}}
         row.update({key: record.get(key) for key in RECORD_FIELDS})
         rows.append(row)
-    df = pd.DataFrame(rows, columns=["run_id", SPLIT, REPLICATE, *factors, *RECORD_FIELDS])
+    df = pd.DataFrame(rows, columns=["run_id", SPLIT, REPLICATE, *factors, *streams,
+                                     *RECORD_FIELDS])
     df[NUMERIC] = df[NUMERIC].apply(pd.to_numeric, errors="coerce")
     df["s_per_epoch"] = df["train_time_s"] / df["epochs_run"]
     configs = {run["run_id"]: run["config"] for run in runs}
     tuning = folder / TUNING_FILE
     return ReportData(grid, df, factors, records, configs, Path(results_dir), Path(data_dir),
                       tuple(runs), json.loads(tuning.read_text()) if tuning.is_file() else None)
+
+
+def grids_with_results(data, grids):
+    """The ReportData of each of `grids` that has results beside data's (data itself for its
+    own name), in order; grids never run are skipped."""
+    for grid in grids:
+        try:
+            yield data if grid == data.grid else load_data(grid, data.results_dir, data.data_dir)
+        except FileNotFoundError:
+            continue

@@ -16,14 +16,14 @@ from ..stats.aggregates import binomial_se, std_ci
 from ..stats.bootstrap import bootstrap_weights
 from ..tuning import describe
 from . import plots
-from .frame import POINTS, REGIME, SPLIT, load_data, test_size
+from .frame import POINTS, REGIME, SPLIT, STREAM_AXES, grids_with_results, test_size
 from .text import Section, figure_link, interval, md_table, number
 
 SHOWCASE_REPORT = "default"  # the report whose header measures the whole showcase
 SHOWCASE_BUDGET_MIN = 150  # issue 12: tuning + final runs, 2 workers on the 2-core machine
 GAP_GRIDS = ("default", "small_data")  # grids whose unregularized baselines are set side by side
 ANCHOR_GRID = "algoperf"  # the external anchor (AlgoPerf's MNIST workload)
-VARIED = "varied"  # the variance grid's axis: which seed stream varies ("all" for every one)
+VARIED = STREAM_AXES[0]  # which seed stream the variance grid varies ("all": every one)
 INCLUSION_TEXT = (
     "Tuned optimizers should respect the inclusion hierarchy sgd ⊆ momentum ⊆ adam (Choi et "
     "al. 2019): each can imitate the one before it, so with its lr tuned it should do no worse. "
@@ -87,10 +87,10 @@ def tuning(data):
     if SPLIT not in trials.columns:  # a grid on one dataset, fixed by the block's base
         trials = trials.assign(**{SPLIT: data.datasets[0]})
     rules = "; ".join(f"`{k}`: {v}" for k, v in data.tuning["rules"].items())
+    seeds = sorted({seed for cell in data.tuning["cells"] for seed in cell["seeds"]})
     lines = ["## Tuning", "",
              f"{len(data.tuning['tuning_run_ids'])} tuning runs (seeds "
-             f"{', '.join(map(str, sorted({s for c in data.tuning['cells'] for s in c['seeds']})))}"
-             f") chose each cell's nuisance settings on the validation split only ({rules}); "
+             f"{', '.join(map(str, seeds))}) chose each cell's nuisance settings on the validation split only ({rules}); "
              "the winner was then trained on the final seeds. Axes not listed in a cell share "
              "its selection.", ""]
     figures = sensitivity_figures(data, trials)
@@ -112,8 +112,8 @@ def tuning(data):
         lines += ["### Diverged tuning trials", "", md_table(share.rename(columns={
             "n_trials": "trials", "n_diverged": "diverged", "share": "share %"}), ".1f"), ""]
     lines += inclusion_lines(data)
-    lines += ["### What each cell selected", "", md_table(cells_first(data, selection_table(data.tuning))),
-              ""]
+    lines += ["### What each cell selected", "",
+              md_table(cells_first(data, selection_table(data.tuning))), ""]
     return Section("\n".join(lines), figures)
 
 
@@ -146,15 +146,8 @@ def generalization_gap(data):
     if data.grid not in GAP_GRIDS or data.ok.empty or all(
             data.records[r].get("train_acc") is None for r in data.ok["run_id"]):
         return Section("")
-    found = []
-    for grid in GAP_GRIDS:
-        try:
-            other = data if grid == data.grid else load_data(grid, data.results_dir,
-                                                             data.data_dir)
-        except FileNotFoundError:
-            continue
-        found.append(gap_rows(other))
-    table = pd.concat(found, ignore_index=True)
+    table = pd.concat([gap_rows(other) for other in grids_with_results(data, GAP_GRIDS)],
+                      ignore_index=True)
     columns = ["grid", *[c for c in (REGIME, SPLIT) if c in table.columns]]
     table = table.assign(train=POINTS * table["train_acc"], val=POINTS * table["val_acc"],
                          last=POINTS * table["lowest_val_loss_at_last_epoch"])
@@ -171,7 +164,7 @@ def generalization_gap(data):
 
 
 def seed_variance(data):
-    if VARIED not in data.factors or data.ok.empty:
+    if VARIED not in data.df.columns or data.ok.empty:
         return Section("")
     spread = diagnostics.seed_variance_by_stream(data.ok, cell=(SPLIT,))
     rows, panels = [], []
@@ -200,8 +193,8 @@ def seed_variance(data):
         "stream at 0 included), and every stream together (`all`): the standard deviation of "
         "test accuracy over the runs, in points, with a 95% BCa bootstrap CI (runs resampled), "
         "beside the binomial SE of an accuracy measured on the fixed test set, "
-        "sqrt(p (1 - p) / n_test) at the dataset's mean accuracy. A source whose sd is near that SE moves the result no more "
-        "than the test sample does.", "",
+        "sqrt(p (1 - p) / n_test) at the dataset's mean accuracy. A source whose sd is near "
+        "that SE moves the result no more than the test sample does.", "",
         md_table(pd.DataFrame(rows, columns=[SPLIT, "source", "runs", "sd", "95% CI",
                                              "test-set SE", "sd / SE"]), ".3f"), "",
         figure_link(data, name)]), {name: figure})

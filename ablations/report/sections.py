@@ -16,7 +16,7 @@ from ..trainers import SKLEARN_ACTIVATION, SKLEARN_SOLVER
 from . import plots
 from .contrasts import in_family
 from .findings import findings
-from .frame import POINTS, REPLICATE, SPLIT, load_data, test_size
+from .frame import POINTS, REPLICATE, SPLIT, grids_with_results, test_size
 from .protocol import anchor, generalization_gap, seed_variance, showcase_time, tuning
 from .text import Section, figure_link, interval, md_table, mean_std, number, p_value
 
@@ -124,6 +124,8 @@ def summary(data):
 
 
 def effects(data):
+    if not data.factors:
+        return Section("")
     lines = ["## With and without each component", "",
              "Each level against the baseline level of its factor, on paired runs (same dataset, "
              "seed and every other factor), in points of test accuracy. **Δ**: mean paired "
@@ -266,7 +268,7 @@ def curves(data):
 
 
 def cost(data):
-    if data.ok.empty:
+    if data.ok.empty or not data.factors:
         return Section("")
     colour_by = data.factors[0] if data.factors else None
     marker_by = data.factors[1] if len(data.factors) > 1 else None
@@ -347,12 +349,7 @@ def describe_sklearn(configs):
 def references(data):
     lines = ["## Baselines", ""]
     found = False
-    for grid in REFERENCE_GRIDS:
-        try:
-            other = data if grid == data.grid else load_data(grid, data.results_dir,
-                                                             data.data_dir)
-        except FileNotFoundError:
-            continue
+    for other in grids_with_results(data, REFERENCE_GRIDS):
         found = True
         keys = [SPLIT, *other.factors]
         rows = []
@@ -365,7 +362,7 @@ def references(data):
         sklearn = [c for c in other.configs.values() if c.get("trainer") == "sklearn_mlp"]
         what = (" scikit-learn's `MLPClassifier` (scikit-learn's trainer, not nn_core): "
                 + "; ".join(describe_sklearn(sklearn)) + "." if sklearn else "")
-        lines += [f"Grid `{grid}` (same splits, measured by the same harness).{what}", "",
+        lines += [f"Grid `{other.grid}` (same splits, measured by the same harness).{what}", "",
                   md_table(pd.DataFrame(rows, columns=[*keys, "test acc %", "seeds",
                                                        "published %", "s/epoch"])), ""]
     if not found:
@@ -390,8 +387,8 @@ def best_model(data):
         table = pd.DataFrame(confusion, columns=names)
         table.insert(0, "true", names)
         table["per-class acc %"] = POINTS * np.diag(confusion) / confusion.sum(axis=1)
-        title = (f"{dataset}: {' / '.join(map(str, best[list(data.factors)]))}, seed "
-                 f"{run[REPLICATE]}")
+        levels = " / ".join(map(str, best[list(data.factors)]))
+        title = f"{dataset}: {levels + ', ' if levels else ''}seed {run[REPLICATE]}"
         confusion_name = f"confusion_{dataset}.png"
         figures[confusion_name] = plots.confusion_figure(title, confusion, names)
         lines += [f"### {title} (test acc {POINTS * run['test_acc']:.2f}% ± {se:.2f} test-set "
