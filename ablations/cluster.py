@@ -123,9 +123,9 @@ def connect(address, data_dir=None, timeout_s=30.0):
         raise GridError("--backend dask needs dask.distributed: pip install "
                         "'scratchbench[dask]' (or make setup)") from None
     cluster = None
+    n_workers = local_workers(address) if address.startswith(LOCAL_PREFIX) else None
     try:
-        if address.startswith(LOCAL_PREFIX):
-            n_workers = local_workers(address)
+        if n_workers:
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, timeout=timeout_s)
             client = Client(cluster, timeout=timeout_s)
