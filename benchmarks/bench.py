@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import joblib
@@ -170,8 +171,6 @@ def torch_trainer(X, y, spec, threads):
 
 
 def sklearn_trainer(X, y, spec, threads):
-    import warnings
-
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
@@ -222,7 +221,8 @@ def worker_start_seconds(jobs):
 
     get_reusable_executor().shutdown(wait=True)  # the next Parallel starts new workers
     start = time.perf_counter()
-    with LokyBackend(jobs, None).parallel_config():
+    with LokyBackend(jobs, None).parallel_config(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # loky notes the old pool's stopped workers
         joblib.Parallel()(joblib.delayed(os.getpid)() for _ in range(jobs))
     return time.perf_counter() - start
 
@@ -253,8 +253,16 @@ def grid_scaling(data_dir, counts, runs_per_worker=4, epochs=2, rounds=2):
                 row.update(wall_s=wall, train_s=statistics.mean(r["train_time_s"] for r in records),
                            outside_s=statistics.mean(r["wall_time_s"] - r["train_time_s"]
                                                      - r["eval_time_s"] for r in records))
+    for row in rows.values():
+        row["runs"] = len(timed)
+    return with_efficiency(rows)
+
+
+def with_efficiency(rows):
+    """Add to each worker count w's row its parallel efficiency T1 / (w Tw) and the slowdown of
+    its runs' training against 1 worker's (both need the row of 1 worker)."""
     for w, row in rows.items():
-        row.update(runs=len(timed), efficiency=rows[1]["wall_s"] / (w * row["wall_s"]),
+        row.update(efficiency=rows[1]["wall_s"] / (w * row["wall_s"]),
                    slowdown=row["train_s"] / rows[1]["train_s"])
     return rows
 
