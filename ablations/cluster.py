@@ -7,6 +7,9 @@ resolve the dataset cache on their own host ($SCRATCHBENCH_DATA_DIR there) and f
 only the client writes records. A run in flight on a worker that dies is rescheduled by the
 scheduler on another one (up to distributed's `allowed-failures`, 3 by default).
 """
+import contextlib
+import logging
+import signal
 import time
 import uuid
 
@@ -126,8 +129,10 @@ def connect(address, data_dir=None, timeout_s=30.0):
     n_workers = local_workers(address) if address.startswith(LOCAL_PREFIX) else None
     try:
         if n_workers:
-            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, timeout=timeout_s)
+            with ctrl_c_ignored():  # inherited by the worker processes: Ctrl-C is the client's
+                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                       processes=True, dashboard_address=None, timeout=timeout_s,
+                                       silence_logs=logging.ERROR)
             client = Client(cluster, timeout=timeout_s)
         else:
             client = Client(address, timeout=timeout_s)
@@ -143,6 +148,18 @@ def connect(address, data_dir=None, timeout_s=30.0):
         backend.close()
         raise
     return backend
+
+
+@contextlib.contextmanager
+def ctrl_c_ignored():
+    """SIGINT ignored while processes start: they keep ignoring it (an ignored signal stays
+    ignored across exec), so Ctrl-C, which reaches the whole process group, stops only the
+    client, which saves what finished and then closes the cluster."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def local_workers(address):

@@ -6,6 +6,7 @@ an exit 2 within 30 s; a worker killed mid-grid loses nothing.
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -86,14 +87,9 @@ class Deployment:
         return proc
 
     def stop(self):
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for proc in self.procs:  # nothing of theirs is kept: no need for a graceful close
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture
@@ -204,3 +200,49 @@ def test_a_scheduler_without_scratchbench_is_exit_2_within_30_s(tmp_path, deploy
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert "the scheduler cannot import scratchbench; install it there" in lines[0]
     assert not (tmp_path / "results").exists()
+
+
+def cli(*args, cwd, **kwargs):
+    return subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), *args], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_ctrl_c_with_a_local_cluster_keeps_finished_runs_and_the_same_command_resumes(
+        tmp_path, data_dir):
+    grid_file = tmp_path / "grids.json"
+    grid_file.write_text(json.dumps({"kill": KILL_GRID}))
+    args = ["--grid-file", str(grid_file), "--grid", "kill", "--scheduler", "local:2",
+            "--results-dir", str(tmp_path / "dask"), "--reports-dir", str(tmp_path / "reports")]
+    runner = cli(*args, cwd=tmp_path, start_new_session=True)
+    folder = tmp_path / "dask" / "kill"
+    deadline = time.time() + 60
+    while sum(p.name != "grid.json" for p in folder.glob("*.json")) < 2:
+        assert time.time() < deadline and runner.poll() is None
+        time.sleep(0.05)
+    os.killpg(runner.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: workers included
+    _, stderr = runner.communicate(timeout=60)
+    assert runner.returncode == 130, stderr
+    assert "run the same command to resume" in stderr and "Traceback" not in stderr
+    kept = len(read_records(folder, quiet))
+    assert 2 <= kept < len(expand_grid("kill", KILL_GRID))
+    resumed = cli(*args, cwd=tmp_path)
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr
+    assert f"{kept} already done" in stderr
+    run_grid("kill", expand_grid("kill", KILL_GRID), tmp_path / "loky", data_dir, jobs=2, log=quiet)
+    assert records(folder) == records(tmp_path / "loky" / "kill")
+
+
+def test_two_clients_on_one_results_folder_train_each_run_once(tmp_path, deployment):
+    address = deployment.scheduler()
+    deployment.worker(tmp_path / "a"), deployment.worker(tmp_path / "b")
+    grid_file = tmp_path / "grids.json"
+    grid_file.write_text(json.dumps({"kill": KILL_GRID}))
+    args = ["--grid-file", str(grid_file), "--grid", "kill", "--scheduler", address,
+            "--results-dir", str(tmp_path / "shared"), "--reports-dir", str(tmp_path / "reports")]
+    clients = [cli(*args, cwd=tmp_path), cli(*args, cwd=tmp_path)]
+    outputs = [c.communicate(timeout=300)[1] for c in clients]
+    assert [c.returncode for c in clients] == [0, 0], outputs
+    trained = [re.findall(r"^\[\d+/\d+\] .*? \| (\S+):", out, re.M) for out in outputs]
+    assert len(trained[0]) + len(trained[1]) == len(expand_grid("kill", KILL_GRID))
+    assert not set(trained[0]) & set(trained[1])
