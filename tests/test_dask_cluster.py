@@ -34,13 +34,16 @@ except PackageNotFoundError:
 
 ROOT = Path(__file__).resolve().parents[1]
 DASK = str(Path(sys.executable).parent / "dask")
-# Makes a scheduler behave as one started where scratchbench is not installed: its imports fail
+# Makes a scheduler or worker behave as one started where scratchbench is not installed: its imports fail
 # and distributed's version report finds no metadata for it.
-WITHOUT_SCRATCHBENCH = (
+HIDE_SCRATCHBENCH = (
     "import sys; sys.modules['ablations'] = sys.modules['nn_core'] = None; "
     "import distributed.versions as v; real = v._version_cached; "
-    "v._version_cached = lambda pkg: None if pkg == 'scratchbench' else real(pkg); "
-    "from distributed.cli.dask_scheduler import main; main()")
+    "v._version_cached = lambda pkg: None if pkg == 'scratchbench' else real(pkg); ")
+SCHEDULER_WITHOUT_SCRATCHBENCH = (
+    sys.executable, "-c", HIDE_SCRATCHBENCH + "from distributed.cli.dask_scheduler import main; main()")
+WORKER_WITHOUT_SCRATCHBENCH = (
+    sys.executable, "-c", HIDE_SCRATCHBENCH + "from distributed.cli.dask_worker import main; main()")
 TINY_GRID = [{"base": {"dataset": dask_tiny.NAME, "hidden": [8], "epochs": 3, "batch_size": 16},
               "axes": {"seed": [0, 1, 2, 3]}}]
 KILL_GRID = [{"base": {"dataset": "digits", "hidden": [64], "epochs": 25, "batch_size": 16},
@@ -74,9 +77,11 @@ class Deployment:
         self.address = json.loads(path.read_text())["address"]
         return self.address
 
-    def worker(self, data_dir):
-        return self._start([DASK, "worker", self.address, "--nthreads", "1", "--no-nanny",
-                            "--no-dashboard", "--preload", str(Path(dask_tiny.__file__))],
+    def worker(self, data_dir, command=(DASK, "worker")):
+        """A worker process; with scratchbench, it preloads the tiny dataset's registration."""
+        preload = ["--preload", str(Path(dask_tiny.__file__))] if command[0] == DASK else []
+        return self._start([*command, self.address, "--nthreads", "1", "--no-nanny",
+                            "--no-dashboard", *preload],
                            "worker", SCRATCHBENCH_DATA_DIR=str(data_dir))
 
     def _start(self, args, name, **env):
@@ -189,7 +194,7 @@ def test_a_worker_killed_mid_grid_loses_nothing(tmp_path, deployment, data_dir):
 
 
 def test_a_scheduler_without_scratchbench_is_exit_2_within_30_s(tmp_path, deployment):
-    address = deployment.scheduler((sys.executable, "-c", WITHOUT_SCRATCHBENCH))
+    address = deployment.scheduler(SCHEDULER_WITHOUT_SCRATCHBENCH)
     deployment.worker(tmp_path / "worker-data")
     start = time.monotonic()
     result = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--grid", "smoke",
@@ -246,3 +251,26 @@ def test_two_clients_on_one_results_folder_train_each_run_once(tmp_path, deploym
     trained = [re.findall(r"^\[\d+/\d+\] .*? \| (\S+):", out, re.M) for out in outputs]
     assert len(trained[0]) + len(trained[1]) == len(expand_grid("kill", KILL_GRID))
     assert not set(trained[0]) & set(trained[1])
+
+
+def test_a_worker_without_scratchbench_is_named(tmp_path, deployment):
+    from ablations.cluster import connect
+    from ablations.config import GridError
+
+    deployment.scheduler()
+    deployment.worker(tmp_path / "w", WORKER_WITHOUT_SCRATCHBENCH)
+    with pytest.raises(GridError, match=r"worker tcp://127\.0\.0\.1:\d+ cannot import scratchbench; "
+                                        r"install it there"):
+        connect(deployment.address)
+
+
+def test_no_worker_is_a_timeout_with_the_command_that_starts_one(deployment):
+    from ablations.cluster import connect
+    from ablations.config import GridError
+
+    address = deployment.scheduler()
+    start = time.monotonic()
+    with pytest.raises(GridError, match="no worker joined the scheduler .* within 2 s; start one: "
+                                        "dask worker"):
+        connect(address, timeout_s=2)
+    assert time.monotonic() - start < 10
