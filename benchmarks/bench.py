@@ -23,7 +23,6 @@ import time
 import warnings
 from pathlib import Path
 
-import joblib
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -32,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ablations.datasets import DATASETS, default_data_dir, load_splits  # noqa: E402
 from ablations.expand import expand_grid  # noqa: E402
 from ablations.records import read_records  # noqa: E402
-from ablations.runner import LokyBackend, run_grid  # noqa: E402
+from ablations.runner import ignore_ctrl_c, run_grid  # noqa: E402
 from nn_core import MLP, OPTIMIZERS, fit  # noqa: E402
 
 BATCH = 128
@@ -216,15 +215,18 @@ def worker_counts(cores):
 
 
 def worker_start_seconds(jobs):
-    """Seconds until a fresh pool of `jobs` loky workers has answered one trivial task each."""
-    from joblib.externals.loky import get_reusable_executor
+    """Seconds until a fresh pool of `jobs` loky worker processes has answered one trivial task
+    each (a pool of its own: joblib's reusable one, warm for the timed grids, is left alone)."""
+    from joblib.externals.loky import ProcessPoolExecutor
 
-    get_reusable_executor().shutdown(wait=True)  # the next Parallel starts new workers
     start = time.perf_counter()
-    with LokyBackend(jobs, None).parallel_config(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # loky notes the old pool's stopped workers
-        joblib.Parallel()(joblib.delayed(os.getpid)() for _ in range(jobs))
+    with ProcessPoolExecutor(max_workers=jobs, initializer=ignore_ctrl_c) as pool:
+        list(pool.map(worker_pid, range(jobs)))
     return time.perf_counter() - start
+
+
+def worker_pid(_task):
+    return os.getpid()
 
 
 def grid_scaling(data_dir, counts, runs_per_worker=4, epochs=2, rounds=2):

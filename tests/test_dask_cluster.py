@@ -84,6 +84,17 @@ class Deployment:
                             "--no-dashboard", *preload],
                            "worker", SCRATCHBENCH_DATA_DIR=str(data_dir))
 
+    def connect(self, threads):
+        """A checked DaskBackend, once `threads` worker threads have joined."""
+        from ablations.cluster import connect
+
+        backend = connect(self.address)
+        deadline = time.time() + 30
+        while backend.threads() < threads:
+            assert time.time() < deadline, f"{threads} worker threads did not join in 30 s"
+            time.sleep(0.1)
+        return backend
+
     def _start(self, args, name, **env):
         log = open(self.tmp_path / f"{name}-{len(self.procs)}.log", "w")
         proc = subprocess.Popen(args, env={**self.env, **env}, stdout=log, stderr=log,
@@ -127,17 +138,11 @@ def deployment(tmp_path, served):
 
 def test_workers_fetch_into_their_own_cache_once_per_host_and_match_loky(
         tmp_path, deployment, served, data_dir):
-    from ablations.cluster import connect
-
     address = deployment.scheduler()
     worker_data = tmp_path / "worker-data"  # one host: both workers share its cache
     deployment.worker(worker_data), deployment.worker(worker_data)
-    backend = connect(address)
+    backend = deployment.connect(threads=2)
     try:
-        deadline = time.time() + 30
-        while backend.threads() < 2:
-            assert time.time() < deadline
-            time.sleep(0.1)
         outcome = run_grid("tiny", expand_grid("tiny", TINY_GRID), tmp_path / "results",
                            data_dir, backend=backend, log=quiet)
     finally:
@@ -159,18 +164,12 @@ def test_workers_fetch_into_their_own_cache_once_per_host_and_match_loky(
 
 
 def test_a_worker_killed_mid_grid_loses_nothing(tmp_path, deployment, data_dir):
-    from ablations.cluster import connect
-
-    address = deployment.scheduler()
+    deployment.scheduler()
     victim = deployment.worker(tmp_path / "a")
     deployment.worker(tmp_path / "b")
     runs = expand_grid("kill", KILL_GRID)
-    backend = connect(address)
+    backend = deployment.connect(threads=2)
     try:
-        deadline = time.time() + 30
-        while backend.threads() < 2:
-            assert time.time() < deadline
-            time.sleep(0.1)
         seen = []
 
         def kill_on_first_record(total):
