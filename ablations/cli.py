@@ -94,6 +94,8 @@ def parse_args(argv, root, prog=None):
     for name in args.grid:
         if name not in args.grids:
             parser.error(f"--grid: {unknown_name_message('grid', name, args.grids)}")
+    if args.backend == "loky" and args.scheduler:
+        parser.error("--scheduler is for --backend dask (leave --backend out to use it)")
     args.backend = args.backend or ("dask" if args.scheduler else "loky")
     if args.backend == "dask" and not args.scheduler:
         parser.error("--backend dask needs --scheduler ADDRESS")

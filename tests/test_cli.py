@@ -23,6 +23,7 @@ BAD_ARGUMENTS = [
     (["--jobs", "two"], "expected a positive integer"),
     (["--backend", "ray"], "invalid choice: 'ray'"),
     (["--backend", "dask"], "needs --scheduler"),
+    (["--backend", "loky", "--scheduler", "local:2"], "--scheduler is for --backend dask"),
     (["--only", "colour=red", "--grid", "smoke"], "unknown key 'colour'"),
     (["--only", "optimzer=adam", "--grid", "smoke"], "did you mean 'optimizer'"),
     (["--only", "optimizer=adamm", "--grid", "smoke"],
