@@ -6,10 +6,11 @@ mirror with probability 1/2 (`flip`). Pixels are resampled by nearest neighbour 
 vectorized gather; pixels shifted in from outside are 0.
 All randomness comes from the Generator passed by fit, so a seeded run is reproducible.
 
-Images move in pixel space: for standardized features, pass the per-pixel `pixel_mean` and
-`pixel_std` they were standardized with, and the batch is turned back into pixels, moved, and
-standardized again. (Moving standardized values would carry each pixel's statistics to another
-position and fill the border with the mean image instead of background.)
+Images move in pixel space: for normalized features, pass the `pixel_mean` and `pixel_std` they
+were normalized with (scalars for global normalization, (h*w,) per pixel), and the batch is
+turned back into pixels, moved, and normalized again. (Moving normalized values would carry each
+pixel's statistics to another position and fill the border with the mean image instead of
+background.)
 """
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ class RandomShiftRotateFlip:
     max_shift: int = 2
     max_degrees: float = 0.0
     flip: bool = False
-    pixel_mean: np.ndarray = None  # (h*w,): features = (pixels - pixel_mean) / pixel_std
+    pixel_mean: np.ndarray = None  # () or (h*w,): features = (pixels - pixel_mean) / pixel_std
     pixel_std: np.ndarray = None
 
     def __call__(self, batch, rng):

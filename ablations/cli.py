@@ -17,11 +17,12 @@ from nn_core.registry import unknown_name_message
 from . import __version__
 from .config import GridError
 from .datasets import DATASETS, DatasetError, default_data_dir
-from .expand import expand_grid, filter_runs
+from .expand import filter_runs
 from .grids import GRIDS
 from .idx import IdxFormatError
 from .progress import progress_for
 from .runner import LokyBackend, run_grid
+from .tuning import plan_from_results, run_tuned_grid
 
 FETCHED_BY_DEFAULT = ("mnist", "fashion_mnist")
 DEFAULT_GRIDS = ["baselines", "default"]  # the baselines first, so the default report shows them
@@ -139,10 +140,10 @@ def show_progress(name, done, total):
     print(f"\r  {name}: {share}", end="" if done < total else "\n", file=sys.stderr)
 
 
-def render_report(grid, results_dir, reports_dir):
-    from ablations.report import render_report as render  # matplotlib: imported only to draw
+def render_report(grid, results_dir, reports_dir, data_dir):
+    from .report import render_report as render  # matplotlib: imported only to draw
 
-    return render(grid, results_dir, reports_dir)
+    return render(grid, results_dir, reports_dir, data_dir)
 
 
 def select(grids, only):
@@ -166,33 +167,42 @@ def main(argv=None, root=None, prog=None):
         if args.fetch_data:
             fetch_data(FETCHED_BY_DEFAULT, data_dir)
             return 0
-        grids = {name: expand_grid(name, args.grids[name]) for name in args.grid}
-        selected = select(grids, args.only)
+        plans = {name: plan_from_results(name, args.grids[name], args.results_dir)
+                 for name in args.grid}
+        grids = {name: plan.runs for name, plan in plans.items()}
+        selected = select({name: plan.all_runs() for name, plan in plans.items()}, args.only)
         if args.list:
             for name, runs in selected.items():
-                print(tabulate([[r.run_id, *r.labels.values()] for r in runs],
-                               headers=["run_id", *(runs[0].labels if runs else [])],
-                               tablefmt="github"))
-                print(f"{name}: {len(runs)} runs")
+                keys = list(dict.fromkeys(k for r in runs for k in r.labels))
+                print(tabulate([[r.run_id, *(r.labels.get(k, "") for k in keys)] for r in runs],
+                               headers=["run_id", *keys], tablefmt="github"))
+                print(f"{name}: {len(runs)} runs" + (
+                    f" ({len(plans[name].tuning)} tuning runs; "
+                    f"{plans[name].pending_finals} final runs pending tuning results)"
+                    if plans[name].tuned else ""))
             return 0
         if args.report_only:
             for name in grids:
-                print(f"report: {render_report(name, args.results_dir, args.reports_dir)}")
+                print(f"report: {render_report(name, args.results_dir, args.reports_dir, data_dir)}")
             return 0
         backend = connect_backend(args, data_dir)
         errors = 0
         try:
             for name, runs in grids.items():
-                outcome = run_grid(name, runs, args.results_dir, data_dir, backend=backend,
-                                   force=args.force, only=selected[name] if args.only else None,
-                                   log=log_line, progress=progress_for(sys.stderr, log_line))
+                def train(finals, only, name=name):
+                    return run_grid(name, finals, args.results_dir, data_dir, backend=backend,
+                                    force=args.force, only=only, log=log_line,
+                                    progress=progress_for(sys.stderr, log_line))
+                outcome = run_tuned_grid(name, args.grids[name], args.results_dir, train,
+                                         only=args.only, force=args.force, log=log_line) \
+                    if plans[name].tuned else train(runs, selected[name] if args.only else None)
                 if outcome.interrupted:
                     print(f"interrupted: {outcome.trained} runs finished in this session are saved "
                           f"under {args.results_dir / name}; run the same command to resume",
                           file=sys.stderr)
                     return 130
                 errors += outcome.counts.get("error", 0)
-                print(f"report: {render_report(name, args.results_dir, args.reports_dir)}")
+                print(f"report: {render_report(name, args.results_dir, args.reports_dir, data_dir)}")
         finally:
             backend.close()
         return 1 if errors else 0

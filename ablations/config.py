@@ -16,7 +16,8 @@ from typing import Callable
 from nn_core import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, SCHEDULES
 from nn_core.registry import unknown_name_message
 
-from .datasets import DATASETS
+from .datasets import DATASETS, NORMALIZATIONS
+from .streams import STREAMS, stream_setting
 from .trainers import TRAINERS
 
 
@@ -62,7 +63,10 @@ class Setting:
 SCHEMA = {
     "trainer": Setting("nn_core", (str,), _registry(TRAINERS), help="what trains the model"),
     "dataset": Setting("digits", (str,), _registry(DATASETS)),
-    "seed": Setting(0, (int,), _number(0), help="initial weights, batch order, dropout, augment"),
+    "seed": Setting(0, (int,), _number(0), help="every random stream whose own seed is None"),
+    **{stream_setting(stream): Setting(None, (int,), _number(0), optional=True,
+                                       help=f"{what}; None: the run's seed")
+       for stream, (_, what) in STREAMS.items()},
     "hidden": Setting([128], (list,), _positive_int_list, help="hidden layer widths"),
     "activation": Setting("relu", (str,), _registry(ACTIVATIONS)),
     "loss": Setting("softmax_cross_entropy", (str,), _registry(LOSSES)),
@@ -85,8 +89,23 @@ SCHEMA = {
     "patience": Setting(None, (int,), _number(1), optional=True, help="early stopping"),
     "train_size": Setting(None, (int,), _number(1), optional=True, help="subsample the train split"),
     "val_size": Setting(None, (int,), _number(1), optional=True, help="None: the dataset's"),
-    "standardize": Setting(False, (bool,)),
+    "normalize": Setting("none", (str,), _registry(NORMALIZATIONS),
+                         help="none: [0, 1]; global or per_pixel training mean and std"),
 }
+
+# Settings of older SCHEMAs -> the same meaning in today's settings (records.migrate_records).
+LEGACY_SETTINGS = {
+    "standardize": lambda value: {"normalize": "per_pixel" if value else "none"},
+}
+
+
+def upgrade_config(config):
+    """A config written under an older SCHEMA, in today's settings (same meaning)."""
+    config = dict(config)
+    for key, translate in LEGACY_SETTINGS.items():
+        if key in config:
+            config.update(translate(config.pop(key)))
+    return config
 
 
 def _type_ok(value, types):
@@ -119,6 +138,9 @@ def resolve(settings, where="run"):
     for key in list(settings):
         if key in extra and key not in SCHEMA:
             optimizer_params[key] = settings.pop(key)
+    for key in sorted(set(settings) & set(LEGACY_SETTINGS)):
+        today = ", ".join(f"{k}={v!r}" for k, v in LEGACY_SETTINGS[key](settings[key]).items())
+        raise GridError(f"{where}: {key!r} is retired; {key}={settings[key]!r} is now {today}")
     unknown = sorted(set(settings) - set(SCHEMA))
     if unknown:
         valid = sorted(set(SCHEMA) - {"optimizer_params"} | set(extra))

@@ -1,8 +1,8 @@
 """The dataset registry: MNIST and Fashion-MNIST from verified IDX files, and sklearn's digits.
 
-`load_splits(name)` returns float32 features scaled to [0, 1] (optionally standardized with
-training statistics) and a seeded, stratified validation split held out from the training set;
-the test set is only ever scored. IDX datasets are cached as uint8 .npy files under
+`load_splits(name)` returns float32 features scaled to [0, 1] (optionally normalized with
+training statistics, NORMALIZATIONS) and a seeded, stratified validation split held out from the
+training set; the test set is only ever scored. IDX datasets are cached as uint8 .npy files under
 `<data_dir>/<name>/`, memory-mapped on load and checked against the pinned SHA-256 each time.
 """
 import contextlib
@@ -26,6 +26,10 @@ DATASETS = Registry("dataset")
 DATA_DIR_ENV = "SCRATCHBENCH_DATA_DIR"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SPLIT_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+DIGIT_NAMES = tuple(str(i) for i in range(10))
+# Zalando's label table (github.com/zalandoresearch/fashion-mnist, README "Labels")
+FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Ankle boot")
 
 
 FETCH_LOCK_TIMEOUT_S = 3600  # how long to wait for another process fetching the same dataset
@@ -89,10 +93,36 @@ class IdxFile:
                                  f"the pinned {self.sha256[:16]}...")
 
 
+NORMALIZATIONS = Registry("normalization")
+STD_FLOOR = 1e-3  # a near-constant pixel would otherwise be divided by ~0
+
+
+@NORMALIZATIONS.register("none")
+def no_normalization(X_train):
+    """Features stay pixels scaled to [0, 1]."""
+    return None, None
+
+
+@NORMALIZATIONS.register("global")
+def global_normalization(X_train):
+    """One mean and one std over every training pixel (scalars), as the usual MNIST recipes do
+    (e.g. 0.1307 / 0.3081): every pixel keeps its place on one scale, so content moved onto a
+    near-constant border pixel stays a moderate value."""
+    return np.float32(X_train.mean()), np.float32(max(X_train.std(), STD_FLOOR))
+
+
+@NORMALIZATIONS.register("per_pixel")
+def per_pixel_normalization(X_train):
+    """Each pixel's own training mean and std (d,). Fragile: a pixel that is almost always
+    background gets a tiny std, so shifted content lands there at values in the hundreds."""
+    return X_train.mean(axis=0), np.maximum(X_train.std(axis=0), STD_FLOOR)
+
+
 @dataclass(frozen=True)
 class Splits:
-    """Features (n, d) float32 and int64 labels (n,) for each split; for standardized features,
-    the training statistics they were standardized with (else None)."""
+    """Features (n, d) float32 and int64 labels (n,) for each split; for normalized features,
+    the training statistics they were normalized with, (features = (pixels - pixel_mean) /
+    pixel_std; scalars or (d,)), else None."""
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -102,8 +132,8 @@ class Splits:
     y_test: np.ndarray
     image_shape: tuple
     n_classes: int
-    pixel_mean: np.ndarray = None  # (d,)
-    pixel_std: np.ndarray = None  # (d,)
+    pixel_mean: np.ndarray = None  # () or (d,)
+    pixel_std: np.ndarray = None  # () or (d,)
 
 
 @dataclass(frozen=True)
@@ -118,6 +148,7 @@ class IdxDataset:
     max_value: float = 255.0
     val_size: int = 10_000
     target_val_acc: float = 0.97  # for time-to-target
+    class_names: tuple = DIGIT_NAMES  # label i is class_names[i], for the report
 
     def cache_dir(self, data_dir):
         return Path(data_dir) / self.name
@@ -214,6 +245,7 @@ class DigitsDataset:
     max_value: float = 16.0
     val_size: int = 270
     target_val_acc: float = 0.95
+    class_names: tuple = DIGIT_NAMES
 
     def load_raw(self, data_dir=None):
         from sklearn.datasets import load_digits  # scikit-learn takes 2 s to import: only when used
@@ -232,7 +264,7 @@ class DigitsDataset:
         return "scikit-learn (bundled)"
 
 
-def _mnist_like(name, hashes, sources, target_val_acc):
+def _mnist_like(name, hashes, sources, target_val_acc, class_names=DIGIT_NAMES):
     shapes = {"train_images": (60000, 28, 28), "train_labels": (60000,),
               "test_images": (10000, 28, 28), "test_labels": (10000,)}
     prefix = {"train": "train", "test": "t10k"}
@@ -241,7 +273,8 @@ def _mnist_like(name, hashes, sources, target_val_acc):
         split, kind = key.split("_")
         idx = "idx3" if kind == "images" else "idx1"
         files[key] = IdxFile(f"{prefix[split]}-{kind}-{idx}-ubyte", shapes[key], hashes[key])
-    return IdxDataset(name, files, tuple(sources), target_val_acc=target_val_acc)
+    return IdxDataset(name, files, tuple(sources), target_val_acc=target_val_acc,
+                      class_names=class_names)
 
 
 DATASETS["digits"] = DigitsDataset()
@@ -264,18 +297,19 @@ DATASETS["fashion_mnist"] = _mnist_like(
     [UrlMirror("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
      UrlMirror("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
      DebianPackage("dataset-fashion-mnist", "usr/share/datasets/fashion-mnist")],
-    target_val_acc=0.85)
+    target_val_acc=0.85, class_names=FASHION_NAMES)
 
 
 def load_splits(name, data_dir=None, val_size=None, split_seed=0, train_size=None,
-                standardize=False):
+                normalize="none"):
     """Load dataset `name` as float32 Splits.
 
     val_size : rows held out of the training set for validation (default: the dataset's).
     split_seed : seeds the stratified split (and the `train_size` subsample), not the run.
     train_size : if set, a stratified subsample of the remaining training rows.
-    standardize : subtract the training mean and divide by its std (std floored at 1e-3)
-        after scaling to [0, 1].
+    normalize : a NORMALIZATIONS name: after scaling to [0, 1], subtract the training split's
+        mean and divide by its std, one pair for all pixels ("global") or one per pixel
+        ("per_pixel"); "none" keeps [0, 1].
     """
     from sklearn.model_selection import train_test_split  # slow import, see DigitsDataset
 
@@ -297,10 +331,8 @@ def load_splits(name, data_dir=None, val_size=None, split_seed=0, train_size=Non
 
     X_train, X_val = features(images[np.sort(train_idx)]), features(images[np.sort(val_idx)])
     X_test = features(raw["test_images"])
-    mean = std = None
-    if standardize:
-        mean = X_train.mean(axis=0)
-        std = np.maximum(X_train.std(axis=0), 1e-3)
+    mean, std = NORMALIZATIONS[normalize](X_train)
+    if std is not None:
         X_train, X_val, X_test = ((X - mean) / std for X in (X_train, X_val, X_test))
     return Splits(X_train, labels[np.sort(train_idx)], X_val, labels[np.sort(val_idx)], X_test,
                   np.asarray(raw["test_labels"], np.int64), dataset.image_shape, dataset.n_classes,

@@ -12,8 +12,15 @@ import os
 import tempfile
 from pathlib import Path
 
-SCHEMA_VERSION = 2  # 1 named runs by a hash of every setting; 2 leaves defaults out of it
+from .config import upgrade_config
+
+# 1 named runs by a hash of every setting; 2 leaves defaults out of it; 3 draws from independent
+# seed streams (streams.py), so its numbers differ from a schema-2 record of the same run id.
+SCHEMA_VERSION = 3
+ID_SCHEMA = 2  # the first schema whose run ids are today's (what migrate_records renames to)
 GRID_FILE = "grid.json"
+TUNING_FILE = "tuning.json"  # written by ablations/tuning.py beside the records
+SIDE_FILES = {GRID_FILE, TUNING_FILE}
 REQUIRED = {"schema", "run_id", "config", "status"}
 
 
@@ -32,6 +39,13 @@ def write_json_atomic(path, obj):
     os.replace(f.name, path)
 
 
+def is_finished(record):
+    """Whether `record` is a result of today's code: not an error (errors are retried) and of the
+    current schema. A record of an older schema stays readable by the report, but it never counts
+    as a result of the current code: its run trains again (and its record is replaced)."""
+    return record.get("status") != "error" and record.get("schema") == SCHEMA_VERSION
+
+
 def record_path(folder, run_id):
     return Path(folder) / f"{run_id}.json"
 
@@ -41,7 +55,7 @@ def read_records(folder, log=print, set_aside=True):
     with `set_aside`, renamed to `<name>.corrupt` so that their runs train again."""
     records = {}
     for path in sorted(Path(folder).glob("*.json")):
-        if path.name == GRID_FILE:
+        if path.name in SIDE_FILES:
             continue
         try:
             record = json.loads(path.read_text())
@@ -61,19 +75,25 @@ def read_records(folder, log=print, set_aside=True):
 
 
 def migrate_records(folder, identify):
-    """Rename schema-1 records to their schema-2 id, `identify(record["config"])`; return how
+    """Rename schema-1 records, and records whose config holds a retired setting (config.
+    LEGACY_SETTINGS, e.g. `standardize`), to today's id, `identify(upgraded config)`; return how
     many. Schema 1 hashed every setting, so adding a setting to SCHEMA renamed every run and
-    retrained it; schema 2 hashes only settings that differ from their defaults."""
+    retrained it; schema 2 hashes only settings that differ from their defaults. A renamed record
+    says at most schema 2: its numbers come from the single-stream code, so it is not
+    `is_finished`, but the report finds it under its run's current id."""
     moved = 0
     for path in sorted(Path(folder).glob("*.json")):
         try:
             record = json.loads(path.read_text())
         except (ValueError, UnicodeDecodeError):
             continue  # read_records sets it aside
-        if not isinstance(record, dict) or record.get("schema") != 1 \
-                or not isinstance(record.get("config"), dict):
+        if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
             continue
-        record.update(schema=SCHEMA_VERSION, run_id=identify(record["config"]))
+        config = upgrade_config(record["config"])
+        if record.get("schema") != 1 and config == record["config"]:
+            continue
+        record.update(schema=max(record.get("schema", 1), ID_SCHEMA), config=config,
+                      run_id=identify(config))
         write_json_atomic(record_path(folder, record["run_id"]), record)
         if record["run_id"] != path.stem:
             path.unlink(missing_ok=True)

@@ -25,17 +25,18 @@ from . import __version__
 from .config import run_id
 from .datasets import DATASETS, default_data_dir, load_splits
 from .progress import PlainLines
-from .records import (GRID_FILE, SCHEMA_VERSION, migrate_records, read_records, record_path,
-                      release, remove_orphans, try_claim, write_json_atomic)
+from .records import (GRID_FILE, SCHEMA_VERSION, is_finished, migrate_records, read_records,
+                      record_path, release, remove_orphans, try_claim, write_json_atomic)
+from .streams import split_seed
 from .trainers import TRAINERS
 
 
 @functools.lru_cache(maxsize=1)  # runs are ordered by dataset, so one cached split set suffices
-def cached_splits(dataset, data_dir, val_size, train_size, standardize):
+def cached_splits(dataset, data_dir, val_size, train_size, normalize, split_seed):
     """The run's splits, fetched first where this host's cache lacks them (a Dask worker)."""
     DATASETS[dataset].fetch(data_dir, log=lambda line: print(line, file=sys.stderr))
     return load_splits(dataset, data_dir, val_size=val_size, train_size=train_size,
-                       standardize=standardize)
+                       normalize=normalize, split_seed=split_seed)
 
 
 def execute(run, data_dir=None):
@@ -46,7 +47,8 @@ def execute(run, data_dir=None):
     try:
         with threadpool_limits(limits=1):
             splits = cached_splits(config["dataset"], str(data_dir or default_data_dir()),
-                                   config["val_size"], config["train_size"], config["standardize"])
+                                   config["val_size"], config["train_size"], config["normalize"],
+                                   split_seed(config))
             result = TRAINERS[config["trainer"]](config, splits)
     except Exception as err:  # isolate any failure to its own run
         result = {"status": "error", "error": f"{type(err).__name__}: {err}"}
@@ -183,7 +185,7 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
     write_json_atomic(folder / GRID_FILE, [
         {"run_id": r.run_id, "labels": r.labels, "config": r.config} for r in runs])
     records = read_records(folder, log)
-    finished = set() if force else {rid for rid, r in records.items() if r["status"] != "error"}
+    finished = set() if force else {rid for rid, r in records.items() if is_finished(r)}
     wanted = runs if only is None else only
     todo = [r for r in wanted if r.run_id not in finished]
     todo.sort(key=lambda r: (r.config["dataset"], str(r.config["train_size"])))
@@ -193,6 +195,9 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
         f"{len(todo)} to train with {backend.describe()}")
     if not todo:
         return outcome
+    if code_version().endswith("+dirty"):
+        log(f"warning: training from a tree with uncommitted changes ({code_version()}): these "
+            f"records cannot be tied to a commit; commit first for results you will publish")
     if backend.fetches_on_client:  # else each worker fetches into its own host's cache
         for name in sorted({r.config["dataset"] for r in todo}):
             DATASETS[name].fetch(data_dir, log=log)

@@ -1,8 +1,9 @@
 """Train one resolved config and measure it: `TRAINERS[config["trainer"]](config, splits)`.
 
-Each trainer returns the run's results (status, per-epoch history, test metrics, times). Every
-random draw comes from np.random.default_rng(config["seed"]), so a run's numbers depend on its
-config alone; runs that differ only in one factor also share their initial weights (paired).
+Each trainer returns the run's results (status, per-epoch history, test metrics, times). nn_core
+draws from the run's independent streams (`streams.py`: initial weights, batch order, dropout and
+augmentation noise), so a run's numbers depend on its config alone; runs that differ only in one
+factor also share their initial weights and batch order (paired).
 Each trainer declares the settings it honours (`register_trainer`); a grid that sets another
 one away from its default is rejected before anything trains (`Trainer.ignored`).
 """
@@ -13,11 +14,12 @@ from typing import Callable
 
 import numpy as np
 
-from nn_core import MLP, OPTIMIZERS, REGULARIZERS, SCHEDULES, History, fit
+from nn_core import MLP, OPTIMIZERS, SCHEDULES, History, fit
 from nn_core.registry import Registry
 
-from .augment import RandomShiftRotateFlip
 from .datasets import DATASETS
+from .regularization import regularization
+from .streams import stream_rng, stream_setting
 
 TRAINERS = Registry("trainer")
 EVERY_SETTING = None  # `honours` of a trainer that implements every SCHEMA setting
@@ -65,6 +67,16 @@ def time_to_target(history, target):
 
 
 N_MISCLASSIFIED_KEPT = 16
+TRAIN_EVAL_ROWS = 10_000  # training rows scored at the end, for the generalization gap
+
+
+def train_fit(model, X_train, y_train):
+    """(loss, accuracy) in eval mode on every k-th training row (at most TRAIN_EVAL_ROWS of
+    them, k = ceil(n / TRAIN_EVAL_ROWS)): the train side of the generalization gap, as cheap
+    as one validation pass."""
+    step = -(-len(X_train) // TRAIN_EVAL_ROWS)
+    loss, acc = model.evaluate(X_train[::step], y_train[::step])
+    return {"train_eval_loss": loss, "train_acc": acc}
 
 
 def test_errors(y_true, y_pred, n_classes):
@@ -98,35 +110,25 @@ def summarize(history, test_loss, test_acc, n_params, diverged, target):
 
 @register_trainer("nn_core")  # every setting: a setting added to SCHEMA is implemented here
 def train_nn_core(config, splits):
-    rng = np.random.default_rng(config["seed"])
     sizes = [splits.X_train.shape[1], *config["hidden"], splits.n_classes]
-    model = MLP(sizes, rng, activation=config["activation"], loss=config["loss"],
-                dropout=config["dropout"], init=config["init"])
+    parts = regularization(config, splits)
+    model = MLP(sizes, stream_rng(config, "init"), activation=config["activation"],
+                loss=config["loss"], init=config["init"], **parts.model_kwargs)
     optimizer = OPTIMIZERS.create(config["optimizer"], lr=config["lr"], **config["optimizer_params"])
-    regularizers = []
-    if config["l2"]:
-        regularizers.append(REGULARIZERS.create("l2", l2=config["l2"]))
-    if config["decoupled_weight_decay"]:
-        regularizers.append(REGULARIZERS.create(
-            "weight_decay", weight_decay=config["decoupled_weight_decay"]))
-    if config["clip_norm"]:
-        regularizers.append(REGULARIZERS.create("grad_clip", max_norm=config["clip_norm"]))
-    augment = None
-    if config["augment_shift"] or config["augment_degrees"] or config["augment_flip"]:
-        augment = RandomShiftRotateFlip(splits.image_shape, config["augment_shift"],
-                                        config["augment_degrees"], config["augment_flip"],
-                                        splits.pixel_mean, splits.pixel_std)
-    history = fit(model, splits.X_train, splits.y_train, optimizer=optimizer, rng=rng,
+    history = fit(model, splits.X_train, splits.y_train, optimizer=optimizer,
+                  rng=stream_rng(config, "order"), noise_rng=stream_rng(config, "noise"),
                   epochs=config["epochs"], batch_size=config["batch_size"],
                   X_val=splits.X_val, y_val=splits.y_val,
                   schedule=SCHEDULES.create(config["schedule"],
                                             warmup_epochs=config["warmup_epochs"]),
-                  regularizers=regularizers, patience=config["patience"], batch_transform=augment)
+                  regularizers=parts.hooks, patience=config["patience"],
+                  batch_transform=parts.batch_transform)
     test_loss = test_acc = None
     errors = {}
     if not history.diverged:
         test_loss, test_acc = model.evaluate(splits.X_test, splits.y_test)
-        errors = test_errors(splits.y_test, model.predict(splits.X_test), splits.n_classes)
+        errors = {**test_errors(splits.y_test, model.predict(splits.X_test), splits.n_classes),
+                  **train_fit(model, splits.X_train, splits.y_train)}
     return {**summarize(history.as_dict(), test_loss, test_acc, model.n_params, history.diverged,
                         DATASETS[config["dataset"]].target_val_acc), **errors}
 
@@ -139,8 +141,9 @@ SKLEARN_SOLVER = {"sgd": {"solver": "sgd", "momentum": 0.0},
 SKLEARN_OPTIMIZER_ARGUMENTS = {"momentum": "momentum", "beta1": "beta_1", "beta2": "beta_2",
                                "eps": "epsilon"}  # ours -> MLPClassifier's
 SKLEARN_HONOURS = {"trainer", "dataset", "seed", "hidden", "activation", "optimizer", "lr",
-                   "epochs", "batch_size", "l2", "train_size", "val_size", "standardize",
-                   *SKLEARN_OPTIMIZER_ARGUMENTS}
+                   "epochs", "batch_size", "l2", "train_size", "val_size", "normalize",
+                   stream_setting("split"),  # the splits are made before the trainer runs
+                   *SKLEARN_OPTIMIZER_ARGUMENTS}  # its random_state is `seed`: no other stream
 
 
 def sklearn_alpha(l2, batch_size):

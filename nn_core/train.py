@@ -33,8 +33,8 @@ class History:
         return asdict(self)
 
 
-def fit(model, X, y, *, optimizer, rng, epochs=10, batch_size=128, X_val=None, y_val=None,
-        schedule=None, regularizers=(), patience=None, batch_transform=None, callback=None):
+def fit(model, X, y, *, optimizer, rng, noise_rng=None, epochs=10, batch_size=128, X_val=None,
+        y_val=None, schedule=None, regularizers=(), patience=None, batch_transform=None, callback=None):
     """Train `model` in place and return its History.
 
     Parameters
@@ -43,7 +43,10 @@ def fit(model, X, y, *, optimizer, rng, epochs=10, batch_size=128, X_val=None, y
     X : array (n, d_in), converted once to the model's dtype. y : int array (n,) of class labels.
     optimizer : Optimizer (OPTIMIZERS); its `lr` is the base learning rate.
     rng : np.random.Generator
-        The only source of randomness: batch order, dropout masks and `batch_transform`.
+        Draws the batch order, and everything else too unless `noise_rng` is given.
+    noise_rng : np.random.Generator or None
+        Draws dropout masks and is passed to `batch_transform`; None: `rng`. A separate stream
+        keeps the batch order independent of whether (and how much) the model draws noise.
     epochs, batch_size : int
     X_val, y_val : optional validation set, evaluated after each epoch.
     schedule : Schedule or None (constant).
@@ -69,6 +72,7 @@ def fit(model, X, y, *, optimizer, rng, epochs=10, batch_size=128, X_val=None, y
     grads = [model.weight_grads_flat, model.bias_grads_flat]
     decay = [True, False]  # decoupled weight decay (AdamW) for weights, never biases
     base_lr = optimizer.lr
+    noise_rng = rng if noise_rng is None else noise_rng
     history = History()
     best_loss, best_params, waited = math.inf, None, 0
 
@@ -83,8 +87,8 @@ def fit(model, X, y, *, optimizer, rng, epochs=10, batch_size=128, X_val=None, y
                 xb = np.take(X, idx, axis=0, out=x_buffer[:len(idx)], mode="clip")
                 yb = np.take(Y, idx, axis=0, out=y_buffer[:len(idx)], mode="clip")
                 if batch_transform is not None:
-                    xb = batch_transform(xb, rng)
-                loss, dlogits = model.loss.loss_and_grad(model.forward(xb, rng), yb)
+                    xb = batch_transform(xb, noise_rng)
+                loss, dlogits = model.loss.loss_and_grad(model.forward(xb, noise_rng), yb)
                 model.backward(dlogits)
                 for reg in regularizers:
                     loss += reg.penalty(model)

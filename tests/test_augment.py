@@ -80,3 +80,18 @@ def test_without_flip_the_random_stream_is_unchanged(rng):
     reference.integers(-2, 3, size=(2, 8, 1, 1))
     reference.uniform(-10.0, 10.0, size=(8, 1, 1))
     assert generator.random() == reference.random()
+
+
+@pytest.mark.parametrize("normalize", ["global", "per_pixel"])
+def test_every_normalization_augments_in_pixel_space(normalize):
+    """With the statistics load_splits reports (scalars for global, (d,) for per_pixel), an
+    augmented normalized batch is the normalized augmented pixels; the border is background."""
+    from ablations.datasets import load_splits
+    pixels = load_splits("digits").X_train[:64]
+    s = load_splits("digits", normalize=normalize)
+    plain = RandomShiftRotateFlip((8, 8), max_shift=2, flip=True)
+    aware = RandomShiftRotateFlip((8, 8), max_shift=2, flip=True, pixel_mean=s.pixel_mean,
+                                  pixel_std=s.pixel_std)
+    expected = (plain(pixels.copy(), np.random.default_rng(5)) - s.pixel_mean) / s.pixel_std
+    got = aware(s.X_train[:64], np.random.default_rng(5))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)  # std floor 1e-3

@@ -63,9 +63,9 @@ def test_results_path_that_is_a_file(tmp_path):
 
 
 def test_list_prints_the_runs_and_their_count():
-    result = run_all("--list")
+    result = run_all("--list", "--grid", "quick")
     assert result.returncode == 0
-    assert result.stdout.strip().splitlines()[-1] == "default: 480 runs"
+    assert result.stdout.strip().splitlines()[-1] == "quick: 160 runs"
 
 
 def test_smoke_grid_end_to_end_then_report_only(tmp_path):

@@ -164,15 +164,39 @@ def test_split_is_stratified_and_deterministic():
     assert np.abs(train_share - val_share).max() < 0.01
 
 
-def test_standardize_uses_training_statistics():
-    s = load_splits("digits", standardize=True)
+def test_per_pixel_normalization_uses_training_statistics():
+    s = load_splits("digits", normalize="per_pixel")
     informative = s.X_train.std(axis=0) > 0.5
     np.testing.assert_allclose(s.X_train.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(s.X_train.std(axis=0)[informative], 1, rtol=1e-4)
     assert abs(s.X_test.mean()) > 1e-4  # test rows are shifted by train stats, not their own
-    pixels = load_splits("digits").X_test  # the statistics it reports undo the standardization
+    pixels = load_splits("digits").X_test  # the statistics it reports undo the normalization
     np.testing.assert_allclose(s.X_test * s.pixel_std + s.pixel_mean, pixels, atol=1e-5)
     assert load_splits("digits").pixel_std is None
+
+
+def test_global_normalization_is_one_mean_and_std_of_the_training_split():
+    s = load_splits("digits", normalize="global")
+    assert np.ndim(s.pixel_mean) == np.ndim(s.pixel_std) == 0
+    assert abs(float(s.X_train.mean())) < 1e-5 and abs(float(s.X_train.std()) - 1) < 1e-4
+    pixels = load_splits("digits")
+    np.testing.assert_allclose(s.X_test * s.pixel_std + s.pixel_mean, pixels.X_test, atol=1e-5)
+    # one scale for every pixel: a pixel's value order across pixels is kept
+    row = np.argsort(pixels.X_train[0], kind="stable")
+    np.testing.assert_array_equal(np.argsort(s.X_train[0], kind="stable"), row)
+
+
+def test_global_normalization_keeps_shifted_content_moderate():
+    """The Fashion-MNIST failure in miniature: a near-constant border pixel. Per pixel, content
+    moved onto it reaches hundreds; globally it stays within a few units."""
+    from ablations.datasets import NORMALIZATIONS
+    X = np.zeros((1000, 4), np.float32)
+    X[:, :3] = np.random.default_rng(0).random((1000, 3))
+    X[0, 3] = 0.01  # pixel 3 is almost always background
+    for name, bound in [("per_pixel", 100.0), ("global", 5.0)]:
+        mean, std = NORMALIZATIONS[name](X)
+        moved = (np.ones(4, np.float32) - mean) / std  # bright content shifted onto every pixel
+        assert (moved.max() > bound) == (name == "per_pixel"), name
 
 
 def test_train_size_subsamples_stratified():

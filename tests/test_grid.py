@@ -5,20 +5,87 @@ import pytest
 
 from ablations.config import SCHEMA, GridError, Setting, resolve, run_id
 from ablations.expand import expand_grid, filter_runs
-from ablations.grids import GRIDS
+from ablations.budget import full_plan_runs
+from ablations.grids import (ACTIVATION_LEVELS, FINAL_SEEDS, GRIDS, OPTIMIZER_LEVELS,
+                             REGULARIZATION_LEVELS, TUNED_OPTIMIZER_LEVELS)
+from ablations.records import SCHEMA_VERSION
+from ablations.streams import STREAMS
+from ablations.tuning import plan_grid
 
 
-def test_default_grid_is_480_runs_the_product_of_its_axes():
-    runs = expand_grid("default", GRIDS["default"])
-    axes = GRIDS["default"][0]["axes"]
-    assert len(runs) == math.prod(len(levels) for levels in axes.values()) == 480
-    assert len({r.run_id for r in runs}) == 480
+def test_quick_grid_is_the_product_of_its_axes():
+    runs = expand_grid("quick", GRIDS["quick"])
+    axes = GRIDS["quick"][0]["axes"]
+    assert len(runs) == math.prod(len(levels) for levels in axes.values()) == 160
+    assert len({r.run_id for r in runs}) == 160
 
 
 @pytest.mark.parametrize("name", sorted(GRIDS))
-def test_every_named_grid_expands_and_is_deterministic(name):
-    first, second = expand_grid(name, GRIDS[name]), expand_grid(name, GRIDS[name])
-    assert first and [r.run_id for r in first] == [r.run_id for r in second]
+def test_every_named_grid_plans_and_is_deterministic(name):
+    first, second = plan_grid(name, GRIDS[name]), plan_grid(name, GRIDS[name])
+    assert first.all_runs() and [r.run_id for r in first.all_runs()] == \
+        [r.run_id for r in second.all_runs()]
+
+
+def test_untuned_grids_plan_to_their_expansion():
+    for name, blocks in GRIDS.items():
+        if not any("tune" in block for block in blocks):
+            assert plan_grid(name, blocks).runs == expand_grid(name, blocks)
+
+
+def final_cells(name):
+    """{cell labels without the seed: set of seeds} of a grid's final runs, all trials alike."""
+    plan = plan_grid(name, GRIDS[name], {r.run_id: {"schema": SCHEMA_VERSION, "status": "ok",
+                                                    "final_val_acc": 0.5}
+                                         for r in full_plan_runs(name, GRIDS[name])})
+    cells = {}
+    for run in plan.runs:
+        key = tuple((k, v) for k, v in run.labels.items() if k != "seed")
+        cells.setdefault(key, set()).add(run.config["seed"])
+    return plan, cells
+
+
+def test_the_default_showcase_meets_the_issue_bar():
+    """>= 160 final cells of >= 5 seeds, both datasets, both regimes, the full factorial in the
+    tuned regime, tuned on a seed that is not a final seed."""
+    plan, cells = final_cells("default")
+    assert plan.pending_finals == 0 and len(cells) >= 160
+    assert all(len(seeds) >= 5 for seeds in cells.values())
+    labels = [dict(key) for key in cells]
+    assert {c["dataset"] for c in labels} == {"mnist", "fashion_mnist"}
+    assert {c["regime"] for c in labels} == {"defaults", "tuned"}
+    tuned = [c for c in labels if c["regime"] == "tuned"]
+    assert len(tuned) == 2 * len(OPTIMIZER_LEVELS) * len(ACTIVATION_LEVELS) \
+        * len(REGULARIZATION_LEVELS) == 160
+    assert not {r.config["seed"] for r in plan.tuning} & set(FINAL_SEEDS)
+    assert all(level["tune"]["lr"] for level in TUNED_OPTIMIZER_LEVELS)
+
+
+def test_the_defaults_regime_keeps_one_lr_per_optimizer():
+    plan, _ = final_cells("default")
+    defaults = [r for r in plan.runs if r.labels["regime"] == "defaults"]
+    lrs = {level["optimizer"]: level["lr"] for level in OPTIMIZER_LEVELS}
+    assert defaults and all(r.config["lr"] == lrs[r.config["optimizer"]] for r in defaults)
+
+
+def test_variance_grid_varies_one_stream_at_a_time():
+    runs = expand_grid("variance", GRIDS["variance"])
+    streams = [f"{s}_seed" for s in STREAMS]
+    for run in runs:
+        set_streams = [k for k in streams if run.config[k] is not None]
+        if run.labels["varied"] == "all":
+            assert set_streams == []
+        else:
+            assert set_streams == [f"{run.labels['varied']}_seed"] and run.config["seed"] == 0
+
+
+def test_algoperf_anchor_is_the_mnist_workload():
+    plan, cells = final_cells("algoperf")
+    assert len(cells) == len(OPTIMIZER_LEVELS) and all(len(s) >= 3 for s in cells.values())
+    for run in plan.runs:
+        c = run.config
+        assert (c["dataset"], c["hidden"], c["activation"]) == ("mnist", [128], "sigmoid")
+        assert c["val_size"] is None and c["train_size"] is None  # 50,000 / 10,000
 
 
 def test_blocks_restrict_combinations():
@@ -48,7 +115,8 @@ FROZEN_DEFAULTS = {
     "optimizer_params": {}, "epochs": 10, "batch_size": 128, "schedule": "constant",
     "warmup_epochs": 0.0, "l2": 0.0, "decoupled_weight_decay": 0.0, "dropout": 0.0,
     "augment_shift": 0, "augment_degrees": 0.0, "augment_flip": False, "clip_norm": None,
-    "patience": None, "train_size": None, "val_size": None, "standardize": False,
+    "patience": None, "train_size": None, "val_size": None, "normalize": "none",
+    "init_seed": None, "order_seed": None, "noise_seed": None, "split_seed": None,
 }
 
 
@@ -58,9 +126,9 @@ def test_existing_defaults_never_change():
 
 
 def test_a_new_setting_keeps_every_existing_run_id(monkeypatch):
-    before = {r.run_id for r in expand_grid("default", GRIDS["default"])}
+    before = {r.run_id for r in expand_grid("quick", GRIDS["quick"])}
     monkeypatch.setitem(SCHEMA, "label_smoothing", Setting(0.0, (float,)))
-    after = expand_grid("default", GRIDS["default"])
+    after = expand_grid("quick", GRIDS["quick"])
     assert {r.run_id for r in after} == before
     assert all(r.config["label_smoothing"] == 0.0 for r in after)
     smoothed = resolve({"dataset": "mnist", "label_smoothing": 0.1})
@@ -85,6 +153,9 @@ BAD_ENTRIES = [
     ({"optimizer": "adam", "momentum": 0.9}, "unknown key 'momentum'"),
     ({"optimizer": "momentum", "momentum": "high"}, "momentum must be a finite number"),
     ({"trainer": "torch"}, "unknown trainer 'torch'"),
+    ({"normalize": "per_pixle"}, "did you mean 'per_pixel'"),
+    ({"standardize": True}, "'standardize' is retired; standardize=True is now normalize='per_pixel'"),
+    ({"init_seed": -1}, "init_seed: must be >= 0"),
 ]
 
 
@@ -108,9 +179,9 @@ def test_bad_grids(blocks, message):
 
 
 def test_filter_runs_by_label_and_setting():
-    runs = expand_grid("default", GRIDS["default"])
-    assert len(filter_runs(runs, "dataset=mnist,optimizer=adam")) == 48
-    assert len(filter_runs(runs, "optimizer=adam,optimizer=sgd")) == 192
-    assert len(filter_runs(runs, "epochs=6")) == 480
+    runs = expand_grid("quick", GRIDS["quick"])
+    assert len(filter_runs(runs, "dataset=mnist,optimizer=adam")) == 16
+    assert len(filter_runs(runs, "optimizer=adam,optimizer=sgd")) == 64
+    assert len(filter_runs(runs, "epochs=5")) == 160
     with pytest.raises(GridError, match="unknown key 'colour'"):
         filter_runs(runs, "colour=red")

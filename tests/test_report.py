@@ -1,4 +1,5 @@
-"""The report: statistics checked by hand, every section rendered from synthetic records."""
+"""The report: every section rendered from synthetic records (diverged and error runs, a missing
+seed, a single seed, a single dataset, an extra label column), byte-identical re-renders."""
 import json
 import re
 import warnings
@@ -9,74 +10,54 @@ import pytest
 
 from ablations.records import write_json_atomic
 from ablations.report import render_report
-from ablations.stats import mean_ci, paired_differences, pareto_front, variance_shares
+from ablations.report.sections import SECTIONS, Section
+
+HEADINGS = ["# scratchbench report", "## Summary", "Findings:",
+            "## With and without each component",
+            "## Distributions: IQM and performance profiles", "## Interactions",
+            "## Learning curves", "## Cost", "### Time to target", "## Factor importance",
+            "## Baselines", "## The best model", "## Failures", "## All runs"]
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+           "Bag", "Ankle boot"]
 
 
-def test_mean_ci_by_hand():
-    mean, half, n = mean_ci([1.0, 2.0, 3.0])
-    # sd = 1, sem = 1/sqrt(3), t(0.975, df=2) = 4.302653
-    assert (mean, n) == (2.0, 3)
-    assert half == pytest.approx(4.302653 / np.sqrt(3), rel=1e-6)
-    assert np.isnan(mean_ci([5.0])[1])
-
-
-def test_paired_differences_match_on_the_other_factors():
-    df = pd.DataFrame({"opt": ["sgd", "adam", "sgd", "adam", "adam"],
-                       "seed": [0, 0, 1, 1, 2],
-                       "acc": [0.90, 0.95, 0.80, 0.86, 0.99]})
-    diffs = paired_differences(df, "opt", "adam", "sgd", "acc", ["seed"])
-    np.testing.assert_allclose(sorted(diffs), [0.05, 0.06])  # seed 2 has no sgd twin
-
-
-def test_variance_shares_by_hand():
-    df = pd.DataFrame({"a": ["a1", "a1", "a2", "a2"], "b": ["b1", "b2", "b1", "b2"],
-                       "y": [1.0, 3.0, 5.0, 7.0]})
-    shares = variance_shares(df, ["a", "b"], "y")  # SS_total 20, SS_a 16, SS_b 4, SS_ab 0
-    assert shares["a"] == pytest.approx(0.8)
-    assert shares["b"] == pytest.approx(0.2)
-    assert shares["a x b"] == pytest.approx(0.0, abs=1e-12)
-
-
-def test_pareto_front():
-    np.testing.assert_array_equal(pareto_front([1, 2, 3, 3], [0.5, 0.4, 0.9, 0.8]),
-                                  [True, False, True, False])
-
-
-SECTIONS = ["# scratchbench report", "## Summary", "Findings:", "## With and without each component",
-            "## Interactions", "## Learning curves", "## Cost", "### Time to target",
-            "## Factor importance", "## Baselines", "## The best model", "## Failures",
-            "## All runs"]
-
-
-def synthetic_grid(folder, datasets=("mnist", "fashion_mnist")):
-    """Records for optimizer x activation x dataset x 3 seeds; one diverged, one error, one
-    seed missing. Accuracy = base + 3 points for adam + 1 for relu + noise."""
+def synthetic_grid(folder, datasets=("mnist", "fashion_mnist"), seeds=range(6), extra=None,
+                   trainer="nn_core"):
+    """Records for optimizer x activation x dataset x seeds; one diverged, one error, one
+    seed missing. Accuracy = base + 3 points for adam + 1 for relu + noise. `extra`: a label
+    added to every run (a future grid's phase column)."""
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True)
     runs = []
     for dataset in datasets:
         for opt in ["sgd", "adam"]:
             for act in ["tanh", "relu"]:
-                for seed in [0, 1, 2]:
+                for seed in seeds:
                     rid = f"{dataset}-{opt}-{act}-{seed}"
                     labels = {"dataset": dataset, "optimizer": opt, "activation": act,
-                              "seed": str(seed)}
-                    runs.append({"run_id": rid, "labels": labels,
-                                 "config": {"dataset": dataset, "seed": seed}})
+                              "seed": str(seed), **(extra or {})}
+                    config = {"dataset": dataset, "seed": seed, "hidden": [32], "epochs": 3,
+                              "batch_size": 64, "standardize": dataset == "fashion_mnist",
+                              "schedule": "constant", "trainer": trainer, "optimizer": opt,
+                              "activation": act, "lr": 1e-3, "l2": 0.0}
+                    runs.append({"run_id": rid, "labels": labels, "config": config})
                     if (dataset, opt, act, seed) == (datasets[0], "sgd", "relu", 2):
                         continue  # a missing seed: the run is pending
-                    acc = 0.9 + 0.03 * (opt == "adam") + 0.01 * (act == "relu") + rng.normal(0, .002)
-                    curve = [acc - 0.05, acc - 0.01, acc]
-                    record = {"schema": 1, "run_id": rid, "labels": labels, "config": runs[-1]["config"],
+                    acc = 0.9 + 0.03 * (opt == "adam") + 0.01 * (act == "relu") \
+                        + rng.normal(0, .002)
+                    confusion = np.eye(10, dtype=int) * 90 + 1
+                    record = {"schema": 2, "run_id": rid, "labels": labels, "config": config,
                               "status": "ok", "error": None, "test_acc": acc, "test_loss": 1 - acc,
                               "best_val_acc": acc, "train_time_s": 3.0 + (opt == "adam"),
                               "eval_time_s": 0.1, "wall_time_s": 4.0, "epochs_run": 3,
                               "epochs_to_target": 2, "seconds_to_target": 2.0, "n_params": 100,
-                              "history": {"val_acc": curve, "train_loss": [1, .5, .3],
-                                          "train_time_s": [1, 1, 1]},
-                              "test_confusion": (np.eye(10, dtype=int) * 90 + 1).tolist(),
-                              "test_misclassified": [], "finished_at": "2026-11-22T10:00:00",
-                              "environment": {"cpu": "test cpu", "cores": 2}, "code_version": "abc"}
+                              "history": {"val_acc": [acc - 0.05, acc - 0.01, acc],
+                                          "train_loss": [1, .5, .3], "train_time_s": [1, 1, 1]},
+                              "test_confusion": confusion.tolist(),
+                              "test_misclassified": [[0, 6, 0], [1, 3, 5]],
+                              "finished_at": "2026-11-22T10:00:00",
+                              "environment": {"cpu": "test cpu", "cores": 2},
+                              "code_version": "abc1234+dirty" if seed == 0 else "abc1234"}
                     if (opt, act, seed) == ("sgd", "tanh", 1):
                         record.update(status="diverged", test_acc=None, epochs_run=1)
                     if (opt, act, seed) == ("adam", "tanh", 2):
@@ -85,33 +66,120 @@ def synthetic_grid(folder, datasets=("mnist", "fashion_mnist")):
     write_json_atomic(folder / "grid.json", runs)
 
 
+def render(tmp_path, grid="synthetic"):
+    return render_report(grid, tmp_path / "results", tmp_path / "reports",
+                         tmp_path / "data").read_text()
+
+
+def files(tmp_path):
+    return {p.relative_to(tmp_path): p.read_bytes()
+            for p in sorted((tmp_path / "reports").rglob("*")) if p.is_file()}
+
+
 @pytest.mark.parametrize("datasets", [("mnist", "fashion_mnist"), ("mnist",)])
-def test_every_section_is_rendered_and_rerendering_is_identical(tmp_path, datasets):
+def test_every_section_is_rendered_and_rerendering_is_byte_identical(tmp_path, datasets):
     synthetic_grid(tmp_path / "results" / "synthetic", datasets)
-    path = render_report("synthetic", tmp_path / "results", tmp_path / "reports")
-    text = path.read_text()
-    for heading in SECTIONS:
+    text = render(tmp_path)
+    for heading in HEADINGS:
         assert heading in text, heading
     assert "1 pending" in text and f"{len(datasets)} diverged" in text
     assert "ValueError: boom" in text
     # the finding is computed from the records: adam was made 3 points better
-    assert re.search(r"`adam` beats `sgd` by \+(2\.[89]|3\.[01])\d ± 0\.\d+", text)
+    assert re.search(r"`adam` beats `sgd` by \+(2\.[89]|3\.[01])\d points \(95% CI \[", text)
+    assert "Holm p = " in text and "P(A>B) = " in text
+    assert "These conclusions hold for the settings this grid held fixed: " in text
+    assert "mnist: architecture 784-32-10, epochs 3, batch 64, inputs scaled to [0, 1]" in text
     figures = sorted((tmp_path / "reports" / "figures" / "synthetic").glob("*.png"))
-    assert len(figures) >= 3 * len(datasets) and all(f.stat().st_size > 1000 for f in figures)
+    assert len(figures) >= 5 * len(datasets) and all(f.stat().st_size > 1000 for f in figures)
     for figure in figures:
         assert f"figures/synthetic/{figure.name}" in text
+    for name in ["profiles", "confusion", "cost", "curves", "interactions"]:
+        assert f"{name}_mnist.png" in text
     csv = pd.read_csv(tmp_path / "reports" / "synthetic_summary.csv")
-    assert len(csv) == 12 * len(datasets)
-    before = {f.name: f.read_bytes() for f in figures}
-    assert render_report("synthetic", tmp_path / "results", tmp_path / "reports").read_text() == text
-    assert {f.name: f.read_bytes() for f in figures} == before
+    assert len(csv) == 24 * len(datasets)
+    before = files(tmp_path)
+    assert render(tmp_path) == text
+    assert files(tmp_path) == before  # markdown, csv and every png
+
+
+def test_the_effect_table_holds_every_statistic(tmp_path):
+    synthetic_grid(tmp_path / "results" / "synthetic", ("mnist",))
+    text = render(tmp_path)
+    header = "| optimizer | test acc % | Δ | 95% CI | ± t | p | Holm p | P(A>B) [95% CI] | " \
+             "d_z | MDE | pairs | Δ s/epoch |"
+    assert re.sub(r" +", " ", header) in re.sub(r" +", " ", text)
+    assert re.search(r"\| adam +\| 9\d\.\d\d +\| \+\d\.\d\d +\| \[\+\d\.\d\d, \+\d\.\d\d\] ", text)
+    assert "Test-set SE on mnist:" in text and "test-set SE" in text
+    assert "IQM %" in text
+    assert "within cells (seeds)" in text and "higher-order interactions" in text
+
+
+def test_class_names_and_integer_confusion_counts(tmp_path):
+    synthetic_grid(tmp_path / "results" / "synthetic", ("fashion_mnist",))
+    text = render(tmp_path)
+    best = text.split("## The best model")[1]
+    header = next(line for line in best.splitlines() if line.startswith("| true"))
+    assert [c.strip() for c in header.split("|")[2:12]] == FASHION
+    for name in FASHION:
+        assert f"| {name}" in best
+    # integer counts in every cell, then the per-class accuracy
+    assert re.search(r"\| T-shirt/top +\| +91 +\| +1 +\| +1 +(\| +1 +){7}\| +91\.0 +\|", best)
+    assert not re.search(r"\| +1\.0 +\|", best)
+
+
+def test_a_single_seed_gives_na_intervals_not_a_crash(tmp_path):
+    synthetic_grid(tmp_path / "results" / "synthetic", ("mnist",), seeds=(0,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        text = render(tmp_path)
+    effects = text.split("## With and without")[1].split("## Distributions")[0]
+    assert "n/a" in effects and "nan" not in text
+    assert "too few to test" in text or "not distinguishable" in text
+
+
+def test_three_seeds_say_what_they_cannot_detect(tmp_path):
+    synthetic_grid(tmp_path / "results" / "synthetic", ("mnist",), seeds=(0, 1, 2))
+    text = render(tmp_path)
+    assert re.search(r"`adam` is not distinguishable from `sgd` \(no effect larger than "
+                     r"\d+\.\d\d points could be detected with 3 pairs; with 3 pairs no exact "
+                     r"test can reach p < 0.05\)", text)
+
+
+def test_dirty_code_versions_are_marked_in_the_header(tmp_path):
+    synthetic_grid(tmp_path / "results" / "synthetic", ("mnist",))
+    header = render(tmp_path).split("## Summary")[0]
+    assert "abc1234+dirty (**uncommitted tree**)" in header
+    assert "runs at abc1234 in" in header
+    assert re.search(r"\*\*Uncommitted code:\*\* 4 of 24 records", header)
+
+
+def test_the_baseline_is_named_with_its_scikit_learn_settings(tmp_path):
+    synthetic_grid(tmp_path / "results" / "synthetic", ("mnist",))
+    synthetic_grid(tmp_path / "results" / "baselines", ("mnist",), trainer="sklearn_mlp")
+    baselines = render(tmp_path).split("## Baselines")[1].split("## The best")[0]
+    assert "scikit-learn's `MLPClassifier`" in baselines
+    assert "hidden_layer_sizes=(32,), activation='relu', solver='adam', " \
+           "learning_rate_init=0.001, learning_rate='constant', batch_size=64, alpha=0.0" \
+           in baselines
+
+
+def test_misclassified_images_are_read_from_the_given_data_dir(tmp_path):
+    synthetic_grid(tmp_path / "results" / "synthetic", ("mnist",))
+    text = render(tmp_path)
+    assert f"_misclassified images not drawn: mnist: {tmp_path / 'data' / 'mnist'}" in text
+
+
+def test_extra_label_columns_do_not_break_the_report(tmp_path):
+    synthetic_grid(tmp_path / "results" / "synthetic", ("mnist",), extra={"phase": "tune"})
+    text = render(tmp_path)
+    assert "phase (1 levels, baseline `tune`)" in text
+    assert "`adam` beats `sgd`" in text
 
 
 def test_a_corrupt_record_does_not_crash_the_report(tmp_path):
     synthetic_grid(tmp_path / "results" / "synthetic")
     (tmp_path / "results" / "synthetic" / "mnist-adam-relu-0.json").write_text("{ not json")
-    text = render_report("synthetic", tmp_path / "results", tmp_path / "reports").read_text()
-    assert "2 pending" in text
+    assert "2 pending" in render(tmp_path)
     assert json.loads((tmp_path / "results" / "synthetic" / "grid.json").read_text())
 
 
@@ -124,6 +192,12 @@ def test_levels_never_paired_with_the_baseline_get_no_effect_and_no_nan(tmp_path
     write_json_atomic(folder / "grid.json", runs)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        text = render_report("synthetic", tmp_path / "results", tmp_path / "reports").read_text()
+        text = render(tmp_path)
     assert "no runs pair `adam` with the baseline `sgd`" in text
     assert "nan" not in text.split("## With and without")[0]
+
+
+def test_sections_are_functions_of_the_data_listed_once():
+    assert len(SECTIONS) == len(set(SECTIONS)) >= 12
+    assert all(callable(section) for section in SECTIONS)
+    assert Section("text").figures == {}

@@ -8,8 +8,9 @@ import pytest
 
 
 from helpers import timeless
+from ablations.config import run_id
 from ablations.expand import expand_grid
-from ablations.records import read_records
+from ablations.records import ID_SCHEMA, SCHEMA_VERSION, migrate_records, read_records
 from ablations.runner import LokyBackend, run_grid
 
 TINY = {"dataset": "digits", "hidden": [16], "epochs": 3, "batch_size": 64}
@@ -101,8 +102,10 @@ def test_loky_workers_leave_ctrl_c_to_the_parent():
     assert handlers == [signal.SIG_IGN] * 4
 
 
-def test_schema_1_records_are_renamed_to_current_ids_and_not_retrained(tmp_path, data_dir):
-    """Schema 1 named a run by the hash of all its settings; its records are adopted, not lost."""
+def test_schema_1_records_are_renamed_to_current_ids_then_retrained(tmp_path, data_dir):
+    """Schema 1 named a run by the hash of all its settings; its records are adopted under
+    today's ids (as schema 2: single-stream numbers), and then trained again under the current
+    schema, each replacing its stale record."""
     runs = expand_grid("tiny", GRID)
     run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=quiet)
     folder = tmp_path / "tiny"
@@ -115,11 +118,46 @@ def test_schema_1_records_are_renamed_to_current_ids_and_not_retrained(tmp_path,
         (folder / f"{old_id}.json").write_text(json.dumps(record))
         path.unlink()
     assert not set(records(folder)) & set(trained)
-    lines = []
-    outcome = run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=lines.append)
-    assert outcome.trained == 0 and "renamed 8 records" in lines[0]
+    assert migrate_records(folder, run_id) == 8
     migrated = records(folder)
     assert migrated.keys() == trained.keys()
-    assert all(r.pop("schema") == 2 and trained[rid].pop("schema") == 2
-               for rid, r in migrated.items())
-    assert migrated == trained
+    assert all(r["schema"] == ID_SCHEMA < SCHEMA_VERSION for r in migrated.values())
+    outcome = run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=quiet)
+    assert outcome.trained == 8
+    assert records(folder) == trained
+
+
+def test_older_schema_records_are_read_but_never_count_as_results(tmp_path, data_dir):
+    """A record made by the single-stream code (schema 2) under a run id of today is stale: the
+    runner trains that run again and replaces it."""
+    runs = expand_grid("tiny", GRID)
+    run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=quiet)
+    folder = tmp_path / "tiny"
+    stale = runs[0].run_id
+    path = folder / f"{stale}.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "schema": 2, "test_acc": -1.0}))
+    assert read_records(folder, quiet)[stale]["test_acc"] == -1.0  # still readable
+    outcome = run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=quiet)
+    assert outcome.trained == 1
+    assert json.loads(path.read_text())["schema"] == SCHEMA_VERSION
+    assert json.loads(path.read_text())["test_acc"] == record["test_acc"]
+
+
+def test_records_with_the_retired_standardize_setting_are_renamed_to_normalize(tmp_path, data_dir):
+    """standardize=True became normalize="per_pixel": its records move to the new run id (still
+    schema 2, so they train again under the current code) and keep their numbers for the report."""
+    grid = [{"base": {**TINY, "normalize": "per_pixel"}, "axes": {"seed": [0]}}]
+    runs = expand_grid("tiny", grid)
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    config = {k: v for k, v in runs[0].config.items() if k != "normalize"}
+    config["standardize"] = True
+    old_id = run_id(config)
+    (folder / f"{old_id}.json").write_text(json.dumps(
+        {"schema": 2, "run_id": old_id, "config": config, "status": "ok", "test_acc": 0.5}))
+    assert migrate_records(folder, run_id) == 1
+    moved = read_records(folder, quiet)
+    assert list(moved) == [runs[0].run_id] and moved[runs[0].run_id]["test_acc"] == 0.5
+    assert moved[runs[0].run_id]["schema"] == 2
+    assert moved[runs[0].run_id]["config"]["normalize"] == "per_pixel"

@@ -1,0 +1,201 @@
+"""Diagnostics of a fair comparison, as pure functions on records and DataFrames (no drawing, no
+files): lr sensitivity, boundary flags, diverged trials, the inclusion check, generalization gaps,
+seed variance by stream, and time to target. Accuracies are fractions; the *_pts columns are
+percentage points.
+
+Inputs: `runs_frame(runs, records)` (one row per run of a grid.json list: its labels, the
+config fields in CONFIG_COLUMNS and the record fields in RECORD_COLUMNS) and
+`trials_frame(tuning, records)` (one row per tuning trial run of a tuning.json document).
+"""
+import math
+
+import numpy as np
+import pandas as pd
+
+CONFIG_COLUMNS = ("dataset", "optimizer", "activation", "lr", "seed", "epochs")
+RECORD_COLUMNS = ("status", "final_val_acc", "best_val_acc", "train_acc", "test_acc",
+                  "epochs_to_target", "seconds_to_target", "train_time_s", "epochs_run")
+TEST_ROWS = 10_000  # MNIST and Fashion-MNIST test sets
+INCLUSION_ORDER = ("sgd", "momentum", "adam")  # Choi et al. 2019: each never worse than the last
+ALGOPERF_BUDGET_S = 60.0  # AlgoPerf's MNIST workload budget
+
+
+def runs_frame(runs, records):
+    """One row per run of `runs` ([{"run_id", "labels", "config"}], as in grid.json); a run
+    without a record has status "pending". Labels become columns unless a config column has
+    the same name (the config's value is kept: seed 0, not "0")."""
+    rows = []
+    for run in runs:
+        record = records.get(run["run_id"], {"status": "pending"})
+        row = {"run_id": run["run_id"], **run["labels"]}
+        row.update({key: run["config"].get(key) for key in CONFIG_COLUMNS})
+        row.update({key: record.get(key) for key in RECORD_COLUMNS})
+        row["val_loss"] = (record.get("history") or {}).get("val_loss", [])
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for column in RECORD_COLUMNS[1:]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame
+
+
+def trials_frame(tuning, records):
+    """One row per tuning trial run in a tuning.json document: the cell's labels, the rung's
+    epochs, each tuned setting, and the run's validation fields (never a test field)."""
+    rows = []
+    for cell in tuning["cells"]:
+        for rung, stage in enumerate(cell["rungs"]):
+            for trial in stage["trials"]:
+                for run_id in trial["run_ids"]:
+                    record = records.get(run_id, {"status": "pending"})
+                    rows.append({**cell["cell"], "rung": rung, "rung_epochs": stage["epochs"],
+                                 **trial["settings"], "run_id": run_id,
+                                 "status": record.get("status"),
+                                 "final_val_acc": record.get("final_val_acc"),
+                                 "best_val_acc": record.get("best_val_acc")})
+    return pd.DataFrame(rows)
+
+
+def lr_sensitivity(trials, by=("dataset", "optimizer", "activation"), setting="lr",
+                   metric="final_val_acc"):
+    """The data of a sensitivity curve: per `by` x setting value, the mean `metric` over the
+    trials that finished (status ok), how many did, and how many diverged. Takes each cell's
+    first rung, the one where every candidate ran."""
+    first = trials[trials["rung"] == 0]
+    by = [b for b in by if b in first.columns]
+    ok = first["status"] == "ok"
+    grouped = first.assign(ok=ok, diverged=first["status"] == "diverged",
+                           value=first[metric].where(ok)).groupby([*by, setting], sort=True)
+    return grouped.agg(**{metric: ("value", "mean"), "n_ok": ("ok", "sum"),
+                          "n_diverged": ("diverged", "sum")}).reset_index()
+
+
+def boundary_flags(tuning):
+    """One row per tuned cell and numeric setting: the selected value, its candidate range, and
+    `edge` = "low" / "high" when the winner is the smallest / largest candidate (the range may
+    be too narrow there), else "inside"; `at_edge` says the same as a bool. Cells still pending
+    are left out."""
+    rows = []
+    for cell in tuning["cells"]:
+        if cell["selected"] is None:
+            continue
+        for setting, value in cell["selected"].items():
+            values = [t["settings"][setting] for t in cell["rungs"][0]["trials"]]
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                continue
+            low, high = min(values), max(values)
+            edge = "inside" if low == high else "low" if value == low else \
+                "high" if value == high else "inside"
+            rows.append({**cell["cell"], "setting": setting, "selected": value, "low": low,
+                         "high": high, "edge": edge, "at_edge": edge != "inside"})
+    return pd.DataFrame(rows)
+
+
+def diverged_share(trials, by="optimizer"):
+    """Per level of `by`: finished trials, diverged ones and their share (errors and pending
+    runs are left out: they are not outcomes)."""
+    done = trials[trials["status"].isin(["ok", "diverged"])]
+    out = done.assign(diverged=done["status"] == "diverged").groupby(by)["diverged"].agg(
+        n_trials="size", n_diverged="sum").reset_index()
+    out["share"] = out["n_diverged"] / out["n_trials"]
+    return out
+
+
+def inclusion_check(frame, cell=("dataset", "activation", "regularization"), metric="test_acc",
+                    order=INCLUSION_ORDER, z=2.0):
+    """Choi et al.'s inclusion hierarchy per cell: each optimizer of `order` should do no worse
+    than the one before it. For each consecutive pair (lower, upper): the difference of the mean
+    `metric` over seeds (upper - lower), its standard error sqrt(s_u^2/n_u + s_l^2/n_l) and,
+    beside it, the test set's binomial SE of the difference; `violated` when the difference is
+    below -z times the larger of the two (worse beyond noise)."""
+    cell = [c for c in cell if c in frame.columns]
+    ok = frame[(frame["status"] == "ok") & frame["optimizer"].isin(order)]
+    rows = []
+    for key, group in ok.groupby(cell, sort=True):
+        stats = group.groupby("optimizer")[metric].agg(["mean", "var", "count"])
+        for lower, upper in zip(order[:-1], order[1:]):
+            if lower not in stats.index or upper not in stats.index:
+                continue
+            a, b = stats.loc[upper], stats.loc[lower]
+            diff = a["mean"] - b["mean"]
+            se_seeds = math.sqrt(np.nan_to_num(a["var"]) / a["count"]
+                                 + np.nan_to_num(b["var"]) / b["count"])
+            se_test = math.sqrt(binomial_se(a["mean"]) ** 2 + binomial_se(b["mean"]) ** 2)
+            noise = max(se_seeds, se_test)
+            rows.append({**dict(zip(cell, key if isinstance(key, tuple) else (key,))),
+                         "lower": lower, "upper": upper, "diff_pts": 100 * diff,
+                         "se_seeds_pts": 100 * se_seeds, "se_test_pts": 100 * se_test,
+                         "violated": bool(diff < -z * noise)})
+    return pd.DataFrame(rows)
+
+
+def binomial_se(accuracy, n=TEST_ROWS):
+    """Sampling error of an accuracy measured on n fixed test images: sqrt(p (1 - p) / n)."""
+    return math.sqrt(accuracy * (1 - accuracy) / n)
+
+
+def generalization_gap(frame, by=("regime", "dataset"), baseline=("regularization", "none")):
+    """Whether there was anything to regularize: per `by` group, the unregularized baseline's
+    train accuracy, final validation accuracy, their gap (mean and std over runs, points), and
+    the share of its runs whose validation loss was lowest at their last epoch (training
+    stopped before overfitting set in)."""
+    by = [b for b in by if b in frame.columns]
+    keep = frame["status"] == "ok"
+    if baseline[0] in frame.columns:
+        keep &= frame[baseline[0]] == baseline[1]
+    rows = frame[keep]
+    rows = rows.assign(gap_pts=100 * (rows["train_acc"] - rows["final_val_acc"]),
+                       lowest_at_last=[bool(v) and int(np.argmin(v)) == len(v) - 1
+                                       for v in rows["val_loss"]])
+    out = rows.groupby(by).agg(n=("gap_pts", "size"), train_acc=("train_acc", "mean"),
+                               val_acc=("final_val_acc", "mean"), gap_pts=("gap_pts", "mean"),
+                               gap_std_pts=("gap_pts", "std"),
+                               lowest_val_loss_at_last_epoch=("lowest_at_last", "mean"))
+    return out.reset_index()
+
+
+def seed_variance_by_stream(frame, metric="test_acc", cell=("dataset",)):
+    """The variance grid's attribution: per cell and source ("all" streams together, or one
+    stream with the others at 0), the std over runs of `metric` in points, the number of runs,
+    and the test set's binomial SE at the mean accuracy for comparison. A stream's runs are its
+    own values plus the run with every stream at 0 (the "all" row of seed 0)."""
+    ok = frame[frame["status"] == "ok"]
+    rows = []
+    for key, group in ok.groupby(list(cell), sort=True):
+        base = group[(group["varied"] == "all") & (group["seed"] == 0)]
+        for source in dict.fromkeys(group["varied"]):
+            runs = group[group["varied"] == source]
+            if source != "all":
+                runs = pd.concat([base, runs])
+            values = runs[metric].to_numpy(float)
+            rows.append({**dict(zip(cell, key if isinstance(key, tuple) else (key,))),
+                         "source": source, "n": len(values),
+                         "std_pts": 100 * values.std(ddof=1) if len(values) > 1 else math.nan,
+                         "binomial_se_pts": 100 * binomial_se(values.mean())})
+    return pd.DataFrame(rows)
+
+
+def time_to_target(frame, by="optimizer", budget_s=ALGOPERF_BUDGET_S):
+    """AlgoPerf's score per `by` level: median over seeds of training seconds (the clock paused
+    during evaluation: train_time_s excludes it) and of epochs to the validation target, a miss
+    (or a diverged run) counting as infinity; runs, misses, and whether the median is within
+    the budget."""
+    done = frame[frame["status"].isin(["ok", "diverged"])]
+    done = done.assign(seconds=done["seconds_to_target"].fillna(math.inf),
+                       epochs=done["epochs_to_target"].fillna(math.inf))
+    out = done.groupby(by).agg(n=("seconds", "size"),
+                               misses=("seconds", lambda s: int(np.isinf(s).sum())),
+                               median_s=("seconds", "median"), median_epochs=("epochs", "median"))
+    out["within_budget"] = out["median_s"] <= budget_s
+    return out.reset_index()
+
+
+def best_level_by_regime(frame, factor, cell=("dataset",), regime="regime", metric="test_acc"):
+    """Where a conclusion changes between regimes: per cell and regime, the level of `factor`
+    with the best mean `metric`, and per cell whether the regimes disagree on it."""
+    cell = [c for c in cell if c in frame.columns]
+    ok = frame[frame["status"] == "ok"]
+    means = ok.groupby([*cell, regime, factor])[metric].mean().reset_index()
+    best = means.loc[means.groupby([*cell, regime])[metric].idxmax()]
+    best = best.rename(columns={factor: "best", metric: f"best_{metric}"})
+    best["regimes_disagree"] = best.groupby(cell)["best"].transform("nunique") > 1
+    return best.reset_index(drop=True)

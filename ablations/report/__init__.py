@@ -1,0 +1,21 @@
+"""Render results/<grid>/ into reports/<grid>.md, figures under reports/figures/<grid>/ and a
+tidy reports/<grid>_summary.csv, from the run records alone; same records, same bytes.
+
+frame.py     ReportData: the records loaded once into one frame (plus the cached contrast family
+             and variance decomposition); seeded generators per key
+contrasts.py every level against its baseline, with Holm over the whole family
+findings.py  the findings in plain words, computed from those numbers
+sections.py  one function per section, listed in order in SECTIONS
+plots.py     figures: take numbers, return a matplotlib Figure, never save
+text.py      markdown tables and number formats
+render.py    the one place that writes files
+
+Adding a section (say, learning-rate sensitivity for a tuning grid): write
+`def lr_sensitivity(data) -> Section` in sections.py (or a module of its own) that reads `data`
+(`data.ok`, `data.factors`, `data.levels(f)`, `data.records`, `data.configs`), computes with
+ablations.stats, draws with a plots.py function, and returns
+`Section(markdown, {"lr_sensitivity_mnist.png": figure})` with `figure_link(data, name)` in the
+markdown; return `Section("")` when it does not apply. Then add it to SECTIONS where it should
+appear. Bootstraps take `data.rng("lr_sensitivity", dataset, ...)` so re-renders are identical.
+"""
+from .render import render_report  # noqa: F401

@@ -1,0 +1,121 @@
+"""Findings in plain words, computed from the contrast family and the variance decomposition:
+an effect is stated only when it survives Holm at 5%; otherwise the level is called not
+distinguishable from its baseline, with the effect the pairs at hand could have detected.
+"""
+import numpy as np
+
+from ..datasets import DATASETS
+from ..stats.factorial import HIGHER_ORDER, WITHIN
+from .contrasts import ALPHA
+from .frame import POINTS, SPLIT
+from .text import interval, p_clause
+
+# The settings held fixed across a grid that every conclusion depends on: (config key, name,
+# how to print it). A key that varies within a dataset, or is absent, is not listed.
+FIXED_SETTINGS = [
+    ("hidden", "architecture", None),
+    ("epochs", "epochs", str),
+    ("batch_size", "batch", str),
+    ("standardize", "inputs", lambda v: "standardized per pixel" if v else "scaled to [0, 1]"),
+    ("schedule", "schedule", str),
+    ("train_size", "training images", lambda v: "all" if v is None else str(v)),
+    ("trainer", "trainer", str),
+]
+
+
+def level_phrase(row):
+    """One contrast in words (`row` a row of the contrast family)."""
+    level, base, n = f"`{row['level']}`", f"`{row['baseline']}`", int(row["n"])
+    if n < 2:
+        return f"{level}: {n} pair{'s' * (n != 1)} with {base}, too few to test"
+    evidence = (f"95% CI {interval(row['ci_low'], row['ci_high'])}, "
+                f"{p_clause('Holm p', row['p_holm'])}, P(A>B) = {row['p_improve']:.2f}, "
+                f"{n} pairs")
+    if row["significant"]:
+        verb = "beats" if row["mean"] > 0 else "trails"
+        return f"{level} {verb} {base} by {row['mean']:+.2f} points ({evidence})"
+    phrase = (f"{level} is not distinguishable from {base} (no effect larger than "
+              f"{row['mde']:.2f} points could be detected with {n} pairs")
+    if row["p_floor"] > ALPHA:
+        phrase += f"; with {n} pairs no exact test can reach p < {ALPHA}"
+    return phrase + ")"
+
+
+def contrast_findings(data):
+    """One line per factor and dataset: each level against the baseline, in words."""
+    family, found = data.contrasts, []
+    for factor in data.compared():
+        for dataset in data.datasets:
+            rows = family[(family[SPLIT] == dataset) & (family["factor"] == factor)]
+            if not len(rows):
+                continue
+            paired = rows[rows["n"] > 0]
+            unpaired = [f"no runs pair `{r['level']}` with the baseline `{r['baseline']}` (they "
+                        f"differ in other settings too), so no effect is estimated"
+                        for _, r in rows[rows["n"] == 0].iterrows()]
+            ordered = paired.sort_values(["significant", "mean"], ascending=False)
+            phrases = [level_phrase(r) for _, r in ordered.iterrows()] + unpaired
+            found.append(f"**{factor}** on {dataset}: " + "; ".join(phrases) + ".")
+    return found
+
+
+def importance_finding(data):
+    """The factor or pair with the largest mean share of variance, and the seed share."""
+    shares = {d: s for d, s in data.importance.items() if s}
+    if not shares or not data.factors:
+        return []
+    sources = [s for s in next(iter(shares.values())) if s not in (HIGHER_ORDER, WITHIN)]
+    mean_share = {s: np.mean([d[s][0] for d in shares.values()]) for s in sources}
+    top = max(mean_share, key=mean_share.get)
+    per_dataset = ", ".join(f"{d} {POINTS * v[top][0]:.0f}% "
+                            f"{interval(POINTS * v[top][1], POINTS * v[top][2], '.0f')}"
+                            for d, v in shares.items())
+    seeds = ", ".join(f"{d} {POINTS * v[WITHIN][0]:.0f}%" for d, v in shares.items())
+    return [f"**{top}** explains the largest share of test-accuracy variance: "
+            f"{POINTS * mean_share[top]:.0f}% on average over datasets ({per_dataset}; 95% CI); "
+            f"seed-to-seed noise within cells explains {seeds}."]
+
+
+def target_finding(data):
+    if not data.factors:
+        return []
+    factor = data.factors[0]
+    reach = data.ok.groupby(factor)["epochs_to_target"].median().dropna()
+    if not len(reach):
+        return []
+    fast = reach.idxmin()
+    return [f"Fastest to the validation target by `{factor}`: `{fast}`, median "
+            f"{reach[fast]:.0f} epochs of the runs that reach it."]
+
+
+def fixed_settings(data):
+    """'setting value, ...' per dataset for the settings in FIXED_SETTINGS that do not vary."""
+    lines = []
+    for dataset in data.datasets:
+        configs = [c for c in data.configs.values() if c.get("dataset") == dataset]
+        shown = []
+        for key, name, show in FIXED_SETTINGS:
+            values = {repr(c.get(key, "absent")) for c in configs}
+            if len(values) != 1 or key not in configs[0]:
+                continue
+            value = configs[0][key]
+            if key == "hidden":
+                spec = DATASETS[dataset] if dataset in DATASETS else None
+                inputs = int(np.prod(spec.image_shape)) if spec else "?"
+                outputs = spec.n_classes if spec else "?"
+                shown.append(f"{name} {'-'.join(map(str, [inputs, *value, outputs]))}")
+            else:
+                shown.append(f"{name} {show(value)}")
+        if shown:
+            lines.append(f"{dataset}: {', '.join(shown)}")
+    return lines
+
+
+def findings(data):
+    """Every finding of the report, in order."""
+    found = contrast_findings(data) + importance_finding(data) + target_finding(data)
+    fixed = fixed_settings(data)
+    if fixed:
+        found.append("These conclusions hold for the settings this grid held fixed: "
+                     + "; ".join(fixed) + ".")
+    return found

@@ -1,0 +1,131 @@
+"""Figures of the report. Each function takes numbers already computed by a section and returns
+a matplotlib Figure; none computes statistics and none saves (render.py writes every file)."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+MARKERS = "osD^v<>pPX*h"
+
+
+def heatmap(ax, values, rows, columns, fmt, vmin=None, vmax=None, cmap="viridis"):
+    """Draw `values` (r, c) on `ax` with its numbers written in, rows and columns labelled; white
+    text on dark cells. Returns the image (for a colour bar)."""
+    finite = values[np.isfinite(values)]
+    lo = vmin if vmin is not None else (finite.min() if finite.size else 0.0)
+    hi = vmax if vmax is not None else (finite.max() if finite.size else 1.0)
+    image = ax.imshow(values, cmap=cmap, aspect="auto", vmin=lo, vmax=hi)
+    ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            red, green, blue, _ = image.cmap(image.norm(v))
+            dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
+            ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=6,
+                    color="white" if dark else "black")
+    return image
+
+
+def interaction_figure(title, panels):
+    """One heatmap per panel, all on one colour scale (from the 10th percentile of the cells,
+    so that one collapsed cell does not flatten the rest; lower cells take the bottom colour).
+    panels: [(panel title, DataFrame of values indexed by row level, columns by column level)]."""
+    values = [frame.to_numpy(float) for _, frame in panels]
+    finite = np.concatenate([v[np.isfinite(v)] for v in values])
+    vmin, vmax = (np.percentile(finite, 10), finite.max()) if finite.size else (0.0, 1.0)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels) + 1.6, 3.6),
+                             squeeze=False, sharey=True, layout="constrained")
+    for ax, (name, frame), v in zip(axes[0], panels, values):
+        image = heatmap(ax, v, list(frame.index), list(frame.columns), ".1f", vmin, vmax)
+        ax.set_title(name, fontsize=9)
+    fig.colorbar(image, ax=list(axes[0]), fraction=0.03, label="test acc %", extend="min")
+    fig.suptitle(title)
+    return fig
+
+
+def band_figure(title, panels, xlabel, ylabel, ylim=None):
+    """Lines with shaded bands, one axis per panel. panels: [(panel title, [(label, x, mean,
+    low, high)])]; a band that is all nan (one seed) is left out."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    for ax, (name, lines) in zip(axes[0], panels):
+        for label, x, mean, low, high in lines:
+            ax.plot(x, mean, label=str(label))
+            if np.isfinite(low).any():
+                ax.fill_between(x, low, high, alpha=0.2)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(name, fontsize=9)
+        ax.legend(fontsize=7)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+    fig.suptitle(title)
+    width = 5 * len(panels)  # margins in inches, whatever the number of panels
+    fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.14, top=0.84,
+                        wspace=0.25)
+    return fig
+
+
+def cost_figure(title, points, colour_by, marker_by, front):
+    """Accuracy against training time, coloured by `colour_by` and marked by `marker_by` (None:
+    one marker), with the Pareto front outlined. points: DataFrame with train_time_s, acc and
+    the two factor columns; front: DataFrame (train_time_s, acc) in time order."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    colours = list(dict.fromkeys(points[colour_by])) if colour_by else [None]
+    markers = list(dict.fromkeys(points[marker_by])) if marker_by else [None]
+    cmap = plt.get_cmap("tab10")
+    for i, colour in enumerate(colours):
+        for j, marker in enumerate(markers):
+            part = points[((points[colour_by] == colour) if colour_by else True)
+                          & ((points[marker_by] == marker) if marker_by else True)]
+            ax.scatter(part["train_time_s"], part["acc"], s=18, alpha=0.75,
+                       color=cmap(i % 10), marker=MARKERS[j % len(MARKERS)])
+    ax.plot(front["train_time_s"], front["acc"], "k-", lw=1)
+    legends = [(colour_by, [plt.Line2D([], [], ls="", marker="o", color=cmap(i % 10),
+                                       label=str(c)) for i, c in enumerate(colours)]),
+               (marker_by, [plt.Line2D([], [], ls="", marker=MARKERS[j % len(MARKERS)],
+                                       color="grey", label=str(m)) for j, m in enumerate(markers)])]
+    legends.append(("", [plt.Line2D([], [], color="k", lw=1, label="Pareto front")]))
+    top = 1.0
+    for name, handles in legends:
+        if name is None:
+            continue
+        legend = ax.legend(handles=handles, title=name or None, fontsize=7, title_fontsize=7,
+                           loc="upper left", bbox_to_anchor=(1.01, top), borderaxespad=0)
+        ax.add_artist(legend)
+        top -= 0.06 * (len(handles) + 1.5)
+    ax.set_xlabel("train time per run (s)")
+    ax.set_ylabel("test acc %")
+    if len(points):
+        ax.set_ylim(np.nanpercentile(points["acc"], 10) - 2, np.nanmax(points["acc"]) + 0.5)
+    ax.set_title(title)
+    fig.subplots_adjust(left=0.09, right=0.78, bottom=0.12, top=0.92)  # room for the legends
+    return fig
+
+
+def confusion_figure(title, matrix, class_names):
+    """Counts heatmap of a confusion matrix (rows true, columns predicted), log colour scale
+    so that the off-diagonal errors stay visible next to the diagonal."""
+    fig, ax = plt.subplots(figsize=(6, 5))
+    heatmap(ax, np.log10(1 + matrix.astype(float)), class_names, class_names, ".0f",
+            cmap="Blues")
+    for text, count in zip(ax.texts, matrix.ravel()):
+        text.set_text(str(int(count)))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.subplots_adjust(left=0.2, right=0.97, bottom=0.2, top=0.93)
+    return fig
+
+
+def image_grid(title, images, captions, shape):
+    """Up to 16 images (each reshaped to `shape`) on a 2 x 8 grid, each with its caption."""
+    fig, axes = plt.subplots(2, 8, figsize=(12, 3.4))
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, image, caption in zip(axes.ravel(), images, captions):
+        ax.imshow(np.asarray(image).reshape(shape), cmap="gray_r")
+        ax.set_title(caption, fontsize=7)
+    fig.suptitle(title)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.8, hspace=0.6)
+    return fig

@@ -1,0 +1,444 @@
+"""The report's sections, in order (SECTIONS at the bottom). Each is a function
+`section(data: ReportData) -> Section`: markdown plus the figures it links, by file name. A
+section computes from `data` (statistics from ablations.stats), draws through plots.py and
+writes nothing; render.py writes every file.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..datasets import DATASETS, DatasetError
+from ..grids import PUBLISHED_ACCURACY
+from ..idx import IdxFormatError
+from ..stats.aggregates import (binomial_se, curve_band, iqm_ci, pareto_front,
+                                performance_profile)
+from ..stats.factorial import decomposition_sources
+from ..trainers import SKLEARN_ACTIVATION, SKLEARN_SOLVER
+from . import plots
+from .findings import findings
+from .frame import POINTS, REPLICATE, SPLIT, load_data
+from .text import figure_link, interval, md_table, mean_std, number, p_value
+
+# Other grids whose runs the report sets beside this one, when their results exist.
+REFERENCE_GRIDS = ("baselines", "tutorials")
+PROFILE_POINTS = 101  # accuracy thresholds per performance profile
+DISTRIBUTIONS_TEXT = (
+    "Per level, over all its runs: the interquartile mean (IQM, the mean of the middle half of "
+    "the runs) of test accuracy with a 95% stratified-bootstrap BCa CI (runs resampled within "
+    "each cell of the other factors; rliable, Agarwal et al. 2021), and performance profiles: "
+    "the fraction of runs scoring above each accuracy tau, with 95% percentile bands of the "
+    "same bootstrap.")
+CURVES_TEXT = (
+    "Validation accuracy per epoch: for each level, the mean over its runs, with a 95% band of "
+    "the stratified bootstrap (seeds resampled within each cell of the other factors; no band "
+    "with a single seed).")
+
+
+@dataclass(frozen=True)
+class Section:
+    markdown: str
+    figures: dict = field(default_factory=dict)  # file name -> matplotlib Figure
+
+
+def test_size(data, run_ids):
+    """Test images behind these runs' accuracy (their confusion matrix total); 0 if unknown."""
+    for run_id in run_ids:
+        confusion = data.records.get(run_id, {}).get("test_confusion")
+        if confusion:
+            return int(np.sum(confusion))
+    return 0
+
+
+def class_names(dataset, n):
+    names = getattr(DATASETS[dataset], "class_names", ()) if dataset in DATASETS else ()
+    return list(names) if len(names) == n else [str(i) for i in range(n)]
+
+
+def cells(frame, factors):
+    """Stratum of each row: its tuple of the given factors' levels."""
+    return list(frame[list(factors)].itertuples(index=False, name=None)) if factors \
+        else [()] * len(frame)
+
+
+def level_runs(data, subset, factor):
+    """(level, its runs in `subset`, their cells of the other factors) for each level of
+    `factor` that has runs: what a per-level bootstrap resamples within."""
+    others = [f for f in data.factors if f != factor]
+    for level in data.levels(factor):
+        runs = subset[subset[factor] == level]
+        if len(runs):
+            yield level, runs, cells(runs, others)
+
+
+def header(data):
+    df, env = data.df, next((r["environment"] for r in data.records.values()
+                             if "environment" in r), {})
+    counts = df["status"].value_counts()
+    finished = pd.to_datetime(df["finished_at"].dropna())
+    started = finished - pd.to_timedelta(df.loc[finished.index, "wall_time_s"], unit="s")
+    sessions = []  # records may come from several sessions: give each its own wall span
+    versions = df["code_version"].fillna("?")
+    for version in sorted(versions[df["finished_at"].notna()].unique()):
+        mine = (versions == version) & df["finished_at"].notna()
+        span = (finished[mine].max() - started[mine].min()).total_seconds() / 60
+        mark = " (**uncommitted tree**)" if version.endswith("+dirty") else ""
+        sessions.append(f"{int(mine.sum())} runs at {version}{mark} in {span:.1f} min wall")
+    dirty = int(versions.str.endswith("+dirty").sum())
+    factors = ", ".join(f"{f} ({len(data.levels(f))} levels, baseline `{data.baseline(f)}`)"
+                        for f in data.factors) or "none"
+    lines = [
+        f"# scratchbench report: grid `{data.grid}`", "",
+        f"- **Runs:** {len(df)} ({', '.join(f'{counts.get(s, 0)} {s}' for s in ['ok', 'diverged', 'error', 'pending'])})",
+        f"- **Last run finished:** {finished.max() if len(finished) else 'n/a'}",
+        f"- **Machine:** {env.get('cpu', '?')}, {env.get('cores', '?')} cores; Python {env.get('python', '?')}, numpy {env.get('numpy', '?')}, BLAS {'; '.join(env.get('blas', [])) or '?'}",
+        f"- **Time:** {'; '.join(sessions) or 'n/a'} (first start to last finish, per code version); {df['wall_time_s'].sum() / 60:.1f} min of worker time (sum over runs)",
+        f"- **Factors:** {factors}; datasets: {', '.join(data.datasets)}; seeds: {df[REPLICATE].nunique()}"]
+    if dirty:
+        lines.append(f"- **Uncommitted code:** {dirty} of {len(df)} records were trained from a "
+                     f"tree with uncommitted changes (`+dirty`), so they cannot be tied to a "
+                     f"commit.")
+    return Section("\n".join(lines))
+
+
+def summary(data):
+    lines = ["## Summary", ""]
+    if data.ok.empty:
+        return Section("\n".join(lines + ["_no finished runs yet_"]))
+    rows, notes = [], []
+    for dataset, group in data.config_means(data.ok).groupby(SPLIT):
+        ranked = group.sort_values("test_acc_mean", ascending=False)
+        best = ranked.iloc[0]
+        runs = data.ok[(data.ok[SPLIT] == dataset)
+                       & (data.ok[list(data.factors)] == best[list(data.factors)]).all(axis=1)]
+        se = POINTS * binomial_se(best["test_acc_mean"], test_size(data, runs["run_id"]))
+        rows.append([dataset, *best[list(data.factors)], mean_std(runs["test_acc"]),
+                     number(se, ".2f"), int(best["seeds"]), best["train_time_s"]])
+        if len(ranked) > 1:
+            second = ranked.iloc[1]
+            gap = POINTS * (best["test_acc_mean"] - second["test_acc_mean"])
+            if gap < se:
+                notes.append(f"On {dataset} the runner-up, "
+                             f"{' / '.join(map(str, second[list(data.factors)]))} "
+                             f"({POINTS * second['test_acc_mean']:.2f}), is {gap:.2f} points "
+                             f"behind: less than the test-set SE of {se:.2f}, so the test set "
+                             f"cannot tell them apart.")
+    lines += ["Best configuration per dataset (test accuracy in %, mean ± std over seeds; "
+              "test-set SE = sqrt(p (1 - p) / n_test), the sampling error of the fixed test "
+              "set):", "",
+              md_table(pd.DataFrame(rows, columns=[SPLIT, *data.factors, "test acc %",
+                                                   "test-set SE", "seeds", "train s"])), ""]
+    lines += [*notes, "" if notes else None, "Findings:", ""]
+    lines += [f"- {finding}" for finding in findings(data)]
+    return Section("\n".join(line for line in lines if line is not None))
+
+
+def effects(data):
+    lines = ["## With and without each component", "",
+             "Each level against the baseline level of its factor, on paired runs (same dataset, "
+             "seed and every other factor), in points of test accuracy. **Δ**: mean paired "
+             "difference (level - baseline), † where it is smaller than the test-set SE at the "
+             "dataset's mean accuracy. **95% CI**: stratified bootstrap (10,000 resamples of "
+             "the seeds within each cell of the other factors), BCa (Efron 1987), percentile "
+             "where BCa is undefined. It holds the grid's cells fixed (only seed noise is "
+             "resampled), so it answers 'over these settings of the other factors'; **± t**, "
+             "the Student t-interval half-width beside it, treats the pairs as exchangeable and "
+             "is wider where the effect changes from cell to cell. "
+             "**p**: sign-flip permutation test on the paired differences (exact by enumeration "
+             "up to 20 pairs, else 10,000 random sign patterns, so p >= 1/10,001; an exact test "
+             "over n pairs cannot give p below 2/2^n). **Holm p**: Holm-adjusted over the "
+             f"report's whole family of {len(data.contrasts)} contrasts (every dataset, factor "
+             "and level below); an effect counts when Holm p < 0.05. **P(A>B)**: share of "
+             "pairs where the level wins (ties 1/2), with its bootstrap CI. **d_z**: Cohen's d "
+             "for paired data, mean / sd of the differences. **MDE**: the smallest true "
+             "difference these pairs detect with 80% power (two-sided paired t at 0.05). "
+             "**Δ s/epoch**: paired difference in training seconds per epoch, ± 95% "
+             "t-interval.", ""]
+    family = data.contrasts
+    for dataset in data.datasets:
+        subset = data.ok_on(dataset)
+        se = POINTS * binomial_se(subset["test_acc"].mean(), test_size(data, subset["run_id"]))
+        lines += [f"### {dataset}", ""]
+        for factor in data.compared():
+            rows = [[data.baseline(factor), number(POINTS * subset.loc[
+                subset[factor] == data.baseline(factor), "test_acc"].mean(), ".2f"),
+                "baseline", *[""] * 9]]
+            for _, r in family[(family[SPLIT] == dataset)
+                               & (family["factor"] == factor)].iterrows():
+                small = "†" if np.isfinite(r["mean"]) and abs(r["mean"]) < se else ""
+                rows.append([
+                    r["level"], number(POINTS * subset.loc[subset[factor] == r["level"],
+                                                           "test_acc"].mean(), ".2f"),
+                    number(r["mean"]) + small, interval(r["ci_low"], r["ci_high"]),
+                    number(r["t_half"], ".2f"), p_value(r["p"]), p_value(r["p_holm"]),
+                    f"{number(r['p_improve'], '.2f')} "
+                    f"{interval(r['p_improve_low'], r['p_improve_high'], '.2f')}",
+                    number(r["d_z"]), number(r["mde"], ".2f"), str(int(r["n"])),
+                    f"{number(r['time_mean'])} ± {number(r['time_half'], '.2f')}"])
+            table = pd.DataFrame(rows, columns=[factor, "test acc %", "Δ", "95% CI", "± t", "p",
+                                                "Holm p", "P(A>B) [95% CI]", "d_z", "MDE",
+                                                "pairs", "Δ s/epoch"])
+            lines += [f"**{factor}**", "", md_table(table), ""]
+        lines += [f"Test-set SE on {dataset}: {number(se, '.2f')} points.", ""]
+    return Section("\n".join(lines))
+
+
+def distributions(data):
+    if data.ok.empty or not data.compared():
+        return Section("")
+    lines = ["## Distributions: IQM and performance profiles", "", DISTRIBUTIONS_TEXT, ""]
+    figures = {}
+    for dataset in data.datasets:
+        subset = data.ok_on(dataset)
+        scores = subset["test_acc"] * POINTS
+        taus = np.linspace(np.nanpercentile(scores, 5), scores.max(), PROFILE_POINTS)
+        rows, panels = [], []
+        for factor in data.compared():
+            profiles = []
+            for level, runs, strata in level_runs(data, subset, factor):
+                values = runs["test_acc"].to_numpy(float) * POINTS
+                weights = data.level_weights(dataset, factor, level, strata)
+                estimate, low, high, _ = iqm_ci(values, weights)
+                rows.append([factor, level, estimate, interval(low, high, ".2f"), len(values)])
+                profiles.append((level, taus, *performance_profile(values, taus, weights)))
+            panels.append((f"by {factor}", profiles))
+        name = f"profiles_{dataset}.png"
+        figures[name] = plots.band_figure(
+            f"{dataset}: fraction of runs with test accuracy above tau", panels, "tau: test acc %",
+            "fraction of runs", (0, 1.02))
+        lines += [f"### {dataset}", "",
+                  md_table(pd.DataFrame(rows, columns=["factor", "level", "IQM %", "95% CI",
+                                                       "runs"])), "",
+                  figure_link(data, name), ""]
+    return Section("\n".join(lines), figures)
+
+
+def interactions(data):
+    if len(data.factors) < 2 or data.ok.empty:
+        return Section("")
+    rows_f, cols_f = data.factors[0], data.factors[1]
+    panel_f = data.factors[2] if len(data.factors) > 2 else None
+    lines = ["## Interactions", "",
+             f"Mean test accuracy (%) of {rows_f} x {cols_f}"
+             + (f", one panel per {panel_f}" if panel_f else "")
+             + "; all panels of a dataset share one colour scale.", ""]
+    figures = {}
+    for dataset in data.datasets:
+        subset = data.ok_on(dataset)
+        panels = []
+        for panel in (data.levels(panel_f) if panel_f else [None]):
+            part = subset if panel is None else subset[subset[panel_f] == panel]
+            table = (part.groupby([rows_f, cols_f])["test_acc"].mean().unstack() * POINTS)
+            panels.append((str(panel) if panel is not None else dataset,
+                           table.reindex(index=data.levels(rows_f), columns=data.levels(cols_f))))
+        name = f"interactions_{dataset}.png"
+        figures[name] = plots.interaction_figure(dataset, panels)
+        lines += [figure_link(data, name), ""]
+    return Section("\n".join(lines), figures)
+
+
+def curves(data):
+    if data.ok.empty or not data.factors:
+        return Section("")
+    lines = ["## Learning curves", "", CURVES_TEXT, ""]
+    figures = {}
+    for dataset in data.datasets:
+        subset = data.ok_on(dataset)
+        panels = []
+        for factor in data.factors[:2]:
+            bands = []
+            for level, runs, strata in level_runs(data, subset, factor):
+                histories = [data.records[r]["history"]["val_acc"] for r in runs["run_id"]]
+                stacked = np.full((len(histories), max(map(len, histories))), np.nan)
+                for i, history in enumerate(histories):
+                    stacked[i, :len(history)] = history
+                mean, low, high = curve_band(stacked * POINTS,
+                                             data.level_weights(dataset, factor, level, strata))
+                bands.append((level, np.arange(1, len(mean) + 1), mean, low, high))
+            panels.append((f"by {factor}", bands))
+        low = np.nanpercentile(subset["best_val_acc"] * POINTS, 10)
+        name = f"curves_{dataset}.png"
+        figures[name] = plots.band_figure(dataset, panels, "epoch", "val acc %",
+                                          (max(0.0, low - 5), 100))
+        lines += [figure_link(data, name), ""]
+    return Section("\n".join(lines), figures)
+
+
+def cost(data):
+    if data.ok.empty:
+        return Section("")
+    colour_by = data.factors[0] if data.factors else None
+    marker_by = data.factors[1] if len(data.factors) > 1 else None
+    lines = ["## Cost", "",
+             "Each point is one configuration (mean over seeds): test accuracy against "
+             "training time"
+             + (f", coloured by {colour_by}" if colour_by else "")
+             + (f" and marked by {marker_by}" if marker_by else "")
+             + "; the Pareto front (nothing both faster and more accurate) is outlined.", ""]
+    configs = data.config_means(data.ok).assign(acc=lambda d: d["test_acc_mean"] * POINTS)
+    figures = {}
+    for dataset in data.datasets:
+        part = configs[configs[SPLIT] == dataset]
+        ordered = part[pareto_front(part["train_time_s"], part["acc"])].sort_values(
+            "train_time_s")
+        name = f"cost_{dataset}.png"
+        figures[name] = plots.cost_figure(dataset, part, colour_by, marker_by, ordered)
+        lines += [figure_link(data, name), "", f"Pareto front on {dataset}:", "",
+                  md_table(ordered[[*data.factors, "acc", "train_time_s"]]
+                           .rename(columns={"acc": "test acc %", "train_time_s": "train s"})),
+                  ""]
+    lines += ["### Time to target", "",
+              "Epochs and training seconds until validation accuracy first reaches the "
+              "dataset's target (" + ", ".join(
+                  f"{d} {100 * DATASETS[d].target_val_acc:.0f}%" for d in data.datasets
+                  if d in DATASETS) + "); medians over the runs that reach it.", ""]
+    for factor in data.factors:
+        rows = []
+        for (dataset, level), group in data.ok.groupby([SPLIT, factor], sort=False):
+            reached = group["epochs_to_target"].notna()
+            rows.append([dataset, level, f"{reached.mean() * 100:.0f}%",
+                         group.loc[reached, "epochs_to_target"].median(),
+                         group.loc[reached, "seconds_to_target"].median(),
+                         group["s_per_epoch"].mean()])
+        lines += [f"**{factor}**", "", md_table(pd.DataFrame(
+            rows, columns=[SPLIT, factor, "runs reaching", "median epochs", "median s",
+                           "s/epoch"])), ""]
+    return Section("\n".join(lines), figures)
+
+
+def importance(data):
+    if data.ok.empty or not data.factors:
+        return Section("")
+    sources = decomposition_sources(list(data.factors))
+    table = pd.DataFrame({"source": sources})
+    for dataset, shares in data.importance.items():
+        table[f"{dataset} %"] = [number(POINTS * shares[s][0], ".1f") if shares else "n/a"
+                                 for s in sources]
+        table[f"{dataset} 95% CI"] = [interval(POINTS * shares[s][1], POINTS * shares[s][2],
+                                               ".1f") if shares else "n/a" for s in sources]
+    return Section("\n".join([
+        "## Factor importance", "",
+        "Share (%) of the variance of test accuracy (sum of squares over the runs) due to each "
+        "factor, each pair of factors, the higher-order interactions (the rest of the cell "
+        "means) and the seeds within each cell: the exact decomposition of a balanced full "
+        "factorial (missing runs make the terms overlap; the higher-order row absorbs it), "
+        "with 95% BCa CIs of a stratified bootstrap (seeds resampled within cells). Shares "
+        "depend on the levels the grid chose.", "",
+        md_table(table)]))
+
+
+def describe_sklearn(configs):
+    """scikit-learn's MLPClassifier call behind sklearn_mlp runs, as trainers.py makes it."""
+    calls = []
+    for config in configs:
+        solver = dict(SKLEARN_SOLVER.get(config["optimizer"], {}))
+        settings = {"hidden_layer_sizes": tuple(config["hidden"]),
+                    "activation": SKLEARN_ACTIVATION.get(config["activation"]), **solver,
+                    "learning_rate_init": config["lr"], "learning_rate": "constant",
+                    "batch_size": config["batch_size"], "alpha": config["l2"], "shuffle": True}
+        call = (f"`MLPClassifier({', '.join(f'{k}={v!r}' for k, v in settings.items())})`, "
+                f"{config['epochs']} epochs of `partial_fit`, random_state = seed")
+        if call not in calls:
+            calls.append(call)
+    return calls
+
+
+def references(data):
+    lines = ["## Baselines", ""]
+    found = False
+    for grid in REFERENCE_GRIDS:
+        try:
+            other = data if grid == data.grid else load_data(grid, data.results_dir,
+                                                             data.data_dir)
+        except FileNotFoundError:
+            continue
+        found = True
+        keys = [SPLIT, *other.factors]
+        rows = []
+        for key, group in other.ok.groupby(keys, sort=False):
+            key = key if isinstance(key, tuple) else (key,)
+            published = PUBLISHED_ACCURACY.get(key[-1])
+            rows.append([*key, mean_std(group["test_acc"]), len(group),
+                         f"{100 * published:.1f}" if published else "",
+                         group["s_per_epoch"].mean()])
+        sklearn = [c for c in other.configs.values() if c.get("trainer") == "sklearn_mlp"]
+        what = (" scikit-learn's `MLPClassifier` (scikit-learn's trainer, not nn_core): "
+                + "; ".join(describe_sklearn(sklearn)) + "." if sklearn else "")
+        lines += [f"Grid `{grid}` (same splits, measured by the same harness).{what}", "",
+                  md_table(pd.DataFrame(rows, columns=[*keys, "test acc %", "seeds",
+                                                       "published %", "s/epoch"])), ""]
+    if not found:
+        lines.append(f"_no results for {', '.join(REFERENCE_GRIDS)}: run "
+                     f"`python run_all.py --grid baselines --grid tutorials`_")
+    return Section("\n".join(lines))
+
+
+def best_model(data):
+    if data.ok.empty:
+        return Section("")
+    lines, figures = ["## The best model", ""], {}
+    for dataset in data.datasets:
+        part = data.ok_on(dataset)
+        best = data.config_means(part).sort_values("test_acc_mean", ascending=False).iloc[0]
+        runs = part[(part[list(data.factors)] == best[list(data.factors)]).all(axis=1)]
+        run = runs.sort_values("test_acc", ascending=False).iloc[0]
+        record = data.records[run["run_id"]]
+        confusion = np.asarray(record["test_confusion"], dtype=np.int64)
+        names = class_names(dataset, len(confusion))
+        se = POINTS * binomial_se(run["test_acc"], int(confusion.sum()))
+        table = pd.DataFrame(confusion, columns=names)
+        table.insert(0, "true", names)
+        table["per-class acc %"] = POINTS * np.diag(confusion) / confusion.sum(axis=1)
+        title = (f"{dataset}: {' / '.join(map(str, best[list(data.factors)]))}, seed "
+                 f"{run[REPLICATE]}")
+        confusion_name = f"confusion_{dataset}.png"
+        figures[confusion_name] = plots.confusion_figure(title, confusion, names)
+        lines += [f"### {title} (test acc {POINTS * run['test_acc']:.2f}% ± {se:.2f} test-set "
+                  f"SE)", "", "Confusion matrix (rows: true class, columns: predicted; counts "
+                  "of test images):", "", md_table(table, ".1f"), "",
+                  figure_link(data, confusion_name), ""]
+        drawn = misclassified(data, dataset, record, names)
+        if isinstance(drawn, str):
+            lines += [drawn, ""]
+        else:
+            name = f"misclassified_{dataset}.png"
+            figures[name] = drawn
+            lines += [figure_link(data, name), ""]
+    return Section("\n".join(lines), figures)
+
+
+def misclassified(data, dataset, record, names):
+    """The figure of the first misclassified test images, or a line saying why there is none."""
+    wrong = record.get("test_misclassified", [])
+    if not wrong:
+        return "_no misclassified test images recorded_"
+    try:
+        raw = DATASETS[dataset].load_raw(data.data_dir)
+    except (DatasetError, IdxFormatError) as err:
+        return f"_misclassified images not drawn: {err}_"
+    return plots.image_grid(f"{dataset}: first misclassified test images (true → predicted)",
+                            [raw["test_images"][i] for i, _, _ in wrong],
+                            [f"#{i}: {names[t]}\n→ {names[p]}" for i, t, p in wrong],
+                            DATASETS[dataset].image_shape)
+
+
+def failures(data):
+    bad = data.df[data.df["status"].isin(["diverged", "error"])]
+    lines = ["## Failures", ""]
+    if bad.empty:
+        return Section("\n".join(lines + ["_none: every finished run ended with finite loss_"]))
+    bad = bad.assign(reason=[
+        e if isinstance(e, str) else f"non-finite loss after {int(n or 0)} full epochs"
+        for e, n in zip(bad["error"], bad["epochs_run"])])
+    return Section("\n".join(lines + [md_table(bad[[SPLIT, *data.factors, REPLICATE, "status",
+                                                    "reason"]])]))
+
+
+def all_runs(data):
+    name = f"{data.grid}_summary.csv"
+    return Section("\n".join(["## All runs", "", f"Every run, one row each: [{name}]({name})."]))
+
+
+# The report, top to bottom. A new section is one function above and one entry here.
+SECTIONS = [header, summary, effects, distributions, interactions, curves, cost, importance,
+            references, best_model, failures, all_runs]

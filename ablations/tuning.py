@@ -1,0 +1,347 @@
+"""Tuning in the grid language: a block's nuisance settings tuned per cell on the validation split,
+then the winner of each cell trained on the final seeds.
+
+A tuned block adds a "tune" spec to "base" and "axes":
+
+    "tune": {
+        "space": {"lr": [0.01, 0.03, 0.1]},  # candidates per nuisance setting (their product)
+        "seeds": [0],                        # tuning seeds (a final seed too: its run is shared)
+        "select": "final_val_acc",           # or "best_val_acc" (best epoch); validation only
+        "per": ["dataset", "optimizer"],     # axes a cell varies over (default: all but seed)
+        "halving": {"epochs": [2, 6], "keep": 0.34},  # optional successive halving
+    }
+
+A final run with the same settings as a run of another block (e.g. a tuned cell that selected
+the defaults regime's lr) is the same run: listed under each block's labels, trained once.
+A level of a `per` axis may carry its own candidates, {"optimizer": "sgd", "tune": {"lr": [...]}},
+which replace the block's for the cells with that level. Axes left out of `per` share their
+cell's selection: the tuning runs take each such axis's first level (e.g. lr tuned without a
+regularizer and reused with every regularizer). A candidate's score is the mean over the tuning
+seeds of the record's `select` field, a diverged trial counting 0; the highest score wins (ties:
+the first candidate listed). With halving, rung r trains the surviving candidates with
+`epochs[r]` epochs and keeps the best ceil(keep * n) for the next rung; the last rung picks the
+winner. Only records of the current schema count (records.is_finished), and nothing but `status`
+and the `select` field of a record is read: never a test metric.
+
+Final runs depend on tuning results, so a tuned grid trains in phases (`run_tuned_grid`): plan
+from the records, train what is known, plan again, until nothing new appears. The plan of each
+cell (candidates, scores, run ids, the selected setting and its validation figure) is written to
+results/<grid>/tuning.json.
+"""
+import itertools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nn_core.registry import unknown_name_message
+
+from .config import SCHEMA, GridError, resolve
+from .expand import (check_block, combinations, expand_block, level_settings, matching_runs,
+                     make_run)
+from .records import TUNING_FILE, is_finished, read_records, write_json_atomic
+
+TUNE_KEYS = ("space", "seeds", "select", "per", "halving")
+SELECTION_RULES = {
+    "final_val_acc": "validation accuracy after the last epoch",
+    "best_val_acc": "best validation accuracy over the epochs",
+}
+REPLICATE = "seed"  # the axis of final seeds
+
+
+@dataclass(frozen=True)
+class TuneSpec:
+    space: dict  # setting -> candidate values (block-wide)
+    seeds: list
+    select: str
+    per: list  # axes a cell varies over
+    rungs: list  # epochs per rung; [None]: one rung at the block's own epochs
+    keep: float = 1.0
+
+
+@dataclass
+class Plan:
+    """What a grid holds given the records so far."""
+
+    runs: list = field(default_factory=list)  # untuned blocks' runs and known final runs
+    tuning: list = field(default_factory=list)  # tuning runs known so far (shared ones included)
+    cells: list = field(default_factory=list)  # one selection summary per tuned cell
+    pending_finals: int = 0  # final runs of cells whose selection still needs tuning results
+
+    @property
+    def tuned(self):
+        return bool(self.cells)
+
+    def all_runs(self):
+        """Tuning runs, then final runs, each run id once."""
+        unique = {}
+        for run in self.tuning + self.runs:
+            unique.setdefault(run.run_id, run)
+        return list(unique.values())
+
+
+def _is_number_list(values, check):
+    return isinstance(values, list) and values and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and check(v) for v in values)
+
+
+def parse_tune(where, block):
+    """The block's TuneSpec, or GridError naming the problem."""
+    spec, axes = block["tune"], block.get("axes", {})
+    if not isinstance(spec, dict):
+        raise GridError(f"{where}: tune must be a dict with keys {', '.join(TUNE_KEYS)}")
+    for key in spec:
+        if key not in TUNE_KEYS:
+            raise GridError(f"{where}: tune: " + unknown_name_message("tune key", key, TUNE_KEYS))
+    space = spec.get("space", {})
+    if not isinstance(space, dict):
+        raise GridError(f"{where}: tune: space must be a dict of candidate lists")
+    seeds = spec.get("seeds")
+    if not _is_number_list(seeds, lambda v: isinstance(v, int) and v >= 0):
+        raise GridError(f"{where}: tune: seeds must be a non-empty list of integers >= 0, "
+                        f"got {seeds!r}")
+    select = spec.get("select", "final_val_acc")
+    if select not in SELECTION_RULES:
+        raise GridError(f"{where}: tune: select: "
+                        + unknown_name_message("selection rule", select, SELECTION_RULES))
+    per = spec.get("per", [axis for axis in axes if axis != REPLICATE])
+    if not isinstance(per, list) or any(a not in axes or a == REPLICATE for a in per):
+        valid = [a for a in axes if a != REPLICATE]
+        raise GridError(f"{where}: tune: per must list axes of the block other than "
+                        f"{REPLICATE!r} ({', '.join(valid)}), got {per!r}")
+    rungs, keep = [None], 1.0
+    if "halving" in spec:
+        halving = spec["halving"]
+        if not isinstance(halving, dict) or set(halving) != {"epochs", "keep"}:
+            raise GridError(f"{where}: tune: halving must be {{'epochs': [..], 'keep': ..}}")
+        rungs, keep = halving["epochs"], halving["keep"]
+        if not _is_number_list(rungs, lambda v: isinstance(v, int) and v >= 1) or len(rungs) < 2 \
+                or rungs != sorted(set(rungs)):
+            raise GridError(f"{where}: tune: halving epochs must be >= 2 increasing positive "
+                            f"integers, got {rungs!r}")
+        if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0 < keep < 1:
+            raise GridError(f"{where}: tune: halving keep must be in (0, 1), got {keep!r}")
+    level_spaces = [level_space(where, axis, level) for axis in axes for level in axes[axis]]
+    if not space and not any(level_spaces):
+        raise GridError(f"{where}: tune: no candidates: give tune.space or a level's tune")
+    for axis, levels in axes.items():
+        for level, own in zip(levels, (level_space(where, axis, lv) for lv in levels)):
+            if own and axis not in per:
+                raise GridError(f"{where}: tune: axis {axis!r} is not in tune.per, so its levels "
+                                f"cannot carry their own candidates")
+    for settings in [space, *level_spaces]:
+        for key, values in settings.items():
+            check_tunable(where, block, key, values)
+    return TuneSpec(space, list(seeds), select, per, list(rungs), keep)
+
+
+def level_space(where, axis, level):
+    """A level's own candidates ({} if none)."""
+    own = level.get("tune", {}) if isinstance(level, dict) else {}
+    if not isinstance(own, dict):
+        raise GridError(f"{where}: axis {axis!r}: a level's tune must be a dict of lists")
+    return own
+
+
+def check_tunable(where, block, key, values):
+    """GridError unless `key` is a nuisance the block leaves free, with a non-empty list."""
+    if not isinstance(values, list) or not values:
+        raise GridError(f"{where}: tune: {key!r} must be a non-empty list of candidates")
+    if len({repr(v) for v in values}) < len(values):
+        raise GridError(f"{where}: tune: {key!r} lists a candidate twice: {values!r}")
+    if key == "seed" or key.endswith("_seed"):
+        raise GridError(f"{where}: tune: {key!r} is a random seed, not a nuisance to tune")
+    if key in block.get("axes", {}):
+        raise GridError(f"{where}: tune: {key!r} is an axis of the block; a setting is either "
+                        f"compared (an axis) or tuned (a nuisance), not both")
+    if key in block.get("base", {}):
+        raise GridError(f"{where}: tune: {key!r} is fixed by the block's base")
+    for axis, levels in block.get("axes", {}).items():
+        for level in levels:
+            label, settings = level_settings(axis, level)
+            if key in settings:
+                raise GridError(f"{where}: tune: {key!r} is set by level {label!r} of axis "
+                                f"{axis!r}; leave it to the tuning")
+    if key in SCHEMA:  # optimizer arguments are checked when the runs resolve
+        for value in values:
+            resolve({key: value}, f"{where} tune")
+
+
+def describe(settings):
+    return ",".join(f"{k}={v}" for k, v in settings.items())
+
+
+def candidates(space):
+    """Every combination of the space's lists, in order: [{setting: value}, ...]."""
+    return [dict(zip(space, values)) for values in itertools.product(*space.values())]
+
+
+def score(records, runs, rule):
+    """(mean of `rule` over the runs, diverged count), or None while a run has no result.
+    Reads a record's status and its `rule` field only."""
+    values, diverged = [], 0
+    for run in runs:
+        record = records.get(run.run_id)
+        if record is None:
+            return None
+        ok = record["status"] == "ok" and record.get(rule) is not None
+        diverged += not ok
+        values.append(float(record[rule]) if ok else 0.0)
+    return sum(values) / len(values), diverged
+
+
+def survivors(scored, keep):
+    """Indices of the best ceil(keep * n) of `scored` [(index, score)], best first; ties keep
+    the earlier candidate."""
+    ranked = sorted(scored, key=lambda item: (-item[1], item[0]))
+    return [index for index, _ in ranked[:max(1, math.ceil(keep * len(ranked)))]]
+
+
+def plan_cell(where, cell, spec, records, seen_tuning):
+    """Tuning runs and the selection of one cell. `cell` = (labels, settings, space) of the runs
+    that tune it. Returns (tuning runs, summary); summary["selected"] is None while pending."""
+    labels, settings, space = cell
+    options = candidates(space)
+    alive, runs, rungs = list(range(len(options))), [], []
+    for rung, epochs in enumerate(spec.rungs):
+        trials = []
+        for index in alive:
+            extra = {} if epochs is None else {"epochs": epochs}
+            trial = describe({**options[index], **extra})
+            trial_runs = [make_run(f"{where} tune", {**labels, REPLICATE: str(seed),
+                                                      "trial": trial},
+                                   {**settings, **options[index], **extra, "seed": seed}, {})
+                          for seed in spec.seeds]
+            for run in trial_runs:
+                seen_tuning.setdefault(run.run_id, run)
+            runs.extend(seen_tuning[run.run_id] for run in trial_runs)
+            trials.append((index, trial_runs, score(records, trial_runs, spec.select)))
+        rungs.append({"epochs": epochs, "trials": [
+            {"settings": options[index], "run_ids": [r.run_id for r in trial_runs],
+             "score": None if result is None else result[0],
+             "diverged": None if result is None else result[1]}
+            for index, trial_runs, result in trials]})
+        if any(result is None for _, _, result in trials):
+            return runs, summary(labels, spec, rungs, None, None)
+        alive = survivors([(index, result[0]) for index, _, result in trials],
+                          spec.keep if rung < len(spec.rungs) - 1 else 0.0)
+    best = alive[0]
+    figure = next(t["score"] for t in rungs[-1]["trials"] if t["settings"] == options[best])
+    return runs, summary(labels, spec, rungs, options[best], figure)
+
+
+def summary(labels, spec, rungs, selected, figure):
+    return {"cell": labels, "rule": spec.select, "seeds": spec.seeds, "rungs": rungs,
+            "selected": selected, "selected_val": figure}
+
+
+def plan_block(where, block, records, seen, seen_tuning):
+    """(final runs known, tuning runs, cell summaries, pending final runs) of a tuned block."""
+    base, axes = check_block(where, block)
+    spec = parse_tune(where, block)
+    rest = {a: levels for a, levels in axes.items() if a not in spec.per}
+    shared = [a for a in rest if a != REPLICATE]
+    context_labels, context, _ = next(combinations({a: axes[a][:1] for a in shared}))
+    finals, tuning, cells, pending = [], [], [], 0
+    for labels, settings, own in combinations({a: axes[a] for a in spec.per}):
+        runs, cell = plan_cell(where, ({**labels, **context_labels},
+                                       {**base, **context, **settings}, {**spec.space, **own}),
+                               spec, records, seen_tuning)
+        cell.update(cell=labels, shared_over=shared)
+        tuning.extend(runs)
+        cells.append(cell)
+        if cell["selected"] is None:
+            pending += math.prod(len(levels) for levels in rest.values())
+            continue
+        for rest_labels, rest_settings, _ in combinations(rest):
+            run_labels = {a: {**labels, **rest_labels}[a] for a in axes}
+            finals.append(make_run(where, run_labels, {**base, **settings, **rest_settings,
+                                                       **cell["selected"]}, seen))
+    return finals, tuning, cells, pending
+
+
+def plan_grid(name, blocks, records=None):
+    """The Plan of grid `name` given `records` ({run_id: record}; only current, finished ones
+    count). A grid without tuned blocks plans to exactly expand_grid's runs."""
+    if not isinstance(blocks, list) or not blocks:
+        raise GridError(f"grid {name!r}: must be a non-empty list of blocks")
+    records = {rid: r for rid, r in (records or {}).items() if is_finished(r)}
+    plan, seen, seen_tuning = Plan(), {}, {}
+    for b, block in enumerate(blocks):
+        where = f"grid {name!r} block {b}"
+        if not (isinstance(block, dict) and "tune" in block):
+            plan.runs.extend(expand_block(where, block, seen))
+            continue
+        # a final run with the settings of another block's run is that run: listed under each
+        # block's labels (e.g. both regimes), trained once
+        finals, tuning, cells, pending = plan_block(where, block, records, {}, seen_tuning)
+        plan.runs.extend(finals)
+        known = {run.run_id for run in plan.tuning}
+        for run in tuning:
+            if run.run_id not in known:
+                known.add(run.run_id)
+                plan.tuning.append(run)
+        plan.cells.extend(cells)
+        plan.pending_finals += pending
+    return plan
+
+
+def finished_records(folder):
+    """{run_id: record} of the current schema's finished records in `folder` (read only)."""
+    if not Path(folder).is_dir():
+        return {}
+    found = read_records(folder, log=lambda line: None, set_aside=False)
+    return {rid: r for rid, r in found.items() if is_finished(r)}
+
+
+def plan_from_results(name, blocks, results_dir):
+    """plan_grid with the finished records under results_dir/name (read only for a grid with
+    tuned blocks: the others do not depend on results)."""
+    tuned = isinstance(blocks, list) and any(isinstance(b, dict) and "tune" in b for b in blocks)
+    return plan_grid(name, blocks, finished_records(Path(results_dir) / name) if tuned else None)
+
+
+def write_tuning_file(folder, name, plan):
+    """results/<grid>/tuning.json: which runs tuned, and what each cell selected on what figure."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(folder) / TUNING_FILE, {
+        "grid": name,
+        "rules": {rule: SELECTION_RULES[rule] for rule in {c["rule"] for c in plan.cells}},
+        "tuning_run_ids": [run.run_id for run in plan.tuning],
+        "final_run_ids": [run.run_id for run in plan.runs],
+        "pending_final_runs": plan.pending_finals,
+        "cells": plan.cells,
+    })
+
+
+def run_tuned_grid(name, blocks, results_dir, train, only=None, force=False, log=print):
+    """Train a grid with tuned blocks in phases; return the last phase's outcome with the
+    counts of all phases. `train(final_runs, todo)` trains the runs `todo` and saves
+    `final_runs` as the grid (e.g. runner.run_grid with only=todo). Each run is trained at most
+    once per call; the loop ends when a plan has nothing left to train (or a phase was
+    interrupted)."""
+    folder = Path(results_dir) / name
+    attempted, total = set(), None
+    while True:
+        records = finished_records(folder)
+        plan = plan_grid(name, blocks, records)
+        write_tuning_file(folder, name, plan)
+        wanted = plan.all_runs() if only is None else matching_runs(plan.all_runs(), only)
+        todo = [run for run in wanted if run.run_id not in attempted
+                and (force or run.run_id not in records)]
+        if not todo:
+            if plan.pending_finals:
+                log(f"grid {name}: {plan.pending_finals} final runs wait for tuning results "
+                    f"that this session could not produce")
+            return total if total is not None else train(plan.runs, [])
+        log(f"grid {name}: phase with {len(todo)} runs to train ({len(plan.tuning)} tuning runs "
+            f"known, {len(plan.runs)} final runs known, {plan.pending_finals} pending)")
+        outcome = train(plan.runs, todo)
+        attempted.update(run.run_id for run in todo)
+        if total is not None:
+            outcome.trained += total.trained
+            outcome.busy += total.busy
+            for status, count in total.counts.items():
+                outcome.counts[status] = outcome.counts.get(status, 0) + count
+        total = outcome
+        if outcome.interrupted:
+            return total
