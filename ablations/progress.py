@@ -3,6 +3,7 @@
 `progress_for(stream, log)` returns a factory; the runner calls it once with the number of runs
 to train and then calls the result with each finished record, and `.close()` at the end.
 """
+import shutil
 import time
 
 from tqdm import tqdm
@@ -44,7 +45,9 @@ class Bar:
     """A tqdm bar on `stream`: runs done/total, elapsed and ETA, and the last result."""
 
     def __init__(self, total, stream):
-        self.bar = tqdm(total=total, file=stream, unit="run", dynamic_ncols=True,
+        # the width from shutil: it falls back to 80 columns where a terminal reports 0
+        self.bar = tqdm(total=total, file=stream, unit="run",
+                        ncols=shutil.get_terminal_size().columns,
                         bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]"
                                    "{postfix}")
 
