@@ -3,16 +3,27 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: setup data run test bench stress showcase clean-venv
+.PHONY: setup setup-bench data run test bench stress showcase clean-venv
 
 setup: $(STAMP)
 
-# Reinstall only when a requirements file changes.
-$(STAMP): requirements.txt requirements-dev.txt
+# Reinstall only when a requirements file or the package definition changes. The project itself
+# goes in editable (no dependencies of its own: the pinned files hold them), which gives the
+# `scratchbench` command and the package metadata Dask workers are checked against.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# torch (CPU build) for the benchmark and the torch parity test.
+setup-bench: $(BENCH_STAMP)
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $(BENCH_STAMP)
 
 data: setup
 	$(PY) run_all.py --fetch-data
@@ -20,12 +31,12 @@ data: setup
 run: setup data
 	$(PY) run_all.py
 
-test: setup
+test: setup-bench
 	$(PY) -m pytest -q
 
-# Speed against PyTorch (CPU) and scikit-learn on the same MLP: prints a table and a summary line.
-bench: setup data
-	$(PY) -m pip install --quiet -r requirements-bench.txt
+# Speed against PyTorch (CPU) and scikit-learn on the same MLP, then the grid's scaling with the
+# number of workers: prints tables and a summary line.
+bench: setup-bench data
 	$(PY) benchmarks/bench.py
 
 # The crash test with 50 kills instead of 10.

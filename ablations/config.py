@@ -165,6 +165,11 @@ def resolve(settings, where="run"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise GridError(f"{where}: {key} must be a finite number, got {value!r}")
     config["optimizer_params"] = {k: float(v) for k, v in sorted(optimizer_params.items())}
+    ignored = TRAINERS[config["trainer"]].ignored(
+        config, {k: s.default for k, s in SCHEMA.items()}, extra)
+    if ignored:
+        raise GridError(f"{where}: trainer {config['trainer']!r} ignores the setting {ignored[0]!r}; "
+                        f"leave it at its default or use trainer 'nn_core'")
     return config
 
 

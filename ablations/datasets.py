@@ -5,6 +5,8 @@ training statistics, NORMALIZATIONS) and a seeded, stratified validation split h
 training set; the test set is only ever scored. IDX datasets are cached as uint8 .npy files under
 `<data_dir>/<name>/`, memory-mapped on load and checked against the pinned SHA-256 each time.
 """
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -30,9 +32,45 @@ FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal"
                  "Sneaker", "Bag", "Ankle boot")
 
 
+FETCH_LOCK_TIMEOUT_S = 3600  # how long to wait for another process fetching the same dataset
+
+
 def default_data_dir():
-    """$SCRATCHBENCH_DATA_DIR, else data/ in the project."""
-    return Path(os.environ.get(DATA_DIR_ENV) or PROJECT_ROOT / "data")
+    """$SCRATCHBENCH_DATA_DIR, else data/ in a source checkout, else the user's cache folder
+    (`$XDG_CACHE_HOME/scratchbench`, default ~/.cache/scratchbench) for an installed package."""
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV])
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / "data"
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "scratchbench"
+
+
+@contextlib.contextmanager
+def fetch_lock(data_dir, name, log, timeout_s=FETCH_LOCK_TIMEOUT_S):
+    """An exclusive `flock` on `<data_dir>/.<name>.fetch.lock`, so that of the processes of one
+    host (Dask workers, concurrent runners) one fetches and the others then find the cache.
+    DatasetError after `timeout_s`."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(data_dir) / f".{name}.fetch.lock", "w") as lock:
+        deadline, said = time.monotonic() + timeout_s, False
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise DatasetError(f"{name}: another process has been fetching it into "
+                                       f"{data_dir} for {timeout_s} s; remove "
+                                       f"{lock.name} if none is") from None
+                if not said:
+                    log(f"  {name}: another process is fetching it into {data_dir}; waiting")
+                    said = True
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class DatasetError(RuntimeError):
@@ -138,10 +176,20 @@ class IdxDataset:
         return arrays
 
     def fetch(self, data_dir, log=print, progress=None):
-        """Make sure the verified cache exists; return the name of the source that supplied it."""
+        """Make sure the verified cache exists; return the name of the source that supplied it.
+        One process per host fetches (a lock); the others wait, then find the cache."""
         try:
             self.load_raw(data_dir)
             return "cache"
+        except (DatasetError, IdxFormatError):
+            pass
+        with fetch_lock(data_dir, self.name, log):
+            return self._fetch_locked(data_dir, log, progress)
+
+    def _fetch_locked(self, data_dir, log, progress):
+        try:
+            self.load_raw(data_dir)
+            return "cache"  # another process fetched it while this one waited
         except DatasetError:
             log(f"  {self.name}: not in the cache {self.cache_dir(data_dir)}")
         except IdxFormatError as err:

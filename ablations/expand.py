@@ -8,6 +8,8 @@ optional "label" (default: the value of the setting named like the axis, else "k
 import itertools
 from dataclasses import dataclass
 
+from nn_core.registry import unknown_name_message
+
 from .config import GridError, resolve, run_id
 
 
@@ -111,23 +113,46 @@ def expand_grid(name, blocks):
 
 
 def filter_runs(runs, only):
-    """Keep runs matching every `key=value` in `only` ("a=1,b=2"), on labels or settings."""
+    """Keep runs matching every `key=value` in `only` ("a=1,b=2"; a key given twice keeps
+    either value), on axis labels or settings. GridError (one line, with a close match and the
+    valid levels) for a key or value that no run has, or a combination that selects no run."""
+    wanted = parse_only(only)
+    levels = {}  # key -> every value it takes in `runs`, as --only compares them (strings)
+    for run in runs:
+        for key in {*run.labels, *run.config}:
+            levels.setdefault(key, set()).add(_only_value(run, key))
+    for key, values in wanted.items():
+        if key not in levels:
+            raise GridError("--only: " + unknown_name_message("key", key, levels))
+        missing = sorted(values - levels[key])
+        if missing:
+            raise GridError(f"--only: {key}: "
+                            + unknown_name_message("level", missing[0], levels[key]))
+    selected = matching_runs(runs, only)
+    if wanted and not selected:
+        raise GridError(f"--only: no run has {only!r} (each value exists, but not together)")
+    return selected
+
+
+def matching_runs(runs, only):
+    """The runs matching every `key=value` of `only`, as filter_runs, without its checks: for a
+    subset of runs already checked (a phase of a tuned grid, say)."""
+    wanted = parse_only(only)
+    return [r for r in runs
+            if all(_only_value(r, key) in values for key, values in wanted.items())]
+
+
+def parse_only(only):
+    """{key: {values}} of an --only string "a=1,b=2,a=3"; GridError for a part without '='."""
     wanted = {}
     for part in filter(None, (only or "").split(",")):
         key, sep, value = part.partition("=")
         if not sep:
             raise GridError(f"--only: expected key=value, got {part!r}")
         wanted.setdefault(key.strip(), set()).add(value.strip())
-    known = set().union(*(set(r.labels) | set(r.config) for r in runs)) if runs else set()
-    for key in wanted:
-        if key not in known:
-            raise GridError(f"--only: unknown key {key!r}; known: {', '.join(sorted(known))}")
+    return wanted
 
-    def matches(run):
-        for key, values in wanted.items():
-            value = run.labels.get(key, run.config.get(key))
-            if str(value) not in values:
-                return False
-        return True
 
-    return [r for r in runs if matches(r)]
+def _only_value(run, key):
+    """The value --only compares for `key`: the axis label, else the setting, as a string."""
+    return str(run.labels[key] if key in run.labels else run.config.get(key))

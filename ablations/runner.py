@@ -1,9 +1,11 @@
-"""Run a grid in parallel with joblib; every finished run becomes a record at once.
+"""Run a grid in parallel (joblib's loky here, or a Dask cluster); every finished run becomes a
+record at once, written by this process only.
 
-`execute(run, data_dir)` is a pure function of the run's config: it loads the dataset from the
-memory-mapped cache by name (once per worker), trains with one BLAS thread, and returns the
-record; a failure inside becomes status "error" instead of stopping the grid. `run_grid` saves
-the expanded grid, skips runs that already have a record, and writes records as they arrive.
+`execute(run, data_dir)` is a pure function of the run's config: it makes sure the dataset is in
+the cache (fetching it once per host under a lock), loads it memory-mapped by name (once per
+worker), trains with one BLAS thread, and returns the record; a failure inside becomes status
+"error" instead of stopping the grid. `run_grid` saves the expanded grid, skips runs that
+already have a record, and writes records as they arrive.
 """
 import functools
 import os
@@ -11,6 +13,7 @@ import platform
 import resource
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 
@@ -18,8 +21,10 @@ import joblib
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from .config import GridError, run_id
-from .datasets import DATASETS, load_splits
+from . import __version__
+from .config import run_id
+from .datasets import DATASETS, default_data_dir, load_splits
+from .progress import PlainLines
 from .records import (GRID_FILE, SCHEMA_VERSION, is_finished, migrate_records, read_records,
                       record_path, release, remove_orphans, try_claim, write_json_atomic)
 from .streams import split_seed
@@ -28,26 +33,36 @@ from .trainers import TRAINERS
 
 @functools.lru_cache(maxsize=1)  # runs are ordered by dataset, so one cached split set suffices
 def cached_splits(dataset, data_dir, val_size, train_size, normalize, split_seed):
+    """The run's splits, fetched first where this host's cache lacks them (a Dask worker)."""
+    DATASETS[dataset].fetch(data_dir, log=lambda line: print(line, file=sys.stderr))
     return load_splits(dataset, data_dir, val_size=val_size, train_size=train_size,
                        normalize=normalize, split_seed=split_seed)
 
 
-def execute(run, data_dir):
-    """Train one run and return its record (without environment fields)."""
+def execute(run, data_dir=None):
+    """Train one run and return its record (without environment fields). `data_dir` None: this
+    host's default cache ($SCRATCHBENCH_DATA_DIR where the worker runs)."""
     config = run.config
     start = time.perf_counter()
     try:
         with threadpool_limits(limits=1):
-            splits = cached_splits(config["dataset"], str(data_dir), config["val_size"],
-                                   config["train_size"], config["normalize"],
+            splits = cached_splits(config["dataset"], str(data_dir or default_data_dir()),
+                                   config["val_size"], config["train_size"], config["normalize"],
                                    split_seed(config))
             result = TRAINERS[config["trainer"]](config, splits)
     except Exception as err:  # isolate any failure to its own run
         result = {"status": "error", "error": f"{type(err).__name__}: {err}"}
-    return {"schema": SCHEMA_VERSION, "run_id": run.run_id, "labels": run.labels,
-            "config": config, "error": None, **result,
-            "wall_time_s": time.perf_counter() - start,
+    return {**error_record(run, None), **result, "wall_time_s": time.perf_counter() - start,
             "worker_peak_rss_mb": peak_rss_mb()}
+
+
+def error_record(run, error):
+    """A run's record fields known before it trains; with `error`, the record of a failed run."""
+    record = {"schema": SCHEMA_VERSION, "run_id": run.run_id, "labels": run.labels,
+              "config": run.config, "error": error}
+    if error is not None:
+        record.update(status="error", wall_time_s=0.0)
+    return record
 
 
 def peak_rss_mb():
@@ -86,8 +101,11 @@ def environment():
 
 @functools.lru_cache(maxsize=1)
 def code_version():
-    """The git commit of this checkout, with '+dirty' when it has uncommitted changes."""
+    """The git commit of this checkout, with '+dirty' when it has uncommitted changes; for an
+    installed package (no checkout around it), its version."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.isfile(os.path.join(root, "pyproject.toml")):
+        return f"scratchbench {__version__}"
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
                                 capture_output=True, text=True, check=True).stdout.strip()
@@ -108,33 +126,6 @@ class GridOutcome:
     interrupted: bool = False
 
 
-def progress_line(done, total, start, record):
-    elapsed = time.perf_counter() - start
-    eta = elapsed / done * (total - done)
-    result = record["status"]
-    if record.get("test_acc") is not None:
-        result += f" test_acc={record['test_acc']:.4f}"
-    if record["status"] == "error":
-        result += f" ({record['error']})"
-    return (f"[{done}/{total}] {elapsed:6.0f}s elapsed, ETA {eta:5.0f}s | "
-            f"{'/'.join(map(str, record['labels'].values()))}: {result} "
-            f"({record['wall_time_s']:.1f}s)")
-
-
-def connect_dask(scheduler):
-    """A dask.distributed Client for `scheduler` (an address or a LocalCluster), or GridError."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise GridError("--backend dask needs dask.distributed: pip install "
-                        "-r requirements-dev.txt") from None
-    try:
-        return Client(scheduler, timeout="5s")
-    except (OSError, TimeoutError, ValueError) as err:
-        raise GridError(f"--backend dask: no scheduler reachable at {scheduler!r} "
-                        f"({type(err).__name__})") from None
-
-
 def ignore_ctrl_c():
     """Worker initializer: Ctrl-C signals the whole process group, but only the parent handles
     it (it saves what finished, then stops the workers); a worker interrupted mid-loop would
@@ -142,22 +133,47 @@ def ignore_ctrl_c():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def parallel_backend(backend, jobs):
-    """joblib's loky backend (local processes that leave Ctrl-C to the parent), or Dask through
-    the current distributed Client (made by `connect_dask`)."""
-    if backend == "dask":
-        return joblib.parallel_config(backend="dask")
-    return joblib.parallel_config(backend="loky", n_jobs=jobs, initializer=ignore_ctrl_c)
+class LokyBackend:
+    """joblib's loky: `jobs` local worker processes that leave Ctrl-C to the parent and read
+    the client's own dataset cache."""
+
+    name = "loky"
+    fetches_on_client = True
+
+    def __init__(self, jobs, data_dir):
+        self.jobs, self.data_dir = jobs, data_dir
+
+    def describe(self):
+        return f"{self.jobs} loky workers"
+
+    def parallel_config(self):
+        return joblib.parallel_config(backend="loky", n_jobs=self.jobs, initializer=ignore_ctrl_c)
+
+    def records(self, runs, execute, log):
+        """`execute(run, data_dir)` for each run of the iterator `runs` (consumed lazily, just
+        before each dispatch), in the order they finish."""
+        with self.parallel_config():
+            yield from joblib.Parallel(return_as="generator_unordered")(
+                joblib.delayed(execute)(run, self.data_dir) for run in runs)
+
+    def close(self):
+        pass
 
 
-def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend="loky", force=False,
-             only=None, log=print):
+def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, force=False,
+             only=None, log=print, progress=None):
     """Train every run of `runs` (or of its subset `only`) that has no record yet (all of them
     with `force`). The whole grid is saved either way, so that its report covers every run.
+
+    backend : a LokyBackend or a cluster.DaskBackend (default: `jobs` loky workers, default one
+        per core, reading `data_dir`).
+    progress : `progress(n_to_train)` gives a callable fed each finished record (default: one
+        line per run through `log`; see ablations/progress.py).
 
     Each run is claimed (an exclusive lock) just before it is dispatched and released once its
     record is written, so runners sharing a results folder split the work instead of repeating it.
     """
+    backend = backend or LokyBackend(jobs or os.cpu_count(), data_dir)
     folder = results_dir / grid_name
     folder.mkdir(parents=True, exist_ok=True)
     removed = remove_orphans(folder)
@@ -176,19 +192,20 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend="loky", 
     outcome = GridOutcome(len(wanted), len(wanted) - len(todo), 0, {})
     selection = "" if only is None else f" ({len(wanted)} selected of {len(runs)})"
     log(f"grid {grid_name}: {len(wanted)} runs{selection}, {outcome.skipped} already done, "
-        f"{len(todo)} to train with {jobs} {backend} workers")
+        f"{len(todo)} to train with {backend.describe()}")
     if not todo:
         return outcome
     if code_version().endswith("+dirty"):
         log(f"warning: training from a tree with uncommitted changes ({code_version()}): these "
             f"records cannot be tied to a commit; commit first for results you will publish")
-    for name in sorted({r.config["dataset"] for r in todo}):
-        DATASETS[name].fetch(data_dir, log=log)
+    if backend.fetches_on_client:  # else each worker fetches into its own host's cache
+        for name in sorted({r.config["dataset"] for r in todo}):
+            DATASETS[name].fetch(data_dir, log=log)
     extra = {"environment": environment(), "code_version": code_version(), "grid": grid_name}
-    start, started_at = time.perf_counter(), time.time()
+    started_at = time.time()
     held = {}  # run_id -> claim of a run dispatched and not yet recorded
 
-    def claimed_tasks():  # consumed lazily by joblib, just before each dispatch
+    def claimed_runs():  # consumed lazily by the backend, just before each dispatch
         for run in todo:
             claim = try_claim(folder, run.run_id)
             path = record_path(folder, run.run_id)
@@ -199,20 +216,21 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend="loky", 
                 outcome.busy += 1
                 continue
             held[run.run_id] = claim
-            yield joblib.delayed(execute)(run, data_dir)
+            yield run
 
+    show = (progress or (lambda total: PlainLines(total, log)))(len(todo))
     try:
-        with parallel_backend(backend, jobs):
-            for record in joblib.Parallel(return_as="generator_unordered")(claimed_tasks()):
-                record.update(extra, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
-                write_json_atomic(record_path(folder, record["run_id"]), record)
-                release(folder, record["run_id"], held.pop(record["run_id"]))
-                outcome.trained += 1
-                outcome.counts[record["status"]] = outcome.counts.get(record["status"], 0) + 1
-                log(progress_line(outcome.trained, len(todo), start, record))
+        for record in backend.records(claimed_runs(), execute, log):
+            record.update(extra, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+            write_json_atomic(record_path(folder, record["run_id"]), record)
+            release(folder, record["run_id"], held.pop(record["run_id"]))
+            outcome.trained += 1
+            outcome.counts[record["status"]] = outcome.counts.get(record["status"], 0) + 1
+            show(record)
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
+        show.close()
         for in_flight, claim in list(held.items()):  # free them for the next runner
             release(folder, in_flight, claim)
     if outcome.busy:

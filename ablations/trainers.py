@@ -4,9 +4,13 @@ Each trainer returns the run's results (status, per-epoch history, test metrics,
 draws from the run's independent streams (`streams.py`: initial weights, batch order, dropout and
 augmentation noise), so a run's numbers depend on its config alone; runs that differ only in one
 factor also share their initial weights and batch order (paired).
+Each trainer declares the settings it honours (`register_trainer`); a grid that sets another
+one away from its default is rejected before anything trains (`Trainer.ignored`).
 """
 import time
 import warnings
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -15,9 +19,43 @@ from nn_core.registry import Registry
 
 from .datasets import DATASETS
 from .regularization import regularization
-from .streams import stream_rng
+from .streams import stream_rng, stream_setting
 
 TRAINERS = Registry("trainer")
+EVERY_SETTING = None  # `honours` of a trainer that implements every SCHEMA setting
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """`train(config, splits) -> results`, and the settings it implements: SCHEMA keys and
+    optimizer arguments (e.g. "momentum"), or EVERY_SETTING."""
+
+    train: Callable
+    honours: frozenset = EVERY_SETTING
+
+    def __call__(self, config, splits):
+        return self.train(config, splits)
+
+    def ignored(self, config, defaults, optimizer_defaults):
+        """The settings of a resolved `config` set away from their default (`defaults`: SCHEMA
+        key -> default; `optimizer_defaults`: the optimizer's arguments -> default) that this
+        trainer does not honour, sorted."""
+        if self.honours is EVERY_SETTING:
+            return []
+        changed = [key for key, value in config.items()
+                   if key != "optimizer_params" and value != defaults.get(key, value)]
+        changed += [key for key, value in config["optimizer_params"].items()
+                    if value != optimizer_defaults.get(key)]
+        return sorted(set(changed) - self.honours)
+
+
+def register_trainer(name, honours=EVERY_SETTING):
+    """Decorator: add `train` to TRAINERS as `name`, honouring the settings `honours`."""
+    def add(train):
+        TRAINERS.register(name)(Trainer(train, EVERY_SETTING if honours is EVERY_SETTING
+                                        else frozenset(honours)))
+        return train
+    return add
 
 
 def time_to_target(history, target):
@@ -70,7 +108,7 @@ def summarize(history, test_loss, test_acc, n_params, diverged, target):
     }
 
 
-@TRAINERS.register("nn_core")
+@register_trainer("nn_core")  # every setting: a setting added to SCHEMA is implemented here
 def train_nn_core(config, splits):
     sizes = [splits.X_train.shape[1], *config["hidden"], splits.n_classes]
     parts = regularization(config, splits)
@@ -100,12 +138,27 @@ SKLEARN_SOLVER = {"sgd": {"solver": "sgd", "momentum": 0.0},
                   "momentum": {"solver": "sgd", "nesterovs_momentum": False},
                   "nesterov": {"solver": "sgd", "nesterovs_momentum": True},
                   "adam": {"solver": "adam"}}
+SKLEARN_OPTIMIZER_ARGUMENTS = {"momentum": "momentum", "beta1": "beta_1", "beta2": "beta_2",
+                               "eps": "epsilon"}  # ours -> MLPClassifier's
+SKLEARN_HONOURS = {"trainer", "dataset", "seed", "hidden", "activation", "optimizer", "lr",
+                   "epochs", "batch_size", "l2", "train_size", "val_size", "normalize",
+                   stream_setting("split"),  # the splits are made before the trainer runs
+                   *SKLEARN_OPTIMIZER_ARGUMENTS}  # its random_state is `seed`: no other stream
 
 
-@TRAINERS.register("sklearn_mlp")
+def sklearn_alpha(l2, batch_size):
+    """MLPClassifier's `alpha` that gives our coupled L2. Ours: loss = mean batch loss
+    + l2/2 ||W||^2, dW += l2 W. scikit-learn's `_backprop` adds alpha/2 ||W||^2 and
+    `_compute_loss_grad` alpha W, both divided by the batch's n_samples; so alpha = l2 * n. Exact
+    for every full batch; an epoch's last, smaller batch gets a little more penalty than ours."""
+    return l2 * batch_size
+
+
+@register_trainer("sklearn_mlp", honours=SKLEARN_HONOURS)
 def train_sklearn_mlp(config, splits):
-    """scikit-learn's MLPClassifier with the same architecture, epochs, batch size and lr,
-    one partial_fit per epoch so that its curves are recorded like ours (float32 input)."""
+    """scikit-learn's MLPClassifier with the same architecture, epochs, batch size, lr, L2 and
+    optimizer arguments, one partial_fit per epoch so that its curves are recorded like ours
+    (float32 input)."""
     from sklearn.exceptions import ConvergenceWarning  # slow import: only for this trainer
     from sklearn.neural_network import MLPClassifier
 
@@ -113,11 +166,11 @@ def train_sklearn_mlp(config, splits):
         raise ValueError(f"sklearn_mlp supports activations {sorted(SKLEARN_ACTIVATION)} and "
                          f"optimizers {sorted(SKLEARN_SOLVER)}")
     solver = dict(SKLEARN_SOLVER[config["optimizer"]])
-    if "momentum" in config["optimizer_params"] and solver["solver"] == "sgd":
-        solver["momentum"] = config["optimizer_params"]["momentum"]
+    solver.update({SKLEARN_OPTIMIZER_ARGUMENTS[k]: v for k, v in config["optimizer_params"].items()})
+    batch_size = min(config["batch_size"], len(splits.y_train))  # as MLPClassifier clips it
     model = MLPClassifier(hidden_layer_sizes=config["hidden"],
                           activation=SKLEARN_ACTIVATION[config["activation"]],
-                          alpha=config["l2"], batch_size=config["batch_size"],
+                          alpha=sklearn_alpha(config["l2"], batch_size), batch_size=batch_size,
                           learning_rate_init=config["lr"], random_state=config["seed"],
                           shuffle=True, **solver)
     history = History()

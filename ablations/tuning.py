@@ -36,7 +36,7 @@ from pathlib import Path
 from nn_core.registry import unknown_name_message
 
 from .config import SCHEMA, GridError, resolve
-from .expand import (check_block, combinations, expand_block, filter_runs, level_settings,
+from .expand import (check_block, combinations, expand_block, level_settings, matching_runs,
                      make_run)
 from .records import TUNING_FILE, is_finished, read_records, write_json_atomic
 
@@ -325,7 +325,7 @@ def run_tuned_grid(name, blocks, results_dir, train, only=None, force=False, log
         records = finished_records(folder)
         plan = plan_grid(name, blocks, records)
         write_tuning_file(folder, name, plan)
-        wanted = plan.all_runs() if only is None else filter_runs(plan.all_runs(), only)
+        wanted = plan.all_runs() if only is None else matching_runs(plan.all_runs(), only)
         todo = [run for run in wanted if run.run_id not in attempted
                 and (force or run.run_id not in records)]
         if not todo:

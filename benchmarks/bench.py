@@ -15,10 +15,12 @@ issue's targets, the measured figure, whether it is met and what the floor would
 """
 import argparse
 import math
+import os
 import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,16 +28,17 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ablations.datasets import DATASETS, default_data_dir  # noqa: E402
+from ablations.datasets import DATASETS, default_data_dir, load_splits  # noqa: E402
 from ablations.expand import expand_grid  # noqa: E402
 from ablations.records import read_records  # noqa: E402
-from ablations.runner import run_grid  # noqa: E402
+from ablations.runner import ignore_ctrl_c, run_grid  # noqa: E402
 from nn_core import MLP, OPTIMIZERS, fit  # noqa: E402
 
 BATCH = 128
 REFERENCE = {"sizes": [784, 256, 128, 10], "activation": "relu", "optimizer": "adam", "lr": 1e-3}
 SMALL = {"sizes": [784, 64, 10], "activation": "sigmoid", "optimizer": "momentum", "lr": 0.1}
 REF = "784-256-128-10 relu adam"  # the reference workload's row label
+WORKER_COUNTS = (1, 2, 4, 8, 16)  # the grid-scaling table's, up to the machine's cores
 # The speed issue's targets: (what is measured, its key in the figures, "<=" or ">=", bound)
 TARGETS = [
     ("nn_core epoch / PyTorch epoch, 1 thread", "nn_core/torch", "<=", 0.60),
@@ -167,8 +170,6 @@ def torch_trainer(X, y, spec, threads):
 
 
 def sklearn_trainer(X, y, spec, threads):
-    import warnings
-
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
@@ -201,31 +202,104 @@ def median_epochs(trainers, threads, epochs):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def bench_grid(seeds):
-    return [{"base": {"dataset": "mnist", "hidden": [256, 128], "epochs": 2, "batch_size": BATCH,
-                      "optimizer": "adam", "lr": 1e-3},
+def bench_grid(seeds, epochs=2):
+    """Runs of the default grid's size: a 784-256-128-10 MLP on MNIST, Adam, batch 128."""
+    return [{"base": {"dataset": "mnist", "hidden": [256, 128], "epochs": epochs,
+                      "batch_size": BATCH, "optimizer": "adam", "lr": 1e-3},
              "axes": {"activation": ["relu", "tanh"], "seed": seeds}}]
 
 
-def grid_throughput(data_dir, rounds=2):
-    """Wall seconds of a fixed 8-run MNIST grid with 1 and 2 workers, both warm (workers
-    started and data loaded by a first 2-run grid), and the workers' peak RSS. The two worker
-    counts take turns for `rounds` rounds and each keeps its fastest: the machine's noise only
-    ever slows a round down."""
-    timed = expand_grid("bench", bench_grid([0, 1, 2, 3]))
-    warmup = expand_grid("warmup", bench_grid([100]))
-    out = {1: math.inf, 2: math.inf, "rss_1": 0.0, "rss_2": 0.0}
+def worker_counts(cores):
+    """The worker counts the scaling table measures: those of WORKER_COUNTS this machine has."""
+    return [w for w in WORKER_COUNTS if w <= cores]
+
+
+def worker_start_seconds(jobs):
+    """Seconds until a fresh pool of `jobs` loky worker processes has answered one trivial task
+    each (a pool of its own: joblib's reusable one, warm for the timed grids, is left alone)."""
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=jobs, initializer=ignore_ctrl_c) as pool:
+        list(pool.map(worker_pid, range(jobs)))
+    return time.perf_counter() - start
+
+
+def worker_pid(_task):
+    return os.getpid()
+
+
+def grid_scaling(data_dir, counts, runs_per_worker=4, epochs=2, rounds=2):
+    """For each worker count w: the wall seconds of one fixed grid of runs_per_worker * max(counts)
+    runs (the default grid's size, `epochs` each) with w loky workers, warm (workers started and
+    data loaded by a first grid of w one-epoch runs), best of `rounds` rounds taken in turn; the
+    parallel efficiency T1 / (w Tw); where the time goes: a fresh pool's start, each run's mean
+    train seconds (and its slowdown against 1 worker: contention for memory bandwidth and
+    caches), and each run's seconds outside training and evaluation (building the model, and
+    loading the data where a worker missed the warm-up)."""
+    timed = expand_grid("bench", bench_grid(list(range(runs_per_worker * max(counts) // 2)), epochs))
+    rows = {w: {"wall_s": math.inf, "rss_mb": 0.0} for w in counts}
     for _ in range(rounds):
-        for jobs in (1, 2):
+        for w in counts:
+            warmup = expand_grid("warmup", bench_grid(list(range(100, 100 + -(-w // 2))), 1))
+            rows[w]["start_s"] = worker_start_seconds(w)
             with tempfile.TemporaryDirectory() as results:
-                run_grid("warmup", warmup, Path(results), data_dir, jobs=jobs, log=lambda _: None)
+                run_grid("warmup", warmup, Path(results), data_dir, jobs=w, log=lambda _: None)
                 start = time.perf_counter()
-                run_grid("bench", timed, Path(results), data_dir, jobs=jobs, log=lambda _: None)
-                out[jobs] = min(out[jobs], time.perf_counter() - start)
-                records = read_records(Path(results) / "bench", lambda _: None).values()
-                out[f"rss_{jobs}"] = max(out[f"rss_{jobs}"],
-                                         *(r["worker_peak_rss_mb"] for r in records))
-    return out
+                run_grid("bench", timed, Path(results), data_dir, jobs=w, log=lambda _: None)
+                wall = time.perf_counter() - start
+                records = list(read_records(Path(results) / "bench", lambda _: None).values())
+            row = rows[w]
+            row["rss_mb"] = max(row["rss_mb"], *(r["worker_peak_rss_mb"] for r in records))
+            if wall < row["wall_s"]:
+                row.update(wall_s=wall, train_s=statistics.mean(r["train_time_s"] for r in records),
+                           outside_s=statistics.mean(r["wall_time_s"] - r["train_time_s"]
+                                                     - r["eval_time_s"] for r in records))
+    for row in rows.values():
+        row["runs"] = len(timed)
+    return with_efficiency(rows)
+
+
+def with_efficiency(rows):
+    """Add to each worker count w's row its parallel efficiency T1 / (w Tw) and the slowdown of
+    its runs' training against 1 worker's (both need the row of 1 worker)."""
+    for w, row in rows.items():
+        row.update(efficiency=rows[1]["wall_s"] / (w * row["wall_s"]),
+                   slowdown=row["train_s"] / rows[1]["train_s"])
+    return rows
+
+
+def scaling_table(rows):
+    """Markdown table of `grid_scaling`'s rows."""
+    lines = ["| workers | runs | wall s (warm) | parallel efficiency | fresh pool start s | "
+             "train s per run | slowdown vs 1 worker | s per run outside training | "
+             "peak RSS per worker MB |", "|---|---|---|---|---|---|---|---|---|"]
+    for w, r in rows.items():
+        lines.append(f"| {w} | {r['runs']} | {r['wall_s']:.1f} | {r['efficiency']:.2f} | "
+                     f"{r['start_s']:.2f} | {r['train_s']:.2f} | {r['slowdown']:.2f} | "
+                     f"{r['outside_s']:.2f} | {r['rss_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def data_load_seconds(data_dir):
+    """What each worker pays once per dataset: MNIST's splits from the memory-mapped cache."""
+    start = time.perf_counter()
+    load_splits("mnist", data_dir)
+    return time.perf_counter() - start
+
+
+def print_scaling(data_dir, cores, rows):
+    measured = ", ".join(map(str, rows))
+    missing = [w for w in WORKER_COUNTS if w not in rows]
+    print(f"Grid scaling (loky, {cores} cores; {rows[max(rows)]['runs']} runs of the default "
+          f"grid's size, 2 epochs each; best of 2 rounds; workers measured: {measured}):\n")
+    print(scaling_table(rows))
+    print(f"\nData load per worker (MNIST splits from the memory-mapped cache): "
+          f"{data_load_seconds(data_dir):.2f} s")
+    if missing:
+        print(f"Not measured: {', '.join(map(str, missing))} workers (this machine has {cores} "
+              f"cores)")
+    print("grid_eff " + " ".join(f"{w}w={r['efficiency']:.2f}" for w, r in rows.items()) + "\n")
 
 
 def speed_figures(medians, seconds, roof_1_thread, n_train):
@@ -264,9 +338,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs (after one warm-up)")
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--scaling-only", action="store_true",
+                        help="only the grid-scaling table (the last part of make bench)")
+    parser.add_argument("--runs-per-worker", type=int, default=4,
+                        help="the scaling grid has this many runs per worker at the most workers")
     args = parser.parse_args()
     data_dir = default_data_dir()
     DATASETS["mnist"].fetch(data_dir, log=lambda line: print(line, file=sys.stderr))
+    cores = os.cpu_count()
+    if args.scaling_only:
+        print_scaling(data_dir, cores, grid_scaling(data_dir, worker_counts(cores),
+                                                    args.runs_per_worker))
+        return
     load_times = []
     for _ in range(5):
         start = time.perf_counter()
@@ -278,7 +361,8 @@ def main():
 
     mapped_mb = sum(a.nbytes for a in raw.values()) / 2**20
     del raw
-    grid = grid_throughput(data_dir)  # before torch and sklearn load into this process
+    # before torch and sklearn load into this process
+    grid = grid_scaling(data_dir, worker_counts(cores), args.runs_per_worker)
 
     peers = {"nn_core": nn_core_trainer, "sklearn (float32)": sklearn_trainer}
     if not args.no_torch:
@@ -304,7 +388,7 @@ def main():
                 rows.append(f"| {workload} | {name} | {threads} | {median:.3f} | {gflops:.1f} | "
                             f"{100 * gflops / roof[threads]:.0f}% |")
                 print(rows[-1], file=sys.stderr)
-    efficiency = grid[1] / (2 * grid[2])
+    efficiency = grid[2]["efficiency"]
 
     print(f"GEMM roof (numpy float32, 2048^3): {roof[1]:.0f} GFLOP/s on 1 thread, "
           f"{roof[2]:.0f} on 2")
@@ -313,13 +397,12 @@ def main():
     print("| workload | implementation | threads | s/epoch (median) | GFLOP/s | % of roof |")
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))
-    print(f"\nGrid throughput (8 MNIST runs, 2 epochs each, best of 2 rounds): {grid[1]:.1f} s "
-          f"with --jobs 1, {grid[2]:.1f} s with --jobs 2, parallel efficiency {efficiency:.2f}; "
-          f"peak RSS per worker {grid['rss_2']:.0f} MB (incl. {mapped_mb:.0f} MB of memory-mapped "
-          f"MNIST)\n")
+    print()
+    print_scaling(data_dir, cores, grid)
+    print(f"(peak RSS per worker includes {mapped_mb:.0f} MB of memory-mapped MNIST)\n")
     measured = {**speed_figures(medians, medians[REF, "nn_core", 1], roof[1], n_train),
                 "grid_eff": efficiency,
-                "rss_mb": 2 * (grid["rss_2"] - mapped_mb)}  # at most: twice the larger worker
+                "rss_mb": 2 * (grid[2]["rss_mb"] - mapped_mb)}  # at most: twice the larger worker
     floor = floor_seconds(medians)
     at_floor = speed_figures(medians, floor, roof[1], n_train)
     print("Targets (the floor: nn_core's matrix products alone plus what its optimizer steps add "

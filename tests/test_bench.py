@@ -64,3 +64,27 @@ def test_no_step_lets_fit_run_everything_but_the_update():
     history = fit(model, X, y, optimizer=bench.NoStep(), rng=rng, epochs=1)
     np.testing.assert_array_equal(model.params_flat, start)
     assert np.any(model.grads_flat != 0) and np.isfinite(history.train_loss[0])
+
+
+def test_scaling_efficiency_and_slowdown_are_against_one_worker():
+    rows = bench.with_efficiency({1: {"wall_s": 10.0, "train_s": 1.0},
+                                  2: {"wall_s": 6.0, "train_s": 1.2},
+                                  4: {"wall_s": 2.5, "train_s": 1.0}})
+    assert [rows[w]["efficiency"] for w in (1, 2, 4)] == pytest.approx([1.0, 10 / 12, 1.0])
+    assert rows[2]["slowdown"] == pytest.approx(1.2)
+
+
+def test_scaling_measures_the_worker_counts_the_machine_has():
+    assert bench.worker_counts(2) == [1, 2]
+    assert bench.worker_counts(12) == [1, 2, 4, 8]
+    assert bench.worker_counts(64) == [1, 2, 4, 8, 16]
+
+
+def test_scaling_runs_are_the_default_grids_size():
+    from ablations.expand import expand_grid
+    from ablations.grids import DEFAULT_BUDGET
+
+    run = expand_grid("b", bench.bench_grid([0]))[0].config
+    assert run["dataset"] == "mnist"
+    assert (run["hidden"], run["batch_size"]) == (DEFAULT_BUDGET["hidden"],
+                                                  DEFAULT_BUDGET["batch_size"])

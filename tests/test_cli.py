@@ -1,4 +1,5 @@
 """run_all.py as users run it: bad input gives exit 2 and one line, and writes nothing."""
+import io
 import json
 import os
 import subprocess
@@ -22,8 +23,16 @@ BAD_ARGUMENTS = [
     (["--jobs", "two"], "expected a positive integer"),
     (["--backend", "ray"], "invalid choice: 'ray'"),
     (["--backend", "dask"], "needs --scheduler"),
+    (["--backend", "loky", "--scheduler", "local:2"], "--scheduler is for --backend dask"),
     (["--only", "colour=red", "--grid", "smoke"], "unknown key 'colour'"),
+    (["--only", "optimzer=adam", "--grid", "smoke"], "did you mean 'optimizer'"),
+    (["--only", "optimizer=adamm", "--grid", "smoke"],
+     "optimizer: unknown level 'adamm'; did you mean 'adam'? known: adam, sgd"),
+    (["--only", "optimizer=sgd,activation=relu,regularization=l2", "--grid", "smoke"],
+     "unknown level 'l2'"),
+    (["--only", "dataset=mnist", "--grid", "smoke"], "unknown level 'mnist'; known: digits"),
     (["--only", "optimizer", "--grid", "smoke"], "expected key=value"),
+    (["--scheduler", "local:zero", "--grid", "smoke"], "expected local:N with N >= 1"),
     (["--frobnicate"], "unrecognized arguments"),
 ]
 
@@ -84,3 +93,41 @@ def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_pat
     assert len(grid) == 8
     report = (tmp_path / "reports" / "smoke.md").read_text()
     assert "Runs: 8 (2 ok, 0 diverged, 0 error, 6 pending)" in report.replace("**", "")
+
+
+def test_a_setting_the_trainer_ignores_fails_pre_flight(tmp_path):
+    grid = tmp_path / "grids.json"
+    grid.write_text(json.dumps({"g": [{"base": {"trainer": "sklearn_mlp", "dropout": 0.2}}]}))
+    result = run_all("--grid-file", str(grid), "--grid", "g",
+                     "--results-dir", str(tmp_path / "results"))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "trainer 'sklearn_mlp' ignores the setting 'dropout'" in lines[0]
+    assert not (tmp_path / "results").exists()
+
+
+def test_help_ends_with_worked_examples():
+    result = run_all("--help")
+    assert result.returncode == 0
+    tail = result.stdout.strip().splitlines()
+    examples = tail[tail.index("examples:") + 1:]
+    assert len(examples) >= 5 and all(line.strip().startswith("run_all.py") for line in examples)
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere():
+    from ablations.progress import progress_for
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    record = {"status": "ok", "test_acc": 0.9123, "labels": {"optimizer": "adam", "seed": 0},
+              "wall_time_s": 1.0, "error": None}
+    terminal, lines = Terminal(), []
+    show = progress_for(terminal, lines.append)(2)
+    show(record), show(record)
+    show.close()
+    assert not lines and "2/2" in terminal.getvalue() and "adam/0: ok test_acc=0.9123" in terminal.getvalue()
+    show = progress_for(io.StringIO(), lines.append)(2)
+    show(record)
+    assert lines[0].startswith("[1/2]") and "ETA" in lines[0] and lines[0].endswith("(1.0s)")

@@ -11,7 +11,7 @@ from helpers import timeless
 from ablations.config import run_id
 from ablations.expand import expand_grid
 from ablations.records import ID_SCHEMA, SCHEMA_VERSION, migrate_records, read_records
-from ablations.runner import parallel_backend, run_grid
+from ablations.runner import LokyBackend, run_grid
 
 TINY = {"dataset": "digits", "hidden": [16], "epochs": 3, "batch_size": 64}
 GRID = [{"base": TINY, "axes": {"optimizer": [{"optimizer": "sgd", "lr": 0.1},
@@ -80,19 +80,23 @@ def test_errored_runs_are_retried_on_the_next_run(tmp_path, data_dir):
 
 
 def test_dask_local_cluster_gives_the_same_records_as_loky(tmp_path, data_dir):
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
+    from ablations.cluster import connect
+
     runs = expand_grid("tiny", GRID)
     run_grid("tiny", runs, tmp_path / "loky", data_dir, jobs=2, log=quiet)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster):
-        run_grid("tiny", runs, tmp_path / "dask", data_dir, backend="dask", log=quiet)
+    backend = connect("local:2", data_dir)
+    try:
+        assert backend.threads() == 2
+        run_grid("tiny", runs, tmp_path / "dask", data_dir, backend=backend, log=quiet)
+    finally:
+        backend.close()
     assert records(tmp_path / "loky" / "tiny") == records(tmp_path / "dask" / "tiny")
 
 
 def test_loky_workers_leave_ctrl_c_to_the_parent():
     """Ctrl-C reaches the whole process group; a worker that took it would print a traceback."""
-    with parallel_backend("loky", 2):
+    with LokyBackend(2, None).parallel_config():
         handlers = joblib.Parallel()(joblib.delayed(signal.getsignal)(signal.SIGINT)
                                      for _ in range(4))
     assert handlers == [signal.SIG_IGN] * 4

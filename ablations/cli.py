@@ -1,0 +1,225 @@
+"""scratchbench's command line (`scratchbench`, or `python run_all.py` in a checkout): fetch data,
+train the ablation grids, render the reports.
+
+Finished runs are never trained again (unless --force); interrupting loses only runs in flight.
+Every bad input is one line on stderr and exit code 2, before anything is written.
+"""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from tabulate import tabulate
+
+from nn_core.registry import unknown_name_message
+
+from . import __version__
+from .config import GridError
+from .datasets import DATASETS, DatasetError, default_data_dir
+from .expand import filter_runs
+from .grids import GRIDS
+from .idx import IdxFormatError
+from .progress import progress_for
+from .runner import LokyBackend, run_grid
+from .tuning import plan_from_results, run_tuned_grid
+
+FETCHED_BY_DEFAULT = ("mnist", "fashion_mnist")
+DEFAULT_GRIDS = ["baselines", "default"]  # the baselines first, so the default report shows them
+EXAMPLES = """examples:
+  %(prog)s                                        default grids: fetch if needed, train, report
+  %(prog)s --grid smoke --jobs 2                  8 runs on scikit-learn's digits, < 1 min
+  %(prog)s --list --only dataset=mnist,optimizer=adam   what would run; nothing trained
+  %(prog)s --grid quick --only activation=relu --force  retrain a subset of a grid
+  %(prog)s --report-only                          re-render the reports from the records
+  %(prog)s --fetch-data --data-dir /scratch/data  fetch and verify MNIST and Fashion-MNIST
+  %(prog)s --backend dask --scheduler local:4     a local Dask cluster of 4 processes
+  %(prog)s --backend dask --scheduler tcp://10.0.0.5:8786   a running Dask cluster
+"""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage block) with exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def parse_args(argv, root, prog=None):
+    """Parsed and checked arguments; results/ and reports/ default to folders under `root`."""
+    parser = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0].replace("\n", " "),
+                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"scratchbench {__version__}")
+    parser.add_argument("--grid-file", type=Path, metavar="PATH",
+                        help='JSON file of extra grids, {"name": [blocks]}, as in ablations/grids.py')
+    parser.add_argument("--grid", action="append", metavar="NAME",
+                        help=f"grid to run, repeatable (default: {' and '.join(DEFAULT_GRIDS)}); "
+                             f"one of {', '.join(GRIDS)}")
+    parser.add_argument("--list", action="store_true", help="print the runs and their count, then exit")
+    parser.add_argument("--only", metavar="KEY=VALUE[,KEY=VALUE]",
+                        help="keep only matching runs, by axis label or setting")
+    parser.add_argument("--jobs", type=positive_int, default=os.cpu_count(),
+                        help="parallel workers (default: the number of cores)")
+    parser.add_argument("--backend", choices=["loky", "dask"], default=None,
+                        help="loky: local processes (default); dask: a Dask cluster "
+                             "(the default when --scheduler is given)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="Dask scheduler, e.g. tcp://host:8786, or local:N to start N "
+                             "worker processes here")
+    parser.add_argument("--results-dir", type=Path, default=root / "results",
+                        help=f"run records (default: {root / 'results'})")
+    parser.add_argument("--reports-dir", type=Path, default=root / "reports",
+                        help=f"reports (default: {root / 'reports'})")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help=f"dataset cache (default: $SCRATCHBENCH_DATA_DIR, else "
+                             f"{default_data_dir()})")
+    parser.add_argument("--force", action="store_true", help="train finished runs again")
+    parser.add_argument("--report-only", action="store_true", help="render reports, train nothing")
+    parser.add_argument("--fetch-data", action="store_true",
+                        help="fetch and verify MNIST and Fashion-MNIST, print a table, then exit")
+    args = parser.parse_args(argv)
+    args.grids = dict(GRIDS)
+    if args.grid_file is not None:
+        args.grids.update(load_grid_file(args.grid_file, parser))
+    args.grid = args.grid or DEFAULT_GRIDS
+    for name in args.grid:
+        if name not in args.grids:
+            parser.error(f"--grid: {unknown_name_message('grid', name, args.grids)}")
+    if args.backend == "loky" and args.scheduler:
+        parser.error("--scheduler is for --backend dask (leave --backend out to use it)")
+    args.backend = args.backend or ("dask" if args.scheduler else "loky")
+    if args.backend == "dask" and not args.scheduler:
+        parser.error("--backend dask needs --scheduler ADDRESS")
+    for flag, path in [("--results-dir", args.results_dir), ("--reports-dir", args.reports_dir),
+                       ("--data-dir", args.data_dir)]:
+        if path is not None and path.exists() and not path.is_dir():
+            parser.error(f"{flag}: {path} exists and is not a directory")
+    return args
+
+
+def load_grid_file(path, parser):
+    """Grids from a JSON file: an object mapping grid names to lists of blocks."""
+    try:
+        grids = json.loads(Path(path).read_text())
+    except OSError as err:
+        parser.error(f"--grid-file: cannot read {path}: {err.strerror}")
+    except ValueError as err:
+        parser.error(f"--grid-file: {path} is not valid JSON ({err})")
+    if not isinstance(grids, dict) or not all(isinstance(k, str) for k in grids):
+        parser.error(f"--grid-file: {path} must hold an object mapping grid names to blocks")
+    return grids
+
+
+def fetch_data(names, data_dir):
+    """Fetch each dataset (cache first), then print what was loaded and from where."""
+    rows = []
+    for name in names:
+        dataset = DATASETS[name]
+        source = dataset.fetch(data_dir, log=lambda line: print(line, file=sys.stderr),
+                               progress=show_progress)
+        raw = dataset.load_raw(data_dir)  # verifies every file's SHA-256 again
+        n_train = len(raw["train_labels"])
+        rows.append([name, n_train - dataset.val_size, dataset.val_size, len(raw["test_labels"]),
+                     "yes", dataset.provenance(data_dir) if source == "cache" else source])
+    print(tabulate(rows, headers=["dataset", "train", "val", "test", "checksum OK", "source"],
+                   tablefmt="github"))
+
+
+def show_progress(name, done, total):
+    share = f"{100 * done / total:5.1f}%" if total else f"{done >> 20} MiB"
+    print(f"\r  {name}: {share}", end="" if done < total else "\n", file=sys.stderr)
+
+
+def render_report(grid, results_dir, reports_dir, data_dir):
+    from .report import render_report as render  # matplotlib: imported only to draw
+
+    return render(grid, results_dir, reports_dir, data_dir)
+
+
+def select(grids, only):
+    """{grid: runs matching --only}; a key or value that no run of any grid has is an error."""
+    if not only:
+        return grids
+    kept = {id(r) for r in filter_runs([r for runs in grids.values() for r in runs], only)}
+    return {name: [r for r in runs if id(r) in kept] for name, runs in grids.items()}
+
+
+def log_line(line):
+    print(line, file=sys.stderr)
+
+
+def main(argv=None, root=None, prog=None):
+    """The command line; `root` holds results/ and reports/ by default (the current folder for
+    the installed `scratchbench` command, the checkout for run_all.py)."""
+    args = parse_args(argv, Path.cwd() if root is None else Path(root), prog)
+    data_dir = args.data_dir or default_data_dir()
+    try:
+        if args.fetch_data:
+            fetch_data(FETCHED_BY_DEFAULT, data_dir)
+            return 0
+        plans = {name: plan_from_results(name, args.grids[name], args.results_dir)
+                 for name in args.grid}
+        grids = {name: plan.runs for name, plan in plans.items()}
+        selected = select({name: plan.all_runs() for name, plan in plans.items()}, args.only)
+        if args.list:
+            for name, runs in selected.items():
+                keys = list(dict.fromkeys(k for r in runs for k in r.labels))
+                print(tabulate([[r.run_id, *(r.labels.get(k, "") for k in keys)] for r in runs],
+                               headers=["run_id", *keys], tablefmt="github"))
+                print(f"{name}: {len(runs)} runs" + (
+                    f" ({len(plans[name].tuning)} tuning runs; "
+                    f"{plans[name].pending_finals} final runs pending tuning results)"
+                    if plans[name].tuned else ""))
+            return 0
+        if args.report_only:
+            for name in grids:
+                print(f"report: {render_report(name, args.results_dir, args.reports_dir, data_dir)}")
+            return 0
+        backend = connect_backend(args, data_dir)
+        errors = 0
+        try:
+            for name, runs in grids.items():
+                def train(finals, only, name=name):
+                    return run_grid(name, finals, args.results_dir, data_dir, backend=backend,
+                                    force=args.force, only=only, log=log_line,
+                                    progress=progress_for(sys.stderr, log_line))
+                outcome = run_tuned_grid(name, args.grids[name], args.results_dir, train,
+                                         only=args.only, force=args.force, log=log_line) \
+                    if plans[name].tuned else train(runs, selected[name] if args.only else None)
+                if outcome.interrupted:
+                    print(f"interrupted: {outcome.trained} runs finished in this session are saved "
+                          f"under {args.results_dir / name}; run the same command to resume",
+                          file=sys.stderr)
+                    return 130
+                errors += outcome.counts.get("error", 0)
+                print(f"report: {render_report(name, args.results_dir, args.reports_dir, data_dir)}")
+        finally:
+            backend.close()
+        return 1 if errors else 0
+    except (GridError, DatasetError, IdxFormatError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except PermissionError as err:
+        print(f"error: cannot write {err.filename}: permission denied", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"error: {err.strerror or err} ({err.filename})", file=sys.stderr)
+        return 2
+
+
+def connect_backend(args, data_dir):
+    if args.backend == "dask":
+        from .cluster import connect  # dask.distributed: imported only when asked for
+
+        return connect(args.scheduler, data_dir)
+    return LokyBackend(args.jobs, data_dir)

@@ -1,0 +1,209 @@
+"""The Dask backend: connect to a scheduler (or start a local cluster), check it, run a grid on it.
+
+`connect(address)` returns a `DaskBackend` only once the scheduler answered, a worker joined and
+every node reports scratchbench at this client's version and this client's numpy; otherwise a
+GridError in one line naming what is missing and the fix. Every wait has a timeout. Workers
+resolve the dataset cache on their own host ($SCRATCHBENCH_DATA_DIR there) and fetch into it;
+only the client writes records. A run in flight on a worker that dies is rescheduled by the
+scheduler on another one (up to distributed's `allowed-failures`, 3 by default).
+"""
+import contextlib
+import logging
+import signal
+import time
+import uuid
+
+import numpy as np
+
+from . import __version__
+from .config import GridError
+
+DISTRIBUTION = "scratchbench"
+LOCAL_PREFIX = "local:"
+INSTALL_HINT = f"pip install '.[dask]' from a scratchbench {__version__} checkout"
+
+
+class DaskBackend:
+    """Runs `execute` on a dask.distributed cluster through `client`.
+
+    data_dir : the dataset cache the workers use; None lets each worker pick its own
+        (`default_data_dir()` on its host), as a remote cluster must.
+    cluster : a LocalCluster this backend started and closes, or None.
+    """
+
+    name = "dask"
+
+    def __init__(self, client, data_dir=None, cluster=None, poll_s=30.0, no_worker_timeout_s=120.0):
+        self.client, self.data_dir, self.cluster = client, data_dir, cluster
+        self.poll_s, self.no_worker_timeout_s = poll_s, no_worker_timeout_s
+
+    @property
+    def fetches_on_client(self):
+        """The client fetches the data only when the workers share its cache (a local cluster)."""
+        return self.data_dir is not None
+
+    def threads(self):
+        return sum(w["nthreads"] for w in self.client.scheduler_info()["workers"].values())
+
+    def describe(self):
+        return f"{self.threads()} dask worker threads"
+
+    def records(self, runs, execute, log):
+        """Yield `execute(run, data_dir)` for each run of the iterator `runs`, in the order they
+        finish. Runs are taken from `runs` (claimed) only as workers free up: at most two per
+        worker thread are in flight."""
+        from concurrent.futures import CancelledError
+
+        from distributed import wait
+
+        in_flight = {}  # future -> run
+        runs = iter(runs)
+        last_news = time.monotonic()
+        no_workers_since = None
+        try:
+            while True:
+                while len(in_flight) < 2 * max(1, self.threads()):
+                    run = next(runs, None)
+                    if run is None:
+                        break
+                    future = self.client.submit(execute, run, self.data_dir, pure=False,
+                                                key=f"{run.run_id}-{uuid.uuid4().hex[:8]}")
+                    in_flight[future] = run
+                if not in_flight:
+                    return
+                try:
+                    done, _ = wait(list(in_flight), timeout=self.poll_s,
+                                   return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    done = ()
+                for future in done:
+                    run = in_flight.pop(future)
+                    if future.status == "finished":
+                        yield future.result()
+                    else:  # e.g. KilledWorker: the run's workers died too often
+                        yield failed_record(run, future.exception())
+                if done:
+                    last_news, no_workers_since = time.monotonic(), None
+                    continue
+                workers = len(self.client.scheduler_info()["workers"])
+                if workers:
+                    no_workers_since = None
+                    log(f"waiting: {len(in_flight)} runs in flight on {workers} dask workers, "
+                        f"none finished in the last {time.monotonic() - last_news:.0f} s")
+                    continue
+                no_workers_since = no_workers_since or time.monotonic()
+                if time.monotonic() - no_workers_since > self.no_worker_timeout_s:
+                    raise GridError(f"--backend dask: no worker left on the scheduler for "
+                                    f"{self.no_worker_timeout_s:.0f} s with {len(in_flight)} "
+                                    f"runs unfinished; start workers and run the same command")
+                log(f"waiting: no dask worker connected, {len(in_flight)} runs unfinished")
+        except (CancelledError, OSError) as err:  # futures cancelled, comm closed: scheduler gone
+            raise GridError(f"--backend dask: lost the scheduler ({type(err).__name__}); "
+                            f"finished runs are saved, run the same command to resume") from None
+        finally:
+            if in_flight:
+                self.client.cancel(list(in_flight))
+
+    def close(self):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def failed_record(run, error):
+    """The record of a run that never returned (its worker died, repeatedly)."""
+    from .runner import error_record
+
+    return error_record(run, f"{type(error).__name__}: {error}")
+
+
+def connect(address, data_dir=None, timeout_s=30.0):
+    """A checked DaskBackend for `address` ("tcp://host:8786", or "local:N" for a LocalCluster of
+    N single-threaded worker processes on this machine, which share `data_dir`)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise GridError("--backend dask needs dask.distributed: pip install "
+                        "'scratchbench[dask]' (or make setup)") from None
+    cluster = None
+    n_workers = local_workers(address) if address.startswith(LOCAL_PREFIX) else None
+    try:
+        if n_workers:
+            with ctrl_c_ignored():  # inherited by the worker processes: Ctrl-C is the client's
+                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                       processes=True, dashboard_address=None, timeout=timeout_s,
+                                       silence_logs=logging.ERROR)
+            client = Client(cluster, timeout=timeout_s)
+        else:
+            client = Client(address, timeout=timeout_s)
+    except (OSError, TimeoutError, ValueError) as err:
+        if cluster is not None:
+            cluster.close()
+        raise GridError(f"--backend dask: no scheduler reachable at {address!r} "
+                        f"({type(err).__name__})") from None
+    backend = DaskBackend(client, data_dir if cluster is not None else None, cluster)
+    try:
+        check_cluster(client, address, timeout_s)
+    except BaseException:
+        backend.close()
+        raise
+    return backend
+
+
+@contextlib.contextmanager
+def ctrl_c_ignored():
+    """SIGINT ignored while processes start: they keep ignoring it (an ignored signal stays
+    ignored across exec), so Ctrl-C, which reaches the whole process group, stops only the
+    client, which saves what finished and then closes the cluster."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def local_workers(address):
+    count = address[len(LOCAL_PREFIX):]
+    if not count.isdigit() or int(count) < 1:
+        raise GridError(f"--scheduler {address!r}: expected local:N with N >= 1 worker processes")
+    return int(count)
+
+
+def check_cluster(client, address, timeout_s):
+    """GridError unless a worker is connected and the scheduler and every worker have
+    scratchbench at this client's version and this client's numpy. Uses distributed's own
+    version report (package metadata), so no code of ours is sent to a node that may lack it."""
+    from distributed.core import CommClosedError
+
+    try:
+        client.wait_for_workers(1, timeout=timeout_s)
+    except TimeoutError:
+        raise GridError(f"--backend dask: no worker joined the scheduler at {address!r} within "
+                        f"{timeout_s:.0f} s; start one: dask worker {address} --nthreads 1 "
+                        f"--nworkers N") from None
+    try:
+        versions = client.sync(client._get_versions, packages=[DISTRIBUTION],
+                               callback_timeout=timeout_s)
+    except (TimeoutError, OSError, CommClosedError) as err:
+        raise GridError(f"--backend dask: the scheduler at {address!r} did not report its "
+                        f"versions within {timeout_s:.0f} s ({type(err).__name__})") from None
+    problem = version_problem("the scheduler", versions["scheduler"])
+    for worker, info in sorted(versions["workers"].items()):
+        problem = problem or version_problem(f"worker {worker}", info)
+    if problem:
+        raise GridError(f"--backend dask: {problem}")
+
+
+def version_problem(node, info):
+    """What `node` lacks, with the fix, or None. `info` is distributed's versions dict."""
+    packages = (info or {}).get("packages", {})
+    theirs = packages.get(DISTRIBUTION)
+    if theirs is None:
+        return f"{node} cannot import {DISTRIBUTION}; install it there ({INSTALL_HINT}) and restart it"
+    if theirs != __version__:
+        return (f"{node} has {DISTRIBUTION} {theirs}, this client {__version__}; install "
+                f"{__version__} there ({INSTALL_HINT}) and restart it")
+    if packages.get("numpy") != np.__version__:
+        return (f"{node} has numpy {packages.get('numpy')}, this client {np.__version__} (records "
+                f"would differ); pip install numpy=={np.__version__} there and restart it")
+    return None

@@ -1,0 +1,69 @@
+"""The package as a user installs it: a wheel, installed (not editable) into a fresh virtual
+environment, gives a `scratchbench` command that works from any folder."""
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ablations import __version__
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(args, **kwargs):
+    return subprocess.run(args, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheel")
+    result = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                  "--quiet", "--wheel-dir", str(out), str(ROOT)])
+    if result.returncode != 0 and "No module named" in result.stderr:
+        pytest.skip(f"cannot build a wheel here: {result.stderr.strip().splitlines()[-1]}")
+    assert result.returncode == 0, result.stderr
+    (path,) = out.glob("scratchbench-*.whl")
+    return path
+
+
+def test_the_wheel_holds_both_packages_the_command_and_the_version(wheel):
+    assert wheel.name.startswith(f"scratchbench-{__version__}-")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"nn_core/__init__.py", "ablations/cli.py", "ablations/grids.py",
+            "ablations/report/__init__.py", "ablations/stats/__init__.py"} <= set(names)
+    assert not [n for n in names if n.startswith("tests/")]
+    entry_points = zipfile.ZipFile(wheel).read(
+        f"scratchbench-{__version__}.dist-info/entry_points.txt").decode()
+    assert "scratchbench = ablations.cli:main" in entry_points
+
+
+def test_installed_command_runs_the_smoke_grid_from_another_folder(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    assert run([sys.executable, "-m", "venv", str(venv)]).returncode == 0
+    # The dependencies come from this interpreter's site-packages (a path, so no editable
+    # install of scratchbench found there is activated): only the wheel is new.
+    purelib = run([str(venv / "bin" / "python"), "-c",
+                   "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
+    Path(purelib, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    install = run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index",
+                   "--quiet", str(wheel)])
+    assert install.returncode == 0, install.stderr
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SCRATCHBENCH_DATA_DIR")}
+    env["HOME"] = str(tmp_path / "home")
+    command = str(venv / "bin" / "scratchbench")
+    where = run([str(venv / "bin" / "python"), "-c", "import ablations; print(ablations.__file__)"],
+                cwd=work, env=env)
+    assert where.stdout.startswith(str(venv)), where  # the installed copy, not the checkout
+    help_ = run([command, "--help"], cwd=work, env=env)
+    assert help_.returncode == 0 and "scratchbench --grid smoke" in help_.stdout
+    smoke = run([command, "--grid", "smoke", "--jobs", "2"], cwd=work, env=env)
+    assert smoke.returncode == 0, smoke.stderr
+    assert len(list((work / "results" / "smoke").glob("*.json"))) == 9
+    assert (work / "reports" / "smoke.md").is_file()
+    assert "home/.cache/scratchbench" in help_.stdout.replace("\n", "").replace(" ", "")
