@@ -21,6 +21,7 @@ from .expand import filter_runs
 from .grids import GRIDS
 from .idx import IdxFormatError
 from .progress import progress_for
+from .records import GRID_FILE
 from .runner import LokyBackend, run_grid
 from .tuning import plan_from_results, run_tuned_grid
 
@@ -84,13 +85,16 @@ def parse_args(argv, root, prog=None):
                         help=f"dataset cache (default: $SCRATCHBENCH_DATA_DIR, else "
                              f"{default_data_dir()})")
     parser.add_argument("--force", action="store_true", help="train finished runs again")
-    parser.add_argument("--report-only", action="store_true", help="render reports, train nothing")
+    parser.add_argument("--report-only", action="store_true",
+                        help="render reports, train nothing (default: every grid with results)")
     parser.add_argument("--fetch-data", action="store_true",
                         help="fetch and verify MNIST and Fashion-MNIST, print a table, then exit")
     args = parser.parse_args(argv)
     args.grids = dict(GRIDS)
     if args.grid_file is not None:
         args.grids.update(load_grid_file(args.grid_file, parser))
+    if args.grid is None and args.report_only:  # every report that has records to render
+        args.grid = [name for name in args.grids if (args.results_dir / name / GRID_FILE).is_file()]
     args.grid = args.grid or DEFAULT_GRIDS
     for name in args.grid:
         if name not in args.grids:

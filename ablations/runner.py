@@ -99,18 +99,30 @@ def environment():
             "cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()}
 
 
+# Written by the runner and the report, not code: the runner renaming committed records (see
+# records.migrate_records) must not make the code that trains next look uncommitted.
+GENERATED_FOLDERS = ("results", "reports")
+
+
 @functools.lru_cache(maxsize=1)
 def code_version():
-    """The git commit of this checkout, with '+dirty' when it has uncommitted changes; for an
-    installed package (no checkout around it), its version."""
+    """The code that trains: see `checkout_version`; for an installed package (no checkout
+    around it), its version."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if not os.path.isfile(os.path.join(root, "pyproject.toml")):
         return f"scratchbench {__version__}"
+    return checkout_version(root)
+
+
+def checkout_version(root):
+    """The git commit of the checkout at `root`, with '+dirty' when a tracked file outside
+    GENERATED_FOLDERS has uncommitted changes; "unknown" without git."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
                                 capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                *(f":(exclude){folder}" for folder in GENERATED_FOLDERS)],
+                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")

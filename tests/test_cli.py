@@ -81,6 +81,11 @@ def test_smoke_grid_end_to_end_then_report_only(tmp_path):
     assert (tmp_path / "reports" / "smoke.md").read_text() == report
     rerun = run_all(*args)
     assert "8 already done, 0 to train" in rerun.stderr
+    (tmp_path / "reports" / "smoke.md").unlink()
+    every = run_all(*args[2:], "--report-only")  # no --grid: every grid that has results
+    assert every.returncode == 0, every.stderr
+    assert every.stdout.count("report:") == 1
+    assert (tmp_path / "reports" / "smoke.md").read_text() == report
 
 
 def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_path):

@@ -2,6 +2,7 @@
 import hashlib
 import json
 import signal
+import subprocess
 
 import joblib
 import pytest
@@ -161,3 +162,24 @@ def test_records_with_the_retired_standardize_setting_are_renamed_to_normalize(t
     assert list(moved) == [runs[0].run_id] and moved[runs[0].run_id]["test_acc"] == 0.5
     assert moved[runs[0].run_id]["schema"] == 2
     assert moved[runs[0].run_id]["config"]["normalize"] == "per_pixel"
+
+
+def test_checkout_version_ignores_records_and_reports_but_not_code(tmp_path):
+    from ablations.runner import checkout_version
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                       check=True, capture_output=True)
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "reports").mkdir()
+    for name in ["code.py", "results/a.json", "reports/a.md"]:
+        (tmp_path / name).write_text("1")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "x")
+    (tmp_path / "results" / "a.json").rename(tmp_path / "results" / "b.json")  # a migration
+    (tmp_path / "reports" / "a.md").write_text("2")
+    assert not checkout_version(tmp_path).endswith("+dirty")
+    (tmp_path / "code.py").write_text("2")
+    assert checkout_version(tmp_path).endswith("+dirty")
