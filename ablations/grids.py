@@ -94,9 +94,19 @@ LR_CANDIDATES = {
     "adam": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
     "adamw": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
 }
+
+
+def lr_candidates(level):
+    """The tuned regime's lr candidates for an optimizer level: LR_CANDIDATES, else the level's
+    defaults-regime lr times 10^(k/2) for k = -2..2 (half-decades around it, rounded to 3
+    significant digits), so a new optimizer level needs no entry there."""
+    if level["optimizer"] in LR_CANDIDATES:
+        return LR_CANDIDATES[level["optimizer"]]
+    return [float(f"{level['lr'] * 10 ** (k / 2):.3g}") for k in range(-2, 3)]
+
+
 TUNED_OPTIMIZER_LEVELS = [
-    {**{k: v for k, v in level.items() if k != "lr"},
-     "tune": {"lr": LR_CANDIDATES[level["optimizer"]]}}
+    {**{k: v for k, v in level.items() if k != "lr"}, "tune": {"lr": lr_candidates(level)}}
     for level in OPTIMIZER_LEVELS
 ]
 

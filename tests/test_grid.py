@@ -185,3 +185,11 @@ def test_filter_runs_by_label_and_setting():
     assert len(filter_runs(runs, "epochs=5")) == 160
     with pytest.raises(GridError, match="unknown key 'colour'"):
         filter_runs(runs, "colour=red")
+
+
+def test_a_new_optimizer_level_is_tuned_around_its_lr_without_a_candidate_entry():
+    from ablations.grids import LR_CANDIDATES, lr_candidates
+
+    assert "nesterov" not in LR_CANDIDATES
+    assert lr_candidates({"optimizer": "nesterov", "lr": 0.1}) == [0.01, 0.0316, 0.1, 0.316, 1.0]
+    assert lr_candidates({"optimizer": "sgd", "lr": 0.3}) == LR_CANDIDATES["sgd"]
