@@ -43,8 +43,10 @@ bench: setup-bench data
 stress: setup
 	SCRATCHBENCH_KILLS=50 $(PY) -m pytest -q tests/test_reliability.py -k sigkill
 
-# The extra grids of the committed showcase: tutorials' setups and the best cells trained longer.
+# The committed showcase: the fair-comparison grids in SHOWCASE's order (ablations/grids.py),
+# then tutorials' setups and the best cells trained longer.
 showcase: setup data
+	$(PY) run_all.py $$($(PY) -c "from ablations.grids import SHOWCASE; print(' '.join('--grid ' + g for g in SHOWCASE))")
 	$(PY) run_all.py --grid tutorials --grid long
 
 clean-venv:
