@@ -183,6 +183,16 @@ def test_a_corrupt_record_does_not_crash_the_report(tmp_path):
     assert json.loads((tmp_path / "results" / "synthetic" / "grid.json").read_text())
 
 
+def test_a_dataset_whose_runs_are_all_pending_does_not_crash_the_report(tmp_path):
+    """A grid part-way through (a showcase built in sittings): one dataset has no record yet."""
+    folder = tmp_path / "results" / "synthetic"
+    synthetic_grid(folder)
+    for path in folder.glob("fashion_mnist-*.json"):
+        path.unlink()
+    text = render(tmp_path)
+    assert "pending" in text and "## The best model" in text
+
+
 def test_levels_never_paired_with_the_baseline_get_no_effect_and_no_nan(tmp_path):
     """Conditional sub-grids: adam only ever runs with relu and sgd with tanh."""
     folder = tmp_path / "results" / "synthetic"

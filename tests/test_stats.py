@@ -172,6 +172,12 @@ def test_variance_decomposition_of_a_hand_made_2x2():
     assert shares[WITHIN][0] == pytest.approx(8 / 48)
 
 
+def test_variance_decomposition_of_no_runs_or_one_run_is_empty():
+    df = pd.DataFrame({"a": ["a1", "a2"], "y": [0.9, 0.8]})
+    assert variance_decomposition(df.iloc[:0], ["a"], "y", np.random.default_rng(0)) == {}
+    assert variance_decomposition(df.iloc[:1], ["a"], "y", np.random.default_rng(0)) == {}
+
+
 def synthetic_factorial(seed, effects, seeds=3, noise=0.3):
     """Balanced a (3 levels) x b (3) x c (2) x seeds, y = effect_a + effect_b + effect_c
     + a x b interaction + noise."""

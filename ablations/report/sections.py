@@ -377,6 +377,8 @@ def best_model(data):
     lines, figures = ["## The best model", ""], {}
     for dataset in data.datasets:
         part = data.ok_on(dataset)
+        if part.empty:  # its runs are all pending or failed
+            continue
         best = data.config_means(part).sort_values("test_acc_mean", ascending=False).iloc[0]
         runs = part[(part[list(data.factors)] == best[list(data.factors)]).all(axis=1)]
         run = runs.sort_values("test_acc", ascending=False).iloc[0]

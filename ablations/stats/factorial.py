@@ -63,12 +63,14 @@ def variance_decomposition(df, factors, value, rng=None, resamples=RESAMPLES, le
     metric does not vary."""
     y = df[value].to_numpy(float)
     n = len(y)
+    if n < 2:  # e.g. a dataset whose runs are all still pending
+        return {}
     keys = [tuple(row) for row in df[list(factors)].itertuples(index=False)]
     groupings = [label_codes(df[f]) for f in factors]
     groupings += [label_codes(zip(df[a], df[b])) for a, b in itertools.combinations(factors, 2)]
     groupings.append(label_codes(keys))
     point = weighted_shares(np.ones((1, n)), y, groupings, len(factors))[0]
-    if n < 2 or not np.all(np.isfinite(point)):
+    if not np.all(np.isfinite(point)):
         return {}
     sources = decomposition_sources(factors)
     weights = None if rng is None else bootstrap_weights(keys, rng, resamples)
