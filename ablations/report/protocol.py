@@ -146,7 +146,8 @@ def generalization_gap(data):
     if data.grid not in GAP_GRIDS or data.ok.empty or all(
             data.records[r].get("train_acc") is None for r in data.ok["run_id"]):
         return Section("")
-    table = pd.concat([gap_rows(other) for other in grids_with_results(data, GAP_GRIDS)],
+    table = pd.concat([gap_rows(other) for other in grids_with_results(data, GAP_GRIDS)
+                       if not other.ok.empty],  # a grid still tuning has no final run yet
                       ignore_index=True)
     columns = ["grid", *[c for c in (REGIME, SPLIT) if c in table.columns]]
     table = table.assign(train=POINTS * table["train_acc"], val=POINTS * table["val_acc"],
