@@ -12,6 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from .stats import aggregates
+
 CONFIG_COLUMNS = ("dataset", "optimizer", "activation", "lr", "seed", "epochs")
 RECORD_COLUMNS = ("status", "final_val_acc", "best_val_acc", "train_acc", "test_acc",
                   "epochs_to_target", "seconds_to_target", "train_time_s", "epochs_run")
@@ -129,8 +131,8 @@ def inclusion_check(frame, cell=("dataset", "activation", "regularization"), met
 
 
 def binomial_se(accuracy, n=TEST_ROWS):
-    """Sampling error of an accuracy measured on n fixed test images: sqrt(p (1 - p) / n)."""
-    return math.sqrt(accuracy * (1 - accuracy) / n)
+    """stats.aggregates.binomial_se with the test sets' size as the default n."""
+    return aggregates.binomial_se(accuracy, n)
 
 
 def generalization_gap(frame, by=("regime", "dataset"), baseline=("regularization", "none")):

@@ -23,7 +23,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from . import __version__
 from .config import run_id
-from .datasets import DATASETS, default_data_dir, load_splits
+from .datasets import DATASETS, DatasetError, default_data_dir, load_splits
+from .idx import IdxFormatError
 from .progress import PlainLines
 from .records import (GRID_FILE, SCHEMA_VERSION, is_finished, migrate_records, read_records,
                       record_path, release, remove_orphans, try_claim, write_json_atomic)
@@ -31,12 +32,25 @@ from .streams import split_seed
 from .trainers import TRAINERS
 
 
-@functools.lru_cache(maxsize=1)  # runs are ordered by dataset, so one cached split set suffices
+def split_key(config):
+    """What a run's splits depend on: runs sorted by it share `cached_splits`' one entry."""
+    return (config["dataset"], config["val_size"], config["train_size"], config["normalize"],
+            split_seed(config))
+
+
+@functools.lru_cache(maxsize=1)  # runs are ordered by split_key, so one cached split set suffices
 def cached_splits(dataset, data_dir, val_size, train_size, normalize, split_seed):
-    """The run's splits, fetched first where this host's cache lacks them (a Dask worker)."""
-    DATASETS[dataset].fetch(data_dir, log=lambda line: print(line, file=sys.stderr))
-    return load_splits(dataset, data_dir, val_size=val_size, train_size=train_size,
-                       normalize=normalize, split_seed=split_seed)
+    """The run's splits, fetched first where this host's cache lacks them (a Dask worker).
+    load_splits verifies the cache itself, so the fetch (a second verification) runs only when
+    that fails."""
+    def load():
+        return load_splits(dataset, data_dir, val_size=val_size, train_size=train_size,
+                           normalize=normalize, split_seed=split_seed)
+    try:
+        return load()
+    except (DatasetError, IdxFormatError):
+        DATASETS[dataset].fetch(data_dir, log=lambda line: print(line, file=sys.stderr))
+        return load()
 
 
 def execute(run, data_dir=None):
@@ -46,9 +60,8 @@ def execute(run, data_dir=None):
     start = time.perf_counter()
     try:
         with threadpool_limits(limits=1):
-            splits = cached_splits(config["dataset"], str(data_dir or default_data_dir()),
-                                   config["val_size"], config["train_size"], config["normalize"],
-                                   split_seed(config))
+            dataset, *split = split_key(config)
+            splits = cached_splits(dataset, str(data_dir or default_data_dir()), *split)
             result = TRAINERS[config["trainer"]](config, splits)
     except Exception as err:  # isolate any failure to its own run
         result = {"status": "error", "error": f"{type(err).__name__}: {err}"}
@@ -200,7 +213,7 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
     finished = set() if force else {rid for rid, r in records.items() if is_finished(r)}
     wanted = runs if only is None else only
     todo = [r for r in wanted if r.run_id not in finished]
-    todo.sort(key=lambda r: (r.config["dataset"], str(r.config["train_size"])))
+    todo.sort(key=lambda r: tuple(map(str, split_key(r.config))))
     outcome = GridOutcome(len(wanted), len(wanted) - len(todo), 0, {})
     selection = "" if only is None else f" ({len(wanted)} selected of {len(runs)})"
     log(f"grid {grid_name}: {len(wanted)} runs{selection}, {outcome.skipped} already done, "
