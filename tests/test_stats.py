@@ -32,7 +32,7 @@ def test_paired_differences_match_on_the_other_factors():
     np.testing.assert_allclose(sorted(diffs), [0.05, 0.06])  # seed 2 has no sgd twin
 
 
-@pytest.mark.parametrize("n", [1, 3, 7, 11])
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 11, 16])
 def test_exact_sign_flip_p_equals_brute_force_enumeration(n):
     diffs = np.random.default_rng(n).normal(0.3, 1.0, n)
     observed = abs(diffs.sum())

@@ -137,7 +137,7 @@ def effects(data):
              "the Student t-interval half-width beside it, treats the pairs as exchangeable and "
              "is wider where the effect changes from cell to cell. "
              "**p**: sign-flip permutation test on the paired differences (exact by enumeration "
-             "up to 20 pairs, else 10,000 random sign patterns, so p >= 1/10,001; an exact test "
+             "up to 30 pairs, else 10,000 random sign patterns, so p >= 1/10,001; an exact test "
              "over n pairs cannot give p below 2/2^n). **Holm p**: Holm-adjusted over the "
              f"report's whole family of {len(data.contrasts)} contrasts (every dataset, factor "
              "and level below); an effect counts when Holm p < 0.05. **P(A>B)**: share of "
