@@ -171,6 +171,10 @@ def main(argv=None, root=None, prog=None):
         if args.fetch_data:
             fetch_data(FETCHED_BY_DEFAULT, data_dir)
             return 0
+        if args.report_only:  # the records alone: no grid planning
+            for name in args.grid:
+                print(f"report: {render_report(name, args.results_dir, args.reports_dir, data_dir)}")
+            return 0
         plans = {name: plan_from_results(name, args.grids[name], args.results_dir)
                  for name in args.grid}
         grids = {name: plan.runs for name, plan in plans.items()}
@@ -184,10 +188,6 @@ def main(argv=None, root=None, prog=None):
                     f" ({len(plans[name].tuning)} tuning runs; "
                     f"{plans[name].pending_finals} final runs pending tuning results)"
                     if plans[name].tuned else ""))
-            return 0
-        if args.report_only:
-            for name in grids:
-                print(f"report: {render_report(name, args.results_dir, args.reports_dir, data_dir)}")
             return 0
         backend = connect_backend(args, data_dir)
         errors = 0

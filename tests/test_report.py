@@ -10,7 +10,7 @@ import pytest
 
 from ablations.records import write_json_atomic
 from ablations.report import render_report
-from ablations.report.sections import SECTIONS, Section
+from ablations.report.sections import SECTIONS, Section, scatter_factors
 
 HEADINGS = ["# scratchbench report", "## Summary", "Findings:",
             "## With and without each component",
@@ -48,7 +48,8 @@ def synthetic_grid(folder, datasets=("mnist", "fashion_mnist"), seeds=range(6), 
                     confusion = np.eye(10, dtype=int) * 90 + 1
                     record = {"schema": 2, "run_id": rid, "labels": labels, "config": config,
                               "status": "ok", "error": None, "test_acc": acc, "test_loss": 1 - acc,
-                              "best_val_acc": acc, "train_time_s": 3.0 + (opt == "adam"),
+                              "best_val_acc": acc, "final_val_acc": acc,
+                              "train_time_s": 3.0 + (opt == "adam"),
                               "eval_time_s": 0.1, "wall_time_s": 4.0, "epochs_run": 3,
                               "epochs_to_target": 2, "seconds_to_target": 2.0, "n_params": 100,
                               "history": {"val_acc": [acc - 0.05, acc - 0.01, acc],
@@ -112,6 +113,26 @@ def test_the_effect_table_holds_every_statistic(tmp_path):
     assert "Test-set SE on mnist:" in text and "test-set SE" in text
     assert "IQM %" in text
     assert "within cells (seeds)" in text and "higher-order interactions" in text
+
+
+def test_the_best_configuration_is_chosen_on_validation_not_test(tmp_path):
+    folder = tmp_path / "results" / "synthetic"
+    synthetic_grid(folder, ("mnist",))
+    for path in folder.glob("mnist-*.json"):  # validation prefers sgd / tanh, the test's worst
+        record = json.loads(path.read_text())
+        record["final_val_acc"] = 0.99 if "-sgd-tanh-" in path.name else 0.5
+        write_json_atomic(path, record)
+    text = render(tmp_path)
+    summary = text.split("## Summary")[1].split("Findings:")[0]
+    assert re.search(r"\| mnist +\| tanh +\| sgd +\| 99\.00 ", summary)
+    assert "chosen by mean final validation accuracy" in summary
+    assert "### mnist: tanh / sgd, seed" in text  # the best model shown is that configuration's
+
+
+def test_the_cost_scatter_is_coloured_by_optimizer_and_marked_by_activation():
+    assert scatter_factors(("activation", "optimizer", "regime")) == \
+        ["optimizer", "activation", "regime"]
+    assert scatter_factors(("regularization", "regime")) == ["regularization", "regime"]
 
 
 def test_class_names_and_integer_confusion_counts(tmp_path):

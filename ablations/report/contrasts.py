@@ -32,7 +32,8 @@ def contrast_family(data, resamples=None):
                                          [REPLICATE, *others])
                     strata = [tuple(k[1:]) for k in pairs.index] if others else [()] * len(pairs)
                     contrast = paired_contrast(pairs["a"] * POINTS, pairs["b"] * POINTS, strata,
-                                               data.rng(*key), **options)
+                                               data.rng(*key), weights=data.bootstrap_weights(
+                                                   strata, **options), **options)
                     time_pairs = paired_frame(subset, factor, level, base, "s_per_epoch",
                                               [REPLICATE, *others])
                     time_mean, time_half, _ = mean_ci(time_pairs["a"] - time_pairs["b"])

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..records import GRID_FILE, TUNING_FILE, read_records
-from ..stats.bootstrap import bootstrap_weights
+from ..stats.bootstrap import RESAMPLES, bootstrap_weights, label_codes
 
 SPLIT, REPLICATE = "dataset", "seed"
 REGIME = "regime"  # an axis whose levels are separate protocols: contrasts never cross them
@@ -21,7 +21,7 @@ REGIME = "regime"  # an axis whose levels are separate protocols: contrasts neve
 STREAM_AXES = ("varied", "value")
 POINTS = 100.0  # accuracies are reported in percentage points
 SEED = 20261123  # base seed of every bootstrap in the report
-NUMERIC = ["test_acc", "test_loss", "best_val_acc", "train_time_s", "eval_time_s", "wall_time_s",
+NUMERIC = ["test_acc", "test_loss", "final_val_acc", "best_val_acc", "train_time_s", "eval_time_s", "wall_time_s",
            "epochs_run", "epochs_to_target", "seconds_to_target"]
 RECORD_FIELDS = [*NUMERIC, "status", "n_params", "error", "finished_at", "code_version"]
 
@@ -84,11 +84,26 @@ class ReportData:
         return self.ok[self.ok[SPLIT] == dataset]
 
     def config_means(self, frame):
-        """Mean/std test accuracy per configuration (all factors but the seed)."""
+        """Mean/std test accuracy and mean final validation accuracy per configuration (all
+        factors but the seed)."""
         return (frame.groupby([SPLIT, *self.factors], sort=False)
-                .agg(test_acc_mean=("test_acc", "mean"), test_acc_std=("test_acc", "std"),
+                .agg(val_acc_mean=("final_val_acc", "mean"),
+                     test_acc_mean=("test_acc", "mean"), test_acc_std=("test_acc", "std"),
                      seeds=("test_acc", "count"), train_time_s=("train_time_s", "mean"))
                 .reset_index())
+
+    def best_config(self, frame):
+        """The configuration (a config_means row) of `frame` with the best mean final
+        validation accuracy, and the runner-up (None if there is one configuration): the
+        report chooses on validation and only reports the test accuracy of the choice."""
+        ranked = self.config_means(frame).sort_values("val_acc_mean", ascending=False,
+                                                      kind="stable")
+        return ranked.iloc[0], (ranked.iloc[1] if len(ranked) > 1 else None)
+
+    def runs_of(self, frame, config):
+        """The rows of `frame` (one per run) of one configuration (a config_means row)."""
+        return frame[(frame[SPLIT] == config[SPLIT])
+                     & (frame[list(self.factors)] == config[list(self.factors)]).all(axis=1)]
 
     @staticmethod
     def rng(*key):
@@ -100,13 +115,18 @@ class ReportData:
     def _weights(self):
         return {}
 
-    def level_weights(self, dataset, factor, level, strata):
-        """Stratified-bootstrap counts for the runs of `level` on `dataset` (cells `strata`),
-        drawn once and shared by the sections that resample those runs (IQM, profiles,
-        curves); None where no cell has two seeds."""
-        key = (dataset, factor, level)
+    def bootstrap_weights(self, strata, resamples=RESAMPLES):
+        """Stratified-bootstrap counts (resamples, n) for n rows in cells `strata`; None where no
+        cell has two rows. Drawn once per layout of cells (the row -> cell pattern, up to the
+        cells' names) and seeded by that layout, so every statistic of rows laid out alike
+        (the levels of a factor, the contrasts of a factor, either dataset) shares one draw,
+        whatever order the sections ask in. Each interval is still a stratified-bootstrap
+        interval of its own statistic; intervals of different statistics are correlated."""
+        codes = label_codes(strata)
+        key = (codes.tobytes(), resamples)
         if key not in self._weights:
-            self._weights[key] = bootstrap_weights(strata, self.rng("level", *key))
+            self._weights[key] = bootstrap_weights(strata, self.rng("weights", zlib.crc32(
+                key[0]), len(codes)), resamples)
         return self._weights[key]
 
     @cached_property

@@ -232,17 +232,18 @@ def anchor(data):
         md_table(table)]))
 
 
-def showcase_runs(results_dir, grid):
+def showcase_runs(data, grid):
     """(records, tuning run ids) of a showcase grid's runs: grid.json's final runs and
-    tuning.json's tuning runs that have a record."""
-    folder = results_dir / grid
+    tuning.json's tuning runs that have a record (the report's own records for its grid)."""
+    folder = data.results_dir / grid
     if not (folder / GRID_FILE).is_file():
         return {}, set()
     wanted = {run["run_id"] for run in json.loads((folder / GRID_FILE).read_text())}
     tuning = set()
     if (folder / TUNING_FILE).is_file():
         tuning = set(json.loads((folder / TUNING_FILE).read_text())["tuning_run_ids"])
-    records = read_records(folder, log=lambda line: None, set_aside=False)
+    records = data.records if grid == data.grid else read_records(
+        folder, log=lambda line: None, set_aside=False)
     return {r: records[r] for r in wanted | tuning if r in records}, tuning & set(records)
 
 
@@ -252,7 +253,7 @@ def showcase_time(data):
         return []
     starts, finishes, grids, n_runs, n_tuning = [], [], [], 0, 0
     for grid in SHOWCASE:
-        records, tuning_ids = showcase_runs(data.results_dir, grid)
+        records, tuning_ids = showcase_runs(data, grid)
         if not records:
             continue
         grids.append(grid)

@@ -50,6 +50,16 @@ def cells(frame, factors):
         else [()] * len(frame)
 
 
+SCATTER_FIRST = ("optimizer", "activation")  # the cost scatter's colour, then its marker
+
+
+def scatter_factors(factors):
+    """The factors that colour and mark the cost scatter, in that order: optimizer and
+    activation where the grid has them, then its other factors in grid order."""
+    return [*(f for f in SCATTER_FIRST if f in factors),
+            *(f for f in factors if f not in SCATTER_FIRST)]
+
+
 def level_runs(data, subset, factor):
     """(level, its runs in `subset`, their cells of the other factors) for each level of
     `factor` that has runs: what a per-level bootstrap resamples within."""
@@ -96,28 +106,32 @@ def summary(data):
     if data.ok.empty:
         return Section("\n".join(lines + ["_no finished runs yet_"]))
     rows, notes = [], []
-    for dataset, group in data.config_means(data.ok).groupby(SPLIT):
-        ranked = group.sort_values("test_acc_mean", ascending=False)
-        best = ranked.iloc[0]
-        runs = data.ok[(data.ok[SPLIT] == dataset)
-                       & (data.ok[list(data.factors)] == best[list(data.factors)]).all(axis=1)]
+    for dataset in data.datasets:
+        part = data.ok_on(dataset)
+        if part.empty:
+            continue
+        best, second = data.best_config(part)
+        runs = data.runs_of(part, best)
         se = POINTS * binomial_se(best["test_acc_mean"], test_size(data, runs["run_id"]))
-        rows.append([dataset, *best[list(data.factors)], mean_std(runs["test_acc"]),
-                     number(se, ".2f"), int(best["seeds"]), best["train_time_s"]])
-        if len(ranked) > 1:
-            second = ranked.iloc[1]
+        rows.append([dataset, *best[list(data.factors)],
+                     number(POINTS * best["val_acc_mean"], ".2f"),
+                     mean_std(runs["test_acc"]), number(se, ".2f"), int(best["seeds"]),
+                     best["train_time_s"]])
+        if second is not None:
             gap = POINTS * (best["test_acc_mean"] - second["test_acc_mean"])
-            if gap < se:
-                notes.append(f"On {dataset} the runner-up, "
-                             f"{' / '.join(map(str, second[list(data.factors)]))} "
-                             f"({POINTS * second['test_acc_mean']:.2f}), is {gap:.2f} points "
-                             f"behind: less than the test-set SE of {se:.2f}, so the test set "
+            if abs(gap) < se:
+                notes.append(f"On {dataset} the runner-up on validation, "
+                             f"{' / '.join(map(str, second[list(data.factors)]))}, has test "
+                             f"accuracy {POINTS * second['test_acc_mean']:.2f}% ({-gap:+.2f} "
+                             f"points): less than the test-set SE of {se:.2f}, so the test set "
                              f"cannot tell them apart.")
-    lines += ["Best configuration per dataset (test accuracy in %, mean ± std over seeds; "
-              "test-set SE = sqrt(p (1 - p) / n_test), the sampling error of the fixed test "
-              "set):", "",
-              md_table(pd.DataFrame(rows, columns=[SPLIT, *data.factors, "test acc %",
-                                                   "test-set SE", "seeds", "train s"])), ""]
+    lines += ["Best configuration per dataset, chosen by mean final validation accuracy (the "
+              "test set plays no part in the choice; test accuracy in %, mean ± std over "
+              "seeds; test-set SE = sqrt(p (1 - p) / n_test), the sampling error of the fixed "
+              "test set):", "",
+              md_table(pd.DataFrame(rows, columns=[SPLIT, *data.factors, "val acc %",
+                                                   "test acc %", "test-set SE", "seeds",
+                                                   "train s"])), ""]
     lines += [*notes, "" if notes else None, "Findings:", ""]
     lines += [f"- {finding}" for finding in findings(data)]
     return Section("\n".join(line for line in lines if line is not None))
@@ -200,7 +214,7 @@ def distributions(data):
             profiles = []
             for level, runs, strata in level_runs(data, subset, factor):
                 values = runs["test_acc"].to_numpy(float) * POINTS
-                weights = data.level_weights(dataset, factor, level, strata)
+                weights = data.bootstrap_weights(strata)
                 estimate, low, high, _ = iqm_ci(values, weights)
                 rows.append([factor, level, estimate, interval(low, high, ".2f"), len(values)])
                 profiles.append((level, taus, *performance_profile(values, taus, weights)))
@@ -256,7 +270,7 @@ def curves(data):
                 for i, history in enumerate(histories):
                     stacked[i, :len(history)] = history
                 mean, low, high = curve_band(stacked * POINTS,
-                                             data.level_weights(dataset, factor, level, strata))
+                                             data.bootstrap_weights(strata))
                 bands.append((level, np.arange(1, len(mean) + 1), mean, low, high))
             panels.append((f"by {factor}", bands))
         low = np.nanpercentile(subset["best_val_acc"] * POINTS, 10)
@@ -270,8 +284,7 @@ def curves(data):
 def cost(data):
     if data.ok.empty or not data.factors:
         return Section("")
-    colour_by = data.factors[0] if data.factors else None
-    marker_by = data.factors[1] if len(data.factors) > 1 else None
+    colour_by, marker_by = ([*scatter_factors(data.factors), None])[:2]
     lines = ["## Cost", "",
              "Each point is one configuration (mean over seeds): test accuracy against "
              "training time"
@@ -374,14 +387,16 @@ def references(data):
 def best_model(data):
     if data.ok.empty:
         return Section("")
-    lines, figures = ["## The best model", ""], {}
+    lines, figures = ["## The best model", "",
+                      "Per dataset, the seed with the best final validation accuracy of the "
+                      "configuration chosen in the summary (on validation).", ""], {}
     for dataset in data.datasets:
         part = data.ok_on(dataset)
         if part.empty:  # its runs are all pending or failed
             continue
-        best = data.config_means(part).sort_values("test_acc_mean", ascending=False).iloc[0]
-        runs = part[(part[list(data.factors)] == best[list(data.factors)]).all(axis=1)]
-        run = runs.sort_values("test_acc", ascending=False).iloc[0]
+        best, _ = data.best_config(part)
+        run = data.runs_of(part, best).sort_values("final_val_acc", ascending=False,
+                                                   kind="stable").iloc[0]
         record = data.records[run["run_id"]]
         confusion = np.asarray(record["test_confusion"], dtype=np.int64)
         names = class_names(dataset, len(confusion))

@@ -103,15 +103,18 @@ def bca_interval(replicates, estimate, acceleration, level=LEVEL):
     return float(low), float(high), "percentile"
 
 
-def bootstrap_mean_ci(values, strata, rng, resamples=RESAMPLES, level=LEVEL, inflate=()):
+def bootstrap_mean_ci(values, strata, rng, resamples=RESAMPLES, level=LEVEL, inflate=(),
+                      weights=None):
     """BCa CIs of the mean of each column of `values` (n, k) under the stratified bootstrap,
-    one draw shared by the columns; the columns listed in `inflate` are resampled as adjusted by
-    `inflate_within`. Returns a list of k (low, high, method); (nan, nan, 'n/a') where no
+    one draw shared by the columns (`weights`, from bootstrap_weights(strata), where the caller
+    has one, else drawn from `rng`); the columns listed in `inflate` are resampled as adjusted
+    by `inflate_within`. Returns a list of k (low, high, method); (nan, nan, 'n/a') where no
     stratum has two rows."""
     values = np.asarray(values, float)
     values = values[:, None] if values.ndim == 1 else values
     n, k = values.shape
-    weights = bootstrap_weights(strata, rng, resamples)
+    if weights is None:
+        weights = bootstrap_weights(strata, rng, resamples)
     if weights is None:
         return [(float("nan"), float("nan"), "n/a")] * k
     resampled = values.copy()

@@ -33,11 +33,14 @@ def weighted_shares(weights, y, groupings, n_factors):
     grand = weights @ y / total_w
     ss_total = weights @ (y * y) - total_w * grand ** 2
     cells = groupings[-1]
-    onehot = np.eye(cells.max() + 1)[cells]  # (n, cells)
-    cell_counts, cell_sums = weights @ onehot, weights @ (onehot * y[:, None])
+    order = np.argsort(cells, kind="stable")  # rows by cell: each cell one contiguous segment
+    segments = np.flatnonzero(np.diff(cells[order], prepend=-1))
+    by_cell = weights[:, order]
+    cell_counts = np.add.reduceat(by_cell, segments, axis=1)  # (W, cells)
+    cell_sums = np.add.reduceat(by_cell * y[order], segments, axis=1)
 
     def between(codes):
-        group_of_cell = np.zeros(len(onehot.T), dtype=np.int64)
+        group_of_cell = np.zeros(cell_counts.shape[1], dtype=np.int64)
         group_of_cell[cells] = codes
         to_group = np.eye(codes.max() + 1)[group_of_cell]  # (cells, K)
         counts, sums = cell_counts @ to_group, cell_sums @ to_group

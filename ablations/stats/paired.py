@@ -146,15 +146,18 @@ class Contrast:
     mde: float  # at 80% power, two-sided alpha 0.05
 
 
-def paired_contrast(a, b, strata, rng, resamples=RESAMPLES):
+def paired_contrast(a, b, strata, rng, resamples=RESAMPLES, weights=None):
     """The Contrast of paired values a (n,) and b (n,) whose pairs fall in cells `strata` (n,),
     with seeded, stratified bootstrap CIs (seeds resampled within each cell; for the mean
-    difference, of the within-cell-adjusted differences, see bootstrap.inflate_within)."""
+    difference, of the within-cell-adjusted differences, see bootstrap.inflate_within).
+    `weights`: a draw of bootstrap.bootstrap_weights(strata) to use instead of drawing one from
+    `rng` (which then serves the sign-flip test alone)."""
     diffs = np.asarray(a, float) - np.asarray(b, float)
     n = len(diffs)
     mean, t_half, _ = mean_ci(diffs)
     (low, high, method), (w_low, w_high, _) = bootstrap_mean_ci(
-        np.column_stack([diffs, wins(diffs)]), strata, rng, resamples, inflate=[0])
+        np.column_stack([diffs, wins(diffs)]), strata, rng, resamples, inflate=[0],
+        weights=weights)
     p, p_method = sign_flip_p(diffs, rng, resamples=resamples)
     return Contrast(n=n, mean=mean, t_half=t_half, ci_low=low, ci_high=high, ci_method=method,
                     p=p, p_method=p_method, p_floor=2.0 / 2.0 ** n if n else float("nan"),
