@@ -123,8 +123,8 @@ def summary(data):
                 notes.append(f"On {dataset} the runner-up on validation, "
                              f"{' / '.join(map(str, second[list(data.factors)]))}, has test "
                              f"accuracy {POINTS * second['test_acc_mean']:.2f}% ({-gap:+.2f} "
-                             f"points): less than the test-set SE of {se:.2f}, so the test set "
-                             f"cannot tell them apart.")
+                             f"points from the choice): less than the test-set SE of "
+                             f"{se:.2f}, so the test set cannot tell them apart.")
     lines += ["Best configuration per dataset, chosen by mean final validation accuracy (the "
               "test set plays no part in the choice; test accuracy in %, mean ± std over "
               "seeds; test-set SE = sqrt(p (1 - p) / n_test), the sampling error of the fixed "
