@@ -190,7 +190,8 @@ def test_every_new_element_renders_and_rerendering_is_byte_identical(showcase):
 
 def test_sections_return_nothing_where_they_do_not_apply(showcase):
     default, variance = data_of(showcase, "default"), data_of(showcase, "variance")
-    assert seed_variance(default).markdown == "" and anchor(default).markdown == ""
+    assert anchor(default).markdown == ""
+    assert seed_variance(data_of(showcase, "small_data")).markdown == ""
     assert tuning(variance).markdown == "" and generalization_gap(variance).markdown == ""
     text = render(showcase, "variance")
     for heading in ["## Tuning", "## Generalization gap", "## AlgoPerf", "Showcase wall time",
@@ -267,6 +268,15 @@ def test_seed_variance_per_stream_beside_the_test_set_se(showcase):
     assert float(table["order"][5]) == pytest.approx(se, abs=2e-3)
     low, high = map(float, table["init"][4].strip("[]").split(", "))
     assert low < float(table["init"][3]) < high
+
+
+def test_the_default_report_shows_the_variance_grids_attribution(showcase):
+    own = seed_variance(data_of(showcase, "variance"))
+    shown = seed_variance(data_of(showcase, "default"))
+    assert "From the `variance` grid" in shown.markdown
+    assert "figures/default/seed_variance.png" in shown.markdown
+    table = [line for line in own.markdown.splitlines() if line.startswith("| ")]
+    assert table and all(line in shown.markdown for line in table)  # the same numbers
 
 
 def test_std_ci_matches_numpy_and_brackets_the_estimate():

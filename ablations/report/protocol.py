@@ -24,6 +24,7 @@ SHOWCASE_BUDGET_MIN = 150  # issue 12: tuning + final runs, 2 workers on the 2-c
 GAP_GRIDS = ("default", "small_data")  # grids whose unregularized baselines are set side by side
 ANCHOR_GRID = "algoperf"  # the external anchor (AlgoPerf's MNIST workload)
 VARIED = STREAM_AXES[0]  # which seed stream the variance grid varies ("all": every one)
+VARIANCE_GRID = "variance"  # its seed-variance attribution is also shown in SHOWCASE_REPORT
 INCLUSION_TEXT = (
     "Tuned optimizers should respect the inclusion hierarchy sgd ⊆ momentum ⊆ adam (Choi et "
     "al. 2019): each can imitate the one before it, so with its lr tuned it should do no worse. "
@@ -164,8 +165,20 @@ def generalization_gap(data):
         md_table(table.fillna({c: "" for c in columns}))]))
 
 
+def stream_data(data):
+    """The ReportData whose runs vary the seed streams: the grid's own (it has the `varied`
+    axis), in SHOWCASE_REPORT the variance grid's, else None."""
+    if VARIED in data.df.columns:
+        return data
+    if data.grid == SHOWCASE_REPORT:
+        return next(grids_with_results(data, [VARIANCE_GRID]), None)
+    return None
+
+
 def seed_variance(data):
-    if VARIED not in data.df.columns or data.ok.empty:
+    """The seed-variance attribution of stream_data(data), drawn into data's report."""
+    report, data = data, stream_data(data)
+    if data is None or data.ok.empty:
         return Section("")
     spread = diagnostics.seed_variance_by_stream(data.ok, cell=(SPLIT,))
     rows, panels = [], []
@@ -190,6 +203,8 @@ def seed_variance(data):
                                  panels, "sd of test acc (points)")
     return Section("\n".join([
         "## Seed variance by source", "",
+        *([] if report is data else [f"From the `{data.grid}` grid ({len(data.ok)} runs of one "
+                                     f"cell per dataset, reports/{data.grid}.md). "]),
         "Each source of randomness varied alone (the other streams at 0; the run with every "
         "stream at 0 included), and every stream together (`all`): the standard deviation of "
         "test accuracy over the runs, in points, with a 95% BCa bootstrap CI (runs resampled), "
@@ -198,7 +213,7 @@ def seed_variance(data):
         "that SE moves the result no more than the test sample does.", "",
         md_table(pd.DataFrame(rows, columns=[SPLIT, "source", "runs", "sd", "95% CI",
                                              "test-set SE", "sd / SE"]), ".3f"), "",
-        figure_link(data, name)]), {name: figure})
+        figure_link(report, name)]), {name: figure})
 
 
 def anchor(data):
