@@ -215,7 +215,7 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
     todo = [r for r in wanted if r.run_id not in finished]
     todo.sort(key=lambda r: tuple(map(str, split_key(r.config))))
     outcome = GridOutcome(len(wanted), len(wanted) - len(todo), 0, {})
-    selection = "" if only is None else f" ({len(wanted)} selected of {len(runs)})"
+    selection = "" if only is None else f" selected (grid.json lists {len(runs)})"
     log(f"grid {grid_name}: {len(wanted)} runs{selection}, {outcome.skipped} already done, "
         f"{len(todo)} to train with {backend.describe()}")
     if not todo:
