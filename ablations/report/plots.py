@@ -145,7 +145,8 @@ def sensitivity_figure(title, panels, xlabel, ylabel):
         ax.minorticks_off()
         ax.set_xlabel(xlabel)
         ax.set_title(name, fontsize=9)
-        ax.legend(fontsize=7)
+        if any(str(label) for label, _, _ in lines):  # one unnamed line needs no legend
+            ax.legend(fontsize=7)
     axes[0][0].set_ylabel(ylabel)
     fig.suptitle(title)
     width = 3.6 * len(panels)
