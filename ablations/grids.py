@@ -292,13 +292,15 @@ GRIDS = {
         }
         for name, lrs in LR_SEARCH.items()
     ],
-    # Headline accuracy: MNIST with the default architecture; Fashion-MNIST with the candidate
-    # of "long_search" below that had the best final validation accuracy.
+    # Headline accuracy, under the fair protocol's preprocessing (DATASET_LEVELS): MNIST with the
+    # default architecture; Fashion-MNIST with the candidate of "long_search" round 3 (global
+    # inputs, run at 2b97d65) that had the best final validation accuracy: dropout 0.4 and 40
+    # epochs 0.9075, against mirrored images 0.9058, dropout 0.3 alone 0.9054, 1 px shifts 0.9024.
     "long": [
         {
             "base": {**DEFAULT_BUDGET, "epochs": 30},
             "axes": {
-                "dataset": ["mnist"],
+                "dataset": DATASET_LEVELS[:1],
                 "optimizer": [{"optimizer": "adam", "lr": 3e-3}],
                 "activation": ["relu"],
                 "regularization": [{"label": "dropout", "dropout": 0.2},
@@ -307,13 +309,13 @@ GRIDS = {
             },
         },
         {
-            "base": {**DEFAULT_BUDGET, "epochs": 30, "hidden": [1024, 512], "normalize": "per_pixel"},
+            "base": {**DEFAULT_BUDGET, "epochs": 40, "hidden": [1024, 512]},
             "axes": {
-                "dataset": ["fashion_mnist"],
+                "dataset": DATASET_LEVELS[1:],
                 "optimizer": [{"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05}],
                 "activation": ["relu"],
-                "regularization": [{"label": "dropout", "dropout": 0.3}],
-                "seed": [0, 1, 2],
+                "regularization": [{"label": "dropout", "dropout": 0.4}],
+                "seed": [1, 2, 3],  # not seed 0, whose validation accuracy chose this cell
             },
         },
     ],
