@@ -1,12 +1,19 @@
 """Figures of the report. Each function takes numbers already computed by a section and returns
 a matplotlib Figure; none computes statistics and none saves (render.py writes every file)."""
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 MARKERS = "osD^v<>pPX*h"
+TILE_GAP = (14, 4)  # mosaic rows and columns between images (room for a two-line caption)
+
+
+def subplots(*grid, figsize, layout=None, **options):
+    """(Figure, axes) as pyplot.subplots gives them, without pyplot: the report only saves its
+    figures (Figure.savefig draws with Agg), so pyplot's global figure manager is not needed."""
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(*grid, **options)
 
 
 def heatmap(ax, values, rows, columns, fmt, vmin=None, vmax=None, cmap="viridis"):
@@ -34,7 +41,7 @@ def interaction_figure(title, panels):
     values = [frame.to_numpy(float) for _, frame in panels]
     finite = np.concatenate([v[np.isfinite(v)] for v in values])
     vmin, vmax = (np.percentile(finite, 10), finite.max()) if finite.size else (0.0, 1.0)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels) + 1.6, 3.6),
+    fig, axes = subplots(1, len(panels), figsize=(3 * len(panels) + 1.6, 3.6),
                              squeeze=False, sharey=True, layout="constrained")
     for ax, (name, frame), v in zip(axes[0], panels, values):
         image = heatmap(ax, v, list(frame.index), list(frame.columns), ".1f", vmin, vmax)
@@ -47,7 +54,7 @@ def interaction_figure(title, panels):
 def band_figure(title, panels, xlabel, ylabel, ylim=None):
     """Lines with shaded bands, one axis per panel. panels: [(panel title, [(label, x, mean,
     low, high)])]; a band that is all nan (one seed) is left out."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    fig, axes = subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
     for ax, (name, lines) in zip(axes[0], panels):
         for label, x, mean, low, high in lines:
             ax.plot(x, mean, label=str(label))
@@ -70,10 +77,10 @@ def cost_figure(title, points, colour_by, marker_by, front):
     """Accuracy against training time, coloured by `colour_by` and marked by `marker_by` (None:
     one marker), with the Pareto front outlined. points: DataFrame with train_time_s, acc and
     the two factor columns; front: DataFrame (train_time_s, acc) in time order."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    fig, ax = subplots(figsize=(7.5, 4.4))
     colours = list(dict.fromkeys(points[colour_by])) if colour_by else [None]
     markers = list(dict.fromkeys(points[marker_by])) if marker_by else [None]
-    cmap = plt.get_cmap("tab10")
+    cmap = colormaps["tab10"]
     for i, colour in enumerate(colours):
         for j, marker in enumerate(markers):
             part = points[((points[colour_by] == colour) if colour_by else True)
@@ -81,11 +88,11 @@ def cost_figure(title, points, colour_by, marker_by, front):
             ax.scatter(part["train_time_s"], part["acc"], s=18, alpha=0.75,
                        color=cmap(i % 10), marker=MARKERS[j % len(MARKERS)])
     ax.plot(front["train_time_s"], front["acc"], "k-", lw=1)
-    legends = [(colour_by, [plt.Line2D([], [], ls="", marker="o", color=cmap(i % 10),
+    legends = [(colour_by, [Line2D([], [], ls="", marker="o", color=cmap(i % 10),
                                        label=str(c)) for i, c in enumerate(colours)]),
-               (marker_by, [plt.Line2D([], [], ls="", marker=MARKERS[j % len(MARKERS)],
+               (marker_by, [Line2D([], [], ls="", marker=MARKERS[j % len(MARKERS)],
                                        color="grey", label=str(m)) for j, m in enumerate(markers)])]
-    legends.append(("", [plt.Line2D([], [], color="k", lw=1, label="Pareto front")]))
+    legends.append(("", [Line2D([], [], color="k", lw=1, label="Pareto front")]))
     top = 1.0
     for name, handles in legends:
         if name is None:
@@ -106,7 +113,7 @@ def cost_figure(title, points, colour_by, marker_by, front):
 def confusion_figure(title, matrix, class_names):
     """Counts heatmap of a confusion matrix (rows true, columns predicted), log colour scale
     so that the off-diagonal errors stay visible next to the diagonal."""
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = subplots(figsize=(6, 5))
     heatmap(ax, np.log10(1 + matrix.astype(float)), class_names, class_names, ".0f",
             cmap="Blues")
     for text, count in zip(ax.texts, matrix.ravel()):
@@ -119,22 +126,29 @@ def confusion_figure(title, matrix, class_names):
 
 
 def image_grid(title, images, captions, shape):
-    """Up to 16 images (each reshaped to `shape`) on a 2 x 8 grid, each with its caption."""
-    fig, axes = plt.subplots(2, 8, figsize=(12, 3.4))
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, image, caption in zip(axes.ravel(), images, captions):
-        ax.imshow(np.asarray(image).reshape(shape), cmap="gray_r")
-        ax.set_title(caption, fontsize=7)
+    """Up to 16 images (each reshaped to `shape`) in 2 rows of 8, each with its caption above:
+    one mosaic on one axes (16 axes cost ten times as much to build and draw)."""
+    rows, columns = 2, 8
+    (height, width), (gap_y, gap_x) = shape, TILE_GAP
+    cell_y, cell_x = height + gap_y, width + gap_x
+    mosaic = np.full((rows * cell_y, columns * cell_x), np.nan)
+    fig, ax = subplots(figsize=(10, 3.6))
+    for k, (image, caption) in enumerate(zip(images, captions)):
+        top, left = (k // columns) * cell_y + gap_y, (k % columns) * cell_x + gap_x // 2
+        mosaic[top:top + height, left:left + width] = np.asarray(image, float).reshape(shape)
+        ax.text(left + width / 2, top - 1, caption, ha="center", va="bottom", fontsize=7)
+    ax.imshow(mosaic, cmap=colormaps["gray_r"].with_extremes(bad="white"),
+              interpolation="nearest")
+    ax.axis("off")
     fig.suptitle(title)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.8, hspace=0.6)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.86)
     return fig
 
 
 def sensitivity_figure(title, panels, xlabel, ylabel):
     """Lines with markers on a log x axis, one axis per panel. panels: [(panel title,
     [(label, x, y)])]; nan y (every trial diverged) leaves a gap."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False,
+    fig, axes = subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False,
                              sharey=True)
     for ax, (name, lines) in zip(axes[0], panels):
         ticks = sorted({float(v) for _, x, _ in lines for v in x})
@@ -160,7 +174,7 @@ def spread_figure(title, panels, ylabel):
     a reference value. panels: [(panel title, sources, values, lows, highs, reference,
     reference label)]."""
     width = max(4.2 * len(panels), 6.0)
-    fig, axes = plt.subplots(1, len(panels), figsize=(width, 3.4), squeeze=False, sharey=True)
+    fig, axes = subplots(1, len(panels), figsize=(width, 3.4), squeeze=False, sharey=True)
     for ax, (name, sources, values, lows, highs, reference, label) in zip(axes[0], panels):
         values, lows, highs = (np.asarray(v, float) for v in (values, lows, highs))
         x = np.arange(len(sources))

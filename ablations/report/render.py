@@ -3,14 +3,13 @@ reports/figures/<grid>/*.png (PNG without a version stamp, so re-renders are byt
 figures of this grid that no section drew any more are removed)."""
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 from threadpoolctl import threadpool_limits
 
 from ..datasets import default_data_dir
 from .frame import load_data
 from .sections import SECTIONS
 
-PNG = {"dpi": 110, "metadata": {"Software": None}}
+PNG = {"dpi": 100, "metadata": {"Software": None}}
 
 
 def render_report(grid, results_dir, reports_dir, data_dir=None):
@@ -28,7 +27,6 @@ def render_report(grid, results_dir, reports_dir, data_dir=None):
     for section in sections:
         for name, figure in section.figures.items():
             figure.savefig(folder / name, **PNG)
-            plt.close(figure)
             drawn.add(name)
     for stale in folder.glob("*.png"):
         if stale.name not in drawn:

@@ -30,10 +30,14 @@ def trimmed_means(ordered, counts, proportion=TRIM):
     sum_j ordered_j (min(C_j, n-g) - max(C_{j-1}, g))^+ / (n - 2g), C the cumulative counts."""
     n = len(ordered)
     cut = int(proportion * n)
-    counts = np.asarray(counts).astype(np.int32)  # exact; integer cumsums are 4x faster
-    after = np.cumsum(counts, axis=1)
-    before = after - counts
-    kept = np.clip(np.minimum(after, n - cut) - np.maximum(before, cut), 0, None)
+    small = np.int16 if n < 2 ** 15 else np.int32  # exact: counts and their sums are <= n
+    counts = np.asarray(counts).astype(small)
+    after = np.cumsum(counts, axis=1, dtype=small)
+    before = np.subtract(after, counts, out=counts)  # counts are not needed any more
+    np.minimum(after, n - cut, out=after)
+    np.maximum(before, cut, out=before)
+    kept = np.subtract(after, before, out=after)
+    np.maximum(kept, 0, out=kept)
     return kept @ ordered / (n - 2 * cut)
 
 
