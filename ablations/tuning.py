@@ -332,7 +332,8 @@ def run_tuned_grid(name, blocks, results_dir, train, only=None, force=False, log
             if plan.pending_finals:
                 log(f"grid {name}: {plan.pending_finals} final runs wait for tuning results "
                     f"that this session could not produce")
-            return total if total is not None else train(plan.runs, [])
+            saved = train(plan.runs, [])  # grid.json lists the last plan's final runs
+            return total if total is not None else saved
         log(f"grid {name}: phase with {len(todo)} runs to train ({len(plan.tuning)} tuning runs "
             f"known, {len(plan.runs)} final runs known, {plan.pending_finals} pending)")
         outcome = train(plan.runs, todo)

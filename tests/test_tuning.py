@@ -8,8 +8,8 @@ import pytest
 
 from ablations.config import GridError
 from ablations.datasets import DigitsDataset
-from ablations.records import SCHEMA_VERSION, TUNING_FILE, read_records
-from ablations.runner import run_grid
+from ablations.records import SCHEMA_VERSION, TUNING_FILE, read_records, write_json_atomic
+from ablations.runner import GridOutcome, run_grid
 from ablations.tuning import plan_grid, run_tuned_grid
 
 BASE = {"dataset": "digits", "hidden": [16], "epochs": 3, "batch_size": 64}
@@ -185,6 +185,31 @@ def test_a_tuned_grid_trains_in_phases_and_writes_what_it_selected(tmp_path, dat
     assert [g["run_id"] for g in grid] == [r.run_id for r in plan.runs]  # the finals only
     again = run_tuned_grid("g", blocks, tmp_path, train, log=lambda _: None)
     assert again.trained == 0
+
+
+def test_a_candidate_added_later_leaves_grid_json_listing_every_final_run(tmp_path):
+    """Extending a search range whose new candidate loses trains only tuning runs; the last
+    phase then finds nothing to train, and grid.json must still list every final run (it once
+    kept the phase's partial list, with the extended cells' finals missing)."""
+    folder = tmp_path / "g"
+
+    def train(finals, todo):  # the runner's contract, with fake records instead of training
+        folder.mkdir(exist_ok=True)
+        for run_id, record in fake_records(todo).items():
+            write_json_atomic(folder / f"{run_id}.json", record)
+        write_json_atomic(folder / "grid.json", [{"run_id": r.run_id, "labels": r.labels,
+                                                  "config": r.config} for r in finals])
+        return GridOutcome(len(todo), 0, len(todo), {"ok": len(todo)})
+
+    run_tuned_grid("g", [block()], tmp_path, train, log=lambda _: None)
+    wider = [{**OPTIMIZERS[0], "tune": {"lr": [0.03, 0.1, 0.3, 1.0, 10.0]}}, OPTIMIZERS[1]]
+    blocks = [{**block(), "axes": {**block()["axes"], "optimizer": wider}}]
+    outcome = run_tuned_grid("g", blocks, tmp_path, train, log=lambda _: None)
+    assert outcome.trained == 2 * 2 * 2  # the new candidate's tuning runs (2 seeds per cell)
+    plan = plan_grid("g", blocks, read_records(folder, set_aside=False))
+    grid = json.loads((folder / "grid.json").read_text())
+    assert [g["run_id"] for g in grid] == [r.run_id for r in plan.runs]
+    assert len(grid) == 2 * 2 * 2 * 3 and plan.pending_finals == 0
 
 
 def test_poisoned_test_labels_change_no_selection(tmp_path, data_dir, monkeypatch):
