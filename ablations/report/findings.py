@@ -97,8 +97,10 @@ def regime_findings(data):
                                for _, r in rows.iterrows())
             change = "changes between regimes" if rows["regimes_disagree"].any() else \
                 "is the same in every regime"
-            found.append(f"The best {factor} on {dataset} {change}: {listed} (mean test "
-                         f"accuracy on the runs whose other factors every regime has).")
+            found.append(f"The best {factor} on {dataset} {change}: {listed} (highest mean "
+                         f"test accuracy on the runs whose other factors every regime has; a "
+                         f"ranking of means, not a test: the contrasts above say which "
+                         f"differences the statistics support).")
     return found
 
 
