@@ -105,7 +105,8 @@ def tuning(data):
     edge = flags[flags["at_edge"]] if len(flags) else flags
     lines += ["### Selections at the edge of their search range", "",
               f"{len(edge)} of {len(flags)} tuned settings selected the smallest or largest "
-              "candidate: the best value may lie outside the range searched.", ""]
+              "candidate" + (": the best value may lie outside the range searched." if len(edge)
+                             else ": every selection lies inside its search range."), ""]
     if len(edge):
         lines += [md_table(cells_first(data, edge.drop(columns=["at_edge"])), ".4g"), ""]
     if "optimizer" in trials.columns and len(trials):
