@@ -13,7 +13,7 @@ from ablations.stats.bootstrap import (bca_interval, bootstrap_mean_ci, bootstra
                                        inflate_within, resample_weights, stratified_indices)
 from ablations.stats.factorial import HIGHER_ORDER, WITHIN, variance_decomposition
 from ablations.stats.paired import (cohens_dz, holm, mean_ci, minimum_detectable_effect,
-                                    paired_contrast, paired_differences, sign_flip_p, wins)
+                                    pair_up, paired_contrast, sign_flip_p, wins)
 
 
 def test_mean_ci_by_hand():
@@ -28,8 +28,10 @@ def test_paired_differences_match_on_the_other_factors():
     df = pd.DataFrame({"opt": ["sgd", "adam", "sgd", "adam", "adam"],
                        "seed": [0, 0, 1, 1, 2],
                        "acc": [0.90, 0.95, 0.80, 0.86, 0.99]})
-    diffs = paired_differences(df, "opt", "adam", "sgd", "acc", ["seed"])
+    pairs = pair_up(df, "opt", ["seed"], ["acc"])("adam", "sgd")
+    diffs = pairs["acc_a"] - pairs["acc_b"]
     np.testing.assert_allclose(sorted(diffs), [0.05, 0.06])  # seed 2 has no sgd twin
+    assert pair_up(df, "opt", ["seed"], ["acc"])("rmsprop", "sgd").empty  # a level never run
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 11, 16])
@@ -110,6 +112,15 @@ def test_stratified_resamples_stay_in_their_stratum_and_are_seeded():
                                                               np.random.default_rng(4)))
     weights = resample_weights(indices, 6)
     np.testing.assert_array_equal(weights.sum(axis=1), 6)
+
+
+@pytest.mark.parametrize("strata", [np.repeat(np.arange(10), 4), np.tile(np.arange(7), 5)])
+def test_bootstrap_weights_are_the_counts_of_the_stratified_indices(strata):
+    """The fast path (counts by sorted position) draws exactly what the reference does."""
+    fast = bootstrap_weights(strata, np.random.default_rng(5), 300)
+    reference = resample_weights(stratified_indices(strata, 300, np.random.default_rng(5)),
+                                 len(strata))
+    np.testing.assert_array_equal(fast, reference)
 
 
 def test_paired_contrast_single_pair_gives_nan_not_a_crash():

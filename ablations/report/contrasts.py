@@ -6,10 +6,11 @@ import dataclasses
 
 import pandas as pd
 
-from ..stats.paired import Contrast, holm, mean_ci, paired_contrast, paired_frame
+from ..stats.paired import Contrast, holm, mean_ci, pair_up, paired_contrast
 from .frame import POINTS, REGIME, REPLICATE, SPLIT
 
 ALPHA = 0.05  # family-wise error rate of the findings
+METRICS = ["test_acc", "s_per_epoch"]  # contrasted (in points) and timed (s/epoch) per pair
 
 
 def contrast_family(data, resamples=None):
@@ -26,17 +27,19 @@ def contrast_family(data, resamples=None):
             for factor in data.contrasted(regime):
                 others = [f for f in data.factors if f != factor]
                 base, *levels = data.levels_in(factor, regime)
+                pairs_of = pair_up(subset, factor, [REPLICATE, *others], METRICS)
                 for level in levels:
                     key = ("contrast", dataset, factor, level) + ((regime,) if regime else ())
-                    pairs = paired_frame(subset, factor, level, base, "test_acc",
-                                         [REPLICATE, *others])
+                    both = pairs_of(level, base)
+                    pairs = both[["test_acc_a", "test_acc_b"]].dropna()
                     strata = [tuple(k[1:]) for k in pairs.index] if others else [()] * len(pairs)
-                    contrast = paired_contrast(pairs["a"] * POINTS, pairs["b"] * POINTS, strata,
-                                               data.rng(*key), weights=data.bootstrap_weights(
-                                                   strata, **options), **options)
-                    time_pairs = paired_frame(subset, factor, level, base, "s_per_epoch",
-                                              [REPLICATE, *others])
-                    time_mean, time_half, _ = mean_ci(time_pairs["a"] - time_pairs["b"])
+                    contrast = paired_contrast(
+                        pairs["test_acc_a"] * POINTS, pairs["test_acc_b"] * POINTS, strata,
+                        data.rng(*key), weights=data.bootstrap_weights(strata, **options),
+                        **options)
+                    times = both[["s_per_epoch_a", "s_per_epoch_b"]].dropna()
+                    time_mean, time_half, _ = mean_ci(times["s_per_epoch_a"]
+                                                      - times["s_per_epoch_b"])
                     rows.append({SPLIT: dataset, REGIME: regime, "factor": factor,
                                  "level": level, "baseline": base,
                                  **dataclasses.asdict(contrast), "time_mean": time_mean,

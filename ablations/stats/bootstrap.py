@@ -2,8 +2,9 @@
 their stratum (a cell of the other factors), B times at once.
 
 `stratified_indices` draws a (B, n) matrix of row indices; `resample_weights` turns it into
-counts, so that any mean-type statistic of every resample is one matrix product. Intervals are
-BCa (Efron 1987) where defined, else percentile (Efron & Tibshirani 1993, ch. 13).
+counts (`bootstrap_weights` gives the same counts in fewer passes), so that any mean-type
+statistic of every resample is one matrix product. Intervals are BCa (Efron 1987) where
+defined, else percentile (Efron & Tibshirani 1993, ch. 13).
 """
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -18,20 +19,29 @@ def resamplable(strata):
     return len(strata) > 1 and np.bincount(label_codes(strata)).max() >= 2
 
 
-def stratified_indices(strata, resamples, rng):
-    """(resamples, n) int indices into the n rows: row j of a resample is drawn uniformly from
-    the rows of j's stratum, so each stratum keeps its size (rliable's StratifiedBootstrap).
-
-    strata : (n,) hashable labels; rng : np.random.Generator (one `random` call for all strata).
-    """
+def sorted_draws(strata, resamples, rng):
+    """(order, positions): the rows sorted by stratum (stable), and a (resamples, n) int32
+    matrix whose entry j of a resample is a position in that order drawn uniformly from the
+    positions of row j's stratum. One `random` call for all strata."""
     codes = label_codes(strata)
     order = np.argsort(codes, kind="stable")
     sizes = np.bincount(codes)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     # float32 uniforms: half the memory traffic; u * size < size holds for u <= 1 - 2^-24
     uniform = rng.random((resamples, len(codes)), dtype=np.float32)
-    position = starts[codes] + (uniform * sizes[codes].astype(np.float32)).astype(np.int64)
-    return order[position]
+    positions = (uniform * sizes[codes].astype(np.float32)).astype(np.int32)
+    positions += starts[codes].astype(np.int32)
+    return order, positions
+
+
+def stratified_indices(strata, resamples, rng):
+    """(resamples, n) int indices into the n rows: row j of a resample is drawn uniformly from
+    the rows of j's stratum, so each stratum keeps its size (rliable's StratifiedBootstrap).
+
+    strata : (n,) hashable labels; rng : np.random.Generator.
+    """
+    order, positions = sorted_draws(strata, resamples, rng)
+    return order[positions]
 
 
 def inflate_within(values, strata):
@@ -63,7 +73,13 @@ def bootstrap_weights(strata, rng, resamples=RESAMPLES):
     rows (aggregates.py takes it as `weights`)."""
     if not resamplable(strata):
         return None
-    return resample_weights(stratified_indices(strata, resamples, rng), len(strata))
+    order, positions = sorted_draws(strata, resamples, rng)
+    n = len(order)
+    positions += (n * np.arange(resamples, dtype=np.int32))[:, None]  # one bin per resample row
+    counts = np.bincount(positions.ravel(), minlength=resamples * n).reshape(resamples, n)
+    if np.any(order != np.arange(n)):  # counts are by sorted position: back to row order
+        counts = counts[:, np.argsort(order)]
+    return counts.astype(float)  # = resample_weights(stratified_indices(...)), fewer passes
 
 
 def leave_one_out(values):

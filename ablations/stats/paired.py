@@ -7,7 +7,6 @@ prints about one contrast; `holm` adjusts a whole family of p-values at once.
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy.special import stdtrit  # Student t quantile; scipy.stats takes 0.6 s to import
 
 from .bootstrap import LEVEL, RESAMPLES, bootstrap_mean_ci
@@ -28,19 +27,21 @@ def mean_ci(values, level=LEVEL):
     return mean, float(stdtrit(n - 1, 0.5 + level / 2) * sem), n
 
 
-def paired_frame(df, factor, level, baseline, value, match):
-    """DataFrame indexed by the `match` columns, with `a` = value at `level` and `b` = value at
-    `baseline`, one row per pair present (and finite) on both sides."""
-    keyed = df.set_index(match)
-    a = keyed[keyed[factor] == level][value]
-    b = keyed[keyed[factor] == baseline][value]
-    return pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").dropna()
+def pair_up(df, factor, match, values):
+    """A function pairs(level, baseline) -> DataFrame indexed by the `match` columns, with
+    `<value>_a` (at `level`) and `<value>_b` (at `baseline`) for each of `values`, one row per
+    pair present on both sides (a side may be nan: drop those per value). `df` is indexed once
+    for every contrast of `factor`."""
+    values = list(values)
+    keyed = df.set_index(list(match))
+    by_level = dict(list(keyed.groupby(factor, sort=False)[values]))
+    empty = keyed[values].iloc[:0]
 
-
-def paired_differences(df, factor, level, baseline, value, match):
-    """value(level) - value(baseline) for every pair of rows equal on the `match` columns."""
-    pairs = paired_frame(df, factor, level, baseline, value, match)
-    return (pairs["a"] - pairs["b"]).to_numpy()
+    def pairs(level, baseline):
+        return by_level.get(level, empty).merge(by_level.get(baseline, empty), how="inner",
+                                                left_index=True, right_index=True,
+                                                suffixes=("_a", "_b"))
+    return pairs
 
 
 def sign_flip_p(diffs, rng, exact_max=EXACT_MAX_PAIRS, resamples=RESAMPLES):
