@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import dask_tiny
-from helpers import timeless
+from helpers import ctrl_c_answered, timeless
 from test_datasets import Server
 from ablations.expand import expand_grid
 from ablations.grids import GRIDS
@@ -217,7 +217,7 @@ def test_ctrl_c_with_a_local_cluster_keeps_finished_runs_and_the_same_command_re
     grid_file.write_text(json.dumps({"kill": KILL_GRID}))
     args = ["--grid-file", str(grid_file), "--grid", "kill", "--scheduler", "local:2",
             "--results-dir", str(tmp_path / "dask"), "--reports-dir", str(tmp_path / "reports")]
-    runner = cli(*args, cwd=tmp_path, start_new_session=True)
+    runner = cli(*args, cwd=tmp_path, start_new_session=True, preexec_fn=ctrl_c_answered)
     folder = tmp_path / "dask" / "kill"
     deadline = time.time() + 60
     while sum(p.name != "grid.json" for p in folder.glob("*.json")) < 2:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import run_all
-from helpers import timeless
+from helpers import ctrl_c_answered, timeless
 from ablations import records as records_module
 from ablations.config import SCHEMA, GridError, resolve
 from ablations.expand import expand_grid
@@ -37,7 +37,8 @@ def start_runner(grid_file, results, extra=()):
         [sys.executable, str(ROOT / "run_all.py"), "--grid-file", str(grid_file), "--grid", "crash",
          "--jobs", "2", "--results-dir", str(results), "--reports-dir", str(results.parent / "rep"),
          *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)  # its own process group: a kill takes its workers too
+        start_new_session=True,  # its own process group: a kill takes its workers too
+        preexec_fn=ctrl_c_answered)
 
 
 def assert_clean(folder):
