@@ -292,20 +292,23 @@ GRIDS = {
         }
         for name, lrs in LR_SEARCH.items()
     ],
-    # Headline accuracy, under the fair protocol's preprocessing (DATASET_LEVELS): MNIST with the
-    # default architecture; Fashion-MNIST with the candidate of "long_search" round 3 (global
-    # inputs, run at 2b97d65) that had the best final validation accuracy: dropout 0.4 and 40
-    # epochs 0.9075, against mirrored images 0.9058, dropout 0.3 alone 0.9054, 1 px shifts 0.9024.
+    # Headline accuracy, each dataset's cell chosen on validation by "long_search" on seed 0 and
+    # reported on seeds 1-3. MNIST: the default architecture, inputs in [0, 1] (round 4, at
+    # 5c7d4f9: 2 px shifts 0.9872 with [0, 1] inputs, against 0.9867 global, 0.9868 global with
+    # 1 px shifts, 0.9850 global with dropout; all within the validation set's SE of about
+    # 0.0011, so the rule, not a clear winner, chose). Fashion-MNIST: round 3's best (global
+    # inputs, at 2b97d65): dropout 0.4 and 40 epochs 0.9075, against mirrored images 0.9058,
+    # dropout 0.3 alone 0.9054, 1 px shifts 0.9024.
     "long": [
         {
             "base": {**DEFAULT_BUDGET, "epochs": 30},
             "axes": {
-                "dataset": DATASET_LEVELS[:1],
+                "dataset": [{"dataset": "mnist", "normalize": "none"}],
                 "optimizer": [{"optimizer": "adam", "lr": 3e-3}],
                 "activation": ["relu"],
                 "regularization": [{"label": "dropout", "dropout": 0.2},
                                    {"label": "augment", "augment_shift": 2}],
-                "seed": [0, 1, 2],
+                "seed": [1, 2, 3],
             },
         },
         {
