@@ -17,9 +17,15 @@ from .stats import aggregates
 CONFIG_COLUMNS = ("dataset", "optimizer", "activation", "lr", "seed", "epochs")
 RECORD_COLUMNS = ("status", "final_val_acc", "best_val_acc", "train_acc", "test_acc",
                   "epochs_to_target", "seconds_to_target", "train_time_s", "epochs_run")
-TEST_ROWS = 10_000  # MNIST and Fashion-MNIST test sets
 INCLUSION_ORDER = ("sgd", "momentum", "adam")  # Choi et al. 2019: each never worse than the last
 ALGOPERF_BUDGET_S = 60.0  # AlgoPerf's MNIST workload budget
+
+
+def n_test_images(record):
+    """Test images behind a record's test accuracy: its confusion matrix's total (nan if it
+    has none)."""
+    confusion = record.get("test_confusion")
+    return float(np.sum(confusion)) if confusion else math.nan
 
 
 def runs_frame(runs, records):
@@ -33,6 +39,7 @@ def runs_frame(runs, records):
         row.update({key: run["config"].get(key) for key in CONFIG_COLUMNS})
         row.update({key: record.get(key) for key in RECORD_COLUMNS})
         row["val_loss"] = (record.get("history") or {}).get("val_loss", [])
+        row["n_test"] = n_test_images(record)
         rows.append(row)
     frame = pd.DataFrame(rows)
     for column in RECORD_COLUMNS[1:]:
@@ -107,8 +114,9 @@ def inclusion_check(frame, cell=("dataset", "activation", "regularization"), met
     """Choi et al.'s inclusion hierarchy per cell: each optimizer of `order` should do no worse
     than the one before it. For each consecutive pair (lower, upper): the difference of the mean
     `metric` over seeds (upper - lower), its standard error sqrt(s_u^2/n_u + s_l^2/n_l) and,
-    beside it, the test set's binomial SE of the difference; `violated` when the difference is
-    below -z times the larger of the two (worse beyond noise)."""
+    beside it, the test set's binomial SE of the difference (n_test: the runs' confusion-matrix
+    total); `violated` when the difference is below -z times the larger of the two (worse
+    beyond noise)."""
     cell = [c for c in cell if c in frame.columns]
     ok = frame[(frame["status"] == "ok") & frame["optimizer"].isin(order)]
     rows = []
@@ -121,18 +129,15 @@ def inclusion_check(frame, cell=("dataset", "activation", "regularization"), met
             diff = a["mean"] - b["mean"]
             se_seeds = math.sqrt(np.nan_to_num(a["var"]) / a["count"]
                                  + np.nan_to_num(b["var"]) / b["count"])
-            se_test = math.sqrt(binomial_se(a["mean"]) ** 2 + binomial_se(b["mean"]) ** 2)
-            noise = max(se_seeds, se_test)
+            n_test = group["n_test"].max()
+            se_test = math.hypot(aggregates.binomial_se(a["mean"], n_test),
+                                 aggregates.binomial_se(b["mean"], n_test))
+            noise = np.fmax(se_seeds, se_test)  # the seeds' alone where n_test is unknown
             rows.append({**dict(zip(cell, key if isinstance(key, tuple) else (key,))),
                          "lower": lower, "upper": upper, "diff_pts": 100 * diff,
                          "se_seeds_pts": 100 * se_seeds, "se_test_pts": 100 * se_test,
                          "violated": bool(diff < -z * noise)})
     return pd.DataFrame(rows)
-
-
-def binomial_se(accuracy, n=TEST_ROWS):
-    """stats.aggregates.binomial_se with the test sets' size as the default n."""
-    return aggregates.binomial_se(accuracy, n)
 
 
 def generalization_gap(frame, by=("regime", "dataset"), baseline=("regularization", "none")):
@@ -172,7 +177,8 @@ def seed_variance_by_stream(frame, metric="test_acc", cell=("dataset",)):
             rows.append({**dict(zip(cell, key if isinstance(key, tuple) else (key,))),
                          "source": source, "n": len(values),
                          "std_pts": 100 * values.std(ddof=1) if len(values) > 1 else math.nan,
-                         "binomial_se_pts": 100 * binomial_se(values.mean())})
+                         "binomial_se_pts": 100 * aggregates.binomial_se(
+                             values.mean(), runs["n_test"].max())})
     return pd.DataFrame(rows)
 
 

@@ -5,11 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ablations.diagnostics import (binomial_se, best_level_by_regime, boundary_flags,
-                                   diverged_share, generalization_gap, inclusion_check,
-                                   lr_sensitivity, runs_frame, seed_variance_by_stream,
+from ablations.diagnostics import (best_level_by_regime, boundary_flags, diverged_share,
+                                   generalization_gap, inclusion_check, lr_sensitivity,
+                                   n_test_images, runs_frame, seed_variance_by_stream,
                                    time_to_target, trials_frame)
 from ablations.records import SCHEMA_VERSION
+from ablations.stats.aggregates import binomial_se
+
+TEST = [[9_000, 0], [0, 1_000]]  # a confusion matrix of 10,000 test images
 from ablations.tuning import plan_grid
 
 
@@ -81,7 +84,8 @@ def inclusion_frame(momentum_acc):
     for opt, acc in [("sgd", 0.95), ("momentum", momentum_acc), ("adam", 0.97)]:
         for seed in range(5):
             pairs.append(run(f"{opt}{seed}", {"regularization": "none"},
-                             {"status": "ok", "test_acc": acc + 0.001 * (seed - 2)},
+                             {"status": "ok", "test_acc": acc + 0.001 * (seed - 2),
+                              "test_confusion": TEST},
                              dataset="mnist", optimizer=opt, activation="relu", seed=seed))
     return frame_of(pairs)
 
@@ -95,12 +99,16 @@ def test_inclusion_check_flags_a_violation_beyond_noise_only():
     within = inclusion_check(inclusion_frame(0.9495))  # 0.05 points: inside the test set's SE
     assert not within["violated"].any()
     assert within["se_test_pts"].iloc[0] == pytest.approx(
-        100 * math.hypot(binomial_se(0.9495), binomial_se(0.95)))
+        100 * math.hypot(binomial_se(0.9495, 10_000), binomial_se(0.95, 10_000)))
 
 
-def test_binomial_se_by_hand():
-    assert binomial_se(0.98) == pytest.approx(0.0014, abs=1e-5)  # METHODOLOGY: ~0.14 points
-    assert binomial_se(0.89) == pytest.approx(0.00313, abs=1e-5)
+def test_the_test_set_size_comes_from_the_confusion_matrix():
+    assert n_test_images({"test_confusion": TEST}) == 10_000
+    assert math.isnan(n_test_images({}))  # a diverged run has no confusion matrix
+    assert binomial_se(0.98, 10_000) == pytest.approx(0.0014, abs=1e-5)  # METHODOLOGY
+    small = inclusion_frame(0.9495).assign(n_test=360)  # digits' test set: a wider SE
+    assert inclusion_check(small)["se_test_pts"].iloc[0] == pytest.approx(
+        100 * math.hypot(binomial_se(0.9495, 360), binomial_se(0.95, 360)))
 
 
 def test_generalization_gap_of_the_unregularized_baseline():
@@ -124,18 +132,19 @@ def test_seed_variance_is_attributed_per_stream():
     pairs = []
     for seed in range(4):
         pairs.append(run(f"all{seed}", {"varied": "all", "value": str(seed)},
-                         {"status": "ok", "test_acc": 0.90 + 0.01 * seed}, dataset="mnist",
-                         seed=seed))
+                         {"status": "ok", "test_acc": 0.90 + 0.01 * seed,
+                          "test_confusion": TEST}, dataset="mnist", seed=seed))
     for stream, values in [("init", [0.905, 0.895]), ("order", [0.90, 0.90])]:
         for v, acc in enumerate(values, 1):
             pairs.append(run(f"{stream}{v}", {"varied": stream, "value": str(v)},
-                             {"status": "ok", "test_acc": acc}, dataset="mnist", seed=0))
+                             {"status": "ok", "test_acc": acc, "test_confusion": TEST},
+                             dataset="mnist", seed=0))
     out = seed_variance_by_stream(frame_of(pairs)).set_index("source")
     assert out.loc["all", "n"] == 4
     assert out.loc["all", "std_pts"] == pytest.approx(100 * np.std([.90, .91, .92, .93], ddof=1))
     assert out.loc["init", "n"] == 3 and out.loc["init", "std_pts"] == pytest.approx(0.5)
     assert out.loc["order", "std_pts"] == pytest.approx(0.0)
-    assert out.loc["order", "binomial_se_pts"] == pytest.approx(100 * binomial_se(0.90))
+    assert out.loc["order", "binomial_se_pts"] == pytest.approx(100 * binomial_se(0.90, 10_000))
 
 
 def test_time_to_target_medians_with_misses_as_infinity():

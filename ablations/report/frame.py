@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..diagnostics import n_test_images
 from ..records import GRID_FILE, TUNING_FILE, read_records
 from ..stats.bootstrap import RESAMPLES, bootstrap_weights, label_codes
 
@@ -30,7 +31,8 @@ RECORD_FIELDS = [*NUMERIC, "status", "n_params", "error", "finished_at", "code_v
 class ReportData:
     """Everything a section may read. `df` has the columns run_id, dataset, seed, one per factor
     (a label column of grid.json; runs without that label get 'n/a'), the STREAM_AXES a grid
-    has, and RECORD_FIELDS."""
+    has, RECORD_FIELDS, and n_test (the test images behind test_acc, from the confusion
+    matrix; nan without one)."""
 
     grid: str
     df: pd.DataFrame
@@ -170,10 +172,11 @@ def load_data(grid, results_dir, data_dir):
         row = {"run_id": run["run_id"], SPLIT: run["config"]["dataset"],
                REPLICATE: run["config"]["seed"],
                **{f: str(run["labels"].get(f, "n/a")) for f in [*factors, *streams]}}
-        row.update({key: record.get(key) for key in RECORD_FIELDS})
+        row.update({key: record.get(key) for key in RECORD_FIELDS},
+                   n_test=n_test_images(record))
         rows.append(row)
     df = pd.DataFrame(rows, columns=["run_id", SPLIT, REPLICATE, *factors, *streams,
-                                     *RECORD_FIELDS])
+                                     *RECORD_FIELDS, "n_test"])
     df[NUMERIC] = df[NUMERIC].apply(pd.to_numeric, errors="coerce")
     df["s_per_epoch"] = df["train_time_s"] / df["epochs_run"]
     configs = {run["run_id"]: run["config"] for run in runs}
