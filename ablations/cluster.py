@@ -31,8 +31,6 @@ class DaskBackend:
     cluster : a LocalCluster this backend started and closes, or None.
     """
 
-    name = "dask"
-
     def __init__(self, client, data_dir=None, cluster=None, poll_s=30.0, no_worker_timeout_s=120.0):
         self.client, self.data_dir, self.cluster = client, data_dir, cluster
         self.poll_s, self.no_worker_timeout_s = poll_s, no_worker_timeout_s

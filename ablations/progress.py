@@ -59,8 +59,13 @@ class Bar:
         self.bar.close()
 
 
+def plain_lines(log):
+    """The factory of PlainLines through `log` (the runner's default)."""
+    return lambda total: PlainLines(total, log)
+
+
 def progress_for(stream, log):
     """A bar when `stream` is a terminal, plain lines through `log` otherwise (CI logs)."""
     if stream.isatty():
         return lambda total: Bar(total, stream)
-    return lambda total: PlainLines(total, log)
+    return plain_lines(log)

@@ -25,7 +25,7 @@ from . import __version__
 from .config import run_id
 from .datasets import DATASETS, DatasetError, default_data_dir, load_splits
 from .idx import IdxFormatError
-from .progress import PlainLines
+from .progress import plain_lines
 from .records import (GRID_FILE, SCHEMA_VERSION, is_finished, migrate_records, read_records,
                       record_path, release, remove_orphans, try_claim, write_json_atomic)
 from .streams import split_seed
@@ -162,7 +162,6 @@ class LokyBackend:
     """joblib's loky: `jobs` local worker processes that leave Ctrl-C to the parent and read
     the client's own dataset cache."""
 
-    name = "loky"
     fetches_on_client = True
 
     def __init__(self, jobs, data_dir):
@@ -243,7 +242,7 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
             held[run.run_id] = claim
             yield run
 
-    show = (progress or (lambda total: PlainLines(total, log)))(len(todo))
+    show = (progress or plain_lines(log))(len(todo))
     try:
         for record in backend.records(claimed_runs(), execute, log):
             record.update(extra, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))

@@ -22,8 +22,8 @@ REGIME = "regime"  # an axis whose levels are separate protocols: contrasts neve
 STREAM_AXES = ("varied", "value")
 POINTS = 100.0  # accuracies are reported in percentage points
 SEED = 20261123  # base seed of every bootstrap in the report
-NUMERIC = ["test_acc", "test_loss", "final_val_acc", "best_val_acc", "train_time_s", "eval_time_s", "wall_time_s",
-           "epochs_run", "epochs_to_target", "seconds_to_target"]
+NUMERIC = ["test_acc", "test_loss", "final_val_acc", "best_val_acc", "train_time_s",
+           "eval_time_s", "wall_time_s", "epochs_run", "epochs_to_target", "seconds_to_target"]
 RECORD_FIELDS = [*NUMERIC, "status", "n_params", "error", "finished_at", "code_version"]
 
 
@@ -132,6 +132,20 @@ class ReportData:
         return self._weights[key]
 
     @cached_property
+    def _siblings(self):
+        return {self.grid: self}
+
+    def sibling(self, grid):
+        """The ReportData of `grid`'s results beside this one (this one for its own name),
+        loaded once per report however many sections read it; None if it was never run."""
+        if grid not in self._siblings:
+            try:
+                self._siblings[grid] = load_data(grid, self.results_dir, self.data_dir)
+            except FileNotFoundError:
+                self._siblings[grid] = None
+        return self._siblings[grid]
+
+    @cached_property
     def contrasts(self):
         from .contrasts import contrast_family  # computed once, on first use
 
@@ -144,15 +158,6 @@ class ReportData:
 
         return {d: variance_decomposition(self.ok_on(d), self.factors, "test_acc",
                                           self.rng("importance", d)) for d in self.datasets}
-
-
-def test_size(data, run_ids):
-    """Test images behind these runs' accuracy (their confusion matrix total); 0 if unknown."""
-    for run_id in run_ids:
-        confusion = data.records.get(run_id, {}).get("test_confusion")
-        if confusion:
-            return int(np.sum(confusion))
-    return 0
 
 
 def load_data(grid, results_dir, data_dir):
@@ -188,8 +193,4 @@ def load_data(grid, results_dir, data_dir):
 def grids_with_results(data, grids):
     """The ReportData of each of `grids` that has results beside data's (data itself for its
     own name), in order; grids never run are skipped."""
-    for grid in grids:
-        try:
-            yield data if grid == data.grid else load_data(grid, data.results_dir, data.data_dir)
-        except FileNotFoundError:
-            continue
+    return (other for other in map(data.sibling, grids) if other is not None)

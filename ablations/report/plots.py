@@ -42,7 +42,7 @@ def interaction_figure(title, panels):
     finite = np.concatenate([v[np.isfinite(v)] for v in values])
     vmin, vmax = (np.percentile(finite, 10), finite.max()) if finite.size else (0.0, 1.0)
     fig, axes = subplots(1, len(panels), figsize=(3 * len(panels) + 1.6, 3.6),
-                             squeeze=False, sharey=True, layout="constrained")
+                         squeeze=False, sharey=True, layout="constrained")
     for ax, (name, frame), v in zip(axes[0], panels, values):
         image = heatmap(ax, v, list(frame.index), list(frame.columns), ".1f", vmin, vmax)
         ax.set_title(name, fontsize=9)
@@ -89,9 +89,9 @@ def cost_figure(title, points, colour_by, marker_by, front):
                        color=cmap(i % 10), marker=MARKERS[j % len(MARKERS)])
     ax.plot(front["train_time_s"], front["acc"], "k-", lw=1)
     legends = [(colour_by, [Line2D([], [], ls="", marker="o", color=cmap(i % 10),
-                                       label=str(c)) for i, c in enumerate(colours)]),
+                                   label=str(c)) for i, c in enumerate(colours)]),
                (marker_by, [Line2D([], [], ls="", marker=MARKERS[j % len(MARKERS)],
-                                       color="grey", label=str(m)) for j, m in enumerate(markers)])]
+                                   color="grey", label=str(m)) for j, m in enumerate(markers)])]
     legends.append(("", [Line2D([], [], color="k", lw=1, label="Pareto front")]))
     top = 1.0
     for name, handles in legends:
@@ -149,7 +149,7 @@ def sensitivity_figure(title, panels, xlabel, ylabel):
     """Lines with markers on a log x axis, one axis per panel. panels: [(panel title,
     [(label, x, y)])]; nan y (every trial diverged) leaves a gap."""
     fig, axes = subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False,
-                             sharey=True)
+                         sharey=True)
     for ax, (name, lines) in zip(axes[0], panels):
         ticks = sorted({float(v) for _, x, _ in lines for v in x})
         for j, (label, x, y) in enumerate(lines):

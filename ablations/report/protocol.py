@@ -4,19 +4,17 @@ and the showcase's measured wall time for the header. Numbers come from ablation
 and ablations.stats, figures from plots.py; each section returns Section("") where its grid does
 not hold what it needs, so the reports of other grids are unchanged.
 """
-import json
 
 import numpy as np
 import pandas as pd
 
 from .. import diagnostics
 from ..grids import SHOWCASE
-from ..records import GRID_FILE, TUNING_FILE, read_records
 from ..stats.aggregates import binomial_se, std_ci
 from ..stats.bootstrap import bootstrap_weights
 from ..tuning import describe
 from . import plots
-from .frame import POINTS, REGIME, SPLIT, STREAM_AXES, grids_with_results, test_size
+from .frame import POINTS, REGIME, SPLIT, STREAM_AXES, grids_with_results
 from .text import Section, figure_link, interval, md_table, number
 
 SHOWCASE_REPORT = "default"  # the report whose header measures the whole showcase
@@ -189,12 +187,12 @@ def seed_variance(data):
         estimates = []
         for source in part["source"]:
             mine = runs[runs[VARIED] == source]
-            values = POINTS * pd.concat([mine if source == "all" else pd.concat([base, mine])])[
+            values = POINTS * (mine if source == "all" else pd.concat([base, mine]))[
                 "test_acc"].to_numpy(float)
             weights = bootstrap_weights([()] * len(values), data.rng("spread", dataset, source))
             estimates.append(std_ci(values, weights))
         sd, low, high, _ = (list(column) for column in zip(*estimates))
-        se = POINTS * binomial_se(runs["test_acc"].mean(), test_size(data, runs["run_id"]))
+        se = POINTS * binomial_se(runs["test_acc"].mean(), runs["n_test"].max())
         panels.append((dataset, list(part["source"]), sd, low, high, se, "test-set binomial SE"))
         for (_, r), s, lo, hi in zip(part.iterrows(), sd, low, high):
             rows.append([dataset, r["source"], int(r["n"]), s, interval(lo, hi, ".3f"), se,
@@ -250,17 +248,14 @@ def anchor(data):
 
 def showcase_runs(data, grid):
     """(records, tuning run ids) of a showcase grid's runs: grid.json's final runs and
-    tuning.json's tuning runs that have a record (the report's own records for its grid)."""
-    folder = data.results_dir / grid
-    if not (folder / GRID_FILE).is_file():
+    tuning.json's tuning runs that have a record."""
+    other = data.sibling(grid)
+    if other is None:
         return {}, set()
-    wanted = {run["run_id"] for run in json.loads((folder / GRID_FILE).read_text())}
-    tuning = set()
-    if (folder / TUNING_FILE).is_file():
-        tuning = set(json.loads((folder / TUNING_FILE).read_text())["tuning_run_ids"])
-    records = data.records if grid == data.grid else read_records(
-        folder, log=lambda line: None, set_aside=False)
-    return {r: records[r] for r in wanted | tuning if r in records}, tuning & set(records)
+    tuning = set(other.tuning["tuning_run_ids"]) if other.tuning else set()
+    wanted = {run["run_id"] for run in other.runs} | tuning
+    return ({r: other.records[r] for r in wanted if r in other.records},
+            tuning & set(other.records))
 
 
 def showcase_time(data):

@@ -16,7 +16,7 @@ from ..trainers import SKLEARN_ACTIVATION, SKLEARN_SOLVER
 from . import plots
 from .contrasts import in_family
 from .findings import findings
-from .frame import POINTS, REPLICATE, SPLIT, grids_with_results, test_size
+from .frame import POINTS, REPLICATE, SPLIT, grids_with_results
 from .protocol import anchor, generalization_gap, seed_variance, showcase_time, tuning
 from .text import Section, figure_link, interval, md_table, mean_std, number, p_value
 
@@ -112,7 +112,7 @@ def summary(data):
             continue
         best, second = data.best_config(part)
         runs = data.runs_of(part, best)
-        se = POINTS * binomial_se(best["test_acc_mean"], test_size(data, runs["run_id"]))
+        se = POINTS * binomial_se(best["test_acc_mean"], runs["n_test"].max())
         rows.append([dataset, *best[list(data.factors)],
                      number(POINTS * best["val_acc_mean"], ".2f"),
                      mean_std(runs["test_acc"]), number(se, ".2f"), int(best["seeds"]),
@@ -164,7 +164,7 @@ def effects(data):
         lines += [REGIMES_TEXT, ""]
     for dataset in data.datasets:
         subset = data.ok_on(dataset)
-        se = POINTS * binomial_se(subset["test_acc"].mean(), test_size(data, subset["run_id"]))
+        se = POINTS * binomial_se(subset["test_acc"].mean(), subset["n_test"].max())
         lines += [f"### {dataset}", ""]
         for regime in data.regimes:
             if regime is not None:
