@@ -160,6 +160,16 @@ def generalization_gap(frame, by=("regime", "dataset"), baseline=("regularizatio
     return out.reset_index()
 
 
+def stream_runs(group):
+    """(source, its runs) for each source of the variance grid's runs `group` (one cell), in
+    grid order: "all" is its own runs; a single stream's runs are its own plus the run with
+    every stream at 0 (the "all" row of seed 0)."""
+    base = group[(group["varied"] == "all") & (group["seed"] == 0)]
+    for source in dict.fromkeys(group["varied"]):
+        runs = group[group["varied"] == source]
+        yield source, (runs if source == "all" else pd.concat([base, runs]))
+
+
 def seed_variance_by_stream(frame, metric="test_acc", cell=("dataset",)):
     """The variance grid's attribution: per cell and source ("all" streams together, or one
     stream with the others at 0), the std over runs of `metric` in points, the number of runs,
@@ -168,11 +178,7 @@ def seed_variance_by_stream(frame, metric="test_acc", cell=("dataset",)):
     ok = frame[frame["status"] == "ok"]
     rows = []
     for key, group in ok.groupby(list(cell), sort=True):
-        base = group[(group["varied"] == "all") & (group["seed"] == 0)]
-        for source in dict.fromkeys(group["varied"]):
-            runs = group[group["varied"] == source]
-            if source != "all":
-                runs = pd.concat([base, runs])
+        for source, runs in stream_runs(group):
             values = runs[metric].to_numpy(float)
             rows.append({**dict(zip(cell, key if isinstance(key, tuple) else (key,))),
                          "source": source, "n": len(values),

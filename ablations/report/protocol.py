@@ -183,12 +183,9 @@ def seed_variance(data):
     rows, panels = [], []
     for dataset, part in spread.groupby(SPLIT, sort=False):
         runs = data.ok_on(dataset)
-        base = runs[(runs[VARIED] == "all") & (runs["seed"] == 0)]
         estimates = []
-        for source in part["source"]:
-            mine = runs[runs[VARIED] == source]
-            values = POINTS * (mine if source == "all" else pd.concat([base, mine]))[
-                "test_acc"].to_numpy(float)
+        for source, mine in diagnostics.stream_runs(runs):
+            values = POINTS * mine["test_acc"].to_numpy(float)
             weights = bootstrap_weights([()] * len(values), data.rng("spread", dataset, source))
             estimates.append(std_ci(values, weights))
         sd, low, high, _ = (list(column) for column in zip(*estimates))
