@@ -245,6 +245,18 @@ GRIDS = {
             ],
             "epochs": [6, 10, 15, 20],
         },
+    }, {  # second round, for a longer-budget regime in the default grid: does dropout lift the
+        # Fashion-MNIST plateau of the 784-256-128-10 net at 20 or 30 epochs?
+        "base": {**DEFAULT_BUDGET, "seed": TUNING_SEED, "activation": "relu",
+                 "optimizer": "adamw", "weight_decay": 0.01},
+        "axes": {
+            "dataset": DATASET_LEVELS[1:],
+            "model": [  # round 1 has relu adamw 3e-3 without dropout at 20 epochs
+                {"label": "relu adamw 3e-3, 30 epochs", "lr": 3e-3, "epochs": 30},
+                *({"label": f"relu adamw {lr} dropout 0.2, {epochs} epochs", "lr": float(lr), "dropout": 0.2,
+                   "epochs": epochs} for lr in ("3e-3", "1e-3") for epochs in (20, 30)),
+            ],
+        },
     }],
     # Preprocessing per dataset, chosen on validation before the showcase (see DATASET_LEVELS):
     # every optimizer at its defaults-regime lr, with and without augmentation (the setting that
