@@ -257,6 +257,21 @@ GRIDS = {
                    "epochs": epochs} for lr in ("3e-3", "1e-3") for epochs in (20, 30)),
             ],
         },
+    }, {  # third round: wider nets at 20 epochs, leaky_relu adamw (the tuned regime's best
+        # optimizer x activation on validation)
+        "base": {**DEFAULT_BUDGET, "seed": TUNING_SEED, "activation": "leaky_relu",
+                 "optimizer": "adamw", "weight_decay": 0.01, "lr": 1e-3, "epochs": 20},
+        "axes": {
+            "dataset": DATASET_LEVELS[1:],
+            "model": [
+                {"label": "512-256 leaky_relu adamw 1e-3 dropout 0.2", "hidden": [512, 256],
+                 "dropout": 0.2},
+                {"label": "512-256 leaky_relu adamw 1e-3 dropout 0.3", "hidden": [512, 256],
+                 "dropout": 0.3},
+                {"label": "1024-512 leaky_relu adamw 1e-3 dropout 0.3", "hidden": [1024, 512],
+                 "dropout": 0.3},
+            ],
+        },
     }],
     # Preprocessing per dataset, chosen on validation before the showcase (see DATASET_LEVELS):
     # every optimizer at its defaults-regime lr, with and without augmentation (the setting that
