@@ -64,7 +64,7 @@ def trials_frame(tuning, records):
     return pd.DataFrame(rows)
 
 
-def lr_sensitivity(trials, by=("dataset", "optimizer", "activation"), setting="lr",
+def lr_sensitivity(trials, by=("dataset", "regime", "optimizer", "activation"), setting="lr",
                    metric="final_val_acc"):
     """The data of a sensitivity curve: per `by` x setting value, the mean `metric` over the
     trials that finished (status ok), how many did, and how many diverged. Takes each cell's
@@ -99,9 +99,10 @@ def boundary_flags(tuning):
     return pd.DataFrame(rows)
 
 
-def diverged_share(trials, by="optimizer"):
-    """Per level of `by`: finished trials, diverged ones and their share (errors and pending
-    runs are left out: they are not outcomes)."""
+def diverged_share(trials, by=("regime", "optimizer")):
+    """Per level of `by` (the columns of it that `trials` has): finished trials, diverged ones
+    and their share (errors and pending runs are left out: they are not outcomes)."""
+    by = [b for b in by if b in trials.columns]
     done = trials[trials["status"].isin(["ok", "diverged"])]
     out = done.assign(diverged=done["status"] == "diverged").groupby(by)["diverged"].agg(
         n_trials="size", n_diverged="sum").reset_index()
@@ -109,8 +110,8 @@ def diverged_share(trials, by="optimizer"):
     return out
 
 
-def inclusion_check(frame, cell=("dataset", "activation", "regularization"), metric="test_acc",
-                    order=INCLUSION_ORDER, z=2.0):
+def inclusion_check(frame, cell=("dataset", "regime", "activation", "regularization"),
+                    metric="test_acc", order=INCLUSION_ORDER, z=2.0):
     """Choi et al.'s inclusion hierarchy per cell: each optimizer of `order` should do no worse
     than the one before it. For each consecutive pair (lower, upper): the difference of the mean
     `metric` over seeds (upper - lower), its standard error sqrt(s_u^2/n_u + s_l^2/n_l) and,

@@ -175,3 +175,22 @@ def test_best_level_by_regime_says_where_a_conclusion_changes():
 def test_runs_without_records_are_pending():
     frame = frame_of([run("a", {"x": "1"}, None, dataset="mnist")])
     assert frame.loc[0, "status"] == "pending" and pd.isna(frame.loc[0, "test_acc"])
+
+
+def test_regimes_are_kept_apart_in_the_inclusion_check_and_the_curves(tuned):
+    """A second tuned regime with adam alone (e.g. a longer budget) must neither pair with the
+    first regime's sgd and momentum nor mix its lr trials into the first regime's curves."""
+    short = inclusion_frame(0.96).assign(regime="short")
+    long = inclusion_frame(0.96).assign(regime="long")
+    long = long[long["optimizer"] == "adam"].assign(test_acc=0.90)  # below momentum's 0.96
+    check = inclusion_check(pd.concat([short, long], ignore_index=True))
+    assert list(check["regime"]) == ["short", "short"] and not check["violated"].any()
+    trials = trials_frame(*tuned)
+    both = pd.concat([trials.assign(regime="short"),
+                      trials.assign(regime="long", final_val_acc=0.5)], ignore_index=True)
+    curve = lr_sensitivity(both)
+    short_sgd = curve[(curve["regime"] == "short") & (curve["optimizer"] == "sgd")]
+    assert short_sgd.set_index("lr").loc[1.0, "final_val_acc"] == pytest.approx(0.9055)
+    assert (curve[curve["regime"] == "long"]["final_val_acc"].dropna() == 0.5).all()
+    share = diverged_share(both).set_index(["regime", "optimizer"])
+    assert share.loc[("long", "sgd"), "n_trials"] == 6

@@ -238,7 +238,8 @@ def test_a_violated_inclusion_check_is_flagged_and_the_best_level_changes(tmp_pa
     data = data_of(tmp_path, "default")
     text = tuning(data).markdown
     assert "**4 of 4 pairs violate it**" in text
-    assert re.search(r"\| mnist +\| relu +\| dropout +\| sgd +\| momentum +\| +-[12]\.\d\d", text)
+    assert re.search(r"\| mnist +\| tuned +\| relu +\| dropout +\| sgd +\| momentum +\| +-[12]\.\d\d",
+                     text)
     report = render(tmp_path, "default")
     assert re.search(r"The best optimizer on mnist changes between regimes: `momentum` in "
                      r"defaults \(9\d\.\d\d%\), `sgd` in tuned", report)

@@ -45,19 +45,25 @@ def tuned_rows(data):
 
 def sensitivity_figures(data, trials):
     """{file name: figure} of the lr sensitivity curves, one figure per dataset: a panel per
-    optimizer, final validation accuracy (mean over tuning seeds) against lr, a line per
-    activation."""
+    optimizer (and tuned regime, where there are several), final validation accuracy (mean over
+    tuning seeds) against lr, a line per activation."""
     if "lr" not in trials.columns or "optimizer" not in trials.columns:
         return {}
     curves = diagnostics.lr_sensitivity(trials.dropna(subset=["lr"]))
+    regimes = list(dict.fromkeys(curves[REGIME])) if REGIME in curves else [None]
     figures = {}
     for dataset, part in curves.groupby(SPLIT, sort=False):
         panels = []
-        for optimizer in [o for o in data.levels("optimizer") if o in set(part["optimizer"])]:
-            rows = part[part["optimizer"] == optimizer]
-            by = rows.groupby("activation", sort=False) if "activation" in rows else [("", rows)]
-            panels.append((optimizer, [(activation, line["lr"], POINTS * line["final_val_acc"])
-                                       for activation, line in by]))
+        for regime in regimes:
+            in_regime = part if regime is None else part[part[REGIME] == regime]
+            for optimizer in [o for o in data.levels("optimizer")
+                              if o in set(in_regime["optimizer"])]:
+                rows = in_regime[in_regime["optimizer"] == optimizer]
+                by = (rows.groupby("activation", sort=False) if "activation" in rows
+                      else [("", rows)])
+                name = optimizer if len(regimes) == 1 else f"{optimizer} ({regime})"
+                panels.append((name, [(activation, line["lr"], POINTS * line["final_val_acc"])
+                                      for activation, line in by]))
         figures[f"lr_sensitivity_{dataset}.png"] = plots.sensitivity_figure(
             f"{dataset}: final validation accuracy of each lr candidate (tuning runs)", panels,
             "lr", "val acc %")
