@@ -4,6 +4,7 @@ inclusion check), the generalization gap, seed variance by stream, the AlgoPerf 
 as infinity, and the showcase's wall time summed over sittings without the gaps between them."""
 import math
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import pytest
 from ablations.diagnostics import sittings
 from ablations.records import write_json_atomic
 from ablations.report import render_report
+from ablations.report.findings import common_runs
 from ablations.report.frame import load_data
 from ablations.report.protocol import anchor, generalization_gap, seed_variance, tuning
 from ablations.stats.aggregates import std_ci
@@ -238,8 +240,8 @@ def test_a_violated_inclusion_check_is_flagged_and_the_best_level_changes(tmp_pa
     data = data_of(tmp_path, "default")
     text = tuning(data).markdown
     assert "**4 of 4 pairs violate it**" in text
-    assert re.search(r"\| mnist +\| tuned +\| relu +\| dropout +\| sgd +\| momentum +\| +-[12]\.\d\d",
-                     text)
+    assert re.search(r"\| mnist +\| tuned +\| relu +\| dropout +\| sgd +\| momentum +\| "
+                     r"+-[12]\.\d\d", text)
     report = render(tmp_path, "default")
     assert re.search(r"The best optimizer on mnist changes between regimes: `momentum` in "
                      r"defaults \(9\d\.\d\d%\), `sgd` in tuned", report)
@@ -309,3 +311,24 @@ def test_showcase_wall_time_sums_sittings_without_the_gaps(showcase):
     assert "6.0 min against the 150 min budget (within it)" in line, line
     assert "in 3 sittings" in line and "default, small_data, variance, algoperf" in line
     assert "of which 15 tuning runs" in line  # 4 cells x 3 in default, 3 in small_data
+
+
+def test_regimes_are_ranked_side_by_side_only_where_the_factor_varies():
+    """A third regime with one optimizer (e.g. a longer budget) has no optimizer ranking to
+    compare, and does not shrink the other regimes' common slice to its own levels."""
+    levels = [("defaults", ["sgd", "adam"], ["relu", "tanh"], ["none"]),
+              ("tuned", ["sgd", "adam"], ["relu", "tanh"], ["none", "l2"]),
+              ("long", ["adam"], ["tanh"], ["none", "l2"])]
+    rows = [(regime, opt, act, reg) for regime, opts, acts, regs in levels
+            for opt in opts for act in acts for reg in regs]
+    ok = pd.DataFrame(rows, columns=["regime", "optimizer", "activation", "regularization"])
+    data = SimpleNamespace(ok=ok, factors=["regime", "optimizer", "activation", "regularization"],
+                           regimes=["defaults", "tuned", "long"],
+                           levels_in=lambda f, r: list(dict.fromkeys(ok[ok["regime"] == r][f])))
+    by_optimizer = common_runs(data, "optimizer", ["defaults", "tuned"])
+    assert set(by_optimizer["regime"]) == {"defaults", "tuned"}
+    assert set(by_optimizer["activation"]) == {"relu", "tanh"}  # not only long's tanh
+    assert set(by_optimizer["regularization"]) == {"none"}
+    by_regularizer = common_runs(data, "regularization", ["tuned", "long"])
+    assert set(by_regularizer["regime"]) == {"tuned", "long"}
+    assert set(zip(by_regularizer["optimizer"], by_regularizer["activation"])) == {("adam", "tanh")}

@@ -75,8 +75,8 @@ def verdict(row):
 
 def regime_findings(data):
     """Where a conclusion changes between regimes: per dataset, a level whose verdict against
-    its baseline differs between regimes, and a factor whose best level differs (on the runs
-    whose other factors sit at levels every regime has)."""
+    its baseline differs between regimes, and a factor whose best level differs between the
+    regimes where it varies (on `common_runs`)."""
     if len(data.regimes) < 2:
         return []
     family, found = data.contrasts, []
@@ -87,9 +87,10 @@ def regime_findings(data):
                              f"({p_clause('Holm p', r['p_holm'])})" for _, r in rows.iterrows())
             found.append(f"**Changes between regimes**, {factor} on {dataset}: `{level}` {said}.")
     for factor in data.factors:
-        if factor == REGIME or sum(len(data.levels_in(factor, r)) > 1 for r in data.regimes) < 2:
+        regimes = [r for r in data.regimes if len(data.levels_in(factor, r)) > 1]
+        if factor == REGIME or len(regimes) < 2:
             continue
-        best = best_level_by_regime(common_runs(data, factor), factor, cell=(SPLIT,),
+        best = best_level_by_regime(common_runs(data, factor, regimes), factor, cell=(SPLIT,),
                                     regime=REGIME)
         for dataset, rows in best.groupby(SPLIT, sort=False):
             listed = ", ".join(f"`{r['best']}` in {r[REGIME]} "
@@ -98,21 +99,23 @@ def regime_findings(data):
             change = "changes between regimes" if rows["regimes_disagree"].any() else \
                 "is the same in every regime"
             found.append(f"The best {factor} on {dataset} {change}: {listed} (highest mean "
-                         f"test accuracy on the runs whose other factors every regime has; a "
+                         f"test accuracy on the runs whose other factors each of these "
+                         f"regimes has; a "
                          f"ranking of means, not a test: the contrasts above say which "
                          f"differences the statistics support).")
     return found
 
 
-def common_runs(data, factor):
-    """The finished runs whose factors other than `factor` and the regime sit at levels that
-    every regime has: the slice on which regimes can be set side by side."""
-    keep = np.ones(len(data.ok), dtype=bool)
+def common_runs(data, factor, regimes):
+    """The finished runs of `regimes` whose factors other than `factor` and the regime sit at
+    levels that each of those regimes has: the slice on which they can be set side by side
+    (`regimes`: those where `factor` varies; a regime with one level has nothing to rank)."""
+    keep = data.ok[REGIME].isin(regimes)
     for other in data.factors:
         if other in (factor, REGIME):
             continue
-        shared = set.intersection(*(set(data.levels_in(other, r)) for r in data.regimes))
-        keep &= data.ok[other].isin(shared).to_numpy()
+        shared = set.intersection(*(set(data.levels_in(other, r)) for r in regimes))
+        keep &= data.ok[other].isin(shared)
     return data.ok[keep]
 
 
