@@ -6,7 +6,8 @@ import pytest
 from ablations.config import SCHEMA, GridError, Setting, resolve, run_id
 from ablations.expand import expand_grid, filter_runs
 from ablations.budget import full_plan_runs
-from ablations.grids import (ACTIVATION_LEVELS, FINAL_SEEDS, GRIDS, OPTIMIZER_LEVELS,
+from ablations.grids import (ACTIVATION_LEVELS, DEFAULT_BUDGET, FINAL_SEEDS, GRIDS,
+                             LONG_BUDGET, LONG_DATASET_LEVELS, OPTIMIZER_LEVELS,
                              REGULARIZATION_LEVELS, TUNED_OPTIMIZER_LEVELS)
 from ablations.records import SCHEMA_VERSION
 from ablations.streams import STREAMS
@@ -46,19 +47,36 @@ def final_cells(name):
 
 
 def test_the_default_showcase_meets_the_issue_bar():
-    """>= 160 final cells of >= 5 seeds, both datasets, both regimes, the full factorial in the
-    tuned regime, tuned on a seed that is not a final seed."""
+    """>= 160 final cells of >= 5 seeds, both datasets, the defaults and tuned regimes (and the
+    longer tuned_long), the full factorial in the tuned regime, tuned on a seed that is not a
+    final seed."""
     plan, cells = final_cells("default")
     assert plan.pending_finals == 0 and len(cells) >= 160
     assert all(len(seeds) >= 5 for seeds in cells.values())
     labels = [dict(key) for key in cells]
     assert {c["dataset"] for c in labels} == {"mnist", "fashion_mnist"}
-    assert {c["regime"] for c in labels} == {"defaults", "tuned"}
+    assert {c["regime"] for c in labels} == {"defaults", "tuned", "tuned_long"}
     tuned = [c for c in labels if c["regime"] == "tuned"]
     assert len(tuned) == 2 * len(OPTIMIZER_LEVELS) * len(ACTIVATION_LEVELS) \
         * len(REGULARIZATION_LEVELS) == 160
     assert not {r.config["seed"] for r in plan.tuning} & set(FINAL_SEEDS)
     assert all(level["tune"]["lr"] for level in TUNED_OPTIMIZER_LEVELS)
+
+
+def test_the_long_regime_tunes_every_regularizer_cell_at_its_own_budget():
+    """tuned_long: every regularizer on both datasets at LONG_BUDGET's epochs, each dataset on
+    its net, the lr shared across regularizers (one selection per dataset)."""
+    plan, cells = final_cells("default")
+    long = [dict(key) for key in cells if dict(key)["regime"] == "tuned_long"]
+    assert len(long) == 2 * len(REGULARIZATION_LEVELS)
+    nets = {level["dataset"]: level.get("hidden", LONG_BUDGET["hidden"])
+            for level in LONG_DATASET_LEVELS}
+    runs = [r for r in plan.runs + plan.tuning if r.labels["regime"] == "tuned_long"]
+    assert all(r.config["epochs"] == LONG_BUDGET["epochs"] > DEFAULT_BUDGET["epochs"]
+               and r.config["hidden"] == nets[r.config["dataset"]] for r in runs)
+    selections = [c for c in plan.cells if c["cell"]["regime"] == "tuned_long"]
+    assert len(selections) == 2 and all(c["shared_over"] == ["regularization"]
+                                        for c in selections)
 
 
 def test_the_defaults_regime_keeps_one_lr_per_optimizer():
