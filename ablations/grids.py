@@ -63,17 +63,20 @@ REGULARIZATION_LEVELS = [
 # images (30 on 5,000 in small_data), each optimizer's other hyperparameters at their defaults.
 #
 # Budget: <= 150 min wall with 2 workers on this 2-core machine. `python -m ablations.budget`
-# estimates it from the per-run times of the committed default records (476 runs of the
-# reference setup, two workers side by side: 1.260 s train and 0.081 s eval per epoch, 0.17 s
+# estimates it from the per-run times of the committed default records (1566 runs of the
+# reference setup, two workers side by side: 1.158 s train and 0.069 s eval per epoch, 0.75 s
 # per run besides) and prints runs and worker minutes per grid; at this commit: normalization
-# 60 runs 8.8 min, baselines 10 runs 1.5 min, default 1200 runs 175.9 min, small_data 240 runs
-# 27.8 min, variance 92 runs 13.5 min, algoperf 50 runs 10.3 min: 1652 runs, about 119 min wall
-# (rerun it after any edit). Not in it: scikit-learn is slower than nn_core (the committed
-# baselines took 12.9-14.9 s per run) and the machine is shared, hence the margin.
+# 60 runs 8.7 min, baselines 20 runs 8.4 min, default 1264 runs 209.2 min, small_data 240 runs
+# 27.4 min, variance 92 runs 13.3 min, algoperf 52 runs 10.3 min: 1728 runs, about 139 min wall
+# (rerun it after any edit). Not in it: scikit-learn is slower than nn_core (1.6-7 s per epoch
+# in the committed baselines) and the machine is shared, hence the margin. Measured: 141.3 min
+# in 4 sittings (reports/default.md's header).
 # What that budget forced:
 # - the full factorial (160 cells x 5 seeds) runs in the tuned regime only; the defaults regime
 #   keeps the optimizer x activation x dataset comparison without regularizers (40 cells), which
-#   is where one fixed lr per optimizer can mislead. Together 200 final cells of 5 seeds.
+#   is where one fixed lr per optimizer can mislead; the longer tuned_long regime (LONG_BUDGET)
+#   runs one optimizer x activation with every regularizer (16 cells). Together 216 final
+#   cells of 5 seeds.
 # - lr is tuned per dataset x optimizer x activation without a regularizer and *shared across
 #   regularizers* (caveat: a regularizer that wants another lr is judged at its baseline's);
 #   tuning every cell would cost 4x the tuning runs (about 55 more min).
