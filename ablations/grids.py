@@ -355,21 +355,22 @@ GRIDS = {
         for name, lrs in LR_SEARCH.items()
     ],
     # Headline accuracy, each dataset's cell chosen on validation by "long_search" on seed 0 and
-    # reported on seeds 1-3. MNIST: the default architecture, inputs in [0, 1] (round 4, at
-    # 5c7d4f9: 2 px shifts 0.9872 with [0, 1] inputs, against 0.9867 global, 0.9868 global with
-    # 1 px shifts, 0.9850 global with dropout; all within the validation set's SE of about
-    # 0.0011, so the rule, not a clear winner, chose). Fashion-MNIST: round 3's best (global
-    # inputs, at 2b97d65): dropout 0.4 and 40 epochs 0.9075, against mirrored images 0.9058,
-    # dropout 0.3 alone 0.9054, 1 px shifts 0.9024.
+    # reported on seeds 1-3 (final val acc; the validation set's SE is about 0.001, so close
+    # calls are the rule's, not clear wins). MNIST, inputs in [0, 1] (round 4, at 5c7d4f9: 2 px
+    # shifts 0.9872 with [0, 1] inputs, against 0.9867 global), then round 5 (at 61e891c): a
+    # 784-512-256-10 net with 2 px shifts and rotations up to 10 degrees 0.9893, against 0.9888
+    # without rotations, 0.9885 for 256-128 with them, 0.9888 for 1024-512 with dropout 0.2.
+    # Fashion-MNIST: round 3's best (global inputs, at 2b97d65): dropout 0.4 and 40 epochs
+    # 0.9075, against mirrored images 0.9058, dropout 0.3 alone 0.9054, 1 px shifts 0.9024.
     "long": [
         {
-            "base": {**DEFAULT_BUDGET, "epochs": 30},
+            "base": {**DEFAULT_BUDGET, "epochs": 30, "hidden": [512, 256]},
             "axes": {
                 "dataset": [{"dataset": "mnist", "normalize": "none"}],
                 "optimizer": [{"optimizer": "adam", "lr": 3e-3}],
                 "activation": ["relu"],
-                "regularization": [{"label": "dropout", "dropout": 0.2},
-                                   {"label": "augment", "augment_shift": 2}],
+                "regularization": [{"label": "augment", "augment_shift": 2,
+                                    "augment_degrees": 10.0}],
                 "seed": [1, 2, 3],
             },
         },
