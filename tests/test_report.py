@@ -193,7 +193,7 @@ def test_misclassified_images_are_read_from_the_given_data_dir(tmp_path):
 def test_extra_label_columns_do_not_break_the_report(tmp_path):
     synthetic_grid(tmp_path / "results" / "synthetic", ("mnist",), extra={"phase": "tune"})
     text = render(tmp_path)
-    assert "phase (1 levels, baseline `tune`)" in text
+    assert "phase (1 level, baseline `tune`)" in text
     assert "`adam` beats `sgd`" in text
 
 

@@ -84,7 +84,8 @@ def header(data):
         mark = " (**uncommitted tree**)" if version.endswith("+dirty") else ""
         sessions.append(f"{int(mine.sum())} runs at {version}{mark} in {span:.1f} min wall")
     dirty = int(versions.str.endswith("+dirty").sum())
-    factors = ", ".join(f"{f} ({len(data.levels(f))} levels, baseline `{data.baseline(f)}`)"
+    factors = ", ".join(f"{f} ({len(data.levels(f))} level{'s' * (len(data.levels(f)) != 1)}, "
+                        f"baseline `{data.baseline(f)}`)"
                         for f in data.factors) or "none"
     lines = [
         f"# scratchbench report: grid `{data.grid}`", "",
