@@ -173,7 +173,8 @@ def main(argv=None, root=None, prog=None):
             return 0
         if args.report_only:  # the records alone: no grid planning
             for name in args.grid:
-                print(f"report: {render_report(name, args.results_dir, args.reports_dir, data_dir)}")
+                report = render_report(name, args.results_dir, args.reports_dir, data_dir)
+                print(f"report: {report}")
             return 0
         plans = {name: plan_from_results(name, args.grids[name], args.results_dir)
                  for name in args.grid}
@@ -206,7 +207,8 @@ def main(argv=None, root=None, prog=None):
                           file=sys.stderr)
                     return 130
                 errors += outcome.counts.get("error", 0)
-                print(f"report: {render_report(name, args.results_dir, args.reports_dir, data_dir)}")
+                report = render_report(name, args.results_dir, args.reports_dir, data_dir)
+                print(f"report: {report}")
         finally:
             backend.close()
         return 1 if errors else 0

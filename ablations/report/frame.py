@@ -94,13 +94,21 @@ class ReportData:
                      seeds=("test_acc", "count"), train_time_s=("train_time_s", "mean"))
                 .reset_index())
 
-    def best_config(self, frame):
-        """The configuration (a config_means row) of `frame` with the best mean final
-        validation accuracy, and the runner-up (None if there is one configuration): the
-        report chooses on validation and only reports the test accuracy of the choice."""
-        ranked = self.config_means(frame).sort_values("val_acc_mean", ascending=False,
-                                                      kind="stable")
-        return ranked.iloc[0], (ranked.iloc[1] if len(ranked) > 1 else None)
+    @cached_property
+    def choices(self):
+        """{dataset: (best, runner-up)} for each dataset with finished runs: the configurations
+        (config_means rows) with the best and second-best mean final validation accuracy
+        (runner-up None if there is one configuration). The report chooses on validation, once:
+        the summary reports the choice's test accuracy and the best-model section draws it."""
+        chosen = {}
+        for dataset in self.datasets:
+            part = self.ok_on(dataset)
+            if part.empty:  # its runs are all pending or failed
+                continue
+            ranked = self.config_means(part).sort_values("val_acc_mean", ascending=False,
+                                                         kind="stable")
+            chosen[dataset] = ranked.iloc[0], (ranked.iloc[1] if len(ranked) > 1 else None)
+        return chosen
 
     def runs_of(self, frame, config):
         """The rows of `frame` (one per run) of one configuration (a config_means row)."""

@@ -107,12 +107,8 @@ def summary(data):
     if data.ok.empty:
         return Section("\n".join(lines + ["_no finished runs yet_"]))
     rows, notes = [], []
-    for dataset in data.datasets:
-        part = data.ok_on(dataset)
-        if part.empty:
-            continue
-        best, second = data.best_config(part)
-        runs = data.runs_of(part, best)
+    for dataset, (best, second) in data.choices.items():
+        runs = data.runs_of(data.ok_on(dataset), best)
         se = POINTS * binomial_se(best["test_acc_mean"], runs["n_test"].max())
         rows.append([dataset, *best[list(data.factors)],
                      number(POINTS * best["val_acc_mean"], ".2f"),
@@ -391,13 +387,9 @@ def best_model(data):
     lines, figures = ["## The best model", "",
                       "Per dataset, the seed with the best final validation accuracy of the "
                       "configuration chosen in the summary (on validation).", ""], {}
-    for dataset in data.datasets:
-        part = data.ok_on(dataset)
-        if part.empty:  # its runs are all pending or failed
-            continue
-        best, _ = data.best_config(part)
-        run = data.runs_of(part, best).sort_values("final_val_acc", ascending=False,
-                                                   kind="stable").iloc[0]
+    for dataset, (best, _) in data.choices.items():
+        run = data.runs_of(data.ok_on(dataset), best).sort_values(
+            "final_val_acc", ascending=False, kind="stable").iloc[0]
         record = data.records[run["run_id"]]
         confusion = np.asarray(record["test_confusion"], dtype=np.int64)
         names = class_names(dataset, len(confusion))
