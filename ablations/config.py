@@ -82,6 +82,10 @@ SCHEMA = {
     "l2": Setting(0.0, (float,), _number(0), help="coupled L2 on weights"),
     "decoupled_weight_decay": Setting(0.0, (float,), _number(0)),
     "dropout": Setting(0.0, (float,), _number(0, 1, high_open=True)),
+    "input_dropout": Setting(0.0, (float,), _number(0, 1, high_open=True),
+                             help="dropout on the input pixels"),
+    "label_smoothing": Setting(0.0, (float,), _number(0, 1, high_open=True),
+                               help="targets (1 - eps) one-hot + eps / classes"),
     "augment_shift": Setting(0, (int,), _number(0, 10), help="max random shift in pixels"),
     "augment_degrees": Setting(0.0, (float,), _number(0, 180), help="max random rotation"),
     "augment_flip": Setting(False, (bool,), help="mirror left-right with probability 1/2"),
@@ -165,6 +169,9 @@ def resolve(settings, where="run"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise GridError(f"{where}: {key} must be a finite number, got {value!r}")
     config["optimizer_params"] = {k: float(v) for k, v in sorted(optimizer_params.items())}
+    if config["label_smoothing"] and config["loss"] != "softmax_cross_entropy":
+        raise GridError(f"{where}: label_smoothing needs loss 'softmax_cross_entropy', "
+                        f"got {config['loss']!r}")
     ignored = TRAINERS[config["trainer"]].ignored(
         config, {k: s.default for k, s in SCHEMA.items()}, extra)
     if ignored:

@@ -45,6 +45,9 @@ REGULARIZATION_TABLE = (
     hook("weight_decay", "decoupled_weight_decay", "weight_decay"),
     hook("grad_clip", "clip_norm", "max_norm"),  # last of the hooks
     Row("dropout", ("dropout",), MODEL, lambda config, splits: config["dropout"]),
+    Row("input_dropout", ("input_dropout",), MODEL, lambda config, splits: config["input_dropout"]),
+    Row("label_smoothing", ("label_smoothing",), MODEL,
+        lambda config, splits: config["label_smoothing"]),
     Row("augment", ("augment_shift", "augment_degrees", "augment_flip"), BATCH_TRANSFORM,
         augmentation),
 )

@@ -43,21 +43,34 @@ def softmax(logits):
 
 @LOSSES.register("softmax_cross_entropy")
 class SoftmaxCrossEntropy(Loss):
-    """L = -(1/n) sum_i sum_c Y_ic log softmax(z_i)_c.
+    """L = -(1/n) sum_i sum_c T_ic log softmax(z_i)_c, with targets T = (1 - eps) Y + eps / k.
 
-    dL/dz = (softmax(z) - Y) / n. The shortcut holds because each target row sums to 1: the
-    softmax Jacobian contracted with -Y/p collapses to p * sum(Y) - Y.
+    eps = `label_smoothing` (Szegedy et al. 2016, "Rethinking the Inception architecture", sec. 7;
+    torch.nn.functional.cross_entropy's `label_smoothing` is the same formula); eps = 0 is plain
+    cross-entropy. dL/dz = (softmax(z) - T) / n. The shortcut holds because each target row sums
+    to 1: the softmax Jacobian contracted with -T/p collapses to p * sum(T) - T.
     """
+
+    def __init__(self, label_smoothing=0.0):
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = label_smoothing
 
     def output(self, logits):
         return softmax(logits)
 
     def loss_and_grad(self, logits, Y):
-        n = logits.shape[0]
+        n, k = logits.shape
+        eps = self.label_smoothing
         logp = log_softmax(logits)  # (n, k)
         loss = -float(np.vdot(Y, logp)) / n
+        if eps:  # -(1/n) sum T log p = (1 - eps) * plain loss - eps / (n k) * sum log p
+            loss = (1.0 - eps) * loss - eps * float(logp.sum()) / (n * k)
         grad = np.exp(logp, out=logp)
-        grad -= Y
+        if eps:
+            grad -= (1.0 - eps) * Y + eps / k
+        else:
+            grad -= Y
         grad /= n
         return loss, grad
 

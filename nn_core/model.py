@@ -39,6 +39,12 @@ class MLP:
         Output + loss (LOSSES), fused on the logits.
     dropout : float
         Inverted-dropout rate after each hidden activation (0 disables it).
+    input_dropout : float
+        Inverted-dropout rate on the input features (0 disables it; Srivastava et al. 2014 use 0.2
+        on MNIST pixels).
+    label_smoothing : float
+        Training targets (1 - eps) one_hot + eps / k (softmax_cross_entropy only). `evaluate`
+        reports plain cross-entropy, so validation losses compare across eps.
     init : str or None
         Hidden-layer initializer (INITIALIZERS); None takes the activation's default. The output
         layer uses glorot_uniform.
@@ -47,13 +53,19 @@ class MLP:
     """
 
     def __init__(self, sizes, rng, activation="relu", loss="softmax_cross_entropy", dropout=0.0,
-                 init=None, dtype=np.float32):
+                 init=None, dtype=np.float32, input_dropout=0.0, label_smoothing=0.0):
         if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
             raise ValueError(f"sizes must list at least 2 positive widths, got {sizes}")
         self.config = dict(sizes=[int(s) for s in sizes], activation=activation, loss=loss,
-                           dropout=float(dropout), init=init, dtype=np.dtype(dtype).name)
+                           dropout=float(dropout), init=init, dtype=np.dtype(dtype).name,
+                           input_dropout=float(input_dropout),
+                           label_smoothing=float(label_smoothing))
         self.dtype = np.dtype(dtype)
-        self.loss = LOSSES.create(loss)
+        if label_smoothing and loss != "softmax_cross_entropy":
+            raise ValueError(f"label_smoothing needs loss 'softmax_cross_entropy', got {loss!r}")
+        self.eval_loss = LOSSES.create(loss)  # what `evaluate` reports
+        self.loss = (LOSSES.create(loss, label_smoothing=label_smoothing) if label_smoothing
+                     else self.eval_loss)  # what training minimizes
         hidden_init = INITIALIZERS[init or ACTIVATIONS[activation].default_init]
         shapes = list(zip(sizes[:-1], sizes[1:]))
         self.n_weights = sum(i * o for i, o in shapes)
@@ -61,7 +73,8 @@ class MLP:
         self.params_flat = np.zeros(n_params, self.dtype)
         self.grads_flat = np.zeros(n_params, self.dtype)
 
-        self.layers, self.dense = [], []
+        self.layers = [Dropout(input_dropout)] if input_dropout > 0 else []
+        self.dense = []
         w_at, b_at = 0, self.n_weights
         for index, (d_in, d_out) in enumerate(shapes):
             is_output = index == len(shapes) - 1
@@ -118,8 +131,9 @@ class MLP:
     def backward(self, dlogits):
         """Backpropagate dLoss/dlogits (n, d_out) from the last forward into `grads_flat`."""
         da = dlogits
-        for index in range(len(self.layers) - 1, -1, -1):
-            da = self.layers[index].backward(da, need_dx=index > 0)
+        first = self.layers.index(self.dense[0])  # input dropout, if any, needs no gradient
+        for index in range(len(self.layers) - 1, first - 1, -1):
+            da = self.layers[index].backward(da, need_dx=index > first)
 
     def loss_and_grad(self, X, Y):
         """Forward (eval mode, no dropout) and backward on (X, Y); returns the batch-mean loss."""
@@ -145,7 +159,7 @@ class MLP:
         loss_sum, correct = 0.0, 0
         for start, logits in self._batched_logits(X):
             labels = np.asarray(y[start:start + len(logits)])
-            loss_sum += self.loss.loss(logits, one_hot(labels, k, self.dtype)) * len(logits)
+            loss_sum += self.eval_loss.loss(logits, one_hot(labels, k, self.dtype)) * len(logits)
             correct += int((logits.argmax(axis=1) == labels).sum())
         return loss_sum / len(X), correct / len(X)
 

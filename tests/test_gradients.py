@@ -55,6 +55,40 @@ def test_dense_gradients(activation, rng):
         assert relative_error(analytic, numerical_gradient(objective, wrt)) < TOL
 
 
+@pytest.mark.parametrize("eps", [0.1, 0.3])
+def test_label_smoothed_cross_entropy(eps, rng):
+    loss = LOSSES.create("softmax_cross_entropy", label_smoothing=eps)
+    logits = rng.standard_normal((6, 4)) * 2
+    Y = targets_for("softmax_cross_entropy", rng, 6, 4)
+    value, grad = loss.loss_and_grad(logits, Y)
+    smoothed = (1 - eps) * Y + eps / 4
+    plain = LOSSES.create("softmax_cross_entropy")
+    assert value == pytest.approx(plain.loss(logits, smoothed), rel=1e-12)  # the same objective
+    assert relative_error(grad, numerical_gradient(lambda: loss.loss(logits, Y), logits)) < TOL
+
+
+def test_input_dropout_drops_whole_input_features_in_training_only(rng):
+    X = rng.standard_normal((1, 30))
+    plain = MLP([30, 5, 3], np.random.default_rng(1), dtype=np.float64)
+    model = MLP([30, 5, 3], np.random.default_rng(1), input_dropout=0.5, dtype=np.float64)
+    np.testing.assert_array_equal(model.forward(X), plain.forward(X))  # eval mode: identity
+    model.backward(model.loss.loss_and_grad(model.forward(X, np.random.default_rng(2)),
+                                            one_hot([1], 3, np.float64))[1])
+    dropped = model.layers[0].mask[0] == 0  # (30,): the features this row lost
+    assert 0 < dropped.sum() < 30
+    first_dW = model.dense[0].dW
+    assert np.all(first_dW[dropped] == 0) and np.all(np.abs(first_dW[~dropped]).sum(axis=1) > 0)
+
+
+def test_label_smoothing_leaves_the_reported_loss_plain(rng):
+    X, y = rng.standard_normal((20, 6)), rng.integers(0, 3, 20)
+    plain = MLP([6, 4, 3], np.random.default_rng(1), dtype=np.float64)
+    smoothed = MLP([6, 4, 3], np.random.default_rng(1), label_smoothing=0.2, dtype=np.float64)
+    assert smoothed.evaluate(X, y) == plain.evaluate(X, y)
+    with pytest.raises(ValueError, match="label_smoothing needs loss"):
+        MLP([6, 4, 3], rng, loss="mse", label_smoothing=0.1)
+
+
 def test_dropout_gradient_with_fixed_mask(rng):
     layer = Dropout(0.5)
     x = rng.standard_normal((4, 6))

@@ -132,6 +132,7 @@ FROZEN_DEFAULTS = {
     "loss": "softmax_cross_entropy", "init": None, "optimizer": "adam", "lr": 0.001,
     "optimizer_params": {}, "epochs": 10, "batch_size": 128, "schedule": "constant",
     "warmup_epochs": 0.0, "l2": 0.0, "decoupled_weight_decay": 0.0, "dropout": 0.0,
+    "input_dropout": 0.0, "label_smoothing": 0.0,
     "augment_shift": 0, "augment_degrees": 0.0, "augment_flip": False, "clip_norm": None,
     "patience": None, "train_size": None, "val_size": None, "normalize": "none",
     "init_seed": None, "order_seed": None, "noise_seed": None, "split_seed": None,
@@ -145,11 +146,11 @@ def test_existing_defaults_never_change():
 
 def test_a_new_setting_keeps_every_existing_run_id(monkeypatch):
     before = {r.run_id for r in expand_grid("quick", GRIDS["quick"])}
-    monkeypatch.setitem(SCHEMA, "label_smoothing", Setting(0.0, (float,)))
+    monkeypatch.setitem(SCHEMA, "mixup_alpha", Setting(0.0, (float,)))
     after = expand_grid("quick", GRIDS["quick"])
     assert {r.run_id for r in after} == before
-    assert all(r.config["label_smoothing"] == 0.0 for r in after)
-    smoothed = resolve({"dataset": "mnist", "label_smoothing": 0.1})
+    assert all(r.config["mixup_alpha"] == 0.0 for r in after)
+    smoothed = resolve({"dataset": "mnist", "mixup_alpha": 0.1})
     assert run_id(smoothed) != run_id(resolve({"dataset": "mnist"}))
 
 
@@ -165,6 +166,8 @@ BAD_ENTRIES = [
     ({"seed": True}, "seed must be int"),
     ({"epochs": 0}, "epochs: must be >= 1"),
     ({"dropout": 1.0}, "dropout: must be < 1"),
+    ({"input_dropout": -0.1}, "input_dropout: must be >= 0"),
+    ({"label_smoothing": 0.1, "loss": "mse"}, "label_smoothing needs loss 'softmax_cross_entropy'"),
     ({"hidden": [64, -1]}, "positive integers"),
     ({"hidden": 64}, "hidden must be list"),
     ({"lrr": 0.1}, "unknown key 'lrr'; did you mean 'lr'"),

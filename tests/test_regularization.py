@@ -17,6 +17,10 @@ ON = {
                      lambda parts: parts.hooks[0].weight_decay == 0.05),
     "grad_clip": ({"clip_norm": 2.0}, lambda parts: parts.hooks[0].max_norm == 2.0),
     "dropout": ({"dropout": 0.3}, lambda parts: parts.model_kwargs == {"dropout": 0.3}),
+    "input_dropout": ({"input_dropout": 0.2},
+                      lambda parts: parts.model_kwargs == {"input_dropout": 0.2}),
+    "label_smoothing": ({"label_smoothing": 0.1},
+                        lambda parts: parts.model_kwargs == {"label_smoothing": 0.1}),
     "augment": ({"augment_shift": 2, "augment_flip": True},
                 lambda parts: isinstance(parts.batch_transform, RandomShiftRotateFlip)
                 and parts.batch_transform.max_shift == 2 and parts.batch_transform.flip),

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nn_core import OPTIMIZERS
+from nn_core import LOSSES, OPTIMIZERS, one_hot
 
 torch = pytest.importorskip("torch")
 
@@ -35,3 +35,17 @@ def test_trajectory_matches_torch_in_float32(name):
         opt.step(ours, grads)
     for t, p in zip(theirs, ours):
         np.testing.assert_allclose(p, t.detach().numpy(), rtol=0, atol=2e-6)  # a few float32 ulps
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_cross_entropy_matches_torch(eps):
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((16, 10)) * 3
+    labels = rng.integers(0, 10, 16)
+    ours = LOSSES.create("softmax_cross_entropy", label_smoothing=eps)
+    value, grad = ours.loss_and_grad(logits.copy(), one_hot(labels, 10, np.float64))
+    z = torch.tensor(logits, requires_grad=True)
+    theirs = torch.nn.functional.cross_entropy(z, torch.tensor(labels), label_smoothing=eps)
+    theirs.backward()
+    assert value == pytest.approx(theirs.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-10, atol=1e-14)

@@ -10,7 +10,8 @@ from ablations.trainers import SKLEARN_HONOURS, TRAINERS, sklearn_alpha
 from nn_core import MLP, OPTIMIZERS, REGULARIZERS, fit
 
 # A valid non-default value for each setting that scikit-learn's MLPClassifier cannot honour.
-IGNORED_BY_SKLEARN = {"dropout": 0.2, "schedule": "cosine", "warmup_epochs": 1.0,
+IGNORED_BY_SKLEARN = {"dropout": 0.2, "input_dropout": 0.2, "label_smoothing": 0.1,
+                      "schedule": "cosine", "warmup_epochs": 1.0,
                       "augment_shift": 2, "augment_degrees": 5.0, "augment_flip": True,
                       "clip_norm": 1.0, "decoupled_weight_decay": 0.01, "init": "he_normal",
                       "patience": 3, "loss": "mse",
