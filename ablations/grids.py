@@ -369,7 +369,10 @@ GRIDS = {
     # Fashion-MNIST, global inputs: round 3's best (at 2b97d65), 1024-512 with dropout 0.4 and
     # 40 epochs, 0.9075 (against mirrored images 0.9058, dropout 0.3 alone 0.9054, 1 px shifts
     # 0.9024; round 6's per-pixel inputs and mirroring 0.9078 and 0.9061), then round 7 (at
-    # fd3437a): 2048-1024 with dropout 0.4 at 30 epochs 0.9093, against dropout 0.5 0.9060.
+    # fd3437a): 2048-1024 with dropout 0.4 at 30 epochs 0.9093, against dropout 0.5 0.9060; then
+    # round 8 (at 2dd897e): 1024-512 with dropout 0.3, input dropout 0.2 and label smoothing 0.1
+    # at 40 epochs 0.9099, against 0.9067-0.9084 for the other four (each within the validation
+    # set's SE of about 0.003 of the others: the declared rule chose).
     # Once a cell is chosen, its final seeds train on the validation images too (LONG_REFIT_VAL_SIZE),
     # the second training pass of Goodfellow et al. 2016, sec. 7.8: same settings and epochs.
     "long": [
@@ -386,12 +389,15 @@ GRIDS = {
             },
         },
         {
-            "base": {**DEFAULT_BUDGET, "epochs": 30, "hidden": [2048, 1024]},
+            "base": {**DEFAULT_BUDGET, "epochs": 40, "hidden": [1024, 512],
+                     "val_size": LONG_REFIT_VAL_SIZE},
             "axes": {
                 "dataset": DATASET_LEVELS[1:],
                 "optimizer": [{"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05}],
                 "activation": ["relu"],
-                "regularization": [{"label": "dropout", "dropout": 0.4}],
+                "regularization": [{"label": "dropout + input dropout + smoothing",
+                                    "dropout": 0.3, "input_dropout": 0.2,
+                                    "label_smoothing": 0.1}],
                 "seed": [1, 2, 3],  # not seed 0, whose validation accuracy chose this cell
             },
         },
