@@ -37,8 +37,8 @@ def synthetic_grid(folder, datasets=("mnist", "fashion_mnist"), seeds=range(6), 
                     labels = {"dataset": dataset, "optimizer": opt, "activation": act,
                               "seed": str(seed), **(extra or {})}
                     config = {"dataset": dataset, "seed": seed, "hidden": [32], "epochs": 3,
-                              "batch_size": 64, "standardize": dataset == "fashion_mnist",
-                              "schedule": "constant", "trainer": trainer, "optimizer": opt,
+                              "batch_size": 64, "schedule": "constant", "val_size": 500,
+                              "normalize": "per_pixel" if dataset == "fashion_mnist" else "none", "trainer": trainer, "optimizer": opt,
                               "activation": act, "lr": 1e-3, "l2": 0.0}
                     runs.append({"run_id": rid, "labels": labels, "config": config})
                     if (dataset, opt, act, seed) == (datasets[0], "sgd", "relu", 2):
@@ -89,7 +89,8 @@ def test_every_section_is_rendered_and_rerendering_is_byte_identical(tmp_path, d
     assert re.search(r"`adam` beats `sgd` by \+(2\.[89]|3\.[01])\d points \(95% CI \[", text)
     assert "Holm p = " in text and "P(A>B) = " in text
     assert "These conclusions hold for the settings this grid held fixed: " in text
-    assert "mnist: architecture 784-32-10, epochs 3, batch 64, inputs scaled to [0, 1]" in text
+    assert ("mnist: architecture 784-32-10, epochs 3, batch 64, inputs scaled to [0, 1], "
+            "schedule constant, validation images 500") in text
     figures = sorted((tmp_path / "reports" / "figures" / "synthetic").glob("*.png"))
     assert len(figures) >= 5 * len(datasets) and all(f.stat().st_size > 1000 for f in figures)
     for figure in figures:

@@ -17,9 +17,12 @@ FIXED_SETTINGS = [
     ("hidden", "architecture", None),
     ("epochs", "epochs", str),
     ("batch_size", "batch", str),
-    ("standardize", "inputs", lambda v: "standardized per pixel" if v else "scaled to [0, 1]"),
+    ("normalize", "inputs", {"none": "scaled to [0, 1]", "global": "one global mean and std",
+                             "per_pixel": "standardized per pixel"}.get),  # None: unknown
     ("schedule", "schedule", str),
-    ("train_size", "training images", lambda v: "all" if v is None else str(v)),
+    ("train_size", "training images", lambda v: "all but the validation images" if v is None
+     else str(v)),
+    ("val_size", "validation images", lambda v: "the dataset's" if v is None else str(v)),
     ("trainer", "trainer", str),
 ]
 
