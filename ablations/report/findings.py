@@ -12,17 +12,18 @@ from .frame import POINTS, REGIME, SPLIT
 from .text import interval, p_clause
 
 # The settings held fixed across a grid that every conclusion depends on: (config key, name,
-# how to print it). A key that varies within a dataset, or is absent, is not listed.
+# how to print it, None: not worth a mention). A key that varies within a dataset, or is absent,
+# is not listed.
+INPUTS = {"none": "scaled to [0, 1]", "global": "one global mean and std",
+          "per_pixel": "standardized per pixel"}
 FIXED_SETTINGS = [
     ("hidden", "architecture", None),
     ("epochs", "epochs", str),
     ("batch_size", "batch", str),
-    ("normalize", "inputs", {"none": "scaled to [0, 1]", "global": "one global mean and std",
-                             "per_pixel": "standardized per pixel"}.get),  # None: unknown
+    ("normalize", "inputs", lambda v: INPUTS.get(v, v)),
     ("schedule", "schedule", str),
-    ("train_size", "training images", lambda v: "all but the validation images" if v is None
-     else str(v)),
-    ("val_size", "validation images", lambda v: "the dataset's" if v is None else str(v)),
+    ("train_size", "training images", lambda v: "all but validation" if v is None else str(v)),
+    ("val_size", "validation images", lambda v: None if v is None else str(v)),  # None: default
     ("trainer", "trainer", str),
 ]
 
@@ -167,8 +168,8 @@ def fixed_settings(data):
                 inputs = int(np.prod(spec.image_shape)) if spec else "?"
                 outputs = spec.n_classes if spec else "?"
                 shown.append(f"{name} {'-'.join(map(str, [inputs, *value, outputs]))}")
-            else:
-                shown.append(f"{name} {show(value)}")
+            elif (text := show(value)) is not None:
+                shown.append(f"{name} {text}")
         if shown:
             lines.append(f"{dataset}: {', '.join(shown)}")
     return lines
