@@ -44,10 +44,10 @@ stress: setup
 	SCRATCHBENCH_KILLS=50 $(PY) -m pytest -q tests/test_reliability.py -k sigkill
 
 # The committed showcase: the fair-comparison grids in SHOWCASE's order (ablations/grids.py),
-# then tutorials' setups and the best cells trained longer.
+# then tutorials' setups, the best cells trained longer, and what their second pass buys.
 showcase: setup data
 	$(PY) run_all.py $$($(PY) -c "from ablations.grids import SHOWCASE; print(' '.join('--grid ' + g for g in SHOWCASE))")
-	$(PY) run_all.py --grid tutorials --grid long
+	$(PY) run_all.py --grid tutorials --grid long --grid refit
 
 clean-venv:
 	rm -rf $(VENV)
