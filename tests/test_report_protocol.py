@@ -333,3 +333,22 @@ def test_regimes_are_ranked_side_by_side_only_where_the_factor_varies():
     assert set(by_regularizer["regime"]) == {"tuned", "long"}
     shared = set(zip(by_regularizer["optimizer"], by_regularizer["activation"]))
     assert shared == {("adam", "tanh")}
+
+
+def test_the_choice_compares_validation_accuracy_on_one_validation_set(tmp_path):
+    """A configuration judged on a smaller validation set (the refit grid's 59,000-image runs,
+    1,000 held out) takes no part in the summary's choice, however high its accuracy there,
+    and the summary says so."""
+    grid = Grid(tmp_path / "results", "refit")
+    for seed in range(3):
+        for label, val_size, acc in [("50,000", None, 0.90), ("59,000", 1000, 0.95)]:
+            labels = {"dataset": "mnist", "training images": label, "seed": str(seed)}
+            config = {"dataset": "mnist", "seed": seed, "val_size": val_size}
+            grid.record(f"{label}-{seed}", labels, config, acc)
+    grid.save()
+    data = data_of(tmp_path, "refit")
+    best, second = data.choices["mnist"]
+    assert best["training images"] == "50,000" and second is None
+    assert data.left_out_of_choice("mnist") == {1000: 1}
+    assert ("On mnist, the configurations validated on fewer images than 10,000 (1 on 1,000) "
+            "took no part in the choice") in render(tmp_path, "refit")

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..datasets import DATASETS
 from ..diagnostics import n_test_images
 from ..records import GRID_FILE, TUNING_FILE, read_records
 from ..stats.bootstrap import RESAMPLES, bootstrap_weights, label_codes
@@ -31,8 +32,8 @@ RECORD_FIELDS = [*NUMERIC, "status", "n_params", "error", "finished_at", "code_v
 class ReportData:
     """Everything a section may read. `df` has the columns run_id, dataset, seed, one per factor
     (a label column of grid.json; runs without that label get 'n/a'), the STREAM_AXES a grid
-    has, RECORD_FIELDS, and n_test (the test images behind test_acc, from the confusion
-    matrix; nan without one)."""
+    has, RECORD_FIELDS, n_test (the test images behind test_acc, from the confusion
+    matrix; nan without one) and n_val (the validation images of its split; 0 if unknown)."""
 
     grid: str
     df: pd.DataFrame
@@ -99,16 +100,26 @@ class ReportData:
         """{dataset: (best, runner-up)} for each dataset with finished runs: the configurations
         (config_means rows) with the best and second-best mean final validation accuracy
         (runner-up None if there is one configuration). The report chooses on validation, once:
-        the summary reports the choice's test accuracy and the best-model section draws it."""
+        the summary reports the choice's test accuracy and the best-model section draws it.
+        Accuracies on validation sets of different sizes do not compare, so only the runs on
+        the dataset's largest validation set take part (`left_out_of_choice` names the rest)."""
         chosen = {}
         for dataset in self.datasets:
             part = self.ok_on(dataset)
             if part.empty:  # its runs are all pending or failed
                 continue
+            part = part[part["n_val"] == part["n_val"].max()]
             ranked = self.config_means(part).sort_values("val_acc_mean", ascending=False,
                                                          kind="stable")
             chosen[dataset] = ranked.iloc[0], (ranked.iloc[1] if len(ranked) > 1 else None)
         return chosen
+
+    def left_out_of_choice(self, dataset):
+        """{validation size: number of configurations} of `dataset`'s finished runs judged on a
+        validation set smaller than its largest, which `choices` leaves out ({} if none is)."""
+        part = self.ok_on(dataset)
+        smaller = part[part["n_val"] < part["n_val"].max()]
+        return {int(n): len(self.config_means(runs)) for n, runs in smaller.groupby("n_val")}
 
     def runs_of(self, frame, config):
         """The rows of `frame` (one per run) of one configuration (a config_means row)."""
@@ -168,6 +179,14 @@ class ReportData:
                                           self.rng("importance", d)) for d in self.datasets}
 
 
+def n_val_images(config):
+    """Validation images a run was judged on: its val_size, else its dataset's (0 if unknown)."""
+    if config.get("val_size") is not None:
+        return config["val_size"]
+    dataset = config.get("dataset")
+    return DATASETS[dataset].val_size if dataset in DATASETS else 0
+
+
 def load_data(grid, results_dir, data_dir):
     """ReportData of results/<grid>/; FileNotFoundError if the grid was never run."""
     folder = Path(results_dir) / grid
@@ -186,10 +205,10 @@ def load_data(grid, results_dir, data_dir):
                REPLICATE: run["config"]["seed"],
                **{f: str(run["labels"].get(f, "n/a")) for f in [*factors, *streams]}}
         row.update({key: record.get(key) for key in RECORD_FIELDS},
-                   n_test=n_test_images(record))
+                   n_test=n_test_images(record), n_val=n_val_images(run["config"]))
         rows.append(row)
     df = pd.DataFrame(rows, columns=["run_id", SPLIT, REPLICATE, *factors, *streams,
-                                     *RECORD_FIELDS, "n_test"])
+                                     *RECORD_FIELDS, "n_test", "n_val"])
     df[NUMERIC] = df[NUMERIC].apply(pd.to_numeric, errors="coerce")
     df["s_per_epoch"] = df["train_time_s"] / df["epochs_run"]
     configs = {run["run_id"]: run["config"] for run in runs}
