@@ -300,6 +300,11 @@ DATASETS["fashion_mnist"] = _mnist_like(
     target_val_acc=0.85, class_names=FASHION_NAMES)
 
 
+def validation_size(name, val_size=None):
+    """Rows `load_splits` holds out for validation: `val_size`, else the dataset's default."""
+    return DATASETS[name].val_size if val_size is None else val_size
+
+
 def load_splits(name, data_dir=None, val_size=None, split_seed=0, train_size=None,
                 normalize="none"):
     """Load dataset `name` as float32 Splits.
@@ -316,7 +321,7 @@ def load_splits(name, data_dir=None, val_size=None, split_seed=0, train_size=Non
     dataset = DATASETS[name]
     raw = dataset.load_raw(data_dir or default_data_dir())
     labels = np.asarray(raw["train_labels"], np.int64)
-    val_size = dataset.val_size if val_size is None else val_size
+    val_size = validation_size(name, val_size)
     train_idx, val_idx = train_test_split(np.arange(len(labels)), test_size=val_size,
                                           random_state=split_seed, stratify=labels)
     if train_size is not None and train_size < len(train_idx):

@@ -173,8 +173,8 @@ def stream_runs(group):
 
 def seed_variance_by_stream(frame, metric="test_acc", cell=("dataset",)):
     """The variance grid's attribution: per cell and source ("all" streams together, or one
-    stream with the others at 0), the std over runs of `metric` in points, the number of runs,
-    and the test set's binomial SE at the mean accuracy for comparison. A stream's runs are its
+    stream with the others at 0), the runs' `metric` values (an array, for a bootstrap), their
+    std in points, the number of runs, and the test set's binomial SE at the mean accuracy for comparison. A stream's runs are its
     own values plus the run with every stream at 0 (the "all" row of seed 0)."""
     ok = frame[frame["status"] == "ok"]
     rows = []
@@ -182,7 +182,7 @@ def seed_variance_by_stream(frame, metric="test_acc", cell=("dataset",)):
         for source, runs in stream_runs(group):
             values = runs[metric].to_numpy(float)
             rows.append({**dict(zip(cell, key if isinstance(key, tuple) else (key,))),
-                         "source": source, "n": len(values),
+                         "source": source, "n": len(values), "values": values,
                          "std_pts": 100 * values.std(ddof=1) if len(values) > 1 else math.nan,
                          "binomial_se_pts": 100 * aggregates.binomial_se(
                              values.mean(), runs["n_test"].max())})

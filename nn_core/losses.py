@@ -62,15 +62,11 @@ class SoftmaxCrossEntropy(Loss):
     def loss_and_grad(self, logits, Y):
         n, k = logits.shape
         eps = self.label_smoothing
+        T = (1.0 - eps) * Y + eps / k if eps else Y  # (n, k) targets
         logp = log_softmax(logits)  # (n, k)
-        loss = -float(np.vdot(Y, logp)) / n
-        if eps:  # -(1/n) sum T log p = (1 - eps) * plain loss - eps / (n k) * sum log p
-            loss = (1.0 - eps) * loss - eps * float(logp.sum()) / (n * k)
+        loss = -float(np.vdot(T, logp)) / n
         grad = np.exp(logp, out=logp)
-        if eps:
-            grad -= (1.0 - eps) * Y + eps / k
-        else:
-            grad -= Y
+        grad -= T
         grad /= n
         return loss, grad
 

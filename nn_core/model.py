@@ -74,6 +74,7 @@ class MLP:
         self.grads_flat = np.zeros(n_params, self.dtype)
 
         self.layers = [Dropout(input_dropout)] if input_dropout > 0 else []
+        self.first_dense_at = len(self.layers)  # backward stops there: inputs need no gradient
         self.dense = []
         w_at, b_at = 0, self.n_weights
         for index, (d_in, d_out) in enumerate(shapes):
@@ -131,7 +132,7 @@ class MLP:
     def backward(self, dlogits):
         """Backpropagate dLoss/dlogits (n, d_out) from the last forward into `grads_flat`."""
         da = dlogits
-        first = self.layers.index(self.dense[0])  # input dropout, if any, needs no gradient
+        first = self.first_dense_at
         for index in range(len(self.layers) - 1, first - 1, -1):
             da = self.layers[index].backward(da, need_dx=index > first)
 

@@ -11,9 +11,9 @@ from ablations.diagnostics import (best_level_by_regime, boundary_flags, diverge
                                    time_to_target, trials_frame)
 from ablations.records import SCHEMA_VERSION
 from ablations.stats.aggregates import binomial_se
+from ablations.tuning import plan_grid
 
 TEST = [[9_000, 0], [0, 1_000]]  # a confusion matrix of 10,000 test images
-from ablations.tuning import plan_grid
 
 
 def run(run_id, labels, record=None, **config):

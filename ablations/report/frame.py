@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..datasets import DATASETS
+from ..datasets import DATASETS, validation_size
 from ..diagnostics import n_test_images
 from ..records import GRID_FILE, TUNING_FILE, read_records
 from ..stats.bootstrap import RESAMPLES, bootstrap_weights, label_codes
@@ -180,11 +180,10 @@ class ReportData:
 
 
 def n_val_images(config):
-    """Validation images a run was judged on: its val_size, else its dataset's (0 if unknown)."""
-    if config.get("val_size") is not None:
-        return config["val_size"]
+    """Validation images a run was judged on (datasets.validation_size; 0 for a dataset this
+    checkout does not register)."""
     dataset = config.get("dataset")
-    return DATASETS[dataset].val_size if dataset in DATASETS else 0
+    return validation_size(dataset, config.get("val_size")) if dataset in DATASETS else 0
 
 
 def load_data(grid, results_dir, data_dir):

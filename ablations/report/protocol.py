@@ -189,11 +189,9 @@ def seed_variance(data):
     rows, panels = [], []
     for dataset, part in spread.groupby(SPLIT, sort=False):
         runs = data.ok_on(dataset)
-        estimates = []
-        for source, mine in diagnostics.stream_runs(runs):
-            values = POINTS * mine["test_acc"].to_numpy(float)
-            weights = bootstrap_weights([()] * len(values), data.rng("spread", dataset, source))
-            estimates.append(std_ci(values, weights))
+        estimates = [std_ci(POINTS * values, bootstrap_weights(
+            [()] * len(values), data.rng("spread", dataset, source)))
+            for source, values in zip(part["source"], part["values"])]
         sd, low, high, _ = (list(column) for column in zip(*estimates))
         se = POINTS * binomial_se(runs["test_acc"].mean(), runs["n_test"].max())
         panels.append((dataset, list(part["source"]), sd, low, high, se, "test-set binomial SE"))

@@ -108,14 +108,13 @@ def summary(data):
         return Section("\n".join(lines + ["_no finished runs yet_"]))
     rows, notes = [], []
     for dataset, (best, second) in data.choices.items():
+        runs = data.runs_of(data.ok_on(dataset), best)  # on the largest validation set
         left_out = data.left_out_of_choice(dataset)
         if left_out:
             counts = ", ".join(f"{k} on {n:,}" for n, k in left_out.items())
             notes.append(f"On {dataset}, the configurations validated on fewer images than "
-                         f"{int(data.ok_on(dataset)['n_val'].max()):,} ({counts}) took no part "
-                         f"in the choice: accuracies on different validation sets do not "
-                         f"compare.")
-        runs = data.runs_of(data.ok_on(dataset), best)
+                         f"{int(runs['n_val'].max()):,} ({counts}) took no part in the choice: "
+                         f"accuracies on different validation sets do not compare.")
         se = POINTS * binomial_se(best["test_acc_mean"], runs["n_test"].max())
         rows.append([dataset, *best[list(data.factors)],
                      number(POINTS * best["val_acc_mean"], ".2f"),
