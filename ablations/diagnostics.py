@@ -204,18 +204,6 @@ def time_to_target(frame, by="optimizer", budget_s=ALGOPERF_BUDGET_S):
     return out.reset_index()
 
 
-def best_level_by_regime(frame, factor, cell=("dataset",), regime="regime", metric="test_acc"):
-    """Where a conclusion changes between regimes: per cell and regime, the level of `factor`
-    with the best mean `metric`, and per cell whether the regimes disagree on it."""
-    cell = [c for c in cell if c in frame.columns]
-    ok = frame[frame["status"] == "ok"]
-    means = ok.groupby([*cell, regime, factor])[metric].mean().reset_index()
-    best = means.loc[means.groupby([*cell, regime])[metric].idxmax()]
-    best = best.rename(columns={factor: "best", metric: f"best_{metric}"})
-    best["regimes_disagree"] = best.groupby(cell)["best"].transform("nunique") > 1
-    return best.reset_index(drop=True)
-
-
 SITTING_GAP_S = 600.0  # a pause longer than this between runs ends a sitting
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ablations.diagnostics import (best_level_by_regime, boundary_flags, diverged_share,
+from ablations.diagnostics import (boundary_flags, diverged_share,
                                    generalization_gap, inclusion_check, lr_sensitivity,
                                    n_test_images, runs_frame, seed_variance_by_stream,
                                    time_to_target, trials_frame)
@@ -158,18 +158,6 @@ def test_time_to_target_medians_with_misses_as_infinity():
     assert out.loc["adam", "median_s"] == 5.0 and out.loc["adam", "within_budget"]
     assert math.isinf(out.loc["sgd", "median_s"]) and out.loc["sgd", "misses"] == 2
     assert not out.loc["sgd", "within_budget"]
-
-
-def test_best_level_by_regime_says_where_a_conclusion_changes():
-    pairs = []
-    for regime, accs in [("defaults", {"sgd": 0.95, "adam": 0.97}),
-                         ("tuned", {"sgd": 0.98, "adam": 0.97})]:
-        for opt, acc in accs.items():
-            pairs.append(run(f"{regime}{opt}", {"regime": regime},
-                             {"status": "ok", "test_acc": acc}, dataset="mnist", optimizer=opt))
-    out = best_level_by_regime(frame_of(pairs), "optimizer").set_index("regime")
-    assert out.loc["defaults", "best"] == "adam" and out.loc["tuned", "best"] == "sgd"
-    assert out["regimes_disagree"].all()
 
 
 def test_runs_without_records_are_pending():

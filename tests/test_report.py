@@ -11,8 +11,10 @@ import pytest
 from ablations.records import write_json_atomic
 from ablations.report import render_report
 from ablations.report.sections import SECTIONS, Section, scatter_factors
+from ablations.report.text import interval, number, p_value
 
-HEADINGS = ["# scratchbench report", "## Summary", "Findings:",
+HEADINGS = ["# scratchbench report", "**Verdicts**", "## Runs", "## Summary",
+            "Findings, each with the test behind it:",
             "## With and without each component",
             "## Distributions: IQM and performance profiles", "## Interactions",
             "## Learning curves", "## Cost", "### Time to target", "## Factor importance",
@@ -86,8 +88,12 @@ def test_every_section_is_rendered_and_rerendering_is_byte_identical(tmp_path, d
     assert "1 pending" in text and f"{len(datasets)} diverged" in text
     assert "ValueError: boom" in text
     # the finding is computed from the records: adam was made 3 points better
-    assert re.search(r"`adam` beats `sgd` by \+(2\.[89]|3\.[01])\d points \(95% CI \[", text)
-    assert "Holm p = " in text and "P(A>B) = " in text
+    assert re.search(r"`adam` beats `sgd` by \+(2\.[89]|3\.[01])\d points on average over "
+                     r"these settings \(95% CI \[", text)
+    assert "Holm p " in text and "P(A>B)" not in text
+    # two cells (the activations) cannot answer the across-settings question
+    assert "Across settings this design cannot test it (2 cells; an exact test over cells " \
+           "needs" in text
     assert "These conclusions hold for the settings this grid held fixed: " in text
     assert ("mnist: architecture 784-32-10, epochs 3, batch 64, inputs scaled to [0, 1], "
             "schedule constant, validation images 500") in text
@@ -95,7 +101,7 @@ def test_every_section_is_rendered_and_rerendering_is_byte_identical(tmp_path, d
     assert len(figures) >= 5 * len(datasets) and all(f.stat().st_size > 1000 for f in figures)
     for figure in figures:
         assert f"figures/synthetic/{figure.name}" in text
-    for name in ["profiles", "confusion", "cost", "curves", "interactions"]:
+    for name in ["forest", "profiles", "confusion", "cost", "curves", "interactions"]:
         assert f"{name}_mnist.png" in text
     csv = pd.read_csv(tmp_path / "reports" / "synthetic_summary.csv")
     assert len(csv) == 24 * len(datasets)
@@ -107,10 +113,11 @@ def test_every_section_is_rendered_and_rerendering_is_byte_identical(tmp_path, d
 def test_the_effect_table_holds_every_statistic(tmp_path):
     synthetic_grid(tmp_path / "results" / "synthetic", ("mnist",))
     text = render(tmp_path)
-    header = "| optimizer | test acc % | Δ | 95% CI | ± t | p | Holm p | P(A>B) [95% CI] | " \
-             "d_z | MDE | pairs | Δ s/epoch |"
+    header = "| optimizer | test acc % | Δ | 95% CI | p | across 95% CI | across p | cells won | " \
+             "het. p | Holm p | MDE | verdict | pairs | Δ s/epoch |"
     assert re.sub(r" +", " ", header) in re.sub(r" +", " ", text)
     assert re.search(r"\| adam +\| 9\d\.\d\d +\| \+\d\.\d\d +\| \[\+\d\.\d\d, \+\d\.\d\d\] ", text)
+    assert re.search(r"\| 2/0 of 2 +\|.*\| beats over these settings +\|", text)
     assert "Test-set SE on mnist:" in text and "test-set SE" in text
     assert "IQM %" in text
     assert "within cells (seeds)" in text and "higher-order interactions" in text
@@ -124,7 +131,7 @@ def test_the_best_configuration_is_chosen_on_validation_not_test(tmp_path):
         record["final_val_acc"] = 0.99 if "-sgd-tanh-" in path.name else 0.5
         write_json_atomic(path, record)
     text = render(tmp_path)
-    summary = text.split("## Summary")[1].split("Findings:")[0]
+    summary = text.split("## Summary")[1].split("Findings, each")[0]
     assert re.search(r"\| mnist +\| tanh +\| sgd +\| 99\.00 ", summary)
     assert "chosen by mean final validation accuracy" in summary
     assert "### mnist: tanh / sgd, seed" in text  # the best model shown is that configuration's
@@ -156,15 +163,19 @@ def test_a_single_seed_gives_na_intervals_not_a_crash(tmp_path):
         text = render(tmp_path)
     effects = text.split("## With and without")[1].split("## Distributions")[0]
     assert "n/a" in effects and "nan" not in text
-    assert "too few to test" in text or "not distinguishable" in text
+    # one seed per cell: no seed noise to test against, and two cells are too few
+    assert "`adam` against `sgd`: this design cannot test it (one seed per cell" in text
+    assert "it would need 2 seeds per cell or" in text
 
 
-def test_three_seeds_say_what_they_cannot_detect(tmp_path):
+def test_a_small_effect_is_said_to_be_undetected_with_its_mde(tmp_path):
     synthetic_grid(tmp_path / "results" / "synthetic", ("mnist",), seeds=(0, 1, 2))
     text = render(tmp_path)
-    assert re.search(r"`adam` is not distinguishable from `sgd` \(no effect larger than "
-                     r"\d+\.\d\d points could be detected with 3 pairs; with 3 pairs no exact "
-                     r"test can reach p < 0.05\)", text)
+    # relu's planted +1 point rests on 3 pairs in 2 cells here (one diverged, one error, one
+    # pending run): 1 degree of freedom, too few to see it
+    assert re.search(r"`relu` is not distinguishable from `tanh` \(\+\d\.\d\d points, 95% CI "
+                     r"\[-\d\.\d\d, \+\d\.\d\d\], Holm p = 0\.\d+\): effects smaller than "
+                     r"\d\.\d\d points could go undetected", text)
 
 
 def test_dirty_code_versions_are_marked_in_the_header(tmp_path):
@@ -233,3 +244,40 @@ def test_sections_are_functions_of_the_data_listed_once():
     assert len(SECTIONS) == len(set(SECTIONS)) >= 12
     assert all(callable(section) for section in SECTIONS)
     assert Section("text").figures == {}
+
+
+def test_the_contrast_csv_agrees_with_the_markdown_tables(tmp_path):
+    synthetic_grid(tmp_path / "results" / "synthetic")
+    text = render(tmp_path)
+    csv = pd.read_csv(tmp_path / "reports" / "synthetic_contrasts.csv")
+    assert {"dataset", "regime", "factor", "level", "baseline", "cells", "pairs", "delta",
+            "ci_low", "ci_high", "p", "across_delta", "across_ci_low", "across_ci_high",
+            "across_p", "heterogeneity_p", "holm_p", "cells_won", "mde",
+            "verdict"} <= set(csv.columns)
+    assert len(csv) == 2 * 2  # per dataset: adam vs sgd, relu vs tanh
+    for _, row in csv.iterrows():
+        section = text.split(f"### {row['dataset']}")[1].split("Test-set SE on")[0]
+        table = section.split(f"**{row['factor']}**")[1].split("\n\n")[1]
+        line = next(x for x in table.splitlines() if x.startswith(f"| {row['level']} "))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[2].rstrip("†") == number(row["delta"])
+        assert cells[3] == interval(row["ci_low"], row["ci_high"])
+        assert cells[5] == interval(row["across_ci_low"], row["across_ci_high"])
+        assert cells[9] == p_value(row["holm_p"]) and cells[10] == number(row["mde"], ".2f")
+        assert (cells[11], cells[12]) == (row["verdict"], str(row["pairs"]))
+    page = (tmp_path / "reports" / "synthetic_cells.md").read_text()
+    assert page.count("\n## ") == len(csv)  # one table of cells per contrast
+
+
+def test_one_cell_renders_and_is_answered_in_its_one_setting(tmp_path):
+    folder = tmp_path / "results" / "synthetic"
+    synthetic_grid(folder, ("mnist",))
+    runs = [r for r in json.loads((folder / "grid.json").read_text())
+            if r["labels"]["activation"] == "tanh"]
+    write_json_atomic(folder / "grid.json", runs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        text = render(tmp_path)
+    assert "`adam` beats `sgd` by +" in text and "in its one setting" in text
+    assert "Across settings this design cannot test it (1 cell;" in text
+    assert "nan" not in text

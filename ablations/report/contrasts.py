@@ -1,58 +1,184 @@
-"""The report's family of contrasts: every level against its factor's baseline, per dataset, on
-test accuracy in points, with Holm's adjustment over the whole family (all datasets, factors and
-levels), and the paired difference in training seconds per epoch beside it.
-"""
-import dataclasses
+"""The report's family of claims: every level against its factor's baseline (per dataset and
+regime) and every change of such a contrast between two regimes on matched cells, each answered
+over these settings and across settings (stats.cells.two_questions), with Holm's adjustment over
+every test the report can claim from, the power of that rule, and the verdict it supports.
 
+The family: the over-these-settings test of every contrast and change, and the across-settings
+test of those with enough cells for an exact test to reach p < ALPHA at all (fewer cannot give a
+claim, whatever the data; leaving them out is decided by the design alone, so Holm still
+controls the family-wise error). A minimum detectable effect is for that rule: the test at the
+threshold ALPHA / m that Holm's first step sets (later steps are more lenient).
+"""
+import itertools
+
+import numpy as np
 import pandas as pd
 
-from ..stats.paired import Contrast, holm, mean_ci, pair_up, paired_contrast
+from ..stats.cells import TwoQuestions, detectable_effect, two_questions, units_needed
+from ..stats.paired import holm, mean_ci, pair_up
 from .frame import POINTS, REGIME, REPLICATE, SPLIT
 
 ALPHA = 0.05  # family-wise error rate of the findings
 METRICS = ["test_acc", "s_per_epoch"]  # contrasted (in points) and timed (s/epoch) per pair
+FIELDS = [f for f in TwoQuestions.__dataclass_fields__ if f != "per_cell"]
+# A verdict: the question whose test survived Holm, or why none could.
+ACROSS, AVERAGE, NONE, UNTESTABLE = "across settings", "over these settings", \
+    "not distinguishable", "cannot test"
 
 
-def contrast_family(data, resamples=None):
-    """DataFrame, one row per (dataset, regime, factor, level != baseline): the Contrast fields
-    (in points of test accuracy), `p_holm`, and `time_mean`, `time_half` (paired difference in
-    s/epoch and its 95% t half-width). Within a grid with a regime axis each regime is a split
-    of its own, like the dataset (pairs never cross regimes; the baseline is the factor's first
-    level in that regime); `regime` is None without one."""
-    rows = []
-    options = {} if resamples is None else {"resamples": resamples}
+def cell_name(key, names):
+    """'sgd / none' for a cell's levels `key` of the factors `names` (None: a factor that does
+    not vary, left out); 'the one cell' where none varies."""
+    return " / ".join(str(level) for name, level in zip(names, key) if name is not None) \
+        or "the one cell"
+
+
+def varying(frame, others):
+    """`others` with None in place of a factor that has one level in the index of `frame` (not
+    worth naming in a cell's name)."""
+    return [f if frame.index.get_level_values(f).nunique() > 1 else None for f in others]
+
+
+def differences(data, subset, factor, regime):
+    """{level: (DataFrame of paired rows indexed by seed and the other factors, with columns
+    diff (points) and time (s/epoch difference))} for each level of `factor` but its baseline
+    in `regime`, and the baseline."""
+    others = [f for f in data.factors if f not in (factor, REGIME)]
+    base, *levels = data.levels_in(factor, regime)
+    pairs_of = pair_up(subset, factor, [REPLICATE, *others], METRICS)
+    out = {}
+    for level in levels:
+        both = pairs_of(level, base)
+        out[level] = pd.DataFrame({
+            "diff": POINTS * (both["test_acc_a"] - both["test_acc_b"]),
+            "time": both["s_per_epoch_a"] - both["s_per_epoch_b"]}, index=both.index)
+    return base, others, out
+
+
+def answer(frame, names):
+    """(TwoQuestions of the `diff` column of `frame` (indexed by seed, then the cell's levels),
+    the cells' names, the factors that name them)."""
+    paired = frame.dropna(subset=["diff"])
+    keys = [tuple(k[1:]) for k in paired.index] if paired.index.nlevels > 1 else \
+        [()] * len(paired)
+    result = two_questions(paired["diff"].to_numpy(float), keys)
+    return result, [cell_name(c[0], names) for c in result.per_cell], \
+        " / ".join(name for name in names if name is not None)
+
+
+def contrast_rows(data):
+    """Rows (dicts) of every contrast and every regime change, before Holm."""
+    rows, frames = [], {}
     for dataset in data.datasets:
         for regime in data.regimes:
             subset = data.in_regime(data.ok_on(dataset), regime)
             for factor in data.contrasted(regime):
-                others = [f for f in data.factors if f != factor]
-                base, *levels = data.levels_in(factor, regime)
-                pairs_of = pair_up(subset, factor, [REPLICATE, *others], METRICS)
-                for level in levels:
-                    key = ("contrast", dataset, factor, level) + ((regime,) if regime else ())
-                    both = pairs_of(level, base)
-                    pairs = both[["test_acc_a", "test_acc_b"]].dropna()
-                    strata = [tuple(k[1:]) for k in pairs.index] if others else [()] * len(pairs)
-                    contrast = paired_contrast(
-                        pairs["test_acc_a"] * POINTS, pairs["test_acc_b"] * POINTS, strata,
-                        data.rng(*key), weights=data.bootstrap_weights(strata, **options),
-                        **options)
-                    times = both[["s_per_epoch_a", "s_per_epoch_b"]].dropna()
-                    time_mean, time_half, _ = mean_ci(times["s_per_epoch_a"]
-                                                      - times["s_per_epoch_b"])
-                    rows.append({SPLIT: dataset, REGIME: regime, "factor": factor,
-                                 "level": level, "baseline": base,
-                                 **dataclasses.asdict(contrast), "time_mean": time_mean,
-                                 "time_half": time_half})
-    columns = [SPLIT, REGIME, "factor", "level", "baseline",
-               *(f.name for f in dataclasses.fields(Contrast)), "time_mean", "time_half"]
-    family = pd.DataFrame(rows, columns=columns)
-    family["p_holm"] = holm(family["p"].to_numpy(float)) if len(family) else []
-    family["significant"] = family["p_holm"] < ALPHA
+                base, others, by_level = differences(data, subset, factor, regime)
+                for level, frame in by_level.items():
+                    frames[dataset, regime, factor, level, base] = frame
+                    result, *cell_names = answer(frame, varying(frame, others))
+                    times = frame["time"].dropna()
+                    time_mean, time_half, _ = mean_ci(times)
+                    rows.append(row_of("contrast", dataset, regime, None, factor, level, base,
+                                       result, cell_names, time_mean=time_mean,
+                                       time_half=time_half))
+    for (dataset, factor, level, base), regimes in regime_pairs(frames):
+        others = [f for f in data.factors if f not in (factor, REGIME)]
+        for first, second in itertools.combinations(regimes, 2):
+            a, b = (frames[dataset, r, factor, level, base] for r in (first, second))
+            matched = a[["diff"]].merge(b[["diff"]], left_index=True, right_index=True,
+                                        suffixes=("_1", "_2"))
+            change = pd.DataFrame({"diff": matched["diff_2"] - matched["diff_1"]},
+                                  index=matched.index).dropna()
+            if len(change):
+                result, *cell_names = answer(change, varying(change, others))
+                rows.append(row_of("change", dataset, second, first, factor, level, base,
+                                   result, cell_names))
+    return rows
+
+
+def regime_pairs(frames):
+    """[((dataset, factor, level, baseline), [regimes in grid order])] of the contrasts found
+    in two or more regimes with the same baseline: their changes between regimes."""
+    found = {}
+    for dataset, regime, factor, level, base in frames:
+        if regime is not None:
+            found.setdefault((dataset, factor, level, base), []).append(regime)
+    return [(key, regimes) for key, regimes in found.items() if len(regimes) > 1]
+
+
+def row_of(kind, dataset, regime, from_regime, factor, level, base, result, names, **extra):
+    """One family row; `names`: (the cells' names, the factors they are named by)."""
+    cell_names, cell_factors = names
+    return {"kind": kind, SPLIT: dataset, REGIME: regime, "from_regime": from_regime,
+            "factor": factor, "level": level, "baseline": base,
+            **{f: getattr(result, f) for f in FIELDS},
+            "cell_names": tuple(cell_names), "cell_factors": cell_factors,
+            "per_cell": result.per_cell,
+            "time_mean": extra.get("time_mean", np.nan), "time_half": extra.get("time_half", np.nan)}
+
+
+def contrast_family(data):
+    """DataFrame, one row per contrast (kind 'contrast') and regime change (kind 'change': the
+    effect in `regime` minus the effect in `from_regime`, on the cells and seeds both have),
+    with the TwoQuestions fields in points, `p_holm` and `across_p_holm` (nan: not in the
+    family), `mde` (over these settings) and `across_mde` at Holm's first threshold, `verdict`
+    (ACROSS, AVERAGE, NONE or UNTESTABLE), `holm_p` of the claim made, `cells_needed` (for an
+    across-settings test to reach that threshold) and `family_size`. Without a regime axis,
+    `regime` is None and there are no changes."""
+    family = pd.DataFrame(contrast_rows(data), columns=[
+        "kind", SPLIT, REGIME, "from_regime", "factor", "level", "baseline", *FIELDS,
+        "cell_names", "cell_factors", "per_cell", "time_mean", "time_half"])
+    across_in = family["across_p_floor"].to_numpy(float) < ALPHA
+    tests = np.concatenate([family["p"].to_numpy(float),
+                            np.where(across_in, family["across_p"].to_numpy(float), np.nan)])
+    adjusted = holm(tests) if len(tests) else tests
+    m = int(np.isfinite(tests).sum())
+    threshold = ALPHA / max(m, 1)
+    family["p_holm"] = adjusted[:len(family)]
+    family["across_p_holm"] = adjusted[len(family):]
+    family["family_size"] = m
+    family["threshold"] = threshold
+    family["cells_needed"] = units_needed(threshold)
+    family["mde"] = [detectable_effect(se, df, threshold)
+                     for se, df in zip(family["se"], family["df"])]
+    family["across_mde"] = [
+        detectable_effect(se, k - 1, threshold) if floor <= threshold else np.nan
+        for se, k, floor in zip(family["across_se"], family["cells"], family["across_p_floor"])]
+    family["verdict"] = [verdict(r) for _, r in family.iterrows()]
+    family["holm_p"] = [claim_p(r) for _, r in family.iterrows()]
+    family["significant"] = family["verdict"].isin([ACROSS, AVERAGE])
     return family
 
 
-def in_family(family, dataset, regime, factor):
-    """The family's rows of one dataset, regime (None: no regime axis) and factor."""
+def verdict(row):
+    """The strongest claim the rule supports: across settings, else over these settings, else
+    not distinguishable where a test had power to see something, else cannot test."""
+    if row["across_p_holm"] < ALPHA:
+        return ACROSS
+    if row["p_holm"] < ALPHA:
+        return AVERAGE
+    if np.isfinite(row["mde"]) or np.isfinite(row["across_mde"]):
+        return NONE
+    return UNTESTABLE
+
+
+def claim_p(row):
+    """Holm p of the test behind the verdict: the across-settings one where it was claimed, or
+    where it is the only test there is; else the over-these-settings one."""
+    if row["verdict"] == ACROSS or not np.isfinite(row["p_holm"]):
+        return row["across_p_holm"]
+    return row["p_holm"]
+
+
+def claim_mde(row):
+    """The effect the claim's rule would have seen at 80% power (over these settings where
+    that test exists, else across settings)."""
+    return row["mde"] if np.isfinite(row["mde"]) else row["across_mde"]
+
+
+def in_family(family, dataset, regime, factor, kind="contrast"):
+    """The family's rows of one kind, dataset, regime (None: no regime axis) and factor."""
     same_regime = family[REGIME].isna() if regime is None else family[REGIME] == regime
-    return family[(family[SPLIT] == dataset) & same_regime & (family["factor"] == factor)]
+    return family[(family["kind"] == kind) & (family[SPLIT] == dataset) & same_regime
+                  & (family["factor"] == factor)]

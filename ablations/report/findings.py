@@ -1,13 +1,16 @@
-"""Findings in plain words, computed from the contrast family and the variance decomposition:
-an effect is stated only when it survives Holm at 5%; otherwise the level is called not
-distinguishable from its baseline, with the effect the pairs at hand could have detected.
+"""Findings in plain words, computed from the contrast family (contrasts.py) and the variance
+decomposition. Each finding names the question it answers: "across settings" only where the
+test over cells survives Holm; "on average over these settings, in k of K cells" where only the
+fixed-cells test does, naming the cells the effect lives in; "not distinguishable: effects
+smaller than X could go undetected" where neither did; "this design cannot test it" where no
+outcome could have passed the rule. A change between regimes is the difference of the effect on
+matched cells, never a difference in significance.
 """
 import numpy as np
 
 from ..datasets import DATASETS
 from ..stats.factorial import HIGHER_ORDER, WITHIN
-from ..diagnostics import best_level_by_regime
-from .contrasts import ALPHA, in_family
+from .contrasts import ACROSS, AVERAGE, NONE, UNTESTABLE, claim_mde, in_family
 from .frame import POINTS, REGIME, SPLIT
 from .text import interval, p_clause
 
@@ -26,101 +29,222 @@ FIXED_SETTINGS = [
     ("val_size", "validation images", lambda v: None if v is None else str(v)),  # None: default
     ("trainer", "trainer", str),
 ]
+NAMED_CELLS = 3  # cells an effect is said to be concentrated in, at most, by name
 
 
-def level_phrase(row):
-    """One contrast in words (`row` a row of the contrast family)."""
-    level, base, n = f"`{row['level']}`", f"`{row['baseline']}`", int(row["n"])
-    if n < 2:
-        return f"{level}: {n} pair{'s' * (n != 1)} with {base}, too few to test"
-    evidence = (f"95% CI {interval(row['ci_low'], row['ci_high'])}, "
-                f"{p_clause('Holm p', row['p_holm'])}, P(A>B) = {row['p_improve']:.2f}, "
-                f"{n} pairs")
-    if row["significant"]:
-        verb = "beats" if row["mean"] > 0 else "trails"
-        return f"{level} {verb} {base} by {row['mean']:+.2f} points ({evidence})"
-    phrase = (f"{level} is not distinguishable from {base} (no effect larger than "
-              f"{row['mde']:.2f} points could be detected with {n} pairs")
-    if row["p_floor"] > ALPHA:
-        phrase += f"; with {n} pairs no exact test can reach p < {ALPHA}"
-    return phrase + ")"
+def direction(row):
+    return "beats" if row["delta"] > 0 else "trails"
+
+
+def beyond_noise(row):
+    """(agree, against): the (name, cell) pairs whose own seed-noise interval lies wholly on
+    the side of the effect's sign, largest first, and those wholly on the other side."""
+    cells = list(zip(row["cell_names"], row["per_cell"]))
+    sign = np.sign(row["delta"])
+    agree = sorted((c for c in cells if sign * c[1][3] > 0 and sign * c[1][4] > 0),
+                   key=lambda c: -abs(c[1][2]))
+    against = [c for c in cells if -sign * c[1][3] > 0 and -sign * c[1][4] > 0]
+    return agree, against
+
+
+def named(row, group):
+    """'optimizer / regularization: adamw / dropout (+0.38), ... and 5 more'."""
+    shown = [f"{name} ({cell[2]:+.2f})" for name, cell in group[:NAMED_CELLS]]
+    more = len(group) - NAMED_CELLS
+    return (f"{row['cell_factors']}: " if row["cell_factors"] else "") + ", ".join(shown) \
+        + (f" and {more} more" if more > 0 else "")
+
+
+def where_it_lives(row):
+    """', beyond seed noise in k of K cells; concentrated in <cells>; reversed in <cells>'
+    (the cells whose own seed-noise interval excludes 0, largest first)."""
+    agree, against = beyond_noise(row)
+    k = int(row["cells"])
+    text = f", beyond seed noise in {len(agree)} of {k} cells"
+    if agree and len(agree) <= k // 2:
+        text += f"; concentrated in {named(row, agree)}"
+    if against:
+        text += f"; reversed in {named(row, against)}"
+    return text
+
+
+def across_clause(row):
+    """What the across-settings question got, where the claim is over these settings only."""
+    k, needed = int(row["cells"]), int(row["cells_needed"])
+    if row["across_p_floor"] > row["threshold"] or k < 2:
+        return (f"across settings this design cannot test it ({k} cell{'s' * (k != 1)}; an "
+                f"exact test over cells needs {needed} to reach Holm's threshold)")
+    return (f"across settings not shown (sign-flip over {k} cells, "
+            f"{p_clause('Holm p', row['across_p_holm'])})")
+
+
+def sentence(clause, levels):
+    """The across-settings clause said once for a whole line of `levels` levels."""
+    return "A" + clause[1:].replace("cannot test it", "cannot test them" * (levels > 1)
+                                    or "cannot test it") + "."
+
+
+def untestable_reason(row):
+    k, needed = int(row["cells"]), int(row["cells_needed"])
+    return (f"one seed per cell leaves no seed noise to test against, and {k} "
+            f"cell{'s' * (k != 1)} cannot reach Holm's threshold: it would need 2 seeds per "
+            f"cell or {needed} cells")
+
+
+def level_phrase(row, across=True):
+    """One contrast (or one change between regimes) in words, with the numbers of the test
+    behind its verdict; `row` a row of the contrast family. across=False leaves out what the
+    across-settings question got (said once for a line of levels that share it)."""
+    level, base, k = f"`{row['level']}`", f"`{row['baseline']}`", int(row["cells"])
+    if row["kind"] == "change":
+        subject = (f"the effect of {level} over {base} is {abs(row['delta']):.2f} points "
+                   f"{'larger' if row['delta'] > 0 else 'smaller'} in {row[REGIME]} than in "
+                   f"{row['from_regime']}")
+    else:
+        subject = f"{level} {direction(row)} {base} by {row['delta']:+.2f} points"
+    verdict = row["verdict"]
+    if verdict == ACROSS:
+        return (f"{subject} across settings (95% CI over cells "
+                f"{interval(row['across_ci_low'], row['across_ci_high'])}, "
+                f"{p_clause('Holm p', row['holm_p'])}{where_it_lives(row)})")
+    if verdict == AVERAGE:
+        scope = "in its one setting" if k == 1 else "on average over these settings"
+        return (f"{subject} {scope} (95% CI {interval(row['ci_low'], row['ci_high'])}, "
+                f"{p_clause('Holm p', row['holm_p'])}"
+                f"{where_it_lives(row) if k > 1 else ''})"
+                + (f"; {across_clause(row)}" if across else ""))
+    if verdict == NONE:
+        shown = (f"no change shown in the effect of {level} over {base} from "
+                 f"{row['from_regime']} to {row[REGIME]}") if row["kind"] == "change" else \
+            f"{level} is not distinguishable from {base}"
+        return (f"{shown} ({row['delta']:+.2f} points, 95% CI "
+                f"{interval(row['ci_low'], row['ci_high'])}, "
+                f"{p_clause('Holm p', row['holm_p'])}): effects smaller than "
+                f"{claim_mde(row):.2f} points could go undetected")
+    return f"{level} against {base}: this design cannot test it ({untestable_reason(row)})"
+
+
+def short_phrase(row):
+    """One contrast in a few words, for the first screen."""
+    level, k = f"`{row['level']}`", int(row["cells"])
+    verdict = row["verdict"]
+    if verdict == ACROSS:
+        return f"{level} {row['delta']:+.2f} across settings"
+    if verdict == AVERAGE:
+        scope = "in its one setting" if k == 1 else \
+            f"on average ({len(beyond_noise(row)[0])} of {k} cells beyond noise)"
+        return f"{level} {row['delta']:+.2f} {scope}"
+    if verdict == NONE:
+        return f"{level} not distinguishable (MDE {claim_mde(row):.2f})"
+    return f"{level} cannot be tested"
+
+
+def shared_tuning(data, regime, factor):
+    """The tuned settings a factor's levels share in `regime` (tuned at its first level), e.g.
+    ['lr'], from the grid's tuning summary; [] where each level was tuned for itself."""
+    if not data.tuning:
+        return []
+    cells = [c for c in data.tuning["cells"]
+             if regime is None or c["cell"].get(REGIME) == regime]
+    return sorted({k for c in cells if factor in c.get("shared_over", ())
+                   for k in (c["selected"] or {})})
+
+
+def caveat(data, regime, factor):
+    shared = shared_tuning(data, regime, factor)
+    if not shared:
+        return ""
+    return (f" Caveat: {', '.join(shared)} was tuned at `{data.levels_in(factor, regime)[0]}` "
+            f"and shared by every {factor} level, so a level that wants another value is "
+            f"judged at its baseline's.")
 
 
 def contrast_findings(data):
     """One line per factor, dataset and regime: each level against the baseline, in words."""
     found = []
-    factors = list(dict.fromkeys(f for r in data.regimes for f in data.contrasted(r)))
-    for factor in factors:
+    for factor in factor_order(data):
         for dataset in data.datasets:
             for regime in data.regimes:
                 rows = in_family(data.contrasts, dataset, regime, factor)
                 if not len(rows):
                     continue
-                paired = rows[rows["n"] > 0]
+                paired = rows[rows["pairs"] > 0]
                 unpaired = [f"no runs pair `{r['level']}` with the baseline `{r['baseline']}` "
                             f"(they differ in other settings too), so no effect is estimated"
-                            for _, r in rows[rows["n"] == 0].iterrows()]
-                ordered = paired.sort_values(["significant", "mean"], ascending=False)
-                phrases = [level_phrase(r) for _, r in ordered.iterrows()] + unpaired
+                            for _, r in rows[rows["pairs"] == 0].iterrows()]
+                average = paired[paired["verdict"] == AVERAGE]
+                clauses = {across_clause(r) for _, r in average.iterrows()}
+                once = len(clauses) == 1 and "cannot test" in next(iter(clauses))
+                phrases = [level_phrase(r, across=not once)
+                           for _, r in ranked(paired).iterrows()] + unpaired
                 where = dataset if regime is None else f"{dataset} ({regime} regime)"
-                found.append(f"**{factor}** on {where}: " + "; ".join(phrases) + ".")
+                found.append(f"**{factor}** on {where}: " + "; ".join(phrases) + "."
+                             + (f" {sentence(next(iter(clauses)), len(average))}" if once
+                                else "")
+                             + caveat(data, regime, factor))
     return found
 
 
-VERDICT_WORDS = {"beats": "beats", "trails": "trails", "ties": "is not distinguishable from"}
+VERDICT_ORDER = {ACROSS: 0, AVERAGE: 1, NONE: 2, UNTESTABLE: 3}
 
 
-def verdict(row):
-    """A contrast's conclusion in one word: 'beats', 'trails' or 'ties' (not significant)."""
-    if not row["significant"]:
-        return "ties"
-    return "beats" if row["mean"] > 0 else "trails"
+def ranked(rows):
+    """Rows by the strength of their verdict, then by the size of the effect."""
+    return rows.assign(_rank=rows["verdict"].map(VERDICT_ORDER), _size=-rows["delta"].abs()) \
+        .sort_values(["_rank", "_size"], kind="stable").drop(columns=["_rank", "_size"])
+
+
+def factor_order(data):
+    return list(dict.fromkeys(f for r in data.regimes for f in data.contrasted(r)))
 
 
 def regime_findings(data):
-    """Where a conclusion changes between regimes: per dataset, a level whose verdict against
-    its baseline differs between regimes, and a factor whose best level differs between the
-    regimes where it varies (on `common_runs`)."""
-    if len(data.regimes) < 2:
-        return []
-    family, found = data.contrasts, []
-    for (dataset, factor, level, base), rows in family.groupby(
-            [SPLIT, "factor", "level", "baseline"], sort=False):
-        if len({verdict(r) for _, r in rows.iterrows()}) > 1:
-            said = ", ".join(f"{VERDICT_WORDS[verdict(r)]} `{base}` in {r[REGIME]} "
-                             f"({p_clause('Holm p', r['p_holm'])})" for _, r in rows.iterrows())
-            found.append(f"**Changes between regimes**, {factor} on {dataset}: `{level}` {said}.")
-    for factor in data.factors:
-        regimes = [r for r in data.regimes if len(data.levels_in(factor, r)) > 1]
-        if factor == REGIME or len(regimes) < 2:
-            continue
-        best = best_level_by_regime(common_runs(data, factor, regimes), factor, cell=(SPLIT,),
-                                    regime=REGIME)
-        for dataset, rows in best.groupby(SPLIT, sort=False):
-            listed = ", ".join(f"`{r['best']}` in {r[REGIME]} "
-                               f"({POINTS * r['best_test_acc']:.2f}%)"
-                               for _, r in rows.iterrows())
-            change = "changes between regimes" if rows["regimes_disagree"].any() else \
-                "is the same in every regime"
-            found.append(f"The best {factor} on {dataset} {change}: {listed} (highest mean "
-                         f"test accuracy on the runs whose other factors each of these "
-                         f"regimes has; a "
-                         f"ranking of means, not a test: the contrasts above say which "
-                         f"differences the statistics support).")
-    return found
+    """Each change of an effect between two regimes on their matched cells, in words."""
+    changes = data.contrasts[data.contrasts["kind"] == "change"]
+    return [f"**Change between regimes**, {r['factor']} on {r[SPLIT]}: {level_phrase(r)}."
+            for _, r in ranked(changes).iterrows()]
 
 
-def common_runs(data, factor, regimes):
-    """The finished runs of `regimes` whose factors other than `factor` and the regime sit at
-    levels that each of those regimes has: the slice on which they can be set side by side
-    (`regimes`: those where `factor` varies; a regime with one level has nothing to rank)."""
-    keep = data.ok[REGIME].isin(regimes)
-    for other in data.factors:
-        if other in (factor, REGIME):
-            continue
-        shared = set.intersection(*(set(data.levels_in(other, r)) for r in regimes))
-        keep &= data.ok[other].isin(shared)
-    return data.ok[keep]
+def verdict_lines(data):
+    """The first screen: per dataset and regime, every factor's levels in a few words; per
+    dataset, the changes between regimes that the rule supports."""
+    family, lines = data.contrasts, []
+    for dataset in data.datasets:
+        for regime in data.regimes:
+            parts = []
+            for factor in data.contrasted(regime):
+                rows = in_family(family, dataset, regime, factor)
+                rows = rows[rows["pairs"] > 0]
+                if len(rows):
+                    parts.append(f"{factor} vs `{rows['baseline'].iloc[0]}`: "
+                                 + ", ".join(short_phrase(r) for _, r in ranked(rows).iterrows()))
+            if parts:
+                where = dataset if regime is None else f"{dataset}, {regime}"
+                lines.append(f"**{where}**: " + "; ".join(parts))
+        changes = family[(family["kind"] == "change") & (family[SPLIT] == dataset)]
+        if len(changes):
+            shown = ranked(changes[changes["significant"]])
+            listed = ", ".join(f"{r['factor']} `{r['level']}` {r['delta']:+.2f} "
+                               f"({r['from_regime']} → {r[REGIME]})"
+                               for _, r in shown.iterrows())
+            lines.append(f"**{dataset}, changes between regimes** (the effect's difference on "
+                         f"matched cells): {len(shown)} of {len(changes)} supported"
+                         + (f": {listed}" if listed else ""))
+    return lines
+
+
+def family_text(family):
+    """What Holm's family is, in one sentence."""
+    contrasts, changes = (int((family["kind"] == k).sum()) for k in ("contrast", "change"))
+    across = int((family["across_p_floor"] < 0.05).sum())
+    size = int(family["family_size"].iloc[0]) if len(family) else 0
+    return (f"Holm's family is every test the report can claim from, {size} in all: the "
+            f"over-these-settings test of {contrasts} contrasts and {changes} changes between "
+            f"regimes, and the across-settings test of the {across} with enough cells to reach "
+            f"p < 0.05 at all (an exact test over k cells cannot go below 2/2^k); a claim needs "
+            f"Holm p < 0.05, and a minimum detectable effect (MDE) is the true effect the "
+            f"test detects with 80% power at Holm's first threshold, "
+            f"{family['threshold'].iloc[0] if len(family) else float('nan'):.2g}.")
 
 
 def importance_finding(data):

@@ -190,3 +190,41 @@ def spread_figure(title, panels, ylabel):
     fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.14, top=0.84,
                         wspace=0.1)
     return fig
+
+
+def forest_figure(title, rows, xlabel):
+    """A forest plot, one row per contrast, top to bottom: each cell's difference with its
+    seed-noise interval (grey, spread over the row's height), the average over these settings
+    with its interval (black diamond) and the across-settings interval over cells (blue bar),
+    the verdict written at the right. rows: [(label, cells [(mean, low, high)], (mean, low,
+    high) over these settings, (low, high) across settings, verdict)]."""
+    height = 0.42 * len(rows) + 1.3
+    fig, ax = subplots(figsize=(10, height))
+    segments, dots = [], []  # every cell's interval in one polyline (nan-separated), one call
+    for i, (_, cells, (mean, low, high), (across_low, across_high), verdict) in enumerate(rows):
+        y = len(rows) - 1 - i
+        offsets = np.linspace(-0.3, 0.3, len(cells)) if len(cells) > 1 else [0.0]
+        for dy, (cell_mean, cell_low, cell_high) in zip(offsets, cells):
+            segments += [(cell_low, y + dy), (cell_high, y + dy), (np.nan, np.nan)]
+            dots.append((cell_mean, y + dy))
+        if np.isfinite(across_low):
+            ax.plot([across_low, across_high], [y - 0.38] * 2, color="tab:blue", lw=2.5,
+                    solid_capstyle="butt")
+        ax.plot([low, high], [y] * 2, color="k", lw=1.5)
+        ax.annotate(verdict, (1.01, y), xycoords=("axes fraction", "data"), fontsize=7,
+                    va="center")
+    if segments:
+        ax.plot(*np.asarray(segments, float).T, color="0.75", lw=0.8)
+        ax.plot(*np.asarray(dots, float).T, "o", color="0.55", ms=2.5)
+    ax.plot([r[2][0] for r in rows], np.arange(len(rows))[::-1], "D", color="k", ms=5)
+    ax.axvline(0, color="grey", ls="--", lw=1)
+    ax.set_yticks(range(len(rows)), [row[0] for row in reversed(rows)], fontsize=7)
+    ax.set_ylim(-0.8, len(rows) - 0.4)
+    ax.set_xlabel(xlabel)
+    ax.plot([], [], "D", color="k", ms=5, label="over these settings, 95% CI")
+    ax.plot([], [], color="tab:blue", lw=2.5, label="across settings, 95% CI over cells")
+    ax.plot([], [], "o-", color="0.6", ms=2.5, lw=0.8, label="each cell, seed-noise 95% CI")
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, frameon=False)
+    ax.set_title(title, fontsize=10, pad=22)
+    fig.subplots_adjust(left=0.24, right=0.74, bottom=0.9 / height, top=1 - 0.75 / height)
+    return fig

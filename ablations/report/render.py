@@ -1,5 +1,5 @@
-"""The one place that writes report files: reports/<grid>.md, reports/<grid>_summary.csv and
-reports/figures/<grid>/*.png (PNG without a version stamp, so re-renders are byte-identical;
+"""The one place that writes report files: reports/<grid>.md, reports/<grid>_summary.csv, the
+files sections add beside them (the contrast tables), and reports/figures/<grid>/*.png (PNG without a version stamp, so re-renders are byte-identical;
 figures of this grid that no section drew any more are removed)."""
 from pathlib import Path
 
@@ -31,6 +31,9 @@ def render_report(grid, results_dir, reports_dir, data_dir=None):
     for stale in folder.glob("*.png"):
         if stale.name not in drawn:
             stale.unlink()
+    for section in sections:
+        for name, text in section.files.items():
+            (reports_dir / name).write_text(text)
     data.df.drop(columns=["finished_at"]).to_csv(reports_dir / f"{grid}_summary.csv",
                                                  index=False)
     path = reports_dir / f"{grid}.md"

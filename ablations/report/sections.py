@@ -14,9 +14,9 @@ from ..stats.aggregates import (binomial_se, curve_band, iqm_ci, pareto_front,
 from ..stats.factorial import decomposition_sources
 from ..trainers import SKLEARN_ACTIVATION, SKLEARN_SOLVER
 from . import plots
-from .contrasts import in_family
-from .findings import findings
-from .frame import POINTS, REPLICATE, SPLIT, grids_with_results
+from .contrasts import ACROSS, AVERAGE, claim_mde, in_family
+from .findings import caveat, family_text, findings, verdict_lines
+from .frame import POINTS, REGIME, REPLICATE, SPLIT, grids_with_results
 from .protocol import anchor, generalization_gap, seed_variance, showcase_time, tuning
 from .text import Section, figure_link, interval, md_table, mean_std, number, p_value
 
@@ -88,7 +88,7 @@ def header(data):
                         f"baseline `{data.baseline(f)}`)"
                         for f in data.factors) or "none"
     lines = [
-        f"# scratchbench report: grid `{data.grid}`", "",
+        "## Runs", "",
         f"- **Runs:** {len(df)} ({', '.join(f'{counts.get(s, 0)} {s}' for s in ['ok', 'diverged', 'error', 'pending'])})",
         f"- **Last run finished:** {finished.max() if len(finished) else 'n/a'}",
         f"- **Machine:** {env.get('cpu', '?')}, {env.get('cores', '?')} cores; Python {env.get('python', '?')}, numpy {env.get('numpy', '?')}, BLAS {'; '.join(env.get('blas', [])) or '?'}",
@@ -135,34 +135,40 @@ def summary(data):
               md_table(pd.DataFrame(rows, columns=[SPLIT, *data.factors, "val acc %",
                                                    "test acc %", "test-set SE", "seeds",
                                                    "train s"])), ""]
-    lines += [*notes, "" if notes else None, "Findings:", ""]
+    lines += [*notes, "" if notes else None, "Findings, each with the test behind it:", ""]
     lines += [f"- {finding}" for finding in findings(data)]
     return Section("\n".join(line for line in lines if line is not None))
+
+
+EFFECTS_TEXT = (
+    "Each level against the baseline level of its factor, on paired runs (same dataset, seed "
+    "and every other factor), in points of test accuracy. A *cell* is one setting of the other "
+    "factors; each contrast answers two questions, each with one model. **Δ**: the equal-weight "
+    "mean over the cells of each cell's mean paired difference (level - baseline), † where it "
+    "is smaller than the test-set SE at the dataset's mean accuracy. **Over these settings** "
+    "(the cells are the target; only seed noise is random): **95% CI** and **p** are the t of "
+    "the fixed-cells model, Δ ± t SE with SE = s_p sqrt(sum 1/n_c) / K, s_p the pooled "
+    "within-cell standard deviation of the differences on n - K degrees of freedom. **Across "
+    "settings** (the cell is the unit): the t-interval over the K cell means and the exact "
+    "sign-flip test over them (2^K patterns; an exact test over K cells cannot go below "
+    "2/2^K). **Cells won**: cells whose own seed-noise interval (cell mean ± t s_p / "
+    "sqrt(n_c)) lies above 0, and below 0 after the slash. **Het. p**: the level x cell "
+    "interaction (one-way ANOVA F of the cell means against the within-cell noise): small "
+    "where the effect differs from cell to cell. **Holm p**: of the claim's test (see the "
+    "verdicts). **MDE**: the true effect the over-these-settings test detects with 80% power "
+    "at Holm's first threshold. **Δ s/epoch**: paired difference in training seconds per "
+    "epoch, ± 95% t-interval over the pairs.")
 
 
 def effects(data):
     if not data.factors:
         return Section("")
-    lines = ["## With and without each component", "",
-             "Each level against the baseline level of its factor, on paired runs (same dataset, "
-             "seed and every other factor), in points of test accuracy. **Δ**: mean paired "
-             "difference (level - baseline), † where it is smaller than the test-set SE at the "
-             "dataset's mean accuracy. **95% CI**: stratified bootstrap (10,000 resamples of "
-             "the seeds within each cell of the other factors), BCa (Efron 1987), percentile "
-             "where BCa is undefined. It holds the grid's cells fixed (only seed noise is "
-             "resampled), so it answers 'over these settings of the other factors'; **± t**, "
-             "the Student t-interval half-width beside it, treats the pairs as exchangeable and "
-             "is wider where the effect changes from cell to cell. "
-             "**p**: sign-flip permutation test on the paired differences (exact by enumeration "
-             "up to 30 pairs, else 10,000 random sign patterns, so p >= 1/10,001; an exact test "
-             "over n pairs cannot give p below 2/2^n). **Holm p**: Holm-adjusted over the "
-             f"report's whole family of {len(data.contrasts)} contrasts (every dataset, factor "
-             "and level below); an effect counts when Holm p < 0.05. **P(A>B)**: share of "
-             "pairs where the level wins (ties 1/2), with its bootstrap CI. **d_z**: Cohen's d "
-             "for paired data, mean / sd of the differences. **MDE**: the smallest true "
-             "difference these pairs detect with 80% power (two-sided paired t at 0.05). "
-             "**Δ s/epoch**: paired difference in training seconds per epoch, ± 95% "
-             "t-interval.", ""]
+    family = data.contrasts
+    lines = ["## With and without each component", "", EFFECTS_TEXT, "", family_text(family),
+             "", f"Every cell of every contrast: [{data.grid}_cells.md]({data.grid}_cells.md); "
+             f"the numbers of this section, one row per contrast: "
+             f"[{data.grid}_contrasts.csv]({data.grid}_contrasts.csv) (regime changes: "
+             f"[{data.grid}_regime_changes.csv]({data.grid}_regime_changes.csv)).", ""]
     if data.regimes != [None]:
         lines += [REGIMES_TEXT, ""]
     for dataset in data.datasets:
@@ -174,7 +180,14 @@ def effects(data):
                 lines += [f"#### {dataset}, regime `{regime}`", ""]
             lines += effect_tables(data, data.in_regime(subset, regime), dataset, regime, se)
         lines += [f"Test-set SE on {dataset}: {number(se, '.2f')} points.", ""]
-    return Section("\n".join(lines))
+    files = {f"{data.grid}_cells.md": cells_page(data),
+             f"{data.grid}_contrasts.csv": contrast_csv(family[family["kind"] == "contrast"]),
+             f"{data.grid}_regime_changes.csv": contrast_csv(family[family["kind"] == "change"])}
+    return Section("\n".join(lines), files=files)
+
+
+EFFECT_COLUMNS = ["test acc %", "Δ", "95% CI", "p", "across 95% CI", "across p", "cells won",
+                  "het. p", "Holm p", "MDE", "verdict", "pairs", "Δ s/epoch"]
 
 
 def effect_tables(data, subset, dataset, regime, se):
@@ -184,23 +197,122 @@ def effect_tables(data, subset, dataset, regime, se):
     for factor in data.contrasted(regime):
         base = data.levels_in(factor, regime)[0]
         rows = [[base, number(POINTS * subset.loc[subset[factor] == base, "test_acc"].mean(),
-                              ".2f"), "baseline", *[""] * 9]]
+                              ".2f"), "baseline", *[""] * (len(EFFECT_COLUMNS) - 2)]]
         for _, r in in_family(data.contrasts, dataset, regime, factor).iterrows():
-            small = "†" if np.isfinite(r["mean"]) and abs(r["mean"]) < se else ""
+            small = "†" if np.isfinite(r["delta"]) and abs(r["delta"]) < se else ""
             rows.append([
                 r["level"], number(POINTS * subset.loc[subset[factor] == r["level"],
                                                        "test_acc"].mean(), ".2f"),
-                number(r["mean"]) + small, interval(r["ci_low"], r["ci_high"]),
-                number(r["t_half"], ".2f"), p_value(r["p"]), p_value(r["p_holm"]),
-                f"{number(r['p_improve'], '.2f')} "
-                f"{interval(r['p_improve_low'], r['p_improve_high'], '.2f')}",
-                number(r["d_z"]), number(r["mde"], ".2f"), str(int(r["n"])),
+                number(r["delta"]) + small, interval(r["ci_low"], r["ci_high"]),
+                p_value(r["p"]), interval(r["across_ci_low"], r["across_ci_high"]),
+                p_value(r["across_p"]), f"{r['cells_won']}/{r['cells_lost']} of {r['cells']}",
+                p_value(r["heterogeneity_p"]),
+                p_value(r["holm_p"]), number(claim_mde(r), ".2f"), verdict_word(r),
+                str(int(r["pairs"])),
                 f"{number(r['time_mean'])} ± {number(r['time_half'], '.2f')}"])
-        table = pd.DataFrame(rows, columns=[factor, "test acc %", "Δ", "95% CI", "± t", "p",
-                                            "Holm p", "P(A>B) [95% CI]", "d_z", "MDE",
-                                            "pairs", "Δ s/epoch"])
-        lines += [f"**{factor}**", "", md_table(table), ""]
+        table = pd.DataFrame(rows, columns=[factor, *EFFECT_COLUMNS])
+        note = caveat(data, regime, factor).strip()
+        lines += [f"**{factor}**", "", md_table(table), ""] + ([note, ""] if note else [])
     return lines
+
+
+def verdict_word(row):
+    """'beats across settings', 'trails over these settings', 'not distinguishable', ..."""
+    if row["verdict"] in (ACROSS, AVERAGE):
+        return f"{'beats' if row['delta'] > 0 else 'trails'} {row['verdict']}"
+    return row["verdict"]
+
+
+CSV_COLUMNS = [SPLIT, "regime", "factor", "level", "baseline", "cells", "pairs", "delta",
+               "ci_low", "ci_high", "p", "across_delta", "across_ci_low", "across_ci_high",
+               "across_p", "heterogeneity_p", "holm_p", "cells_won", "mde", "verdict",
+               "cells_lost", "se", "df", "across_se", "across_p_floor", "p_holm",
+               "across_p_holm", "family_size", "threshold", "time_mean", "time_half"]
+
+
+def contrast_csv(rows):
+    """The contrast table as CSV text, one row per contrast (changes: `regime` is the later
+    regime and `from_regime` the earlier)."""
+    table = rows.assign(across_delta=rows["delta"], mde=[claim_mde(r) for _, r in rows.iterrows()],
+                        verdict=[verdict_word(r) for _, r in rows.iterrows()])
+    columns = CSV_COLUMNS[:2] + (["from_regime"] if (rows["kind"] == "change").any() else []) \
+        + CSV_COLUMNS[2:]
+    return table[columns].to_csv(index=False)
+
+
+def cells_page(data):
+    """Markdown: every cell of every contrast and change, with its seed-noise interval."""
+    lines = [f"# Every cell of every contrast: grid `{data.grid}`", "",
+             "Each cell is one setting of the other factors: its pairs, the mean paired "
+             "difference in points of test accuracy, and its seed-noise 95% CI (mean ± t "
+             "s_p / sqrt(n_c), s_p pooled over the contrast's cells); + or - where the interval "
+             "excludes 0. Generated with the report; see its effects section for the method.",
+             ""]
+    for _, r in data.contrasts.iterrows():
+        where = r[SPLIT] if r[REGIME] is None else (
+            f"{r[SPLIT]}, {r['from_regime']} → {r[REGIME]}" if r["kind"] == "change"
+            else f"{r[SPLIT]}, {r[REGIME]}")
+        what = "change of " if r["kind"] == "change" else ""
+        rows = [[name, n, number(mean), interval(low, high),
+                 "+" if low > 0 else "-" if high < 0 else ""]
+                for name, (_, n, mean, low, high) in zip(r["cell_names"], r["per_cell"])]
+        lines += [f"## {where}: {what}{r['factor']} `{r['level']}` vs `{r['baseline']}`", "",
+                  f"{verdict_word(r)}; Δ {number(r['delta'])}, Holm p {p_value(r['holm_p'])}.",
+                  "", md_table(pd.DataFrame(rows, columns=["cell", "pairs", "Δ", "95% CI",
+                                                           "beyond noise"])), ""]
+    return "\n".join(lines)
+
+
+def verdicts(data):
+    """The first screen: the title, the verdicts in a few words, the best configuration on
+    validation, and the forest plot of every contrast."""
+    lines = [f"# scratchbench report: grid `{data.grid}`", ""]
+    if data.ok.empty or not data.factors:
+        return Section("\n".join(lines).rstrip())
+    family = data.contrasts
+    contrasts = family[(family["kind"] == "contrast") & (family["pairs"] > 0)]
+    if len(contrasts):
+        lines += ["**Verdicts** (test accuracy, points; *across settings*: the test over cells "
+                  "survives Holm; *on average*: only the mean over these cells does, with the "
+                  "cells where it is beyond seed noise; MDE: effects smaller could go "
+                  "undetected; details and method under *With and without each component*):",
+                  ""]
+        lines += [f"- {line}" for line in verdict_lines(data)]
+    best = "; ".join(
+        f"{dataset} {' / '.join(map(str, row[list(data.factors)]))}, test "
+        f"{mean_std(data.runs_of(data.ok_on(dataset), row)['test_acc'])}"
+        for dataset, (row, _) in data.choices.items())
+    lines += [f"- **Best on validation**: {best}", ""]
+    figures = {}
+    for dataset in data.datasets:
+        rows = contrasts[contrasts[SPLIT] == dataset]
+        if not len(rows):
+            continue
+        name = f"forest_{dataset}.png"
+        figures[name] = plots.forest_figure(
+            f"{dataset}: every contrast, cell by cell", [forest_row(r) for _, r in rows.iterrows()],
+            "difference in test accuracy (points, level - baseline)")
+        lines += [figure_link(data, name), ""]
+    return Section("\n".join(lines).rstrip(), figures)
+
+
+def forest_row(row):
+    where = "" if row[REGIME] is None else f"{row[REGIME]}: "
+    label = f"{where}{row['factor']} {row['level']} vs {row['baseline']}"
+    holm = p_value(row["holm_p"])
+    return (label, [cell[2:] for cell in row["per_cell"]],
+            (row["delta"], row["ci_low"], row["ci_high"]),
+            (row["across_ci_low"], row["across_ci_high"]),
+            f"{short_verdict(row)} (Holm p {holm})" if np.isfinite(row["holm_p"]) else
+            short_verdict(row))
+
+
+def short_verdict(row):
+    """'beats across settings', 'trails on average', 'beats in its one setting', ..."""
+    if row["verdict"] == AVERAGE:
+        scope = "in its one setting" if row["cells"] == 1 else "on average"
+        return f"{'beats' if row['delta'] > 0 else 'trails'} {scope}"
+    return verdict_word(row)
 
 
 def distributions(data):
@@ -454,6 +566,6 @@ def all_runs(data):
 
 
 # The report, top to bottom. A new section is one function above and one entry here.
-SECTIONS = [header, summary, effects, tuning, generalization_gap, seed_variance, anchor,
+SECTIONS = [verdicts, header, summary, effects, tuning, generalization_gap, seed_variance, anchor,
             distributions, interactions, curves, cost, importance, references, best_model,
             failures, all_runs]

@@ -12,6 +12,7 @@ from .frame import POINTS
 class Section:
     markdown: str
     figures: dict = field(default_factory=dict)  # file name -> matplotlib Figure
+    files: dict = field(default_factory=dict)  # file name beside the report -> its text
 
 
 def md_table(frame, floatfmt=".2f"):

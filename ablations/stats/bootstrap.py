@@ -119,29 +119,6 @@ def bca_interval(replicates, estimate, acceleration, level=LEVEL):
     return float(low), float(high), "percentile"
 
 
-def bootstrap_mean_ci(values, strata, rng, resamples=RESAMPLES, level=LEVEL, inflate=(),
-                      weights=None):
-    """BCa CIs of the mean of each column of `values` (n, k) under the stratified bootstrap,
-    one draw shared by the columns (`weights`, from bootstrap_weights(strata), where the caller
-    has one, else drawn from `rng`); the columns listed in `inflate` are resampled as adjusted
-    by `inflate_within`. Returns a list of k (low, high, method); (nan, nan, 'n/a') where no
-    stratum has two rows."""
-    values = np.asarray(values, float)
-    values = values[:, None] if values.ndim == 1 else values
-    n, k = values.shape
-    if weights is None:
-        weights = bootstrap_weights(strata, rng, resamples)
-    if weights is None:
-        return [(float("nan"), float("nan"), "n/a")] * k
-    resampled = values.copy()
-    resampled[:, list(inflate)] = inflate_within(values[:, list(inflate)], strata)
-    replicates = weights @ resampled / n
-    estimates = values.mean(axis=0)
-    jackknife = (values.sum(axis=0) - values) / (n - 1)  # (n, k) leave-one-out means
-    return [bca_interval(replicates[:, j], estimates[j], acceleration(jackknife[:, j]), level)
-            for j in range(k)]
-
-
 def label_codes(labels):
     """Integer codes 0..k-1 of hashable labels (tuples allowed), in order of first appearance."""
     seen = {}

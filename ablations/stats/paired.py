@@ -1,18 +1,18 @@
 """Paired contrasts: a level against the baseline level of its factor, on runs that match in
 dataset, seed and every other factor, so initial weights and data order cancel out.
 
-`paired_contrast` gives, from the n paired differences d_i = a_i - b_i, everything the report
-prints about one contrast; `holm` adjusts a whole family of p-values at once.
+`pair_up` pairs the runs, `sign_flip_p` is the exact sign-flip test (cells.py applies it over a
+contrast's cells), `mean_ci` the Student t-interval of a mean, and `holm` adjusts a whole family
+of p-values at once.
 """
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import stdtrit  # Student t quantile; scipy.stats takes 0.6 s to import
 
-from .bootstrap import LEVEL, RESAMPLES, bootstrap_mean_ci
+from .bootstrap import LEVEL, RESAMPLES
 
 EXACT_MAX_PAIRS = 30  # up to 2^30 sign patterns are counted exactly; beyond, Monte Carlo
-POWER, ALPHA = 0.80, 0.05
 
 
 def mean_ci(values, level=LEVEL):
@@ -96,72 +96,3 @@ def holm(p_values):
     steps = (m - np.arange(m)) * p_values[order]
     adjusted[order] = np.minimum(1.0, np.maximum.accumulate(steps))
     return adjusted
-
-
-def wins(diffs):
-    """1 where a beat b, 1/2 on a tie, 0 where it lost: the mean is paired P(A > B) (rliable's
-    probability of improvement, in its paired form)."""
-    diffs = np.asarray(diffs, float)
-    return (diffs > 0) + 0.5 * (diffs == 0)
-
-
-def cohens_dz(diffs):
-    """Cohen's d_z for paired data: mean(d) / sd(d) (ddof 1; Lakens 2013, eq. 6); nan if n < 2
-    or sd = 0."""
-    diffs = np.asarray(diffs, float)
-    if len(diffs) < 2 or diffs.std(ddof=1) == 0:
-        return float("nan")
-    return float(diffs.mean() / diffs.std(ddof=1))
-
-
-def minimum_detectable_effect(diffs, alpha=ALPHA, power=POWER):
-    """Smallest true mean difference a two-sided paired t-test at `alpha` detects with
-    probability `power`, for these n pairs: (t_{1-alpha/2, n-1} + t_{power, n-1}) sd(d)/sqrt(n)
-    (the usual normal-approximation formula with t quantiles; Cohen 1988, ch. 2). nan if n < 2."""
-    diffs = np.asarray(diffs, float)
-    n = len(diffs)
-    if n < 2:
-        return float("nan")
-    quantiles = stdtrit(n - 1, 1 - alpha / 2) + stdtrit(n - 1, power)
-    return float(quantiles * diffs.std(ddof=1) / np.sqrt(n))
-
-
-@dataclass(frozen=True)
-class Contrast:
-    """One level against its baseline. Differences are a - b in the units given; nan where n
-    is too small (the report prints 'n/a')."""
-
-    n: int  # pairs
-    mean: float
-    t_half: float  # half-width of the 95% t-interval
-    ci_low: float  # 95% stratified bootstrap CI of the mean difference
-    ci_high: float
-    ci_method: str  # "BCa", "percentile" (BCa undefined) or "n/a"
-    p: float  # sign-flip p (two-sided)
-    p_method: str  # "exact", "permutation" or "n/a"
-    p_floor: float  # smallest p the exact test can give, 2/2^n
-    p_improve: float  # paired P(A > B), ties 1/2
-    p_improve_low: float
-    p_improve_high: float
-    d_z: float
-    mde: float  # at 80% power, two-sided alpha 0.05
-
-
-def paired_contrast(a, b, strata, rng, resamples=RESAMPLES, weights=None):
-    """The Contrast of paired values a (n,) and b (n,) whose pairs fall in cells `strata` (n,),
-    with seeded, stratified bootstrap CIs (seeds resampled within each cell; for the mean
-    difference, of the within-cell-adjusted differences, see bootstrap.inflate_within).
-    `weights`: a draw of bootstrap.bootstrap_weights(strata) to use instead of drawing one from
-    `rng` (which then serves the sign-flip test alone)."""
-    diffs = np.asarray(a, float) - np.asarray(b, float)
-    n = len(diffs)
-    mean, t_half, _ = mean_ci(diffs)
-    (low, high, method), (w_low, w_high, _) = bootstrap_mean_ci(
-        np.column_stack([diffs, wins(diffs)]), strata, rng, resamples, inflate=[0],
-        weights=weights)
-    p, p_method = sign_flip_p(diffs, rng, resamples=resamples)
-    return Contrast(n=n, mean=mean, t_half=t_half, ci_low=low, ci_high=high, ci_method=method,
-                    p=p, p_method=p_method, p_floor=2.0 / 2.0 ** n if n else float("nan"),
-                    p_improve=float(wins(diffs).mean()) if n else float("nan"),
-                    p_improve_low=w_low, p_improve_high=w_high, d_z=cohens_dz(diffs),
-                    mde=minimum_detectable_effect(diffs))
