@@ -76,7 +76,7 @@ REGULARIZATION_LEVELS = [
 # - the full factorial (160 cells x 5 seeds) runs in the tuned regime only; the defaults regime
 #   keeps the optimizer x activation x dataset comparison without regularizers (40 cells), which
 #   is where one fixed lr per optimizer can mislead; the longer tuned_long regime (LONG_BUDGET)
-#   runs one optimizer x activation with every regularizer (16 cells). Together 216 final
+#   runs one optimizer x activation with every regularizer (8 cells). Together 208 final
 #   cells, of 5 seeds (tuned_long: 10, LONG_SEEDS).
 # - lr is tuned per dataset x optimizer x activation without a regularizer and *shared across
 #   regularizers* (caveat: a regularizer that wants another lr is judged at its baseline's);

@@ -216,7 +216,10 @@ def verdict_lines(data):
                 rows = in_family(family, dataset, regime, factor)
                 rows = rows[rows["pairs"] > 0]
                 if len(rows):
-                    parts.append(f"{factor} vs `{rows['baseline'].iloc[0]}`: "
+                    shared = shared_tuning(data, regime, factor)
+                    note = (f" ({', '.join(shared)} tuned at `{rows['baseline'].iloc[0]}` and "
+                            f"shared)" if shared else "")
+                    parts.append(f"{factor} vs `{rows['baseline'].iloc[0]}`{note}: "
                                  + ", ".join(short_phrase(r) for _, r in ranked(rows).iterrows()))
             if parts:
                 where = dataset if regime is None else f"{dataset}, {regime}"

@@ -40,10 +40,16 @@ def interval(low, high, fmt="+.2f"):
     return f"[{number(low, fmt)}, {number(high, fmt)}]"
 
 
+P_FLOOR = 1e-6  # smaller p-values print as this bound (their order lives in the CSV)
+
+
 def p_value(p):
+    """'0.0123' down to 1e-4, then '3.2e-05', then '< 1e-6': small p-values keep their order."""
     if not np.isfinite(p):
         return "n/a"
-    return f"{p:.4f}" if p >= 1e-4 else "< 0.0001"
+    if p >= 1e-4:
+        return f"{p:.4f}"
+    return f"{p:.1e}" if p >= P_FLOOR else f"< {P_FLOOR:.0e}"
 
 
 def p_clause(name, p):
