@@ -3,7 +3,8 @@ tidy reports/<grid>_summary.csv, from the run records alone; same records, same 
 
 frame.py     ReportData: the records loaded once into one frame (plus the cached contrast family
              and variance decomposition); seeded generators per key
-contrasts.py every level against its baseline, with Holm over the whole family
+contrasts.py every level against its baseline and every change between regimes, each asked
+             over these settings and across settings, Holm over every test, the verdicts
 findings.py  the findings in plain words, computed from those numbers
 sections.py  one function per section, listed in order in SECTIONS
 plots.py     figures: take numbers, return a matplotlib Figure, never save

@@ -40,9 +40,9 @@ def varying(frame, others):
 
 
 def differences(data, subset, factor, regime):
-    """{level: (DataFrame of paired rows indexed by seed and the other factors, with columns
-    diff (points) and time (s/epoch difference))} for each level of `factor` but its baseline
-    in `regime`, and the baseline."""
+    """(baseline, the other factors, {level: DataFrame}): for each level of `factor` but its
+    baseline in `regime`, its paired runs indexed by seed and the other factors, with columns
+    diff (test accuracy, points) and time (s/epoch), level minus baseline."""
     others = [f for f in data.factors if f not in (factor, REGIME)]
     base, *levels = data.levels_in(factor, regime)
     pairs_of = pair_up(subset, factor, [REPLICATE, *others], METRICS)
