@@ -5,7 +5,8 @@ regularizers.py; ablations/regularization.py collects them). `resolve(settings)`
 moves the arguments of the chosen optimizer, activation and schedule (any argument of its
 constructor, e.g. `momentum`, `slope`, `gamma`; COMPONENT_ARGUMENTS) into `optimizer_params`,
 `activation_params` and `schedule_params`, and rejects unknown keys, wrong types, out-of-range
-numbers and unknown registry names with a one-line GridError. `run_id(config)` is a stable hash
+numbers, unknown registry names and nets too large for this machine's memory (memory.py) with a
+one-line GridError. `run_id(config)` is a stable hash
 of the resolved settings that differ from their defaults: a record's name and its identity.
 """
 import hashlib
@@ -19,6 +20,7 @@ from nn_core.registry import Registry, unknown_name_message
 from nn_core.settings import Setting, number
 
 from .datasets import DATASETS, NORMALIZATIONS
+from .memory import memory_problem
 from .regularization import follow_regularizers, regularizer_conflict
 from .streams import STREAMS, stream_setting
 from .trainers import TRAINERS
@@ -195,7 +197,7 @@ def resolve(settings, where="run"):
     for kind, spec in COMPONENT_ARGUMENTS.items():
         config[spec.params] = _checked_arguments(where, kind, config[kind], given[kind],
                                                  accepted[kind])
-    conflict = regularizer_conflict(config)
+    conflict = regularizer_conflict(config) or memory_problem(config)
     if conflict:
         raise GridError(f"{where}: {conflict}")
     ignored = TRAINERS[config["trainer"]].ignored(

@@ -8,6 +8,7 @@ import pytest
 from ablations.config import SCHEMA, GridError, Setting, resolve, run_id, upgrade_config
 from ablations.expand import expand_grid, filter_runs
 from ablations.budget import full_plan_runs
+from ablations.memory import memory_problem, run_bytes, total_memory_bytes
 from ablations.grids import (ACTIVATION_LEVELS, DEFAULT_BUDGET, FINAL_SEEDS, GRIDS,
                              LONG_BUDGET, LONG_DATASET_LEVELS, OPTIMIZER_LEVELS,
                              REGULARIZATION_LEVELS, TUNED_OPTIMIZER_LEVELS)
@@ -158,6 +159,28 @@ def test_the_trainer_builds_components_with_their_arguments(monkeypatch):
     trainers.train_nn_core(config, load_splits("digits"))
     assert seen["slope"] == 0.3
     assert (seen["schedule"].gamma, seen["schedule"].step_epochs) == (0.5, 1.0)
+
+
+def test_the_memory_estimate_by_hand():
+    """digits 64-10-10 with sgd (one scratch array) and batch 4: P = 64*10+10 + 10*10+10 = 760;
+    4 bytes * (2 P + 1 P + 4 rows * (64 + 3 * (10 + 10))) = 4 * (2280 + 496) = 11104."""
+    config = resolve({"hidden": [10], "optimizer": "sgd", "batch_size": 4})
+    assert run_bytes(config) == 11104
+    assert memory_problem(config, available=11104) is None
+    problem = memory_problem(config, available=11103)
+    assert problem == ("hidden [10] needs about 0.0 GiB (parameters, gradients, sgd state and "
+                       "activations, float32) but this machine has 0.0 GiB of memory")
+    adam = run_bytes(resolve({"hidden": [10], "batch_size": 4}))  # two moments more
+    assert adam == 11104 + 4 * 2 * 760
+
+
+def test_a_net_too_large_for_this_machine_fails_pre_flight():
+    with pytest.raises(GridError) as info:
+        expand_grid("g", [{"base": {"hidden": [2_000_000_000]}, "axes": {"seed": [0]}}])
+    message = str(info.value)
+    gib = total_memory_bytes() / 2**30
+    assert message.startswith("grid 'g' block 0 run 0: hidden [2000000000] needs about 5,655.0 GiB")
+    assert message.endswith(f"this machine has {gib:,.1f} GiB of memory") and "\n" not in message
 
 
 def test_run_id_ignores_labels_and_order():

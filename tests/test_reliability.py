@@ -165,6 +165,10 @@ BAD_GRID_FILES = [
     ('{"g": [{"base": {"hidden": "64"}}]}', "hidden must be list"),
     ('{"g": "not blocks"}', "non-empty list of blocks"),
     ('{"g": [{"base": [1, 2]}]}', "a block is a dict"),
+    ('{"g": [{"base": {"hidden": [2000000000]}}]}', "GiB (parameters, gradients, adam state"),
+    ('{"g": [{"base": {"activation": "leaky_relu", "slop": 0.1}}]}', "did you mean 'slope'"),
+    ('{"g": [{"base": {"schedule": "step", "schedule_params": {"gama": 0.5}}}]}',
+     "unknown argument of schedule 'step' 'gama'; did you mean 'gamma'?"),
     ('[1, 2]', "must hold an object"),
     ('{"g": [', "is not valid JSON"),
 ]
