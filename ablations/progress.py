@@ -28,7 +28,8 @@ def run_name(record):
 
 def plain_lines(log):
     """The runner's default: one line per finished run through `log`, counting one phase."""
-    return lambda total: SessionPhase(Session(total, float(total), lambda config: 1.0, None, log))
+    return lambda total: SessionPhase(Session(total, float(total), lambda config: 1.0, None, log,
+                                              scope=""))
 
 
 def clock(seconds):
@@ -45,13 +46,15 @@ class Session:
     wall_s : the plan's estimated wall seconds for them.
     estimate : config -> that run's share of `wall_s` (its seconds / workers).
     stream : a bar there when it is a terminal; else (or None) one line per run through `log`,
-        `[done/total] elapsed, ETA | labels: result (s)`.
+        `[done/total] elapsed, ETA (all grids) | labels: result (s)`.
+    scope : what the ETA covers, shown after it.
     The ETA is the estimate left times the speed so far, elapsed / (estimate of the runs done),
     so that short tuning rungs and long finals each count for what they cost.
     """
 
-    def __init__(self, total, wall_s, estimate, stream, log):
+    def __init__(self, total, wall_s, estimate, stream, log, scope=" (all grids)"):
         self.total, self.wall_s, self.estimate, self.log = total, wall_s, estimate, log
+        self.scope = scope  # what the ETA covers, after it
         self.done, self.done_s = 0, 0.0
         self.start = time.perf_counter()
         self.bar = None
@@ -75,13 +78,13 @@ class Session:
         result = f"{run_name(record)}: {describe_result(record)}"
         if self.bar is not None:
             self.bar.total = self.total
-            self.bar.set_postfix_str(f"ETA {clock(self.eta_s())} (all grids) | {result}",
+            self.bar.set_postfix_str(f"ETA {clock(self.eta_s())}{self.scope} | {result}",
                                      refresh=False)
             self.bar.update(1)
         else:
             elapsed = time.perf_counter() - self.start
             self.log(f"[{self.done}/{self.total}] {elapsed:6.0f}s elapsed, ETA {self.eta_s():5.0f}s"
-                     f" (all grids) | {result} ({record['wall_time_s']:.1f}s)")
+                     f"{self.scope} | {result} ({record['wall_time_s']:.1f}s)")
 
     def close(self):
         if self.bar is not None:

@@ -22,8 +22,8 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 def test_quick_grid_is_the_product_of_its_axes():
     runs = expand_grid("quick", GRIDS["quick"])
     axes = GRIDS["quick"][0]["axes"]
-    assert len(runs) == math.prod(len(levels) for levels in axes.values()) == 160
-    assert len({r.run_id for r in runs}) == 160
+    assert len(runs) == math.prod(len(levels) for levels in axes.values()) >= 160
+    assert len({r.run_id for r in runs}) == len(runs)
 
 
 @pytest.mark.parametrize("name", sorted(GRIDS))
@@ -63,7 +63,7 @@ def test_the_default_showcase_meets_the_issue_bar():
     assert {c["regime"] for c in labels} == {"defaults", "tuned", "tuned_long"}
     tuned = [c for c in labels if c["regime"] == "tuned"]
     assert len(tuned) == 2 * len(OPTIMIZER_LEVELS) * len(ACTIVATION_LEVELS) \
-        * len(REGULARIZATION_LEVELS) == 160
+        * len(REGULARIZATION_LEVELS) >= 160
     assert not {r.config["seed"] for r in plan.tuning} & set(FINAL_SEEDS)
     assert all(level["tune"]["lr"] for level in TUNED_OPTIMIZER_LEVELS)
 
@@ -260,9 +260,11 @@ def committed_run_ids(folder):
 
 @pytest.mark.parametrize("name", sorted(n for n in GRIDS if (RESULTS / n / GRID_FILE).is_file()))
 def test_every_committed_grid_keeps_its_run_ids(name):
-    """grid.json and tuning.json were written by the code that trained the committed records."""
+    """grid.json and tuning.json were written by the code that trained the committed records:
+    today's code plans every one of those runs under the same id (a new level adds runs)."""
     plan = plan_from_results(name, GRIDS[name], RESULTS)
-    assert {r.run_id for r in plan.all_runs()} == committed_run_ids(RESULTS / name)
+    missing = committed_run_ids(RESULTS / name) - {r.run_id for r in plan.all_runs()}
+    assert not missing, f"{len(missing)} committed runs of {name} changed their run id"
 
 
 def test_a_new_setting_keeps_every_existing_run_id(monkeypatch):
@@ -334,9 +336,10 @@ def test_bad_grids(blocks, message):
 
 def test_filter_runs_by_label_and_setting():
     runs = expand_grid("quick", GRIDS["quick"])
-    assert len(filter_runs(runs, "dataset=mnist,optimizer=adam")) == 16
-    assert len(filter_runs(runs, "optimizer=adam,optimizer=sgd")) == 64
-    assert len(filter_runs(runs, "epochs=5")) == 160
+    per_optimizer = len(runs) // len(OPTIMIZER_LEVELS)
+    assert len(filter_runs(runs, "dataset=mnist,optimizer=adam")) == per_optimizer // 2
+    assert len(filter_runs(runs, "optimizer=adam,optimizer=sgd")) == 2 * per_optimizer
+    assert len(filter_runs(runs, "epochs=5")) == len(runs)
     with pytest.raises(GridError, match="unknown key 'colour'"):
         filter_runs(runs, "colour=red")
 

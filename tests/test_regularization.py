@@ -128,42 +128,42 @@ def test_the_trainer_hands_each_hook_to_fit(name, splits, monkeypatch):
     assert seen["hooks"] == [REGULARIZERS[name]]
 
 
-class L1(Regularizer):
-    """The toy regularizer of the tests: loss += l1 sum |W|, so dW += l1 sign(W)."""
+class ToyL1(Regularizer):
+    """The tests' toy regularizer: loss += toy_l1 sum |W|, so dW += toy_l1 sign(W)."""
 
-    settings = {"l1": Setting(0.0, (float,), number(0), help="L1 on weights")}
+    settings = {"toy_l1": Setting(0.0, (float,), number(0), help="L1 on weights")}
 
-    def __init__(self, l1=1e-4):
-        self.l1 = l1
+    def __init__(self, toy_l1=1e-4):
+        self.toy_l1 = toy_l1
 
     def penalty(self, model):
-        return self.l1 * float(np.abs(model.weights_flat).sum())
+        return self.toy_l1 * float(np.abs(model.weights_flat).sum())
 
     def add_to_gradient(self, model):
-        model.weight_grads_flat[...] += self.l1 * np.sign(model.weights_flat)
+        model.weight_grads_flat[...] += self.toy_l1 * np.sign(model.weights_flat)
 
 
 @pytest.fixture
-def registered_l1():
-    """L1 registered as a plugin would (after SCHEMA was built), removed afterwards."""
-    REGULARIZERS.register("l1")(L1)
-    yield L1
-    del REGULARIZERS["l1"], SCHEMA["l1"]
+def registered_toy():
+    """ToyL1 registered as a plugin would (after SCHEMA was built), removed afterwards."""
+    REGULARIZERS.register("toy_l1")(ToyL1)
+    yield ToyL1
+    del REGULARIZERS["toy_l1"], SCHEMA["toy_l1"]
 
 
-def test_a_regularizer_registered_later_is_a_setting_and_is_built(registered_l1, splits):
-    assert SCHEMA["l1"] is L1.settings["l1"]
-    config = resolve({"l1": 1e-3})
-    assert run_id(config) != run_id(resolve({})) and run_id(resolve({"l1": 0.0})) == run_id(
-        resolve({}))
+def test_a_regularizer_registered_later_is_a_setting_and_is_built(registered_toy, splits):
+    assert SCHEMA["toy_l1"] is ToyL1.settings["toy_l1"]
+    config = resolve({"toy_l1": 1e-3})
+    assert run_id(config) != run_id(resolve({}))
+    assert run_id(resolve({"toy_l1": 0.0})) == run_id(resolve({}))
     [hook] = regularization(config, splits).hooks
-    assert isinstance(hook, L1) and hook.l1 == 1e-3
-    with pytest.raises(GridError, match="l1: must be >= 0"):
-        resolve({"l1": -1.0})
+    assert isinstance(hook, ToyL1) and hook.toy_l1 == 1e-3
+    with pytest.raises(GridError, match="toy_l1: must be >= 0"):
+        resolve({"toy_l1": -1.0})
 
 
 def test_a_regularizer_cannot_take_a_setting_that_exists():
-    class Clash(L1):
+    class Clash(ToyL1):
         settings = {"dropout": Setting(0.0, (float,))}
 
     with pytest.raises(ValueError, match="declares the setting 'dropout', which is taken"):

@@ -8,14 +8,17 @@ import pytest
 from ablations.config import PARAMS_KEYS, SCHEMA, GridError, resolve
 from ablations.trainers import SKLEARN_HONOURS, TRAINERS, sklearn_alpha
 from nn_core import MLP, OPTIMIZERS, REGULARIZERS, fit
+from test_regularization import switched_on
 
-# A valid non-default value for each setting that scikit-learn's MLPClassifier cannot honour.
-IGNORED_BY_SKLEARN = {"dropout": 0.2, "input_dropout": 0.2, "label_smoothing": 0.1,
-                      "schedule": "cosine", "warmup_epochs": 1.0,
-                      "augment_shift": 2, "augment_degrees": 5.0, "augment_flip": True,
-                      "clip_norm": 1.0, "decoupled_weight_decay": 0.01, "init": "he_normal",
-                      "patience": 3, "loss": "mse",
-                      "init_seed": 1, "order_seed": 1, "noise_seed": 1}  # its random_state is `seed`
+# A valid non-default value for each setting that scikit-learn's MLPClassifier cannot honour:
+# every regularizer's (but l2) that its constructor's defaults switch on, and these.
+IGNORED_BY_SKLEARN = {
+    **{key: value for name, regularizer in REGULARIZERS.items()
+       for key, value in switched_on(regularizer).items() if key not in SKLEARN_HONOURS and value},
+    "schedule": "cosine", "warmup_epochs": 1.0, "augment_degrees": 5.0, "augment_flip": True,
+    "init": "he_normal",
+    "patience": 3, "loss": "mse",
+    "init_seed": 1, "order_seed": 1, "noise_seed": 1}  # its random_state is `seed`
 
 
 def test_every_unhonoured_setting_is_in_the_table_above():
