@@ -8,11 +8,19 @@ validation rows), measured with two workers side by side. Cost scales with the w
 (matrix products dominate, README Performance); the split is reloaded for each run (a seed
 stream of its own), `SPLIT_RELOAD_S` more. A grid with tuned blocks is counted as if every trial
 scored alike (so finals take each cell's first candidate, and halving keeps its share).
+
+`plan_costs` is what a session will train, grid by grid, before it starts (printed by the
+command line), from REFERENCE_RATES: the rates of the committed default records, frozen so that
+an installed package, which has no records, can estimate too.
 """
 import math
 import statistics
 from dataclasses import dataclass
 
+import numpy as np
+
+from .datasets import DATASETS
+from .expand import matching_runs
 from .records import SCHEMA_VERSION
 from .tuning import plan_grid
 
@@ -32,6 +40,11 @@ class Rates:
     n_records: int
 
 
+# measured_rates of the committed results/default (1566 records, two workers side by side on
+# this project's 2-core machine; tests/test_budget.py checks they still agree).
+REFERENCE_RATES = Rates(train_s=1.158, eval_s=0.069, overhead_s=0.75, n_records=1566)
+
+
 def measured_rates(records):
     """Median per-epoch train and eval seconds and per-run overhead of the `records` (dicts)
     that ran the reference setup on MNIST or Fashion-MNIST with nn_core and finished."""
@@ -49,7 +62,7 @@ def measured_rates(records):
 
 def run_seconds(config, rates):
     """Estimated wall seconds of one run (see the module docstring)."""
-    n_train, n_val, d_in, k = DATASET_ROWS[config["dataset"]]
+    n_train, n_val, d_in, k = dataset_rows(config["dataset"])
     n_train = min(n_train, config["train_size"] or n_train)
     n_val = config["val_size"] or n_val
     sizes = [d_in, *config["hidden"], k]
@@ -60,17 +73,54 @@ def run_seconds(config, rates):
     return rates.overhead_s + SPLIT_RELOAD_S + rates.eval_s * weights + config["epochs"] * per_epoch
 
 
-def full_plan_runs(name, blocks):
-    """Every run a grid will train if all trials score alike (tuning, then finals)."""
-    records, runs = {}, []
+def dataset_rows(name):
+    """(train, validation, input, class) sizes of a dataset: DATASET_ROWS, else from its
+    declaration, assuming REFERENCE_ROWS training rows (the harness knows a dataset's row count
+    only once it is loaded)."""
+    if name in DATASET_ROWS:
+        return DATASET_ROWS[name]
+    dataset = DATASETS[name]
+    return REFERENCE_ROWS, dataset.val_size, int(np.prod(dataset.image_shape)), dataset.n_classes
+
+
+def remaining_plan(name, blocks, finished):
+    """(every run of the grid, training phases left) given the `finished` records: the plan they
+    give, then trial by trial as if every new trial scored alike (tuning rungs, then finals)."""
+    records, phases = dict(finished), 0
     while True:
-        plan = plan_grid(name, blocks, records)
-        runs = plan.all_runs()
+        runs = plan_grid(name, blocks, records).all_runs()
         new = [r for r in runs if r.run_id not in records]
         if not new:
-            return runs
+            return runs, phases
+        phases += 1
         records.update({r.run_id: {"schema": SCHEMA_VERSION, "status": "ok", "final_val_acc": 0.5,
                                    "best_val_acc": 0.5} for r in new})
+
+
+def full_plan_runs(name, blocks):
+    """Every run a grid will train if all trials score alike (tuning, then finals)."""
+    return remaining_plan(name, blocks, {})[0]
+
+
+@dataclass(frozen=True)
+class GridCost:
+    name: str
+    runs: list  # every run of the grid (or of its --only selection)
+    to_train: list  # those without a finished record (all of them with --force)
+    phases: int  # training phases left (a tuned grid trains its tuning rungs, then its finals)
+    seconds: float  # worker seconds to train `to_train`
+
+
+def plan_costs(grids, finished, rates=REFERENCE_RATES, only=None, force=False):
+    """[GridCost] of {name: blocks} given {name: {run_id: finished record}}."""
+    costs = []
+    for name, blocks in grids.items():
+        runs, phases = remaining_plan(name, blocks, {} if force else finished[name])
+        runs = matching_runs(runs, only) if only else runs
+        todo = [r for r in runs if force or r.run_id not in finished[name]]
+        costs.append(GridCost(name, runs, todo, phases if todo else 0,
+                              math.fsum(run_seconds(r.config, rates) for r in todo)))
+    return costs
 
 
 def estimate(grids, rates, workers=2):

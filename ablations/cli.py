@@ -7,6 +7,7 @@ Every bad input is one line on stderr and exit code 2, before anything is writte
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from .datasets import DATASETS, DatasetError, default_data_dir
 from .expand import filter_runs
 from .grids import GRIDS
 from .idx import IdxFormatError
-from .progress import progress_for
+from .plan import QUICK_GRIDS, describe_plan, first_run_note, plan_workers, session_plan, \
+    session_progress
 from .records import GRID_FILE
 from .runner import LokyBackend, run_grid
 from .tuning import plan_from_results, run_tuned_grid
@@ -28,7 +30,7 @@ from .tuning import plan_from_results, run_tuned_grid
 FETCHED_BY_DEFAULT = ("mnist", "fashion_mnist")
 DEFAULT_GRIDS = ["baselines", "default"]  # the baselines first, so the default report shows them
 EXAMPLES = """examples:
-  %(prog)s                                        default grids: fetch if needed, train, report
+  %(prog)s                                        default grids (installed, where none ran: quick study)
   %(prog)s --grid smoke --jobs 2                  8 runs on scikit-learn's digits, < 1 min
   %(prog)s --list --only dataset=mnist,optimizer=adam   what would run; nothing trained
   %(prog)s --grid quick --only activation=relu --force  retrain a subset of a grid
@@ -90,6 +92,7 @@ def parse_args(argv, root, prog=None):
     parser.add_argument("--fetch-data", action="store_true",
                         help="fetch and verify MNIST and Fashion-MNIST, print a table, then exit")
     args = parser.parse_args(argv)
+    args.named_grids = args.grid is not None
     args.grids = dict(GRIDS)
     if args.grid_file is not None:
         args.grids.update(load_grid_file(args.grid_file, parser))
@@ -167,6 +170,9 @@ def main(argv=None, root=None, prog=None):
     the installed `scratchbench` command, the checkout for run_all.py)."""
     args = parse_args(argv, Path.cwd() if root is None else Path(root), prog)
     data_dir = args.data_dir or default_data_dir()
+    quick = root is None and is_first_run(args)
+    if quick:
+        args.grid = QUICK_GRIDS
     try:
         if args.fetch_data:
             fetch_data(FETCHED_BY_DEFAULT, data_dir)
@@ -191,13 +197,17 @@ def main(argv=None, root=None, prog=None):
                     if plans[name].tuned else ""))
             return 0
         backend = connect_backend(args, data_dir)
+        previous_sigterm = signal.signal(signal.SIGTERM, stop_as_ctrl_c)
+        workers, costs = plan_workers(args), session_plan(args)
+        for line in describe_plan(costs, workers) + ([first_run_note(workers)] if quick else []):
+            log_line(line)
+        progress = session_progress(costs, workers, sys.stderr, log_line)
         errors = 0
         try:
             for name, runs in grids.items():
                 def train(finals, only, name=name):
                     return run_grid(name, finals, args.results_dir, data_dir, backend=backend,
-                                    force=args.force, only=only, log=log_line,
-                                    progress=progress_for(sys.stderr, log_line))
+                                    force=args.force, only=only, log=log_line, progress=progress)
                 outcome = run_tuned_grid(name, args.grids[name], args.results_dir, train,
                                          only=args.only, force=args.force, log=log_line) \
                     if plans[name].tuned else train(runs, selected[name] if args.only else None)
@@ -210,7 +220,9 @@ def main(argv=None, root=None, prog=None):
                 report = render_report(name, args.results_dir, args.reports_dir, data_dir)
                 print(f"report: {report}")
         finally:
+            progress.close()
             backend.close()
+            signal.signal(signal.SIGTERM, previous_sigterm)
         return 1 if errors else 0
     except (GridError, DatasetError, IdxFormatError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -221,6 +233,22 @@ def main(argv=None, root=None, prog=None):
     except OSError as err:
         print(f"error: {err.strerror or err} ({err.filename})", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before or after training: nothing half-written to keep
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def is_first_run(args):
+    """An installed package's first run here: no grid named, training asked for, and no records
+    of the default grids under --results-dir (a checkout's run_all.py never asks)."""
+    return not (args.named_grids or args.report_only or args.fetch_data) and not any(
+        (args.results_dir / name / GRID_FILE).is_file() for name in DEFAULT_GRIDS)
+
+
+def stop_as_ctrl_c(signum, frame):
+    """SIGTERM handler: stop as Ctrl-C does (finished runs saved, claims released, the workers
+    ended through joblib's abort), instead of dying with the workers left running."""
+    raise KeyboardInterrupt
 
 
 def connect_backend(args, data_dir):

@@ -52,7 +52,9 @@ def record_path(folder, run_id):
 
 def read_records(folder, log=print, set_aside=True):
     """{run_id: record} for every valid record in `folder`. Unreadable ones are reported and,
-    with `set_aside`, renamed to `<name>.corrupt` so that their runs train again."""
+    with `set_aside`, renamed to `<name>.corrupt` so that their runs train again; so are records
+    of a newer schema than this code's (`set_aside_newer`), which it must neither read nor
+    overwrite."""
     records = {}
     for path in sorted(Path(folder).glob("*.json")):
         if path.name in SIDE_FILES:
@@ -70,8 +72,30 @@ def read_records(folder, log=print, set_aside=True):
             else:
                 log(f"corrupt record {path.name} skipped ({err})")
             continue
+        if is_newer(record):
+            if set_aside:
+                set_aside_newer(path, record, log)
+            continue
         records[record["run_id"]] = record
     return records
+
+
+def is_newer(record):
+    """Whether `record` was written by code of a newer record schema than this one's."""
+    schema = record.get("schema")
+    return isinstance(schema, int) and schema > SCHEMA_VERSION
+
+
+def set_aside_newer(path, record, log):
+    """Rename a newer-schema record to `<name>.schema<N>` (`.1`, `.2`, ... if taken): kept for the
+    newer code, out of this code's way (its run trains again here)."""
+    base = path.with_name(f"{path.name}.schema{record['schema']}")
+    target = next(candidate for candidate in
+                  (base, *(base.with_name(f"{base.name}.{i}") for i in range(1, 10_000)))
+                  if not candidate.exists())
+    os.replace(path, target)
+    log(f"warning: record {path.name} is of schema {record['schema']}, newer than this code's "
+        f"{SCHEMA_VERSION}: kept as {target.name}, and its run trains again with this code")
 
 
 def migrate_records(folder, identify):
@@ -87,7 +111,8 @@ def migrate_records(folder, identify):
             record = json.loads(path.read_text())
         except (ValueError, UnicodeDecodeError):
             continue  # read_records sets it aside
-        if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        if not isinstance(record, dict) or not isinstance(record.get("config"), dict) \
+                or is_newer(record):  # read_records sets a newer one aside, unchanged
             continue
         config = upgrade_config(record["config"])
         if record.get("schema") != 1 and config == record["config"]:

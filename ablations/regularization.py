@@ -1,56 +1,39 @@
-"""One declarative table from grid settings to the nn_core components that regularize a run.
+"""What a run's settings switch on, read from the regularizers' own declarations.
 
-Each row names a component, the SCHEMA settings that configure it (it is on when any of them is
-truthy) and where `train_nn_core` puts it: among fit's `regularizers` hooks (in table order, so
-grad_clip stays last: it clips the penalized gradient), as an MLP keyword, or as fit's
-`batch_transform`. A new regularizer is one registered class in nn_core/regularizers.py, its
-setting in SCHEMA, and one row here; tests/test_regularization.py checks every REGULARIZERS entry
-has a row.
+Every REGULARIZERS entry (nn_core/regularizers.py) declares its settings and where it plugs in.
+`follow_regularizers(SCHEMA)` makes those settings SCHEMA rows (a plugin's too, when it
+registers), and `regularization(config, splits)` builds the regularizers `config` switches on,
+in registry order: fit's hooks (PENALTY ones, then GRADIENT ones: clipping sees the penalized
+gradient), MLP keywords, and fit's batch_transform (DATA ones, applied in turn). A new
+regularizer is one registered class and a grid level: nothing here changes.
 """
 from dataclasses import dataclass
 from typing import Callable
 
 from nn_core import REGULARIZERS
-
-from .augment import RandomShiftRotateFlip
-
-HOOKS, MODEL, BATCH_TRANSFORM = "hooks", "model", "batch_transform"
+from nn_core.regularizers import DATA, GRADIENT, MODEL, PENALTY
 
 
-@dataclass(frozen=True)
-class Row:
-    component: str  # a REGULARIZERS name for hooks; the MLP keyword or a description otherwise
-    settings: tuple  # the SCHEMA settings that configure it
-    into: str  # HOOKS, MODEL or BATCH_TRANSFORM
-    make: Callable  # (config, splits) -> the component (for MODEL: the keyword's value)
-
-    def is_on(self, config):
-        return any(config[key] for key in self.settings)
+def add_settings(schema, name, regularizer):
+    """Add the settings the regularizer `name` declares to `schema`; ValueError for a setting
+    that `schema` already holds."""
+    taken = sorted(set(regularizer.settings) & set(schema))
+    if taken:
+        raise ValueError(f"regularizer {name!r} declares the setting {taken[0]!r}, which is taken")
+    schema.update(regularizer.settings)
 
 
-def hook(component, setting, argument):
-    """A row for the REGULARIZERS entry `component`, built with `argument=config[setting]`."""
-    return Row(component, (setting,), HOOKS,
-               lambda config, splits: REGULARIZERS.create(component, **{argument: config[setting]}))
+def follow_regularizers(schema):
+    """Add every registered regularizer's settings to `schema` now, and every later one's (a
+    plugin's) at its registration."""
+    for name, regularizer in REGULARIZERS.items():
+        add_settings(schema, name, regularizer)
+    REGULARIZERS.watch(lambda name, regularizer: add_settings(schema, name, regularizer))
 
 
-def augmentation(config, splits):
-    return RandomShiftRotateFlip(splits.image_shape, config["augment_shift"],
-                                 config["augment_degrees"], config["augment_flip"],
-                                 splits.pixel_mean, splits.pixel_std)
-
-
-REGULARIZATION_TABLE = (
-    hook("l2", "l2", "l2"),
-    hook("weight_decay", "decoupled_weight_decay", "weight_decay"),
-    hook("grad_clip", "clip_norm", "max_norm"),  # last of the hooks
-    Row("dropout", ("dropout",), MODEL, lambda config, splits: config["dropout"]),
-    Row("input_dropout", ("input_dropout",), MODEL, lambda config, splits: config["input_dropout"]),
-    Row("label_smoothing", ("label_smoothing",), MODEL,
-        lambda config, splits: config["label_smoothing"]),
-    Row("augment", ("augment_shift", "augment_degrees", "augment_flip"), BATCH_TRANSFORM,
-        augmentation),
-)
+def regularizer_conflict(config):
+    """The first registered regularizer's objection to a resolved `config`, or None."""
+    return next(filter(None, (r.conflict(config) for r in REGULARIZERS.values())), None)
 
 
 @dataclass(frozen=True)
@@ -62,11 +45,26 @@ class Regularization:
     batch_transform: Callable = None
 
 
+@dataclass(frozen=True)
+class Chain:
+    """Batch transforms applied in turn: (X_batch, rng) -> X_batch."""
+
+    transforms: tuple
+
+    def __call__(self, batch, rng):
+        for transform in self.transforms:
+            batch = transform(batch, rng)
+        return batch
+
+
 def regularization(config, splits):
-    """The components of every row of REGULARIZATION_TABLE that `config` switches on."""
-    on = [row for row in REGULARIZATION_TABLE if row.is_on(config)]
-    transforms = [row.make(config, splits) for row in on if row.into == BATCH_TRANSFORM]
+    """The regularizers that `config` switches on, built (DATA ones with `splits`' image shape
+    and normalization), sorted into where they plug in."""
+    on = [regularizer.from_settings(config, splits) for regularizer in REGULARIZERS.values()
+          if regularizer.is_on(config)]
+    transforms = [r for r in on if r.into == DATA]
     return Regularization(
-        hooks=[row.make(config, splits) for row in on if row.into == HOOKS],
-        model_kwargs={row.component: row.make(config, splits) for row in on if row.into == MODEL},
-        batch_transform=transforms[0] if transforms else None)
+        hooks=[r for r in on if r.into == PENALTY] + [r for r in on if r.into == GRADIENT],
+        model_kwargs={k: v for r in on if r.into == MODEL for k, v in r.model_kwargs().items()},
+        batch_transform=(None if not transforms else transforms[0] if len(transforms) == 1
+                         else Chain(tuple(transforms))))

@@ -28,7 +28,7 @@ EVERY_SETTING = None  # `honours` of a trainer that implements every SCHEMA sett
 @dataclass(frozen=True)
 class Trainer:
     """`train(config, splits) -> results`, and the settings it implements: SCHEMA keys and
-    optimizer arguments (e.g. "momentum"), or EVERY_SETTING."""
+    component arguments (e.g. "momentum", "slope"), or EVERY_SETTING."""
 
     train: Callable
     honours: frozenset = EVERY_SETTING
@@ -36,16 +36,16 @@ class Trainer:
     def __call__(self, config, splits):
         return self.train(config, splits)
 
-    def ignored(self, config, defaults, optimizer_defaults):
+    def ignored(self, config, defaults, argument_defaults):
         """The settings of a resolved `config` set away from their default (`defaults`: SCHEMA
-        key -> default; `optimizer_defaults`: the optimizer's arguments -> default) that this
-        trainer does not honour, sorted."""
+        key -> default; `argument_defaults`: a params key such as "optimizer_params" -> its
+        component's arguments -> default) that this trainer does not honour, sorted."""
         if self.honours is EVERY_SETTING:
             return []
         changed = [key for key, value in config.items()
-                   if key != "optimizer_params" and value != defaults.get(key, value)]
-        changed += [key for key, value in config["optimizer_params"].items()
-                    if value != optimizer_defaults.get(key)]
+                   if key not in argument_defaults and value != defaults.get(key, value)]
+        changed += [key for params, arguments in argument_defaults.items()
+                    for key, value in config[params].items() if value != arguments.get(key)]
         return sorted(set(changed) - self.honours)
 
 
@@ -113,14 +113,15 @@ def train_nn_core(config, splits):
     sizes = [splits.X_train.shape[1], *config["hidden"], splits.n_classes]
     parts = regularization(config, splits)
     model = MLP(sizes, stream_rng(config, "init"), activation=config["activation"],
-                loss=config["loss"], init=config["init"], **parts.model_kwargs)
+                activation_params=config["activation_params"], loss=config["loss"],
+                init=config["init"], **parts.model_kwargs)
     optimizer = OPTIMIZERS.create(config["optimizer"], lr=config["lr"], **config["optimizer_params"])
     history = fit(model, splits.X_train, splits.y_train, optimizer=optimizer,
                   rng=stream_rng(config, "order"), noise_rng=stream_rng(config, "noise"),
                   epochs=config["epochs"], batch_size=config["batch_size"],
                   X_val=splits.X_val, y_val=splits.y_val,
-                  schedule=SCHEDULES.create(config["schedule"],
-                                            warmup_epochs=config["warmup_epochs"]),
+                  schedule=SCHEDULES.create(config["schedule"], warmup_epochs=config["warmup_epochs"],
+                                            **config["schedule_params"]),
                   regularizers=parts.hooks, patience=config["patience"],
                   batch_transform=parts.batch_transform)
     test_loss = test_acc = None

@@ -4,6 +4,7 @@ Registries (one per component kind; add an entry with `@REGISTRY.register("name"
 ACTIVATIONS, LOSSES, INITIALIZERS, OPTIMIZERS, REGULARIZERS, SCHEDULES.
 """
 from .activations import ACTIVATIONS
+from .augment import RandomShiftRotateFlip
 from .initializers import INITIALIZERS
 from .layers import Dense, Dropout
 from .losses import LOSSES
@@ -15,4 +16,5 @@ from .schedules import SCHEDULES
 from .train import History, fit
 
 __all__ = ["ACTIVATIONS", "INITIALIZERS", "LOSSES", "OPTIMIZERS", "REGULARIZERS", "SCHEDULES",
-           "Dense", "Dropout", "History", "MLP", "Registry", "UnknownNameError", "fit", "one_hot"]
+           "Dense", "Dropout", "History", "MLP", "RandomShiftRotateFlip", "Registry",
+           "UnknownNameError", "fit", "one_hot"]

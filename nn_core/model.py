@@ -13,6 +13,7 @@ from .activations import ACTIVATIONS
 from .initializers import INITIALIZERS
 from .layers import Dense, Dropout
 from .losses import LOSSES
+from .regularizers import LabelSmoothing
 
 EVAL_BATCH = 4096  # rows per forward pass when predicting; bounds memory, amortizes BLAS calls
 
@@ -35,6 +36,8 @@ class MLP:
         Draws the initial weights.
     activation : str
         Hidden activation (ACTIVATIONS). The output layer is linear; its nonlinearity is in the loss.
+    activation_params : dict or None
+        The activation's constructor arguments, e.g. {"slope": 0.1} for leaky_relu.
     loss : str
         Output + loss (LOSSES), fused on the logits.
     dropout : float
@@ -53,16 +56,19 @@ class MLP:
     """
 
     def __init__(self, sizes, rng, activation="relu", loss="softmax_cross_entropy", dropout=0.0,
-                 init=None, dtype=np.float32, input_dropout=0.0, label_smoothing=0.0):
+                 init=None, dtype=np.float32, input_dropout=0.0, label_smoothing=0.0,
+                 activation_params=None):
         if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
             raise ValueError(f"sizes must list at least 2 positive widths, got {sizes}")
         self.config = dict(sizes=[int(s) for s in sizes], activation=activation, loss=loss,
                            dropout=float(dropout), init=init, dtype=np.dtype(dtype).name,
                            input_dropout=float(input_dropout),
-                           label_smoothing=float(label_smoothing))
+                           label_smoothing=float(label_smoothing),
+                           activation_params=dict(activation_params or {}))
         self.dtype = np.dtype(dtype)
-        if label_smoothing and loss != "softmax_cross_entropy":
-            raise ValueError(f"label_smoothing needs loss 'softmax_cross_entropy', got {loss!r}")
+        conflict = LabelSmoothing.conflict({"label_smoothing": label_smoothing, "loss": loss})
+        if conflict:
+            raise ValueError(conflict)
         self.eval_loss = LOSSES.create(loss)  # what `evaluate` reports
         self.loss = (LOSSES.create(loss, label_smoothing=label_smoothing) if label_smoothing
                      else self.eval_loss)  # what training minimizes
@@ -86,7 +92,8 @@ class MLP:
             initializer = INITIALIZERS["glorot_uniform"] if is_output else hidden_init
             w_views[0][...] = initializer(d_in, d_out, rng, self.dtype)
             layer = Dense(w_views[0], b_views[0], w_views[1], b_views[1],
-                          "identity" if is_output else activation)
+                          ACTIVATIONS.create("identity") if is_output
+                          else ACTIVATIONS.create(activation, **self.config["activation_params"]))
             self.layers.append(layer)
             self.dense.append(layer)
             if dropout > 0 and not is_output:

@@ -26,6 +26,7 @@ class Registry(dict):
     def __init__(self, kind):
         super().__init__()
         self.kind = kind
+        self.watchers = []
 
     def register(self, name):
         """Decorator: add the decorated class or function under `name` (which must be new)."""
@@ -33,10 +34,17 @@ class Registry(dict):
         def add(entry):
             if name in self:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
+            for watcher in self.watchers:
+                watcher(name, entry)
             self[name] = entry
             return entry
 
         return add
+
+    def watch(self, watcher):
+        """Call `watcher(name, entry)` at every later `register`, before the entry is added
+        (raising refuses it): how tables derived from a registry follow a plugin's entries."""
+        self.watchers.append(watcher)
 
     def __missing__(self, name):
         raise UnknownNameError(unknown_name_message(self.kind, name, self))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ablations.augment import RandomShiftRotateFlip
+from nn_core.augment import RandomShiftRotateFlip
 
 
 def one_pixel_images(n, h, w, r, c):

@@ -1,10 +1,13 @@
 """The showcase's wall-time estimate: per-run seconds from measured rates, and the run count of
 a tuned grid counted in full before any result exists."""
+from pathlib import Path
+
 import pytest
 
-from ablations.budget import (SPLIT_RELOAD_S, Rates, estimate, full_plan_runs, measured_rates,
-                              run_seconds)
+from ablations.budget import (REFERENCE_RATES, SPLIT_RELOAD_S, Rates, estimate, full_plan_runs,
+                              measured_rates, plan_costs, run_seconds)
 from ablations.config import resolve
+from ablations.records import SCHEMA_VERSION, read_records
 
 RATES = Rates(train_s=1.2, eval_s=0.08, overhead_s=0.2, n_records=1)
 REFERENCE = {"dataset": "mnist", "hidden": [256, 128], "epochs": 6}
@@ -40,3 +43,27 @@ def test_a_tuned_grid_is_counted_with_every_rung_and_final():
     assert len(runs) == 4 + 2 + 3  # rung 0, rung 1, finals
     rows, minutes = estimate({"g": blocks}, RATES, workers=1)
     assert rows[0][1] == 9 and minutes == pytest.approx(rows[0][2] / 60)
+
+
+def test_the_frozen_reference_rates_are_the_committed_records_rates():
+    folder = Path(__file__).resolve().parents[1] / "results" / "default"
+    rates = measured_rates(read_records(folder, log=lambda line: None, set_aside=False).values())
+    assert rates.n_records == REFERENCE_RATES.n_records
+    assert (round(rates.train_s, 3), round(rates.eval_s, 3), round(rates.overhead_s, 2)) == (
+        REFERENCE_RATES.train_s, REFERENCE_RATES.eval_s, REFERENCE_RATES.overhead_s)
+
+
+def test_a_plan_counts_what_is_done_and_what_is_left():
+    blocks = [{"base": {"dataset": "digits", "epochs": 3}, "axes": {"seed": [0, 1, 2]}}]
+    runs = full_plan_runs("g", blocks)
+    done = {runs[0].run_id: {"schema": SCHEMA_VERSION, "status": "ok"}}
+    [cost] = plan_costs({"g": blocks}, {"g": done}, RATES)
+    assert (len(cost.runs), len(cost.to_train), cost.phases) == (3, 2, 1)
+    assert cost.seconds == pytest.approx(2 * run_seconds(runs[1].config, RATES))
+    [forced] = plan_costs({"g": blocks}, {"g": done}, RATES, force=True)
+    assert len(forced.to_train) == 3
+    [only] = plan_costs({"g": blocks}, {"g": done}, RATES, only="seed=2")
+    assert [r.config["seed"] for r in only.to_train] == [2]
+    [finished] = plan_costs({"g": blocks}, {"g": {r.run_id: done[runs[0].run_id] for r in runs}},
+                            RATES)
+    assert (finished.to_train, finished.phases, finished.seconds) == ([], 0, 0.0)

@@ -1,6 +1,7 @@
 """run_all.py as users run it: bad input gives exit 2 and one line, and writes nothing."""
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -62,10 +63,16 @@ def test_results_path_that_is_a_file(tmp_path):
     assert result.returncode == 2 and "exists and is not a directory" in result.stderr
 
 
+def quick_runs():
+    from ablations.grids import GRIDS
+
+    return math.prod(len(levels) for levels in GRIDS["quick"][0]["axes"].values())
+
+
 def test_list_prints_the_runs_and_their_count():
     result = run_all("--list", "--grid", "quick")
     assert result.returncode == 0
-    assert result.stdout.strip().splitlines()[-1] == "quick: 160 runs"
+    assert result.stdout.strip().splitlines()[-1] == f"quick: {quick_runs()} runs"
 
 
 def test_smoke_grid_end_to_end_then_report_only(tmp_path):
@@ -119,20 +126,99 @@ def test_help_ends_with_worked_examples():
     assert len(examples) >= 5 and all(line.strip().startswith("run_all.py") for line in examples)
 
 
-def test_progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere():
-    from ablations.progress import progress_for
+def test_progress_is_one_bar_on_a_terminal_and_plain_lines_elsewhere():
+    from ablations.progress import Session
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
 
     record = {"status": "ok", "test_acc": 0.9123, "labels": {"optimizer": "adam", "seed": 0},
-              "wall_time_s": 1.0, "error": None}
+              "wall_time_s": 1.0, "error": None, "config": {}}
     terminal, lines = Terminal(), []
-    show = progress_for(terminal, lines.append)(2)
-    show(record), show(record)
-    show.close()
-    assert not lines and "2/2" in terminal.getvalue() and "adam/0: ok test_acc=0.9123" in terminal.getvalue()
-    show = progress_for(io.StringIO(), lines.append)(2)
-    show(record)
+    session = Session(3, 30.0, lambda config: 10.0, terminal, lines.append)
+    for phase_runs in (2, 1):  # two phases, one bar
+        show = session(phase_runs)
+        for _ in range(phase_runs):
+            show(record)
+        show.close()
+    session.close()
+    assert not lines and "3/3" in terminal.getvalue() and "(all grids)" in terminal.getvalue()
+    assert "adam/0: ok test_acc=0.9123" in terminal.getvalue()
+    assert terminal.getvalue().count("| 0/3") == 1  # one bar for both phases
+    session = Session(2, 30.0, lambda config: 10.0, io.StringIO(), lines.append)
+    session(2)(record)
     assert lines[0].startswith("[1/2]") and "ETA" in lines[0] and lines[0].endswith("(1.0s)")
+
+
+def test_one_eta_across_phases_weighs_runs_by_their_estimate(monkeypatch):
+    """A plan of 100 s: after 10 s of wall on runs estimated at 20 s, the speed is 2x the
+    estimate, so the 80 s left take 40 s, whichever phase or grid the runs belong to."""
+    from ablations import progress
+
+    now = [0.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: now[0])
+    session = progress.Session(4, 100.0, lambda config: config["s"], None, lambda line: None)
+    assert session.eta_s() == 100.0  # nothing done yet: the plan's estimate
+    now[0] = 10.0
+    session(1)({"status": "ok", "labels": {}, "wall_time_s": 9.0, "config": {"s": 20.0}})
+    assert session.eta_s() == pytest.approx(40.0)
+    session(3)({"status": "ok", "labels": {}, "wall_time_s": 9.0, "config": {"s": 30.0}})
+    assert session.eta_s() == pytest.approx(50.0 * 10.0 / 50.0)
+
+
+def test_the_plan_is_printed_before_training(tmp_path):
+    result = run_all("--grid", "smoke", "--jobs", "2", "--results-dir", str(tmp_path / "results"),
+                     "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    plan = next(i for i, line in enumerate(lines) if line.startswith("plan: "))
+    assert lines[plan].startswith("plan: 8 of 8 runs to train, about ") and " min wall with " in lines[plan]
+    assert lines[plan - 1].startswith("| smoke ") and lines[plan - 1].split("|")[2:6] == [
+        "      8 ", "      0 ", "          8 ", "        1 "]  # runs, done, to train, phases
+    assert plan < next(i for i, line in enumerate(lines) if line.startswith("[1/8]"))
+    again = run_all("--grid", "smoke", "--results-dir", str(tmp_path / "results"),
+                    "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data"))
+    assert "plan: nothing to train (8 runs already done)" in again.stderr
+
+
+def test_one_count_and_eta_across_the_phases_of_a_tuned_grid(tmp_path):
+    grid = tmp_path / "grids.json"
+    grid.write_text(json.dumps({"t": [{
+        "base": {"dataset": "digits", "hidden": [16], "epochs": 2},
+        "axes": {"optimizer": [{"optimizer": "sgd", "tune": {"lr": [0.1, 0.3]}}], "seed": [0, 1]},
+        "tune": {"seeds": [9]}}]}))
+    result = run_all("--grid-file", str(grid), "--grid", "t", "--jobs", "2",
+                     "--results-dir", str(tmp_path / "results"),
+                     "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data"))
+    assert result.returncode == 0, result.stderr
+    assert "plan: 4 of 4 runs to train" in result.stderr
+    assert "| t      |      4 |      0 |          4 |        2 |" in result.stderr  # 2 phases
+    counts = [line.split("]")[0] + "]" for line in result.stderr.splitlines() if line.startswith("[")]
+    assert counts == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert all("(all grids)" in line for line in result.stderr.splitlines() if line.startswith("["))
+
+
+def test_installed_in_an_empty_folder_runs_the_quick_study_and_names_the_showcase(
+        tmp_path, monkeypatch, capsys):
+    """The quick study itself takes minutes (measured outside the tests): smoke stands in."""
+    from ablations import cli, plan
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--list"]) == 0  # root None: the installed command
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"quick: {quick_runs()} runs"
+    monkeypatch.setattr(cli, "QUICK_GRIDS", ["smoke"])
+    assert cli.main(["--jobs", "1", "--data-dir", str(tmp_path / "data")], prog="scratchbench") == 0
+    err = capsys.readouterr().err
+    assert "quick study: every optimizer x activation x regularization x dataset" in err
+    assert ("the full showcase is `scratchbench " + " ".join(f"--grid {g}" for g in plan.SHOWCASE)
+            + "`, about ") in err
+    assert (tmp_path / "reports" / "smoke.md").is_file()
+    assert err.index("quick study") < err.index("[1/8]")
+
+
+def test_in_a_checkout_no_grid_still_means_the_default_grids(tmp_path):
+    result = run_all("--list", "--results-dir", str(tmp_path / "results"))
+    assert result.returncode == 0
+    assert result.stdout.strip().splitlines()[-1].startswith("default: ")
+    assert not (tmp_path / "results").exists()

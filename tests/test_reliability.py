@@ -165,6 +165,10 @@ BAD_GRID_FILES = [
     ('{"g": [{"base": {"hidden": "64"}}]}', "hidden must be list"),
     ('{"g": "not blocks"}', "non-empty list of blocks"),
     ('{"g": [{"base": [1, 2]}]}', "a block is a dict"),
+    ('{"g": [{"base": {"hidden": [2000000000]}}]}', "GiB (parameters, gradients, adam state"),
+    ('{"g": [{"base": {"activation": "leaky_relu", "slop": 0.1}}]}', "did you mean 'slope'"),
+    ('{"g": [{"base": {"schedule": "step", "schedule_params": {"gama": 0.5}}}]}',
+     "unknown argument of schedule 'step' 'gama'; did you mean 'gamma'?"),
     ('[1, 2]', "must hold an object"),
     ('{"g": [', "is not valid JSON"),
 ]
@@ -228,6 +232,39 @@ def test_ctrl_c_stops_keeps_finished_runs_and_says_how_to_resume(tmp_path, grid_
     _, stderr = runner.communicate(timeout=60)
     assert runner.returncode == 130, stderr
     assert "run the same command to resume" in stderr and "Traceback" not in stderr
+    kept = read_records(folder, lambda _: None)
+    assert 0 < len(kept) < N_RUNS and all(r["status"] == "ok" for r in kept.values())
+    assert_clean(folder)
+
+
+def test_sigterm_ends_the_workers_quietly_and_keeps_finished_runs(tmp_path, grid_file):
+    """`kill PID` (a scheduler's stop, a closed session) reaches the parent only: it stops as
+    Ctrl-C does, its loky workers end with it, and stderr holds no warning (loky's "leaked
+    semlock objects" came from workers outliving a parent killed mid-grid)."""
+    folder = tmp_path / "results" / "crash"
+    runner = start_runner(grid_file, tmp_path / "results")
+    deadline = time.time() + 60
+    while count_records(folder) == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(runner.pid, signal.SIGTERM)
+    try:
+        _, stderr = runner.communicate(timeout=60)  # returns once no worker holds the pipe
+        assert runner.returncode == 130, stderr
+        after = stderr[stderr.index("(all grids)"):]
+        assert "run the same command to resume" in after
+        assert not re.search(r"(?i)warn|leaked|traceback|semlock", after), after
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            os.killpg(runner.pid, 0)  # its session's process group: the workers
+            time.sleep(0.1)
+        pytest.fail("workers of the stopped runner are still alive")
+    except ProcessLookupError:
+        pass  # the whole group is gone
+    finally:
+        try:  # leave no orphan behind a failed check
+            os.killpg(runner.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     kept = read_records(folder, lambda _: None)
     assert 0 < len(kept) < N_RUNS and all(r["status"] == "ok" for r in kept.values())
     assert_clean(folder)

@@ -145,6 +145,32 @@ def test_older_schema_records_are_read_but_never_count_as_results(tmp_path, data
     assert json.loads(path.read_text())["test_acc"] == record["test_acc"]
 
 
+def test_a_newer_schema_record_is_kept_aside_never_overwritten(tmp_path, data_dir):
+    """A record of newer code: this code cannot read it, so it is renamed out of the way with
+    one warning, byte for byte, and its run trains again here."""
+    runs = expand_grid("tiny", GRID)
+    run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=quiet)
+    folder = tmp_path / "tiny"
+    newer = runs[0].run_id
+    path = folder / f"{newer}.json"
+    text = json.dumps({**json.loads(path.read_text()), "schema": SCHEMA_VERSION + 1,
+                       "a_future_field": [1, 2]})
+    path.write_text(text)
+    assert migrate_records(folder, run_id) == 0
+    lines = []
+    outcome = run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=lines.append)
+    kept = folder / f"{newer}.json.schema{SCHEMA_VERSION + 1}"
+    assert kept.read_text() == text
+    warnings = [line for line in lines if line.startswith("warning: record")]
+    assert warnings == [f"warning: record {newer}.json is of schema {SCHEMA_VERSION + 1}, newer "
+                        f"than this code's {SCHEMA_VERSION}: kept as {kept.name}, and its run "
+                        f"trains again with this code"]
+    assert outcome.trained == 1 and json.loads(path.read_text())["schema"] == SCHEMA_VERSION
+    path.write_text(text)  # the same again: the first one kept is not overwritten either
+    run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=quiet)
+    assert kept.read_text() == text and (folder / f"{kept.name}.1").read_text() == text
+
+
 def test_records_with_the_retired_standardize_setting_are_renamed_to_normalize(tmp_path, data_dir):
     """standardize=True became normalize="per_pixel": its records move to the new run id (still
     schema 2, so they train again under the current code) and keep their numbers for the report."""

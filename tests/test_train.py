@@ -28,23 +28,6 @@ def train(digits, seed=0, optimizer="adam", lr=1e-3, epochs=5, **kwargs):
     return model, history
 
 
-# A sensible learning rate per optimizer (one row each; a new optimizer needs a row).
-DIGITS_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "momentum_ema": 0.3,
-             "adagrad": 0.05, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
-
-
-def test_every_optimizer_has_a_digits_lr():
-    assert set(DIGITS_LR) == set(OPTIMIZERS)
-
-
-@pytest.mark.parametrize("name", sorted(DIGITS_LR))
-def test_reaches_95_percent_on_digits(name, digits):
-    model, history = train(digits, optimizer=name, lr=DIGITS_LR[name], epochs=25)
-    assert not history.diverged
-    assert model.evaluate(digits[2], digits[3])[1] >= 0.95
-    assert history.train_loss[-1] < history.train_loss[0]
-
-
 def test_history_records_every_epoch(digits):
     _, history = train(digits, epochs=3)
     for key in ["train_loss", "val_loss", "val_acc", "train_time_s", "eval_time_s", "lr"]:
@@ -157,12 +140,21 @@ def test_predict_matches_predict_proba(digits):
     np.testing.assert_array_equal(proba.argmax(axis=1), model.predict(digits[2]))
 
 
-@pytest.mark.parametrize("name,kwargs,expected", [
+# (schedule, kwargs, multipliers worked out by hand): every schedule has a row.
+SCHEDULE_ROWS = [
     ("constant", {}, [1.0, 1.0, 1.0, 1.0]),
     ("step", {"step_epochs": 1, "gamma": 0.5}, [1.0, 1.0, 0.5, 0.5]),
     ("cosine", {}, [1.0, 0.8535533906, 0.5, 0.1464466094]),
     ("constant", {"warmup_epochs": 1}, [0.5, 1.0, 1.0, 1.0]),
-])
+]
+
+
+def test_every_schedule_has_a_row():
+    missing = sorted(set(SCHEDULES) - {name for name, _, _ in SCHEDULE_ROWS})
+    assert not missing, f"add a row to SCHEDULE_ROWS in tests/test_train.py for {missing}"
+
+
+@pytest.mark.parametrize("name,kwargs,expected", SCHEDULE_ROWS)
 def test_schedules(name, kwargs, expected):
     schedule = SCHEDULES.create(name, **kwargs)  # 2 steps per epoch, 4 steps in all
     got = [schedule.multiplier(step, steps_per_epoch=2, total_steps=4) for step in range(4)]

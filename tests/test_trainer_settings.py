@@ -5,22 +5,25 @@ import warnings
 import numpy as np
 import pytest
 
-from ablations.config import SCHEMA, GridError, resolve
+from ablations.config import PARAMS_KEYS, SCHEMA, GridError, resolve
 from ablations.trainers import SKLEARN_HONOURS, TRAINERS, sklearn_alpha
 from nn_core import MLP, OPTIMIZERS, REGULARIZERS, fit
+from test_regularization import switched_on
 
-# A valid non-default value for each setting that scikit-learn's MLPClassifier cannot honour.
-IGNORED_BY_SKLEARN = {"dropout": 0.2, "input_dropout": 0.2, "label_smoothing": 0.1,
-                      "schedule": "cosine", "warmup_epochs": 1.0,
-                      "augment_shift": 2, "augment_degrees": 5.0, "augment_flip": True,
-                      "clip_norm": 1.0, "decoupled_weight_decay": 0.01, "init": "he_normal",
-                      "patience": 3, "loss": "mse",
-                      "init_seed": 1, "order_seed": 1, "noise_seed": 1}  # its random_state is `seed`
+# A valid non-default value for each setting that scikit-learn's MLPClassifier cannot honour:
+# every regularizer's (but l2) that its constructor's defaults switch on, and these.
+IGNORED_BY_SKLEARN = {
+    **{key: value for name, regularizer in REGULARIZERS.items()
+       for key, value in switched_on(regularizer).items() if key not in SKLEARN_HONOURS and value},
+    "schedule": "cosine", "warmup_epochs": 1.0, "augment_degrees": 5.0, "augment_flip": True,
+    "init": "he_normal",
+    "patience": 3, "loss": "mse",
+    "init_seed": 1, "order_seed": 1, "noise_seed": 1}  # its random_state is `seed`
 
 
 def test_every_unhonoured_setting_is_in_the_table_above():
     """A setting added to SCHEMA that sklearn_mlp ignores gets a row here (and is rejected)."""
-    assert set(SCHEMA) - SKLEARN_HONOURS - {"optimizer_params"} == set(IGNORED_BY_SKLEARN)
+    assert set(SCHEMA) - SKLEARN_HONOURS - PARAMS_KEYS == set(IGNORED_BY_SKLEARN)
 
 
 @pytest.mark.parametrize("key", sorted(IGNORED_BY_SKLEARN))
@@ -42,9 +45,14 @@ def test_sklearn_mlp_accepts_what_it_honours(settings):
     resolve({"trainer": "sklearn_mlp", **settings})
 
 
-def test_an_optimizer_argument_sklearn_lacks_is_rejected():
-    with pytest.raises(GridError, match="ignores the setting 'alpha'"):
-        resolve({"trainer": "sklearn_mlp", "optimizer": "rmsprop", "alpha": 0.9})
+@pytest.mark.parametrize("settings,argument", [
+    ({"optimizer": "rmsprop", "alpha": 0.9}, "alpha"),
+    ({"activation": "leaky_relu", "slope": 0.1}, "slope"),
+    ({"schedule": "step", "gamma": 0.5}, "gamma"),  # the first in order: gamma, schedule
+])
+def test_a_component_argument_sklearn_lacks_is_rejected(settings, argument):
+    with pytest.raises(GridError, match=f"ignores the setting '{argument}'"):
+        resolve({"trainer": "sklearn_mlp", **settings})
 
 
 def test_nn_core_honours_every_setting_even_future_ones():

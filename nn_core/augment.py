@@ -1,4 +1,5 @@
-"""Batch augmentation for fit's `batch_transform` hook: random shifts, small rotations, mirroring.
+"""Batch augmentation, the DATA regularizer "augment" (fit's `batch_transform` hook): random
+shifts, small rotations, mirroring.
 
 Each image in a batch (n, h*w) gets its own integer shift (dy, dx) in [-max_shift, max_shift] and,
 optionally, a rotation angle in [-max_degrees, max_degrees] about its centre and a left-right
@@ -16,15 +17,34 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .regularizers import DATA, REGULARIZERS, Regularizer
+from .settings import Setting, number
 
+
+@REGULARIZERS.register("augment")
 @dataclass(frozen=True)
-class RandomShiftRotateFlip:
+class RandomShiftRotateFlip(Regularizer):
+    into = DATA
+    settings = {
+        "augment_shift": Setting(0, (int,), number(0, 10), argument="max_shift",
+                                 help="max random shift in pixels"),
+        "augment_degrees": Setting(0.0, (float,), number(0, 180), argument="max_degrees",
+                                   help="max random rotation"),
+        "augment_flip": Setting(False, (bool,), argument="flip",
+                                help="mirror left-right with probability 1/2"),
+    }
+
     image_shape: tuple  # (h, w)
     max_shift: int = 2
     max_degrees: float = 0.0
     flip: bool = False
     pixel_mean: np.ndarray = None  # () or (h*w,): features = (pixels - pixel_mean) / pixel_std
     pixel_std: np.ndarray = None
+
+    @classmethod
+    def from_settings(cls, config, data=None):
+        return cls(data.image_shape, pixel_mean=data.pixel_mean, pixel_std=data.pixel_std,
+                   **cls.arguments(config))
 
     def __call__(self, batch, rng):
         """batch (n, h*w) -> augmented copy (n, h*w), same dtype."""

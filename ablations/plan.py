@@ -1,0 +1,77 @@
+"""What a session will cost, said before it trains: grids, runs to train and already done, tuning
+phases and the estimated wall time (budget.py's estimate from measured per-epoch rates), then one
+progress display whose ETA covers every grid and phase (progress.Session).
+
+An installed `scratchbench` run in a folder without results of the default grids runs the quick
+study (QUICK_GRIDS) and names the full showcase command with its estimate (`first_run_note`).
+"""
+import math
+import os
+
+from tabulate import tabulate
+
+from .budget import REFERENCE_RATES, estimate, plan_costs, run_seconds
+from .grids import GRIDS, SHOWCASE
+from .progress import Session
+from .tuning import finished_records
+
+QUICK_GRIDS = ["quick"]
+
+
+def plan_workers(args):
+    """Workers that train side by side: loky's --jobs, at most one per core (the rates were
+    measured one worker per core); for Dask, the N of local:N, else unknown (None)."""
+    if args.backend == "loky":
+        return min(args.jobs, os.cpu_count() or 1)
+    kind, _, count = (args.scheduler or "").partition(":")
+    return int(count) if kind == "local" and count.isdigit() else None
+
+
+def session_plan(args):
+    """[budget.GridCost] of the grids `args` asks for, given the records under --results-dir."""
+    grids = {name: args.grids[name] for name in args.grid}
+    finished = {name: finished_records(args.results_dir / name) for name in grids}
+    return plan_costs(grids, finished, only=args.only, force=args.force)
+
+
+def wall_phrase(worker_seconds, workers):
+    if workers is None:
+        return f"about {worker_seconds / 60:.1f} worker minutes"
+    return f"about {worker_seconds / workers / 60:.1f} min wall with {workers} workers"
+
+
+def describe_plan(costs, workers):
+    """The plan's lines: one row per grid, then the total with its estimate."""
+    rows = [[c.name, len(c.runs), len(c.runs) - len(c.to_train), len(c.to_train), c.phases,
+             f"{c.seconds / 60:.1f}"] for c in costs]
+    table = tabulate(rows, headers=["grid", "runs", "done", "to train", "phases", "worker min"],
+                     tablefmt="github")
+    to_train = sum(len(c.to_train) for c in costs)
+    runs = sum(len(c.runs) for c in costs)
+    if not to_train:
+        total = f"plan: nothing to train ({runs} runs already done)"
+    else:
+        total = (f"plan: {to_train} of {runs} runs to train, "
+                 f"{wall_phrase(math.fsum(c.seconds for c in costs), workers)} (from per-epoch "
+                 f"rates measured on {REFERENCE_RATES.n_records} reference records: "
+                 f"{REFERENCE_RATES.train_s:.2f} s train per epoch of 784-256-128-10 on 50,000 "
+                 f"images, one worker per core)")
+    return [*table.splitlines(), total]
+
+
+def first_run_note(workers):
+    """What the quick study is, and the full showcase's command and estimate."""
+    _, worker_minutes = estimate({name: GRIDS[name] for name in SHOWCASE}, REFERENCE_RATES,
+                                 workers=1)
+    command = "scratchbench " + " ".join(f"--grid {name}" for name in SHOWCASE)
+    return (f"quick study: every optimizer x activation x regularization x dataset of the default "
+            f"grid at a small budget; the full showcase is `{command}`, "
+            f"{wall_phrase(worker_minutes * 60, workers)}")
+
+
+def session_progress(costs, workers, stream, log):
+    """A progress.Session over every run of `costs` to train."""
+    share = workers or 1
+    return Session(sum(len(c.to_train) for c in costs),
+                   math.fsum(c.seconds for c in costs) / share,
+                   lambda config: run_seconds(config, REFERENCE_RATES) / share, stream, log)
