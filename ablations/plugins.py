@@ -85,9 +85,12 @@ def module_files(module):
 
 
 def files_sha256(root, files):
+    """SHA-256 of a module's file; of a package's files, each after its path in the package."""
+    if files == [root]:
+        return sha256_hex(root.read_bytes())
     digest = hashlib.sha256()
     for path in files:
-        digest.update(str(path.relative_to(root) if path != root else path.name).encode())
+        digest.update(f"{path.relative_to(root)}\n".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
