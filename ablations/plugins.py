@@ -24,12 +24,13 @@ never depends on the number or kind of workers.
 import ast
 import hashlib
 import importlib
+import importlib.abc
 import importlib.metadata
+import importlib.util
 import os
 import re
 import socket
 import sys
-import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,13 +121,26 @@ def snapshot():
             set(SCHEMA))
 
 
+class SourceText(importlib.abc.SourceLoader):
+    """Imports a module from text: a plugin file's, as read where it was loaded first."""
+
+    def __init__(self, path, source):
+        self.path, self.source = str(path), source
+
+    def get_filename(self, fullname):
+        return self.path
+
+    def get_data(self, path):
+        return self.source.encode()
+
+
 def run_file(module_name, path, source):
-    """Run `source` as module `module_name` (in sys.modules while it runs, and after)."""
-    module = types.ModuleType(module_name)
-    module.__file__ = str(path)
+    """Import `source` as module `module_name` (with `__file__` = `path`)."""
+    spec = importlib.util.spec_from_loader(module_name, SourceText(path, source))
+    module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
-        exec(compile(source, str(path), "exec"), module.__dict__)
+        spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[module_name]
         raise
