@@ -23,8 +23,8 @@ from .idx import IdxFormatError
 from .progress import progress_for
 from .records import GRID_FILE
 from .runner import LokyBackend, run_grid
-from .user_datasets import ArrayDataset
 from .tuning import plan_from_results, run_tuned_grid
+from .user_datasets import ArrayDataset
 
 FETCHED_BY_DEFAULT = ("mnist", "fashion_mnist")
 DEFAULT_GRIDS = ["baselines", "default"]  # the baselines first, so the default report shows them
@@ -34,6 +34,8 @@ EXAMPLES = """examples:
   %(prog)s --list --only dataset=mnist,optimizer=adam   what would run; nothing trained
   %(prog)s --grid quick --only activation=relu --force  retrain a subset of a grid
   %(prog)s --report-only                          re-render the reports from the records
+  %(prog)s --study my_study.py --jobs 2           a study file's components and grids (README)
+  %(prog)s --plugin my_pkg.components --grid-file grids.json   components from a module
   %(prog)s --fetch-data --data-dir /scratch/data  fetch and verify MNIST and Fashion-MNIST
   %(prog)s --backend dask --scheduler local:4     a local Dask cluster of 4 processes
   %(prog)s --backend dask --scheduler tcp://10.0.0.5:8786   a running Dask cluster

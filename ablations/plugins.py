@@ -161,6 +161,9 @@ def load(spec, kind="plugin", origin="--plugin"):
             path = Path(spec).expanduser().resolve()
             source = path.read_text()
             if path.name in LOADED:
+                if LOADED[path.name].path != str(path):
+                    raise PluginError(f"{origin} {spec}: another {path.name} is loaded already "
+                                      f"({LOADED[path.name].path}); rename one of them")
                 return LOADED[path.name], sys.modules[LOADED[path.name].module]
             module = run_file(file_module_name(path), path, source)
             name, sha = path.name, sha256_hex(source.encode())
@@ -240,7 +243,8 @@ def environment():
         return {}
     return {"plugins": [{"name": p.name, "kind": p.kind, "path": p.path, "sha256": p.sha256,
                          "code_sha256": p.code_sha256,
-                         "registers": [f"{kind} {name}" for kind, name in p.registers]}
+                         "registers": [f"{kind} {name}" for kind, name in p.registers],
+                         "settings": list(p.settings)}
                         for p in LOADED.values()]}
 
 
