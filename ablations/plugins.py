@@ -64,7 +64,7 @@ class Plugin:
     path: str  # its file (a package: its folder)
     sha256: str  # of the file (a package: of its .py files)
     code_sha256: str  # what enters run ids (see the module docstring)
-    source: str = None  # a file's text, run on the workers; None: they import `module`
+    source: bytes = None  # a file's bytes, run on the workers; None: they import `module`
     registers: tuple = ()  # ((registry kind, name), ...) it added or replaced
     settings: tuple = ()  # SCHEMA settings it added
 
@@ -121,8 +121,8 @@ def snapshot():
             set(SCHEMA))
 
 
-class SourceText(importlib.abc.SourceLoader):
-    """Imports a module from text: a plugin file's, as read where it was loaded first."""
+class SourceBytes(importlib.abc.SourceLoader):
+    """Imports a module from a file's bytes, as read where it was loaded first."""
 
     def __init__(self, path, source):
         self.path, self.source = str(path), source
@@ -131,12 +131,12 @@ class SourceText(importlib.abc.SourceLoader):
         return self.path
 
     def get_data(self, path):
-        return self.source.encode()
+        return self.source
 
 
 def run_file(module_name, path, source):
-    """Import `source` as module `module_name` (with `__file__` = `path`)."""
-    spec = importlib.util.spec_from_loader(module_name, SourceText(path, source))
+    """Import the bytes `source` as module `module_name` (with `__file__` = `path`)."""
+    spec = importlib.util.spec_from_loader(module_name, SourceBytes(path, source))
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
@@ -155,29 +155,31 @@ def load(spec, kind="plugin", origin="--plugin"):
     """Import the plugin `spec` (a module name, or a .py file's path) in this process; return
     (its Plugin, its module). PluginError (one line, naming `origin` and `spec`) if it fails."""
     is_file = kind == "study" or spec.endswith(".py") or os.sep in spec
+    path = Path(spec).expanduser().resolve()
+    if is_file:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise PluginError(f"{origin} {spec}: cannot read it ({err.strerror})") from None
+        if path.name in LOADED:
+            if LOADED[path.name].path != str(path):
+                raise PluginError(f"{origin} {spec}: another {path.name} is loaded already "
+                                  f"({LOADED[path.name].path}); rename one of them")
+            return LOADED[path.name], sys.modules[LOADED[path.name].module]
+    elif spec in LOADED:
+        return LOADED[spec], sys.modules[LOADED[spec].module]
     before, settings_before = snapshot()
     try:
         if is_file:
-            path = Path(spec).expanduser().resolve()
-            source = path.read_text()
-            if path.name in LOADED:
-                if LOADED[path.name].path != str(path):
-                    raise PluginError(f"{origin} {spec}: another {path.name} is loaded already "
-                                      f"({LOADED[path.name].path}); rename one of them")
-                return LOADED[path.name], sys.modules[LOADED[path.name].module]
-            module = run_file(file_module_name(path), path, source)
-            name, sha = path.name, sha256_hex(source.encode())
-            code = study_code_sha256(source) if kind == "study" else sha
+            module = run_file(file_module_name(path), path, data)
+            name, source, sha = path.name, data, sha256_hex(data)
+            code = study_code_sha256(importlib.util.decode_source(data)) \
+                if kind == "study" else sha
         else:
-            if spec in LOADED:
-                return LOADED[spec], sys.modules[LOADED[spec].module]
             module = importlib.import_module(spec)
             name, source = spec, None
-            root, files = module_files(module)
-            path, sha = root, files_sha256(root, files)
-            code = sha
-    except OSError as err:
-        raise PluginError(f"{origin} {spec}: cannot read it ({err.strerror})") from None
+            path, files = module_files(module)
+            sha = code = files_sha256(path, files)
     except Exception as err:  # noqa: BLE001 - whatever a plugin raises is reported in one line
         hint = ""
         if isinstance(err, ModuleNotFoundError) and Path(f"{spec}.py").is_file():
