@@ -143,7 +143,7 @@ def connect(address, data_dir=None, timeout_s=30.0):
         if n_workers:
             with ctrl_c_ignored():  # inherited by the worker processes: Ctrl-C is the client's
                 cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1,
-                                       processes=True, dashboard_address=None, timeout=timeout_s,
+                                       processes=True, dashboard_address=":0", timeout=timeout_s,
                                        silence_logs=logging.ERROR)
             client = Client(cluster, timeout=timeout_s)
         else:
