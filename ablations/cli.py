@@ -15,7 +15,7 @@ from tabulate import tabulate
 
 from nn_core.registry import unknown_name_message
 
-from . import __version__
+from . import __version__, plugins
 from .config import GridError
 from .datasets import DATASETS, DatasetError, default_data_dir
 from .expand import filter_runs
@@ -26,6 +26,7 @@ from .plan import QUICK_GRIDS, describe_plan, first_run_note, plan_workers, sess
 from .records import GRID_FILE
 from .runner import LokyBackend, run_grid
 from .tuning import plan_from_results, run_tuned_grid
+from .user_datasets import ArrayDataset
 
 FETCHED_BY_DEFAULT = ("mnist", "fashion_mnist")
 DEFAULT_GRIDS = ["baselines", "default"]  # the baselines first, so the default report shows them
@@ -35,6 +36,8 @@ EXAMPLES = """examples:
   %(prog)s --list --only dataset=mnist,optimizer=adam   what would run; nothing trained
   %(prog)s --grid quick --only activation=relu --force  retrain a subset of a grid
   %(prog)s --report-only                          re-render the reports from the records
+  %(prog)s --study my_study.py --jobs 2           a study file's components and grids (README)
+  %(prog)s --plugin my_pkg.components --grid-file grids.json   components from a module
   %(prog)s --fetch-data --data-dir /scratch/data  fetch and verify MNIST and Fashion-MNIST
   %(prog)s --backend dask --scheduler local:4     a local Dask cluster of 4 processes
   %(prog)s --backend dask --scheduler tcp://10.0.0.5:8786   a running Dask cluster
@@ -64,7 +67,16 @@ def parse_args(argv, root, prog=None):
                            epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"scratchbench {__version__}")
     parser.add_argument("--grid-file", type=Path, metavar="PATH",
-                        help='JSON file of extra grids, {"name": [blocks]}, as in ablations/grids.py')
+                        help='JSON file of extra grids, {"name": [blocks]}, as in ablations/grids.py '
+                             '(and "replaces": [built-in grid names] it redefines)')
+    parser.add_argument("--study", type=Path, metavar="FILE.py",
+                        help="a Python file that may register components and defines GRIDS "
+                             "(and REPLACES, the built-in grids it redefines); its grids are "
+                             "the default --grid")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help=f"a module (or .py file) that registers components, repeatable; "
+                             f"also ${plugins.PLUGINS_ENV} and entry points "
+                             f"'{plugins.ENTRY_POINT_GROUP}'")
     parser.add_argument("--grid", action="append", metavar="NAME",
                         help=f"grid to run, repeatable (default: {' and '.join(DEFAULT_GRIDS)}); "
                              f"one of {', '.join(GRIDS)}")
@@ -92,13 +104,11 @@ def parse_args(argv, root, prog=None):
     parser.add_argument("--fetch-data", action="store_true",
                         help="fetch and verify MNIST and Fashion-MNIST, print a table, then exit")
     args = parser.parse_args(argv)
-    args.named_grids = args.grid is not None
-    args.grids = dict(GRIDS)
-    if args.grid_file is not None:
-        args.grids.update(load_grid_file(args.grid_file, parser))
+    args.grids, study_grids = load_extensions(args, parser)
+    args.named_grids = args.grid is not None or bool(study_grids)  # else a first run is quick
     if args.grid is None and args.report_only:  # every report that has records to render
         args.grid = [name for name in args.grids if (args.results_dir / name / GRID_FILE).is_file()]
-    args.grid = args.grid or DEFAULT_GRIDS
+    args.grid = args.grid or study_grids or DEFAULT_GRIDS
     for name in args.grid:
         if name not in args.grids:
             parser.error(f"--grid: {unknown_name_message('grid', name, args.grids)}")
@@ -115,7 +125,8 @@ def parse_args(argv, root, prog=None):
 
 
 def load_grid_file(path, parser):
-    """Grids from a JSON file: an object mapping grid names to lists of blocks."""
+    """(grids, replaced) from a JSON file: an object mapping grid names to lists of blocks, and
+    optionally "replaces": the built-in grids it redefines (not a grid name)."""
     try:
         grids = json.loads(Path(path).read_text())
     except OSError as err:
@@ -124,7 +135,44 @@ def load_grid_file(path, parser):
         parser.error(f"--grid-file: {path} is not valid JSON ({err})")
     if not isinstance(grids, dict) or not all(isinstance(k, str) for k in grids):
         parser.error(f"--grid-file: {path} must hold an object mapping grid names to blocks")
-    return grids
+    replaces = grids.pop("replaces", [])
+    if not isinstance(replaces, list) or not all(isinstance(k, str) for k in replaces):
+        parser.error(f'--grid-file: {path}: "replaces" must be a list of grid names')
+    return grids, set(replaces)
+
+
+def load_extensions(args, parser):
+    """Import the plugins (entry points, $SCRATCHBENCH_PLUGINS, --plugin) and the --study file;
+    return (every grid, the study's grid names). Built-in grids come first, then the study's,
+    then --grid-file's; a name taken already is an error, unless the file says it replaces
+    that built-in grid (a study's REPLACES, a grid file's "replaces")."""
+    try:
+        for origin, spec in [*plugins.specs_from_environment(),
+                             *(("--plugin", spec) for spec in args.plugin)]:
+            plugins.load(spec, origin=origin)
+        files = [(f"--study {args.study}", *plugins.load_study(args.study),
+                  "REPLACES = {...}")] if args.study else []
+    except plugins.PluginError as err:
+        parser.error(str(err))
+    if args.grid_file is not None:
+        files.append((f"--grid-file {args.grid_file}", *load_grid_file(args.grid_file, parser),
+                      '"replaces": [...]'))
+    grids, defined_by = dict(GRIDS), {}
+    for origin, found, replaces, how in files:
+        for name in sorted(replaces):
+            if name not in found or name not in GRIDS:
+                parser.error(f"{origin}: replaces {name!r}, which it does not define"
+                             if name not in found else
+                             f"{origin}: replaces {name!r}, which is not a built-in grid")
+        for name in found:
+            if name in defined_by:
+                parser.error(f"{origin}: grid {name!r} is defined by {defined_by[name]} too")
+            if name in GRIDS and name not in replaces:
+                parser.error(f"{origin}: grid {name!r} is a built-in grid; rename it, or say that "
+                             f"it replaces the built-in one ({how})")
+            defined_by[name] = origin
+        grids.update(found)
+    return grids, list(files[0][1]) if args.study else []
 
 
 def fetch_data(names, data_dir):
@@ -196,7 +244,8 @@ def main(argv=None, root=None, prog=None):
                     f"{plans[name].pending_finals} final runs pending tuning results)"
                     if plans[name].tuned else ""))
             return 0
-        backend = connect_backend(args, data_dir)
+        check_extensions(selected, data_dir)
+        backend = connect_backend(args, data_dir, selected)
         previous_sigterm = signal.signal(signal.SIGTERM, stop_as_ctrl_c)
         workers, costs = plan_workers(args), session_plan(args)
         for line in describe_plan(costs, workers) + ([first_run_note(workers)] if quick else []):
@@ -251,9 +300,33 @@ def stop_as_ctrl_c(signum, frame):
     raise KeyboardInterrupt
 
 
-def connect_backend(args, data_dir):
+def check_extensions(selected, data_dir):
+    """Before anything is written: no component defined in the running script (worker processes
+    cannot import it: its runs would depend on the number of workers), and every user dataset
+    (user_datasets.ArrayDataset) the runs use verified into the cache. GridError or
+    DatasetError otherwise."""
+    in_main = plugins.defined_in_main()
+    if in_main:
+        raise GridError(f"{in_main[0]} is defined in the script being run (__main__), which worker "
+                        f"processes do not import; move it into a module or a study file and "
+                        f"load that with --plugin MODULE or --study FILE")
+    for name in sorted({r.config["dataset"] for runs in selected.values() for r in runs}):
+        if isinstance(DATASETS[name], ArrayDataset):
+            DATASETS[name].fetch(data_dir, log=log_line)
+
+
+def connect_backend(args, data_dir, selected):
+    """The backend, its workers checked: each loaded the plugins and has every component the
+    `selected` runs ({grid: runs}) name (plugins.PluginError otherwise)."""
     if args.backend == "dask":
         from .cluster import connect  # dask.distributed: imported only when asked for
 
-        return connect(args.scheduler, data_dir)
-    return LokyBackend(args.jobs, data_dir)
+        backend = connect(args.scheduler, data_dir)
+    else:
+        backend = LokyBackend(args.jobs, data_dir)
+    try:
+        backend.check_workers([r.config for runs in selected.values() for r in runs])
+    except BaseException:
+        backend.close()
+        raise
+    return backend

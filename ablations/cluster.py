@@ -15,7 +15,7 @@ import uuid
 
 import numpy as np
 
-from . import __version__
+from . import __version__, plugins
 from .config import GridError
 
 DISTRIBUTION = "scratchbench"
@@ -31,9 +31,11 @@ class DaskBackend:
     cluster : a LocalCluster this backend started and closes, or None.
     """
 
-    def __init__(self, client, data_dir=None, cluster=None, poll_s=30.0, no_worker_timeout_s=120.0):
+    def __init__(self, client, data_dir=None, cluster=None, poll_s=30.0, no_worker_timeout_s=120.0,
+                 plugin_set=None):
         self.client, self.data_dir, self.cluster = client, data_dir, cluster
         self.poll_s, self.no_worker_timeout_s = poll_s, no_worker_timeout_s
+        self.plugin_set = plugins.current() if plugin_set is None else plugin_set
 
     @property
     def fetches_on_client(self):
@@ -45,6 +47,15 @@ class DaskBackend:
 
     def describe(self):
         return f"{self.threads()} dask worker threads"
+
+    def check_workers(self, configs):
+        """PluginError unless every connected worker loaded the plugins (their files travel with
+        the call) and has every component and setting of `configs`. A worker that joins later
+        loads them in its first run (plugins.run_checked)."""
+        reports = self.client.run(plugins.probe, self.plugin_set, *plugins.needs(configs))
+        problem = next(filter(None, (reports[w] for w in sorted(reports))), None)
+        if problem:
+            raise plugins.PluginError(f"--backend dask: {problem}")
 
     def records(self, runs, execute, log):
         """Yield `execute(run, data_dir)` for each run of the iterator `runs`, in the order they
@@ -64,7 +75,8 @@ class DaskBackend:
                     run = next(runs, None)
                     if run is None:
                         break
-                    future = self.client.submit(execute, run, self.data_dir, pure=False,
+                    future = self.client.submit(plugins.run_checked, self.plugin_set, execute,
+                                                run, self.data_dir, pure=False,
                                                 key=f"{run.run_id}-{uuid.uuid4().hex[:8]}")
                     in_flight[future] = run
                 if not in_flight:
@@ -78,6 +90,8 @@ class DaskBackend:
                     run = in_flight.pop(future)
                     if future.status == "finished":
                         yield future.result()
+                    elif isinstance(future.exception(), plugins.PluginError):
+                        raise plugins.PluginError(f"--backend dask: {future.exception()}")
                     else:  # e.g. KilledWorker: the run's workers died too often
                         yield failed_record(run, future.exception())
                 if done:
@@ -129,7 +143,7 @@ def connect(address, data_dir=None, timeout_s=30.0):
         if n_workers:
             with ctrl_c_ignored():  # inherited by the worker processes: Ctrl-C is the client's
                 cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1,
-                                       processes=True, dashboard_address=None, timeout=timeout_s,
+                                       processes=True, dashboard_address=":0", timeout=timeout_s,
                                        silence_logs=logging.ERROR)
             client = Client(cluster, timeout=timeout_s)
         else:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from nn_core.registry import unknown_name_message
 
 from .config import GridError, resolve, run_id
+from .plugins import stamp
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def combinations(axes):
 def make_run(where, labels, settings, seen):
     """A validated Run; GridError if `seen` (run_id -> Run) already holds its settings."""
     run_where = f"{where} run {'/'.join(labels.values()) or '(base)'}"
-    config = resolve(settings, run_where)
+    config = stamp(resolve(settings, run_where))  # + the hashes of the plugins it uses, if any
     rid = run_id(config)
     if rid in seen:
         raise GridError(f"{run_where}: duplicate entry, same settings as "

@@ -21,7 +21,7 @@ import joblib
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from . import __version__
+from . import __version__, plugins
 from .config import run_id
 from .datasets import DATASETS, DatasetError, default_data_dir, load_splits
 from .idx import IdxFormatError
@@ -158,27 +158,49 @@ def ignore_ctrl_c():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def start_worker(plugin_set):
+    """Loky's worker initializer: leave Ctrl-C to the parent, import the plugins."""
+    ignore_ctrl_c()
+    plugins.load_in_worker(plugin_set)
+
+
 class LokyBackend:
-    """joblib's loky: `jobs` local worker processes that leave Ctrl-C to the parent and read
-    the client's own dataset cache."""
+    """joblib's loky: `jobs` local worker processes that leave Ctrl-C to the parent, import the
+    plugins (default: this process's, plugins.current()) and read the client's own dataset
+    cache."""
 
     fetches_on_client = True
 
-    def __init__(self, jobs, data_dir):
+    def __init__(self, jobs, data_dir, plugin_set=None):
         self.jobs, self.data_dir = jobs, data_dir
+        self.plugin_set = plugins.current() if plugin_set is None else plugin_set
 
     def describe(self):
         return f"{self.jobs} loky workers"
 
     def parallel_config(self):
-        return joblib.parallel_config(backend="loky", n_jobs=self.jobs, initializer=ignore_ctrl_c)
+        return joblib.parallel_config(backend="loky", n_jobs=self.jobs, initializer=start_worker,
+                                      initargs=(self.plugin_set,))
+
+    def check_workers(self, configs):
+        """PluginError unless the workers loaded the plugins and have every component and
+        setting of `configs` (one probe per worker; run_checked guards each run besides)."""
+        if self.jobs == 1:  # joblib runs in this process
+            return
+        with self.parallel_config():
+            problems = joblib.Parallel()(
+                joblib.delayed(plugins.probe)(self.plugin_set, *plugins.needs(configs))
+                for _ in range(self.jobs))
+        if any(problems):
+            raise plugins.PluginError(next(filter(None, problems)))
 
     def records(self, runs, execute, log):
         """`execute(run, data_dir)` for each run of the iterator `runs` (consumed lazily, just
         before each dispatch), in the order they finish."""
         with self.parallel_config():
             yield from joblib.Parallel(return_as="generator_unordered")(
-                joblib.delayed(execute)(run, self.data_dir) for run in runs)
+                joblib.delayed(plugins.run_checked)(self.plugin_set, execute, run, self.data_dir)
+                for run in runs)
 
     def close(self):
         pass
@@ -225,7 +247,8 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
     if backend.fetches_on_client:  # else each worker fetches into its own host's cache
         for name in sorted({r.config["dataset"] for r in todo}):
             DATASETS[name].fetch(data_dir, log=log)
-    extra = {"environment": environment(), "code_version": code_version(), "grid": grid_name}
+    extra = {"environment": {**environment(), **plugins.environment()},
+             "code_version": code_version(), "grid": grid_name}
     started_at = time.time()
     held = {}  # run_id -> claim of a run dispatched and not yet recorded
 

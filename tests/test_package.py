@@ -1,15 +1,14 @@
 """The package as a user installs it: a wheel, installed (not editable) into a fresh virtual
 environment, gives a `scratchbench` command that works from any folder."""
-import os
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from ablations import __version__
+from helpers import venv_with_wheel
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,20 +41,10 @@ def test_the_wheel_holds_both_packages_the_command_and_the_version(wheel):
 
 
 def test_installed_command_runs_the_smoke_grid_from_another_folder(wheel, tmp_path):
-    venv = tmp_path / "venv"
-    assert run([sys.executable, "-m", "venv", str(venv)]).returncode == 0
-    # The dependencies come from this interpreter's site-packages (a path, so no editable
-    # install of scratchbench found there is activated): only the wheel is new.
-    purelib = run([str(venv / "bin" / "python"), "-c",
-                   "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
-    Path(purelib, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    install = run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index",
-                   "--quiet", str(wheel)])
-    assert install.returncode == 0, install.stderr
+    bin_dir, env = venv_with_wheel(wheel, tmp_path)
+    venv = bin_dir.parent
     work = tmp_path / "elsewhere"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SCRATCHBENCH_DATA_DIR")}
-    env["HOME"] = str(tmp_path / "home")
     command = str(venv / "bin" / "scratchbench")
     where = run([str(venv / "bin" / "python"), "-c", "import ablations; print(ablations.__file__)"],
                 cwd=work, env=env)

@@ -1,0 +1,321 @@
+"""Plugins and study files: modules that register components, imported in this process and in
+every worker, and tied to the runs that use them.
+
+Loaded in this order: the entry-point group `scratchbench.plugins` (each entry point's module),
+$SCRATCHBENCH_PLUGINS (comma- or os.pathsep-separated), each `--plugin`, then `--study`. A plugin
+is an importable module name or the path of a .py file; a file (a study is always one) is run as
+the module `scratchbench_plugin_<stem>` and its text is shipped to the workers, so they need no
+copy of it. A module is imported by name on the workers and must hash the same there.
+
+Identity (what retrains): a run that names a component a plugin registered (its optimizer,
+activation, dataset, ... : COMPONENT_SETTINGS) or sets a SCHEMA setting the plugin added away from
+its default carries `config["plugins"] = {plugin name: code hash}`, which enters its run id; a
+run that uses no plugin has no such key, so its id is what it always was. The code hash is the
+SHA-256 of the file (of a package's .py files), for a study less its top-level `GRIDS = ...` and
+`REPLACES = ...` statements: editing a study's grids trains only the new runs, any other edit of a
+plugin or study retrains every run that uses one of its components, and an unchanged one trains
+nothing. Each record's environment lists every plugin with the SHA-256 of its file.
+
+Workers: `load_in_worker(plugins)` imports them once per process (loky's initializer, or lazily in
+a Dask worker's first task) and keeps a failure; `probe` reports a worker's state up front and
+`run_checked` refuses (PluginError, exit 2) a run whose components a worker lacks, so a record
+never depends on the number or kind of workers.
+"""
+import ast
+import hashlib
+import importlib
+import importlib.abc
+import importlib.metadata
+import importlib.util
+import os
+import re
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from nn_core import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, REGULARIZERS, SCHEDULES
+
+from .config import SCHEMA, GridError
+from .datasets import DATASETS, NORMALIZATIONS
+from .trainers import TRAINERS
+
+ENTRY_POINT_GROUP = "scratchbench.plugins"
+PLUGINS_ENV = "SCRATCHBENCH_PLUGINS"
+FILE_MODULE_PREFIX = "scratchbench_plugin_"
+STUDY_NAMES = ("GRIDS", "REPLACES")  # left out of a study's code hash
+REGISTRIES = (ACTIVATIONS, DATASETS, INITIALIZERS, LOSSES, NORMALIZATIONS, OPTIMIZERS,
+              REGULARIZERS, SCHEDULES, TRAINERS)
+# The settings whose value names a registry entry (tests/test_plugins.py checks it against SCHEMA).
+COMPONENT_SETTINGS = {"trainer": TRAINERS, "dataset": DATASETS, "activation": ACTIVATIONS,
+                      "loss": LOSSES, "init": INITIALIZERS, "optimizer": OPTIMIZERS,
+                      "schedule": SCHEDULES, "normalize": NORMALIZATIONS}
+
+
+class PluginError(GridError):
+    """A plugin or study cannot be loaded here or on a worker; one line naming it."""
+
+
+@dataclass(frozen=True)
+class Plugin:
+    name: str  # a module's name, or a file's name ("my_study.py")
+    kind: str  # "plugin" or "study"
+    module: str  # the module it is imported as
+    path: str  # its file (a package: its folder)
+    sha256: str  # of the file (a package: of its .py files)
+    code_sha256: str  # what enters run ids (see the module docstring)
+    source: bytes = None  # a file's bytes, run on the workers; None: they import `module`
+    registers: tuple = ()  # ((registry kind, name), ...) it added or replaced
+    settings: tuple = ()  # SCHEMA settings it added
+
+
+LOADED = {}  # name -> Plugin, in load order: this process's plugins
+_WORKER_FAILURE = []  # a worker's load failure (one line), kept for `run_checked`
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def module_files(module):
+    """The file of a module, or every .py file under a package's folder, sorted."""
+    path = Path(module.__file__)
+    if path.name != "__init__.py":
+        return path, [path]
+    return path.parent, sorted(path.parent.rglob("*.py"))
+
+
+def files_sha256(root, files):
+    """SHA-256 of a module's file; of a package's files, each after its path in the package."""
+    if files == [root]:
+        return sha256_hex(root.read_bytes())
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path.relative_to(root)}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def study_code_sha256(source):
+    """SHA-256 of `source` less its top-level `GRIDS = ...` and `REPLACES = ...` statements; of
+    all of it if the code reads either name or shares their lines with other code."""
+    tree = ast.parse(source)
+    if any(isinstance(node, ast.Name) and node.id in STUDY_NAMES
+           and not isinstance(node.ctx, ast.Store) for node in ast.walk(tree)):
+        return sha256_hex(source.encode())
+    lines = source.splitlines(keepends=True)
+    dropped = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) else []
+        if targets and all(isinstance(t, ast.Name) and t.id in STUDY_NAMES for t in targets):
+            dropped.update(range(node.lineno - 1, node.end_lineno))
+    kept_nodes = [node for node in tree.body if node.lineno - 1 not in dropped]
+    if any(set(range(n.lineno - 1, n.end_lineno)) & dropped for n in kept_nodes):
+        return sha256_hex(source.encode())
+    return sha256_hex("".join(l for i, l in enumerate(lines) if i not in dropped).encode())
+
+
+def snapshot():
+    return ({(r.kind, name): id(entry) for r in REGISTRIES for name, entry in r.items()},
+            set(SCHEMA))
+
+
+class SourceBytes(importlib.abc.SourceLoader):
+    """Imports a module from a file's bytes, as read where it was loaded first."""
+
+    def __init__(self, path, source):
+        self.path, self.source = str(path), source
+
+    def get_filename(self, fullname):
+        return self.path
+
+    def get_data(self, path):
+        return self.source
+
+
+def run_file(module_name, path, source):
+    """Import the bytes `source` as module `module_name` (with `__file__` = `path`)."""
+    spec = importlib.util.spec_from_loader(module_name, SourceBytes(path, source))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def file_module_name(path):
+    return FILE_MODULE_PREFIX + re.sub(r"\W", "_", Path(path).stem)
+
+
+def load(spec, kind="plugin", origin="--plugin"):
+    """Import the plugin `spec` (a module name, or a .py file's path) in this process; return
+    (its Plugin, its module). PluginError (one line, naming `origin` and `spec`) if it fails."""
+    is_file = kind == "study" or spec.endswith(".py") or os.sep in spec
+    path = Path(spec).expanduser().resolve()
+    if is_file:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise PluginError(f"{origin} {spec}: cannot read it ({err.strerror})") from None
+        if path.name in LOADED:
+            if LOADED[path.name].path != str(path):
+                raise PluginError(f"{origin} {spec}: another {path.name} is loaded already "
+                                  f"({LOADED[path.name].path}); rename one of them")
+            return LOADED[path.name], sys.modules[LOADED[path.name].module]
+    elif spec in LOADED:
+        return LOADED[spec], sys.modules[LOADED[spec].module]
+    before, settings_before = snapshot()
+    try:
+        if is_file:
+            module = run_file(file_module_name(path), path, data)
+            name, source, sha = path.name, data, sha256_hex(data)
+            code = study_code_sha256(importlib.util.decode_source(data)) \
+                if kind == "study" else sha
+        else:
+            module = importlib.import_module(spec)
+            name, source = spec, None
+            path, files = module_files(module)
+            sha = code = files_sha256(path, files)
+    except Exception as err:  # noqa: BLE001 - whatever a plugin raises is reported in one line
+        hint = ""
+        if isinstance(err, ModuleNotFoundError) and Path(f"{spec}.py").is_file():
+            hint = f" (for the file here, give its path: {origin} ./{spec}.py)"
+        raise PluginError(f"{origin} {spec}: importing it raised "
+                          f"{type(err).__name__}: {one_line(err)}{hint}") from None
+    after, settings_after = snapshot()
+    registers = tuple(sorted(key for key, entry in after.items() if before.get(key) != entry))
+    plugin = Plugin(name, kind, module.__name__, str(path), sha, code, source, registers,
+                    tuple(sorted(settings_after - settings_before)))
+    LOADED[name] = plugin
+    return plugin, module
+
+
+def one_line(err):
+    return " ".join(str(err).split()) or "(no message)"
+
+
+def specs_from_environment(environ=None):
+    """(origin, module) of every entry point of ENTRY_POINT_GROUP, then (origin, spec) of
+    $SCRATCHBENCH_PLUGINS, comma- or os.pathsep-separated."""
+    found = [(f"entry point {ep.name!r}", ep.module)
+             for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)]
+    listed = (os.environ if environ is None else environ).get(PLUGINS_ENV, "")
+    found += [(f"${PLUGINS_ENV}", part.strip())
+              for part in re.split(f"[,{re.escape(os.pathsep)}]", listed) if part.strip()]
+    return found
+
+
+def load_study(path):
+    """Load a study file; return (its grids, the built-in grid names it replaces)."""
+    _, module = load(str(path), kind="study", origin="--study")
+    grids = getattr(module, "GRIDS", {})
+    replaces = getattr(module, "REPLACES", set())
+    if not isinstance(grids, dict) or not all(isinstance(k, str) for k in grids):
+        raise PluginError(f"--study {path}: GRIDS must be a dict mapping grid names to blocks")
+    if isinstance(replaces, str) or not all(isinstance(k, str) for k in replaces):
+        raise PluginError(f"--study {path}: REPLACES must be a set of grid names")
+    return grids, set(replaces)
+
+
+def current():
+    """This process's plugins, in load order: what the workers load (picklable)."""
+    return tuple(LOADED.values())
+
+
+def stamp(config):
+    """`config` with `plugins` = {name: code hash} of the loaded plugins it uses (unchanged,
+    without the key, if it uses none)."""
+    used = {p.name: p.code_sha256 for p in LOADED.values() if uses(config, p)}
+    return {**config, "plugins": used} if used else config
+
+
+def uses(config, plugin):
+    named = {(COMPONENT_SETTINGS[key].kind, config.get(key)) for key in COMPONENT_SETTINGS}
+    return bool(named & set(plugin.registers)) or any(
+        key in config and config[key] != SCHEMA[key].default for key in plugin.settings)
+
+
+def environment():
+    """{"plugins": [...]} for the records' environment when any is loaded, else {}."""
+    if not LOADED:
+        return {}
+    return {"plugins": [{"name": p.name, "kind": p.kind, "path": p.path, "sha256": p.sha256,
+                         "code_sha256": p.code_sha256,
+                         "registers": [f"{kind} {name}" for kind, name in p.registers],
+                         "settings": list(p.settings)}
+                        for p in LOADED.values()]}
+
+
+def defined_in_main():
+    """'optimizer 'x'' for each registry entry (a class or function) defined in __main__, which
+    worker processes do not import."""
+    return [f"{r.kind} {name!r}" for r in REGISTRIES for name, entry in r.items()
+            if getattr(entry, "__module__", None) == "__main__"]
+
+
+def load_in_worker(plugins):
+    """Load `plugins` into this worker once; keep the first failure for `run_checked`."""
+    if _WORKER_FAILURE:
+        return
+    for plugin in plugins:
+        if plugin.name in LOADED:
+            continue
+        try:
+            if plugin.source is not None:
+                run_file(plugin.module, plugin.path, plugin.source)
+            else:
+                module = importlib.import_module(plugin.module)
+                root, files = module_files(module)
+                if files_sha256(root, files) != plugin.sha256:
+                    raise PluginError(f"its files at {root} differ from the client's "
+                                      f"(sha256 {plugin.sha256[:12]}...)")
+        except Exception as err:  # noqa: BLE001 - reported by probe / run_checked
+            _WORKER_FAILURE.append(f"{plugin.kind} {plugin.name}: {type(err).__name__}: "
+                                   f"{one_line(err)}")
+            return
+        LOADED[plugin.name] = plugin
+
+
+def worker_name():
+    return f"{socket.gethostname()} pid {os.getpid()}"
+
+
+def probe(plugins, components=(), settings=()):
+    """On a worker: load `plugins`, then one line on the first thing it cannot do: a plugin it
+    cannot load, or one of `components` ((registry kind, name) pairs) or `settings` it lacks.
+    None if it has them all."""
+    load_in_worker(plugins)
+    if _WORKER_FAILURE:
+        return f"worker {worker_name()} cannot load {_WORKER_FAILURE[0]}"
+    missing = [f"{kind} {name!r}" for kind, name in sorted(components)
+               if name not in registry_of(kind)]
+    missing += [f"setting {key!r}" for key in sorted(settings) if key not in SCHEMA]
+    if missing:
+        return (f"worker {worker_name()} has no {missing[0]}: load the module that registers it "
+                f"with --plugin MODULE or --study FILE, so that every worker imports it")
+    return None
+
+
+def registry_of(kind):
+    return next(r for r in REGISTRIES if r.kind == kind)
+
+
+def needs(configs):
+    """(components, settings) that runs of `configs` need a worker to have: (registry kind,
+    name) of each component they name, and the settings they hold besides `plugins`."""
+    components = {(r.kind, config[key]) for config in configs
+                  for key, r in COMPONENT_SETTINGS.items() if config.get(key) is not None}
+    return components, {key for config in configs for key in config if key != "plugins"}
+
+
+def run_checked(plugins, execute, run, data_dir):
+    """`execute(run, data_dir)` on a worker that has loaded `plugins` and every component of the
+    run; else PluginError (the parent stops with exit 2: no record depends on the worker)."""
+    problem = probe(plugins, *needs([run.config]))
+    if problem:
+        raise PluginError(problem)
+    return execute(run, data_dir)
