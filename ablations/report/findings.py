@@ -3,9 +3,12 @@ an effect is stated only when it survives Holm at 5%; otherwise the level is cal
 distinguishable from its baseline, with the effect the pairs at hand could have detected.
 """
 import numpy as np
+import pandas as pd
 
 from ..datasets import DATASETS
 from ..stats.factorial import HIGHER_ORDER, WITHIN
+from ..stats.paired import holm
+from ..stats.ranks import kruskal_p, median_time
 from ..diagnostics import best_level_by_regime
 from .contrasts import ALPHA, in_family
 from .frame import POINTS, REGIME, SPLIT
@@ -123,33 +126,136 @@ def common_runs(data, factor, regimes):
     return data.ok[keep]
 
 
+def design_words(balance):
+    """How a sub-design's finished runs fill its cells, and what that makes of its shares."""
+    if balance.balanced:
+        runs = f"{balance.runs_min} run{'s' * (balance.runs_min != 1)}"
+        return f"balanced ({runs} in each of {balance.cells} cells): exact"
+    if balance.complete:
+        return (f"unbalanced ({balance.runs_min} to {balance.runs_max} runs in each of "
+                f"{balance.cells} cells): unweighted means, an approximation")
+    return (f"{balance.cells - balance.filled} of {balance.cells} cells without a finished run: "
+            f"not decomposed")
+
+
+def importance_groups(data):
+    """{(regime, factors): {dataset: Importance}}: the sub-designs of data.importance that
+    share one regime and one set of factors (one table each)."""
+    groups = {}
+    for (regime, dataset), found in data.importance.items():
+        groups.setdefault((regime, found.factors), {})[dataset] = found
+    return groups
+
+
 def importance_finding(data):
-    """The factor or pair with the largest mean share of variance, and the seed share."""
-    shares = {d: s for d, s in data.importance.items() if s}
-    if not shares or not data.factors:
-        return []
-    sources = [s for s in next(iter(shares.values())) if s not in (HIGHER_ORDER, WITHIN)]
-    mean_share = {s: np.mean([d[s][0] for d in shares.values()]) for s in sources}
-    top = max(mean_share, key=mean_share.get)
-    per_dataset = ", ".join(f"{d} {POINTS * v[top][0]:.0f}% "
-                            f"{interval(POINTS * v[top][1], POINTS * v[top][2], '.0f')}"
-                            for d, v in shares.items())
-    seeds = ", ".join(f"{d} {POINTS * v[WITHIN][0]:.0f}%" for d, v in shares.items())
-    return [f"**{top}** explains the largest share of test-accuracy variance: "
-            f"{POINTS * mean_share[top]:.0f}% on average over datasets ({per_dataset}; 95% CI); "
-            f"seed-to-seed noise within cells explains {seeds}."]
+    """Per regime, the source (factor or pair) with the largest share of test-accuracy
+    variance on each dataset, with its CI, and the seed share: a ranking of point shares
+    (stats.factorial), stated per dataset, never averaged over datasets."""
+    found = []
+    for (regime, factors), by_dataset in importance_groups(data).items():
+        said, seeds = [], []
+        for dataset, result in by_dataset.items():
+            shares = result.shares
+            if not shares:
+                said.append(f"on {dataset} none ({design_words(result.balance)})")
+                continue
+            exact = "exact" if result.balance.balanced else "approximate: unbalanced"
+            top = max((s for s in shares if s not in (HIGHER_ORDER, WITHIN)),
+                      key=lambda s: shares[s][0])
+            share, low, high = (POINTS * v for v in shares[top])
+            higher = shares.get(HIGHER_ORDER, (0.0,))[0]
+            above = (f"; the higher-order interactions explain more, {POINTS * higher:.0f}%"
+                     if higher > shares[top][0] else "")
+            said.append(f"`{top}` on {dataset}, {share:.0f}% {interval(low, high, '.0f')} "
+                        f"({exact}{above})")
+            seeds.append(f"{dataset} {POINTS * shares[WITHIN][0]:.0f}%")
+        where = "" if regime is None else f", {regime} regime"
+        found.append(f"**Factor importance**{where} (over {', '.join(factors)}; the largest "
+                     f"point share, a ranking, not a test; 95% CI): "
+                     + "; ".join(said)
+                     + (f"; seed-to-seed noise within cells explains {', '.join(seeds)}"
+                        if seeds else "") + ".")
+    return found
+
+
+TARGET_TIMES = {"epochs": "epochs_to_target", "seconds": "seconds_to_target"}
+TARGET_RULE = (
+    "medians over the finished runs, a run that never reached it counted as never; "
+    "Kruskal-Wallis across a factor's levels, Holm over the report's {family} such tests: the "
+    "test says whether the levels differ, the medians which is lowest")
+
+
+def target_tests(data):
+    """One row per regime (None without one), dataset, factor varying in the regime and unit
+    (TARGET_TIMES): {level: its finished runs' times} (a miss, or a diverged run, as inf), the
+    median of each level, the Kruskal-Wallis p across levels (stats.ranks) and its Holm
+    adjustment over every row."""
+    finished = data.df[data.df["status"].isin(["ok", "diverged"])]
+    rows = []
+    for regime in data.regimes:
+        for dataset in data.datasets:
+            part = data.in_regime(finished[finished[SPLIT] == dataset], regime)
+            for factor in data.contrasted(regime):
+                for unit, column in TARGET_TIMES.items():
+                    times = {level: part.loc[part[factor] == level, column].fillna(
+                        np.inf).to_numpy(float) for level in data.levels_in(factor, regime)}
+                    times = {level: t for level, t in times.items() if len(t)}
+                    rows.append({REGIME: regime, SPLIT: dataset, "factor": factor,
+                                 "unit": unit, "times": times,
+                                 "medians": {k: median_time(t) for k, t in times.items()},
+                                 "p": kruskal_p(list(times.values()))})
+    tests = pd.DataFrame(rows, columns=[REGIME, SPLIT, "factor", "unit", "times", "medians",
+                                        "p"])
+    return tests.assign(p_holm=holm(tests["p"].to_numpy(float)) if len(tests) else [])
+
+
+def time_text(value, unit):
+    """A median time to target: '1 epoch', '2.5 epochs', '4.2 s', 'never' (over half missed)."""
+    if not np.isfinite(value):
+        return "never"
+    return f"{value:g} epoch{'s' * (value != 1)}" if unit == "epochs" else f"{value:.1f} s"
+
+
+def time_span(values, unit):
+    """'2 epochs', '1.1-2.1 s' or '3 epochs to never' for the sorted medians `values`."""
+    low, high = values[0], values[-1]
+    if low == high:
+        return time_text(low, unit)
+    if not np.isfinite(high):
+        return f"{time_text(low, unit)} to never"
+    return f"{low:{'g' if unit == 'epochs' else '.1f'}}-{time_text(high, unit)}"
+
+
+def fastest_words(medians, unit):
+    """The level(s) with the lowest median, ties named as ties, and the others' range."""
+    lowest = min(medians.values())
+    tied = [f"`{level}`" for level, m in medians.items() if m == lowest]
+    others = sorted(m for m in medians.values() if m != lowest)
+    if not others:
+        return f"every level's median is {time_text(lowest, unit)}, yet their spreads differ"
+    lead = f"{', '.join(tied)} tie lowest" if len(tied) > 1 else f"{tied[0]} lowest"
+    return f"{lead} at {time_text(lowest, unit)} (others {time_span(others, unit)})"
 
 
 def target_finding(data):
-    if not data.factors:
+    """Per regime, the factors whose levels differ in epochs or seconds to the validation
+    target (target_tests after Holm), with the fastest level by median; ties said as ties."""
+    tests = target_tests(data)
+    if not len(tests) or tests["p"].isna().all():
         return []
-    factor = data.factors[0]
-    reach = data.ok.groupby(factor)["epochs_to_target"].median().dropna()
-    if not len(reach):
-        return []
-    fast = reach.idxmin()
-    return [f"Fastest to the validation target by `{factor}`: `{fast}`, median "
-            f"{reach[fast]:.0f} epochs of the runs that reach it."]
+    rule = (f"Kruskal-Wallis across a factor's levels, Holm over the report's "
+            f"{int(tests['p'].notna().sum())} such tests; medians, a miss counted as never")
+    found = []
+    for regime in data.regimes:
+        mine = tests[[r == regime for r in tests[REGIME]]]
+        said = [f"{r[SPLIT]} {r['factor']}, {r['unit']}: "
+                f"{fastest_words(r['medians'], r['unit'])}, {p_clause('Holm p', r['p_holm'])}"
+                for _, r in mine[mine["p_holm"] < ALPHA].iterrows()]
+        body = ("; ".join(said) + "; no other factor's levels differ" if said
+                else "no factor's levels differ in epochs or in seconds")
+        where = "" if regime is None else f", {regime} regime"
+        found.append(f"**Time to the validation target**{where} ({rule}): {body}.")
+    return found
 
 
 def fixed_settings(data):
