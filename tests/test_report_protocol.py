@@ -231,7 +231,7 @@ def test_tuning_flags_edges_divergences_and_lists_selections(showcase):
     assert re.search(r"\| momentum +\| +6 \| +2 \| +33\.3 \|", text)
     assert re.search(r"\| sgd +\| +6 \| +1 \| +16\.7 \|", text)
     assert "None of the 4 pairs violates it." in text
-    assert re.search(r"\| mnist +\| tanh +\| momentum +\| tuned +\| +3 \| +1 \| lr=0\.01 +\| "
+    assert re.search(r"\| mnist +\| tuned +\| momentum +\| tanh +\| +3 \| +1 \| lr=0\.01 +\| "
                      r"+96\.00", text)
 
 
