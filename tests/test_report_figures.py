@@ -137,6 +137,7 @@ def test_the_decomposition_is_exact_only_where_balanced_and_never_negative(tmp_p
     text = render(tmp_path)
     importance = text.split("## Factor importance")[1].split("## Baselines")[0]
     assert "mnist: 1 of 4 cells without a finished run: not decomposed" in importance
+    assert "on mnist 1 of 4 cells without a finished run: not decomposed" in text
     assert "mnist: unbalanced (2 to 3 runs in each of 8 cells): unweighted means, an " \
            "approximation" in importance
     assert data.importance["short", "mnist"].shares == {}
@@ -223,3 +224,20 @@ def test_the_report_says_how_many_selections_the_shared_lr_changes(tmp_path):
            "regularizer instead of shared from the unregularized runs; where it changes, the " \
            "shared lr costs 0.50 points of validation accuracy on average (own best minus " \
            "shared: mnist sgd dropout +0.50)" in text
+
+
+def test_factors_the_grid_does_not_cross_are_not_decomposed(tmp_path):
+    """An lr axis with other values per optimizer (as lr_search): lr is nested in optimizer,
+    so optimizer x lr is no factorial and no share is printed."""
+    grid = Grid(tmp_path / "results", "nested")
+    for opt, lrs in {"sgd": [0.1, 0.3], "adam": [1e-3, 3e-3]}.items():
+        for lr in lrs:
+            for seed in range(2):
+                labels = {"dataset": "mnist", "optimizer": opt, "lr": str(lr), "seed": str(seed)}
+                grid.record(f"{opt}-{lr}-{seed}", labels, {"dataset": "mnist", "seed": seed,
+                                                           "optimizer": opt, "lr": lr}, 0.9)
+    grid.save()
+    text = render(tmp_path, "nested")
+    assert "on mnist the grid does not cross these factors fully, 4 of 8 combinations: not " \
+           "decomposed" in text
+    assert "| optimizer x lr" not in text

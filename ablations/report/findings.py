@@ -126,8 +126,13 @@ def common_runs(data, factor, regimes):
     return data.ok[keep]
 
 
-def design_words(balance):
-    """How a sub-design's finished runs fill its cells, and what that makes of its shares."""
+def design_words(found):
+    """How a sub-design's finished runs fill its cells (`found` a frame.Importance), and what
+    that makes of its shares."""
+    balance = found.balance
+    if found.planned < balance.cells:
+        return (f"the grid does not cross these factors fully, {found.planned} of "
+                f"{balance.cells} combinations: not decomposed")
     if balance.balanced:
         runs = f"{balance.runs_min} run{'s' * (balance.runs_min != 1)}"
         return f"balanced ({runs} in each of {balance.cells} cells): exact"
@@ -157,7 +162,7 @@ def importance_finding(data):
         for dataset, result in by_dataset.items():
             shares = result.shares
             if not shares:
-                said.append(f"on {dataset} none ({design_words(result.balance)})")
+                said.append(f"on {dataset} {design_words(result)}")
                 continue
             exact = "exact" if result.balance.balanced else "approximate: unbalanced"
             top = max((s for s in shares if s not in (HIGHER_ORDER, WITHIN)),

@@ -197,18 +197,22 @@ class ReportData:
                 shape = balance(ok, factors, int(np.prod([rows[f].nunique() for f in factors])))
                 shares = variance_decomposition(ok, factors, "test_acc", self.rng(
                     "importance", regime, dataset)) if shape.complete else {}
-                found[regime, dataset] = Importance(factors, shape, shares)
+                planned = rows.groupby(list(factors)).ngroups
+                found[regime, dataset] = Importance(factors, shape, shares, planned)
         return found
 
 
 @dataclass(frozen=True)
 class Importance:
     """One sub-design's variance decomposition: the factors it is over, how its finished runs
-    fill their cells (stats.factorial.Balance) and {source: (share, low, high)} ({} if none)."""
+    fill their cells (stats.factorial.Balance), {source: (share, low, high)} ({} if none) and
+    how many of the cells the grid has runs for (fewer than balance.cells where it does not
+    cross the factors fully, e.g. an lr axis with other values per optimizer)."""
 
     factors: tuple
     balance: object
     shares: dict
+    planned: int
 
 
 def n_val_images(config):

@@ -269,7 +269,7 @@ def importance(data):
     for (regime, factors), by_dataset in groups.items():
         title = f"over {', '.join(factors)}"
         lines += [f"### {title if regime is None else f'Regime `{regime}`, {title}'}", "",
-                  "; ".join(f"{d}: {design_words(found.balance)}"
+                  "; ".join(f"{d}: {design_words(found)}"
                             for d, found in by_dataset.items()) + ".", ""]
         sources = decomposition_sources(list(factors))
         table = pd.DataFrame({"source": sources})
