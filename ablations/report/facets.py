@@ -45,13 +45,17 @@ def level_runs(data, subset, factor):
             yield level, runs, cells(runs, others)
 
 
-def facets(data, subset):
-    """[(regime, its rows of `subset`, the factors that vary in it, in grid order)] for each
-    regime with runs in `subset` and a factor to compare (regime None: the grid has none)."""
+def varying(data):
+    """{regime: the factors that vary in it, in grid order} (regime None: the grid has none)."""
+    return {regime: data.contrasted(regime) for regime in data.regimes}
+
+
+def facets(subset, varied, data):
+    """[(regime, its rows of `subset`, its factors in `varied`)] for each regime with runs in
+    `subset` and a factor to compare (`varied` from varying(data))."""
     out = []
-    for regime in data.regimes:
+    for regime, factors in varied.items():
         rows = data.in_regime(subset, regime)
-        factors = data.contrasted(regime)
         if len(rows) and factors:
             out.append((regime, rows, factors))
     return out
@@ -66,17 +70,18 @@ def with_text(base, data):
 
 
 def distributions(data):
-    if data.ok.empty or not any(map(data.contrasted, data.regimes)):
+    varied = varying(data)
+    if data.ok.empty or not any(varied.values()):
         return Section("")
     lines = ["## Distributions: IQM and performance profiles", "",
              with_text(DISTRIBUTIONS_TEXT, data), ""]
     figures = {}
     for dataset in data.datasets:
         subset = data.ok_on(dataset)
-        if not facets(data, subset):  # e.g. its runs are all pending
+        if not facets(subset, varied, data):  # e.g. its runs are all pending
             continue
         table, rows = [], []
-        for regime, runs_of_regime, factors in facets(data, subset):
+        for regime, runs_of_regime, factors in facets(subset, varied, data):
             scores = runs_of_regime["test_acc"] * POINTS  # each regime its own range
             taus = np.linspace(np.nanpercentile(scores, 5), scores.max(), PROFILE_POINTS)
             panels = []
@@ -104,10 +109,10 @@ def distributions(data):
 
 
 def interactions(data):
-    varying = {regime: data.contrasted(regime) for regime in data.regimes}
-    if data.ok.empty or all(len(factors) < 2 for factors in varying.values()):
+    varied = varying(data)
+    if data.ok.empty or all(len(factors) < 2 for factors in varied.values()):
         return Section("")
-    alone = [f"`{regime}` ({factors[0]} alone)" for regime, factors in varying.items()
+    alone = [f"`{regime}` ({factors[0]} alone)" for regime, factors in varied.items()
              if len(factors) == 1]
     lines = ["## Interactions", "",
              "Mean test accuracy (%) of each pair of factors that vary together (the mean over "
@@ -119,7 +124,7 @@ def interactions(data):
     figures = {}
     for dataset in data.datasets:
         rows = []
-        for regime, runs, factors in facets(data, data.ok_on(dataset)):
+        for regime, runs, factors in facets(data.ok_on(dataset), varied, data):
             panels = []
             for first, second in itertools.combinations(factors, 2):
                 table = runs.groupby([first, second])["test_acc"].mean().unstack() * POINTS
@@ -136,14 +141,15 @@ def interactions(data):
 
 
 def curves(data):
-    if data.ok.empty or not any(map(data.contrasted, data.regimes)):
+    varied = varying(data)
+    if data.ok.empty or not any(varied.values()):
         return Section("")
     lines = ["## Learning curves", "", with_text(CURVES_TEXT, data), ""]
     figures = {}
     for dataset in data.datasets:
         subset = data.ok_on(dataset)
         rows = []
-        for regime, runs_of_regime, factors in facets(data, subset):
+        for regime, runs_of_regime, factors in facets(subset, varied, data):
             panels = []
             for factor in factors:
                 bands = []

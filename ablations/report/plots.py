@@ -53,7 +53,7 @@ def interaction_figure(title, rows):
     values = [frame.to_numpy(float) for row in rows for _, frame in row]
     finite = np.concatenate([v[np.isfinite(v)] for v in values])
     vmin, vmax = (np.percentile(finite, 10), finite.max()) if finite.size else (0.0, 1.0)
-    fig, axes = panel_grid(rows, 3.4, 3.4)
+    fig, axes = panel_grid(rows, 3.2, 3.1)
     drawn = list(zip([ax for line in axes for ax in line],
                      [panel for row in rows for panel in row], values))
     for ax, (name, frame), v in drawn:
@@ -74,7 +74,7 @@ def band_figure(title, rows, xlabel, ylabel, ylim=None):
     """Lines with shaded bands, one axes per panel, a row of panels per entry of `rows`.
     rows: [[(panel title, [(label, x, mean, low, high)])]]; a band that is all nan (one seed)
     is left out."""
-    fig, axes = panel_grid(rows, 4.4, 3.2)
+    fig, axes = panel_grid(rows, 4.0, 3.0)
     for line, row in zip(axes, rows):
         for ax, (name, lines) in zip(line, row):
             for label, x, mean, low, high in lines:
