@@ -241,3 +241,14 @@ def test_factors_the_grid_does_not_cross_are_not_decomposed(tmp_path):
     assert "on mnist the grid does not cross these factors fully, 4 of 8 combinations: not " \
            "decomposed" in text
     assert "| optimizer x lr" not in text
+
+
+@pytest.mark.parametrize("seeds,drop", [((0,), ()), (range(3), [("long", "adam", "tanh",
+                                                                  "dropout", 1)])])
+def test_a_regime_grid_renders_with_one_seed_or_a_missing_run(tmp_path, seeds, drop):
+    regime_grid(tmp_path / "results", seeds=seeds, drop=drop)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        text = render(tmp_path)
+    assert "nan" not in text and "## Learning curves" in text and "## Interactions" in text
+    assert render(tmp_path) == text
