@@ -5,6 +5,7 @@ frame.py     ReportData: the records loaded once into one frame (plus the cached
              and variance decomposition); seeded generators per key
 contrasts.py every level against its baseline, with Holm over the whole family
 findings.py  the findings in plain words, computed from those numbers
+targets.py   time to the validation target as a test (medians, Kruskal-Wallis, Holm)
 sections.py  one function per section, listed in order in SECTIONS
 facets.py    the figures by level (IQM and profiles, heatmaps, curves), a row per regime
 plots.py     figures: take numbers, return a matplotlib Figure, never save

@@ -77,11 +77,11 @@ def distributions(data):
              with_text(DISTRIBUTIONS_TEXT, data), ""]
     figures = {}
     for dataset in data.datasets:
-        subset = data.ok_on(dataset)
-        if not facets(subset, varied, data):  # e.g. its runs are all pending
+        regimes = facets(data.ok_on(dataset), varied, data)
+        if not regimes:  # e.g. its runs are all pending
             continue
         table, rows = [], []
-        for regime, runs_of_regime, factors in facets(subset, varied, data):
+        for regime, runs_of_regime, factors in regimes:
             scores = runs_of_regime["test_acc"] * POINTS  # each regime its own range
             taus = np.linspace(np.nanpercentile(scores, 5), scores.max(), PROFILE_POINTS)
             panels = []

@@ -15,11 +15,11 @@ from ..trainers import SKLEARN_ACTIVATION, SKLEARN_SOLVER
 from . import plots
 from .contrasts import in_family
 from .facets import curves, distributions, interactions
-from .findings import (TARGET_RULE, TARGET_TIMES, design_words, findings, importance_groups,
-                       target_tests, time_text)
+from .findings import design_words, findings, importance_groups
 from .frame import POINTS, REGIME, REPLICATE, SPLIT, grids_with_results
 from .protocol import (anchor, generalization_gap, lr_sharing, seed_variance, showcase_time,
                        tuning)
+from .targets import TARGET_RULE, TARGET_TIMES, target_tests, time_text
 from .text import Section, figure_link, interval, md_table, mean_std, number, p_value
 
 # Other grids whose runs the report sets beside this one, when their results exist.
