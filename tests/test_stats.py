@@ -290,6 +290,8 @@ def test_discrete_quantiles_match_numpy_inverted_cdf():
 
 
 def test_time_to_target_ranks_misses_last_and_ties_give_no_p():
+    from scipy.stats import kruskal
+
     from ablations.stats.ranks import kruskal_p, median_time
 
     assert median_time([2, 3, np.inf]) == 3 and median_time([2, np.inf, np.inf]) == np.inf
@@ -298,3 +300,8 @@ def test_time_to_target_ranks_misses_last_and_ties_give_no_p():
     assert kruskal_p([fast, slow]) < 0.01 < kruskal_p([fast, fast[::-1]])
     # a miss ranks last: the group with misses is slower than one that always reaches at 5
     assert kruskal_p([[5] * 6, [np.inf] * 6]) < 0.01
+    rng = np.random.default_rng(7)
+    for _ in range(20):  # scipy's test, ties and misses included
+        groups = [np.where(rng.random(n) < 0.2, np.inf, rng.integers(1, 6, n))
+                  for n in rng.integers(2, 9, size=rng.integers(2, 5))]
+        assert kruskal_p(groups) == pytest.approx(kruskal(*groups).pvalue, rel=1e-9)
