@@ -220,3 +220,36 @@ def sittings(starts, finishes, gap_s=SITTING_GAP_S):
                                            runs=("start", "size")).reset_index(drop=True)
     out["minutes"] = (out["finish"] - out["start"]).dt.total_seconds() / 60
     return out
+
+
+def lr_by_regularizer(frame, cell=("dataset", "optimizer", "activation"), factor="regularization",
+                      baseline="none", setting="lr", metric="final_val_acc"):
+    """Does sharing the baseline's lr cost a regularizer? One row per `cell` and level of
+    `factor` other than `baseline`: `shared` the `setting` value that maximizes `metric` for
+    the baseline, `own` the value that maximizes it for the level, `at_shared` and `at_own` the
+    level's metric at each, `changed` (own != shared) and cost_pts = 100 (at_own - at_shared),
+    >= 0. As the tuner selects (tuning.py): a diverged run scores 0, ties go to the earlier
+    value in `frame`'s order, and the metric is the mean over a value's runs (seeds).
+    frame: one row per run with the cell columns, `factor`, `setting`, `metric` and status."""
+    frame = frame.assign(score=frame[metric].where(frame["status"] == "ok", 0.0).fillna(0.0))
+    rows = []
+    for key, part in frame.groupby(list(cell), sort=False):
+        scores = part.groupby([factor, setting], sort=False)["score"].mean()
+
+        def best(level):
+            values = scores[level]
+            return values.index[int(np.argmax(values.to_numpy()))]  # first of the ties
+
+        if baseline not in scores.index.get_level_values(0):
+            continue
+        shared = best(baseline)
+        for level in dict.fromkeys(part[factor]):
+            if level == baseline or shared not in scores[level].index:
+                continue
+            own = best(level)
+            rows.append({**dict(zip(cell, key)), factor: level, "shared": shared, "own": own,
+                         "at_shared": scores[level][shared], "at_own": scores[level][own],
+                         "changed": own != shared,
+                         "cost_pts": 100 * (scores[level][own] - scores[level][shared])})
+    return pd.DataFrame(rows, columns=[*cell, factor, "shared", "own", "at_shared", "at_own",
+                                       "changed", "cost_pts"])

@@ -403,6 +403,24 @@ GRIDS = {
         }
         for name, lrs in LR_SEARCH.items()
     ],
+    # Does the tuned regime's shared lr (tuned without a regularizer, see the showcase notes)
+    # cost a regularizer its best lr? Each regularizer at every lr candidate of two optimizers
+    # (relu, the tuning seed, the tuned regime's budget), so that the report compares the lr
+    # each regularizer would select with the one selected without it (protocol.py,
+    # lr_by_regularization). `python -m ablations.budget`'s rates put its 88 runs at 12.7
+    # worker min, about 6.4 min wall on 2 workers. Its `none` runs are the default grid's tuning
+    # runs of those cells (same settings, same numbers), so the shared lr is re-selected here.
+    "lr_by_regularization": [{
+        "base": DEFAULT_BUDGET,
+        "axes": {
+            "dataset": DATASET_LEVELS,
+            "optimizer": [{k: v for k, v in level.items() if k != "lr"}],
+            "lr": LR_CANDIDATES[level["optimizer"]],
+            "activation": ["relu"],
+            "regularization": REGULARIZATION_LEVELS,
+            "seed": [TUNING_SEED],
+        },
+    } for level in OPTIMIZER_LEVELS if level["optimizer"] in ("sgd", "adam")],
     # Headline accuracy: LONG_CELLS, their final seeds on 59,000 training images.
     "long": [{"base": {**base, "val_size": LONG_REFIT_VAL_SIZE}, "axes": axes}
              for base, axes in LONG_CELLS],

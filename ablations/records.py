@@ -29,7 +29,8 @@ def write_json_atomic(path, obj):
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
                                      suffix=".tmp", delete=False) as f:
         try:
-            json.dump(obj, f, indent=1, sort_keys=True, allow_nan=False)
+            # grid.json keeps the grid's axis order (the report's factor order); records sort
+            json.dump(obj, f, indent=1, sort_keys=path.name != GRID_FILE, allow_nan=False)
             f.flush()
             os.fsync(f.fileno())
         except BaseException:

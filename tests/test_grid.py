@@ -350,3 +350,14 @@ def test_a_new_optimizer_level_is_tuned_around_its_lr_without_a_candidate_entry(
     assert "nesterov" not in LR_CANDIDATES
     assert lr_candidates({"optimizer": "nesterov", "lr": 0.1}) == [0.01, 0.0316, 0.1, 0.316, 1.0]
     assert lr_candidates({"optimizer": "sgd", "lr": 0.3}) == LR_CANDIDATES["sgd"]
+
+
+def test_lr_by_regularization_reselects_the_shared_lr_on_the_default_grids_tuning_runs():
+    """Its unregularized runs are the default grid's tuning runs of the same cells (same
+    settings, so the same run ids and numbers), and every regularizer meets every candidate."""
+    runs = expand_grid("lr_by_regularization", GRIDS["lr_by_regularization"])
+    tuning = {r.run_id for r in plan_grid("default", GRIDS["default"]).tuning}
+    unregularized = [r for r in runs if r.labels["regularization"] == "none"]
+    assert len(unregularized) == 2 * (6 + 5) and all(r.run_id in tuning for r in unregularized)
+    assert all(r.run_id not in tuning for r in runs if r.labels["regularization"] != "none")
+    assert len(runs) == 4 * len(unregularized) == len({r.run_id for r in runs})

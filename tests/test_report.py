@@ -132,9 +132,9 @@ def test_the_best_configuration_is_chosen_on_validation_not_test(tmp_path):
         write_json_atomic(path, record)
     text = render(tmp_path)
     summary = text.split("## Summary")[1].split("Findings, each")[0]
-    assert re.search(r"\| mnist +\| tanh +\| sgd +\| 99\.00 ", summary)
+    assert re.search(r"\| mnist +\| sgd +\| tanh +\| 99\.00 ", summary)  # the grid's order
     assert "chosen by mean final validation accuracy" in summary
-    assert "### mnist: tanh / sgd, seed" in text  # the best model shown is that configuration's
+    assert "### mnist: sgd / tanh, seed" in text  # the best model shown is that configuration's
 
 
 def test_the_cost_scatter_is_coloured_by_optimizer_and_marked_by_activation():

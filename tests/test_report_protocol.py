@@ -231,14 +231,14 @@ def test_tuning_flags_edges_divergences_and_lists_selections(showcase):
     text = tuning(data_of(showcase, "default")).markdown
     assert "1 of 4 tuned settings selected the smallest or largest candidate" in text
     edge = text.split("### Selections at the edge")[1].split("###")[0]
-    assert re.search(r"\| mnist +\| relu +\| sgd +\| tuned +\| lr +\| +3 \| +0\.03 \| +3 \| high",
+    assert re.search(r"\| mnist +\| tuned +\| sgd +\| relu +\| lr +\| +3 \| +0\.03 \| +3 \| high",
                      edge), edge
     assert "tanh" not in edge
     # one of three trials diverged in every cell but sgd/relu's
     assert re.search(r"\| momentum +\| +6 \| +2 \| +33\.3 \|", text)
     assert re.search(r"\| sgd +\| +6 \| +1 \| +16\.7 \|", text)
     assert "None of the 4 pairs violates it." in text
-    assert re.search(r"\| mnist +\| tanh +\| momentum +\| tuned +\| +3 \| +1 \| lr=0\.01 +\| "
+    assert re.search(r"\| mnist +\| tuned +\| momentum +\| tanh +\| +3 \| +1 \| lr=0\.01 +\| "
                      r"+96\.00", text)
 
 

@@ -42,6 +42,10 @@ def test_grid_is_saved_and_a_rerun_trains_nothing(tmp_path, data_dir):
     first = run_grid("tiny", runs, tmp_path, data_dir, jobs=2, log=quiet)
     saved = json.loads((tmp_path / "tiny" / "grid.json").read_text())
     assert [r["run_id"] for r in saved] == [r.run_id for r in runs]
+    assert all(list(r["labels"]) == ["optimizer", "dropout", "seed"] for r in saved)  # grid order
+    record = json.loads(next(p for p in (tmp_path / "tiny").glob("*.json")
+                             if p.name != "grid.json").read_text())
+    assert list(record) == sorted(record)  # records stay sorted
     before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "tiny").glob("*.json")}
     again = run_grid("tiny", runs, tmp_path, data_dir, jobs=2, log=quiet)
     assert (first.trained, again.trained, again.skipped) == (8, 0, 8)

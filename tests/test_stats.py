@@ -11,7 +11,7 @@ from ablations.stats.aggregates import (binomial_se, curve_band, discrete_quanti
                                         trimmed_means)
 from ablations.stats.bootstrap import (acceleration, bca_interval, bootstrap_weights,
                                        inflate_within, resample_weights, stratified_indices)
-from ablations.stats.factorial import HIGHER_ORDER, WITHIN, variance_decomposition
+from ablations.stats.factorial import HIGHER_ORDER, WITHIN, balance, variance_decomposition
 from ablations.stats.paired import holm, mean_ci, pair_up, sign_flip_p
 
 
@@ -157,7 +157,7 @@ def test_variance_decomposition_of_a_hand_made_2x2():
     assert shares["a"][0] == pytest.approx(32 / 48)
     assert shares["b"][0] == pytest.approx(8 / 48)
     assert shares["a x b"][0] == pytest.approx(0, abs=1e-12)
-    assert shares[HIGHER_ORDER][0] == pytest.approx(0, abs=1e-12)
+    assert HIGHER_ORDER not in shares  # with two factors the pair is all of the cell means
     assert shares[WITHIN][0] == pytest.approx(8 / 48)
 
 
@@ -189,6 +189,36 @@ def test_variance_decomposition_sums_to_one_with_intervals_around_it():
     for source in ["a", "b", WITHIN]:  # (BCa may move a small share's interval off it)
         assert shares[source][1] <= shares[source][0] <= shares[source][2]
     assert shares["a"][1] > shares["b"][2]  # a is clearly first
+
+
+def test_an_unbalanced_design_gives_no_negative_shares_and_an_empty_cell_none():
+    """Cells of 1 to 5 runs with a strong a x b interaction (the design where type-I sums of
+    squares leave a negative remainder): unweighted means keep every share in [0, 1]; a cell
+    with no run at all is not decomposed."""
+    df = synthetic_factorial(2, {"a": 0.2, "b": 0.1, "c": 0.0, "ab": 2.0}, seeds=5, noise=0.3)
+    keep = np.random.default_rng(3).integers(1, 6, size=len(df) // 5)  # runs kept per cell
+    df = df[np.arange(len(df)) % 5 < np.repeat(keep, 5)]
+    assert not balance(df, ["a", "b", "c"]).balanced and balance(df, ["a", "b", "c"]).complete
+    shares = variance_decomposition(df, ["a", "b", "c"], "y", np.random.default_rng(0), 500)
+    assert sum(v[0] for v in shares.values()) == pytest.approx(1.0)
+    assert all(0.0 <= v[0] <= 1.0 and v[1] >= 0.0 for v in shares.values())
+    assert shares["a x b"][0] > 0.5
+    holed = df[~((df["a"] == "a0") & (df["b"] == "b0"))]
+    assert not balance(holed, ["a", "b", "c"]).complete
+    assert variance_decomposition(holed, ["a", "b", "c"], "y") == {}
+
+
+def test_a_balanced_design_is_decomposed_exactly():
+    """Balanced: the shares are the type-I (= every type) sums of squares over SS_total."""
+    df = synthetic_factorial(4, {"a": 1.0, "b": 0.5, "c": 0.2, "ab": 0.3}, seeds=3)
+    assert balance(df, ["a", "b", "c"]).balanced
+    y = df["y"].to_numpy()
+    total = ((y - y.mean()) ** 2).sum()
+    ss_a = sum(len(g) * (g.mean() - y.mean()) ** 2 for _, g in df.groupby("a")["y"])
+    within = sum(((g - g.mean()) ** 2).sum() for _, g in df.groupby(["a", "b", "c"])["y"])
+    shares = variance_decomposition(df, ["a", "b", "c"], "y")
+    assert shares["a"][0] == pytest.approx(ss_a / total)
+    assert shares[WITHIN][0] == pytest.approx(within / total)
 
 
 def test_variance_decomposition_ranks_factors_like_a_random_forest_surrogate():
@@ -235,3 +265,21 @@ def test_discrete_quantiles_match_numpy_inverted_cdf():
     low, high = discrete_quantiles(counts, 8, [0.025, 0.975])
     np.testing.assert_array_equal(low, np.quantile(counts, 0.025, axis=0, method="inverted_cdf"))
     np.testing.assert_array_equal(high, np.quantile(counts, 0.975, axis=0, method="inverted_cdf"))
+
+
+def test_time_to_target_ranks_misses_last_and_ties_give_no_p():
+    from scipy.stats import kruskal
+
+    from ablations.stats.ranks import kruskal_p, median_time
+
+    assert median_time([2, 3, np.inf]) == 3 and median_time([2, np.inf, np.inf]) == np.inf
+    assert np.isnan(kruskal_p([[3, 3, 3], [3, 3]])) and np.isnan(kruskal_p([[1, 2], []]))
+    fast, slow = [1, 2, 1, 2, 1, 2], [4, 5, np.inf, np.inf, 5, 4]
+    assert kruskal_p([fast, slow]) < 0.01 < kruskal_p([fast, fast[::-1]])
+    # a miss ranks last: the group with misses is slower than one that always reaches at 5
+    assert kruskal_p([[5] * 6, [np.inf] * 6]) < 0.01
+    rng = np.random.default_rng(7)
+    for _ in range(20):  # scipy's test, ties and misses included
+        groups = [np.where(rng.random(n) < 0.2, np.inf, rng.integers(1, 6, n))
+                  for n in rng.integers(2, 9, size=rng.integers(2, 5))]
+        assert kruskal_p(groups) == pytest.approx(kruskal(*groups).pvalue, rel=1e-9)

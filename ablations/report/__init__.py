@@ -6,7 +6,9 @@ frame.py     ReportData: the records loaded once into one frame (plus the cached
 contrasts.py every level against its baseline and every change between regimes, each asked
              over these settings and across settings, Holm over every test, the verdicts
 findings.py  the findings in plain words, computed from those numbers
+targets.py   time to the validation target as a test (medians, Kruskal-Wallis, Holm)
 sections.py  one function per section, listed in order in SECTIONS
+facets.py    the figures by level (IQM and profiles, heatmaps, curves), a row per regime
 plots.py     figures: take numbers, return a matplotlib Figure, never save
 text.py      markdown tables and number formats
 render.py    the one place that writes files

@@ -12,6 +12,7 @@ from ..datasets import DATASETS
 from ..stats.factorial import HIGHER_ORDER, WITHIN
 from .contrasts import ACROSS, AVERAGE, NONE, UNTESTABLE, claim_mde, in_family
 from .frame import POINTS, REGIME, SPLIT
+from .targets import target_finding
 from .text import interval, p_clause
 
 # The settings held fixed across a grid that every conclusion depends on: (config key, name,
@@ -250,33 +251,61 @@ def family_text(family):
             f"{family['threshold'].iloc[0] if len(family) else float('nan'):.2g}.")
 
 
+def design_words(found):
+    """How a sub-design's finished runs fill its cells (`found` a frame.Importance), and what
+    that makes of its shares."""
+    balance = found.balance
+    if found.planned < balance.cells:
+        return (f"the grid does not cross these factors fully, {found.planned} of "
+                f"{balance.cells} combinations: not decomposed")
+    if balance.balanced:
+        runs = f"{balance.runs_min} run{'s' * (balance.runs_min != 1)}"
+        return f"balanced ({runs} in each of {balance.cells} cells): exact"
+    if balance.complete:
+        return (f"unbalanced ({balance.runs_min} to {balance.runs_max} runs in each of "
+                f"{balance.cells} cells): unweighted means, an approximation")
+    return (f"{balance.cells - balance.filled} of {balance.cells} cells without a finished run: "
+            f"not decomposed")
+
+
+def importance_groups(data):
+    """{(regime, factors): {dataset: Importance}}: the sub-designs of data.importance that
+    share one regime and one set of factors (one table each)."""
+    groups = {}
+    for (regime, dataset), found in data.importance.items():
+        groups.setdefault((regime, found.factors), {})[dataset] = found
+    return groups
+
+
 def importance_finding(data):
-    """The factor or pair with the largest mean share of variance, and the seed share."""
-    shares = {d: s for d, s in data.importance.items() if s}
-    if not shares or not data.factors:
-        return []
-    sources = [s for s in next(iter(shares.values())) if s not in (HIGHER_ORDER, WITHIN)]
-    mean_share = {s: np.mean([d[s][0] for d in shares.values()]) for s in sources}
-    top = max(mean_share, key=mean_share.get)
-    per_dataset = ", ".join(f"{d} {POINTS * v[top][0]:.0f}% "
-                            f"{interval(POINTS * v[top][1], POINTS * v[top][2], '.0f')}"
-                            for d, v in shares.items())
-    seeds = ", ".join(f"{d} {POINTS * v[WITHIN][0]:.0f}%" for d, v in shares.items())
-    return [f"**{top}** explains the largest share of test-accuracy variance: "
-            f"{POINTS * mean_share[top]:.0f}% on average over datasets ({per_dataset}; 95% CI); "
-            f"seed-to-seed noise within cells explains {seeds}."]
-
-
-def target_finding(data):
-    if not data.factors:
-        return []
-    factor = data.factors[0]
-    reach = data.ok.groupby(factor)["epochs_to_target"].median().dropna()
-    if not len(reach):
-        return []
-    fast = reach.idxmin()
-    return [f"Fastest to the validation target by `{factor}`: `{fast}`, median "
-            f"{reach[fast]:.0f} epochs of the runs that reach it."]
+    """Per regime, the source (factor or pair) with the largest share of test-accuracy
+    variance on each dataset, with its CI, and the seed share: a ranking of point shares
+    (stats.factorial), stated per dataset, never averaged over datasets."""
+    found = []
+    for (regime, factors), by_dataset in importance_groups(data).items():
+        said, seeds = [], []
+        for dataset, result in by_dataset.items():
+            shares = result.shares
+            if not shares:
+                said.append(f"on {dataset} {design_words(result)}")
+                continue
+            exact = "exact" if result.balance.balanced else "approximate: unbalanced"
+            top = max((s for s in shares if s not in (HIGHER_ORDER, WITHIN)),
+                      key=lambda s: shares[s][0])
+            share, low, high = (POINTS * v for v in shares[top])
+            higher = shares.get(HIGHER_ORDER, (0.0,))[0]
+            above = (f"; the higher-order interactions explain more, {POINTS * higher:.0f}%"
+                     if higher > shares[top][0] else "")
+            said.append(f"`{top}` on {dataset}, {share:.0f}% {interval(low, high, '.0f')} "
+                        f"({exact}{above})")
+            seeds.append(f"{dataset} {POINTS * shares[WITHIN][0]:.0f}%")
+        where = "" if regime is None else f", {regime} regime"
+        found.append(f"**Factor importance**{where} (over {', '.join(factors)}; the largest "
+                     f"point share, a ranking, not a test; 95% CI): "
+                     + "; ".join(said)
+                     + (f"; seed-to-seed noise within cells explains {', '.join(seeds)}"
+                        if seeds else "") + ".")
+    return found
 
 
 def fixed_settings(data):

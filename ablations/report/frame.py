@@ -171,12 +171,48 @@ class ReportData:
         return contrast_family(self)
 
     @cached_property
-    def importance(self):
-        """{dataset: variance decomposition of test accuracy with its bootstrap intervals}."""
-        from ..stats.factorial import variance_decomposition
+    def unique(self):
+        """`df` with each run once: a run that serves two regimes (the same settings, so one
+        run id and one record, e.g. a tuned lr equal to the default) is listed under both in
+        grid.json; here it is its first row. Counts and times of runs read this."""
+        return self.df.drop_duplicates("run_id")
 
-        return {d: variance_decomposition(self.ok_on(d), self.factors, "test_acc",
-                                          self.rng("importance", d)) for d in self.datasets}
+    @cached_property
+    def importance(self):
+        """{(regime, dataset): Importance} for each regime (None without a regime axis) and
+        dataset where a factor varies: the variance decomposition of test accuracy within that
+        sub-design (regimes are separate protocols, never pooled), over the factors with two or
+        more levels among its runs, each finished run once; no shares where a cell of those
+        factors has no finished run."""
+        from ..stats.factorial import balance, variance_decomposition
+
+        found = {}
+        for regime in self.regimes:
+            for dataset in self.datasets:
+                rows = self.in_regime(self.df[self.df[SPLIT] == dataset], regime)
+                factors = tuple(f for f in self.factors if f != REGIME and rows[f].nunique() > 1)
+                if not factors:
+                    continue
+                ok = rows[rows["status"] == "ok"].drop_duplicates("run_id")
+                shape = balance(ok, factors, int(np.prod([rows[f].nunique() for f in factors])))
+                shares = variance_decomposition(ok, factors, "test_acc", self.rng(
+                    "importance", regime, dataset)) if shape.complete else {}
+                planned = rows.groupby(list(factors)).ngroups
+                found[regime, dataset] = Importance(factors, shape, shares, planned)
+        return found
+
+
+@dataclass(frozen=True)
+class Importance:
+    """One sub-design's variance decomposition: the factors it is over, how its finished runs
+    fill their cells (stats.factorial.Balance), {source: (share, low, high)} ({} if none) and
+    how many of the cells the grid has runs for (fewer than balance.cells where it does not
+    cross the factors fully, e.g. an lr axis with other values per optimizer)."""
+
+    factors: tuple
+    balance: object
+    shares: dict
+    planned: int
 
 
 def n_val_images(config):

@@ -34,42 +34,63 @@ def heatmap(ax, values, rows, columns, fmt, vmin=None, vmax=None, cmap="viridis"
     return image
 
 
-def interaction_figure(title, panels):
-    """One heatmap per panel, all on one colour scale (from the 10th percentile of the cells,
-    so that one collapsed cell does not flatten the rest; lower cells take the bottom colour).
-    panels: [(panel title, DataFrame of values indexed by row level, columns by column level)]."""
-    values = [frame.to_numpy(float) for _, frame in panels]
+def panel_grid(rows, width, height, layout=None):
+    """(Figure, [[axes of row i]]): one row of axes per entry of `rows` (lists of panels), as
+    many columns as the longest row, each axes `width` x `height` inches; a shorter row leaves
+    its last places empty (no axes is made there: each costs as much to build as to draw)."""
+    columns = max(map(len, rows))
+    fig = Figure(figsize=(width * columns, height * len(rows)), layout=layout)
+    grid = fig.add_gridspec(len(rows), columns)
+    return fig, [[fig.add_subplot(grid[i, j]) for j in range(len(row))]
+                 for i, row in enumerate(rows)]
+
+
+def interaction_figure(title, rows):
+    """One heatmap per panel, a row of panels per entry of `rows`, all on one colour scale (from
+    the 10th percentile of the cells, so that one collapsed cell does not flatten the rest;
+    lower cells take the bottom colour). rows: [[(panel title, DataFrame of values indexed by
+    row level, columns by column level)]]."""
+    values = [frame.to_numpy(float) for row in rows for _, frame in row]
     finite = np.concatenate([v[np.isfinite(v)] for v in values])
     vmin, vmax = (np.percentile(finite, 10), finite.max()) if finite.size else (0.0, 1.0)
-    fig, axes = subplots(1, len(panels), figsize=(3 * len(panels) + 1.6, 3.6),
-                         squeeze=False, sharey=True, layout="constrained")
-    for ax, (name, frame), v in zip(axes[0], panels, values):
+    fig, axes = panel_grid(rows, 3.2, 3.1)
+    drawn = list(zip([ax for line in axes for ax in line],
+                     [panel for row in rows for panel in row], values))
+    for ax, (name, frame), v in drawn:
         image = heatmap(ax, v, list(frame.index), list(frame.columns), ".1f", vmin, vmax)
+        ax.set_ylabel(frame.index.name or "", fontsize=8)
+        ax.set_xlabel(frame.columns.name or "", fontsize=8)
         ax.set_title(name, fontsize=9)
-    fig.colorbar(image, ax=list(axes[0]), fraction=0.03, label="test acc %", extend="min")
+    width, height = fig.get_size_inches()  # margins in inches (constrained layout costs more)
+    fig.subplots_adjust(left=1.1 / width, right=1 - 0.9 / width, bottom=1.0 / height,
+                        top=1 - 0.55 / height, wspace=0.55, hspace=0.6)
+    fig.colorbar(image, ax=[ax for ax, _, _ in drawn], fraction=0.03, label="test acc %",
+                 extend="min")
     fig.suptitle(title)
     return fig
 
 
-def band_figure(title, panels, xlabel, ylabel, ylim=None):
-    """Lines with shaded bands, one axis per panel. panels: [(panel title, [(label, x, mean,
-    low, high)])]; a band that is all nan (one seed) is left out."""
-    fig, axes = subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
-    for ax, (name, lines) in zip(axes[0], panels):
-        for label, x, mean, low, high in lines:
-            ax.plot(x, mean, label=str(label))
-            if np.isfinite(low).any():
-                ax.fill_between(x, low, high, alpha=0.2)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_title(name, fontsize=9)
-        ax.legend(fontsize=7)
-        if ylim is not None:
-            ax.set_ylim(*ylim)
+def band_figure(title, rows, xlabel, ylabel, ylim=None):
+    """Lines with shaded bands, one axes per panel, a row of panels per entry of `rows`.
+    rows: [[(panel title, [(label, x, mean, low, high)])]]; a band that is all nan (one seed)
+    is left out."""
+    fig, axes = panel_grid(rows, 4.0, 3.0)
+    for line, row in zip(axes, rows):
+        for ax, (name, lines) in zip(line, row):
+            for label, x, mean, low, high in lines:
+                ax.plot(x, mean, label=str(label))
+                if np.isfinite(low).any():
+                    ax.fill_between(x, low, high, alpha=0.2)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.set_title(name, fontsize=9)
+            ax.legend(fontsize=7)
+            if ylim is not None:
+                ax.set_ylim(*ylim)
     fig.suptitle(title)
-    width = 5 * len(panels)  # margins in inches, whatever the number of panels
-    fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.14, top=0.84,
-                        wspace=0.25)
+    width, height = fig.get_size_inches()  # margins in inches, whatever the number of panels
+    fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.5 / height,
+                        top=1 - 0.7 / height, wspace=0.25, hspace=0.5)
     return fig
 
 

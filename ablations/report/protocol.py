@@ -23,6 +23,7 @@ GAP_GRIDS = ("default", "small_data")  # grids whose unregularized baselines are
 ANCHOR_GRID = "algoperf"  # the external anchor (AlgoPerf's MNIST workload)
 VARIED = STREAM_AXES[0]  # which seed stream the variance grid varies ("all": every one)
 VARIANCE_GRID = "variance"  # its seed-variance attribution is also shown in SHOWCASE_REPORT
+LR_SHARING_GRID = "lr_by_regularization"  # what the shared lr costs, also in SHOWCASE_REPORT
 INCLUSION_TEXT = (
     "Tuned optimizers should respect the inclusion hierarchy sgd ⊆ momentum ⊆ adam (Choi et "
     "al. 2019): each can imitate the one before it, so with its lr tuned it should do no worse. "
@@ -214,6 +215,71 @@ def seed_variance(data):
         md_table(pd.DataFrame(rows, columns=[SPLIT, "source", "runs", "sd", "95% CI",
                                              "test-set SE", "sd / SE"]), ".3f"), "",
         figure_link(report, name)]), {name: figure})
+
+
+def lr_sharing_data(data):
+    """The ReportData of the runs that measure the shared lr: the grid's own where it is the
+    LR_SHARING_GRID, in SHOWCASE_REPORT that grid's (None without results), else None."""
+    if data.grid == LR_SHARING_GRID:
+        return data
+    return data.sibling(LR_SHARING_GRID) if data.grid == SHOWCASE_REPORT else None
+
+
+def shared_lr_check(data):
+    """diagnostics.lr_by_regularizer on the LR_SHARING_GRID's runs beside `data` (one row per
+    dataset, optimizer, activation and regularizer: the lr selected without a regularizer and
+    the regularizer's own best, final validation accuracy at each, the cost in points), or None
+    where those runs are not at hand. For a sentence beside a regularizer's verdict."""
+    other = lr_sharing_data(data)
+    if other is None or other.ok.empty:
+        return None
+    frame = diagnostics.runs_frame(list(other.runs), other.records)
+    return diagnostics.lr_by_regularizer(frame).assign(
+        n_val=lambda d: d[SPLIT].map(other.df.groupby(SPLIT)["n_val"].max()))
+
+
+def shared_lr_sentence(check):
+    """What `check` (shared_lr_check) found, in one sentence."""
+    changed = check[check["changed"]]
+    n, k = len(check), len(changed)
+    head = (f"On this subset, {k} of {n} selections change when the lr is tuned for each "
+            f"regularizer instead of shared from the unregularized runs")
+    if not k:
+        return head + (": each regularizer's best lr is the shared one, so sharing it cost "
+                       "nothing here.")
+    se = POINTS * np.sqrt(changed["at_own"] * (1 - changed["at_own"]) / changed["n_val"])
+    where = ", ".join(f"{r[SPLIT]} {r['optimizer']} {r['regularization']} "
+                      f"{r['cost_pts']:+.2f}" for _, r in changed.iterrows())
+    return (head + f"; where it changes, the shared lr costs {changed['cost_pts'].mean():.2f} "
+            f"points of validation accuracy on average (own best minus shared: {where}), "
+            f"against a single run's validation-set SE of {se.min():.2f}-{se.max():.2f} points.")
+
+
+def lr_sharing(data):
+    """Whether the lr tuned without a regularizer, shared by every regularizer, is the one each
+    regularizer would select (the LR_SHARING_GRID's runs), in data's report."""
+    check = shared_lr_check(data)
+    if check is None or not len(check):
+        return Section("")
+    other = lr_sharing_data(data)
+    seeds = sorted({int(c["seed"]) for c in other.configs.values()})
+    table = check.assign(at_shared=POINTS * check["at_shared"], at_own=POINTS * check["at_own"],
+                         changed=check["changed"].map({True: "yes", False: "no"}))
+    table = table.drop(columns=["n_val"]).rename(columns={
+        "shared": "shared lr", "own": "own best lr", "at_shared": "val acc % at shared",
+        "at_own": "val acc % at own", "cost_pts": "cost (points)"})
+    return Section("\n".join([
+        "## Does the shared lr cost the regularizers?", "",
+        *([] if other is data else [f"From the `{other.grid}` grid ({len(other.ok)} finished "
+                                    f"runs, reports/{other.grid}.md). "]),
+        "The tuned regime tunes the lr per dataset, optimizer and activation without a "
+        "regularizer and gives every regularizer that lr. Here each regularizer was trained at "
+        f"every lr candidate (seed {', '.join(map(str, seeds))}, the tuning seed, at the tuned "
+        "regime's budget): its own best lr by final validation accuracy, as the tuner selects "
+        "(a diverged run scores 0, ties go to the smaller lr), against the shared one. The cost "
+        "is the validation accuracy at its own best lr minus that at the shared lr, in points.",
+        "", f"**{shared_lr_sentence(check)}**", "",
+        md_table(cells_first(data, table), ".4g")]))
 
 
 def anchor(data):

@@ -9,30 +9,22 @@ import pandas as pd
 from ..datasets import DATASETS, DatasetError
 from ..grids import PUBLISHED_ACCURACY
 from ..idx import IdxFormatError
-from ..stats.aggregates import (binomial_se, curve_band, iqm_ci, pareto_front,
-                                performance_profile)
+from ..stats.aggregates import binomial_se, pareto_front
 from ..stats.factorial import decomposition_sources
 from ..trainers import SKLEARN_ACTIVATION, SKLEARN_SOLVER
 from . import plots
 from .contrasts import ACROSS, AVERAGE, claim_mde, in_family
-from .findings import caveat, family_text, findings, verdict_lines
+from .facets import curves, distributions, interactions
+from .findings import (caveat, design_words, family_text, findings, importance_groups,
+                       verdict_lines)
 from .frame import POINTS, REGIME, REPLICATE, SPLIT, grids_with_results
-from .protocol import anchor, generalization_gap, seed_variance, showcase_time, tuning
+from .protocol import (anchor, generalization_gap, lr_sharing, seed_variance, showcase_time,
+                       tuning)
+from .targets import TARGET_RULE, TARGET_TIMES, target_tests, time_text
 from .text import Section, figure_link, interval, md_table, mean_std, number, p_value
 
 # Other grids whose runs the report sets beside this one, when their results exist.
 REFERENCE_GRIDS = ("baselines", "tutorials")
-PROFILE_POINTS = 101  # accuracy thresholds per performance profile
-DISTRIBUTIONS_TEXT = (
-    "Per level, over all its runs: the interquartile mean (IQM, the mean of the middle half of "
-    "the runs) of test accuracy with a 95% stratified-bootstrap BCa CI (runs resampled within "
-    "each cell of the other factors; rliable, Agarwal et al. 2021), and performance profiles: "
-    "the fraction of runs scoring above each accuracy tau, with 95% percentile bands of the "
-    "same bootstrap.")
-CURVES_TEXT = (
-    "Validation accuracy per epoch: for each level, the mean over its runs, with a 95% band of "
-    "the stratified bootstrap (seeds resampled within each cell of the other factors; no band "
-    "with a single seed).")
 REGIMES_TEXT = (
     "Each regime is compared within itself, like a dataset: pairs never cross regimes, a factor "
     "with a single level in a regime is not contrasted there, and the baseline is the factor's "
@@ -42,12 +34,6 @@ REGIMES_TEXT = (
 def class_names(dataset, n):
     names = getattr(DATASETS[dataset], "class_names", ()) if dataset in DATASETS else ()
     return list(names) if len(names) == n else [str(i) for i in range(n)]
-
-
-def cells(frame, factors):
-    """Stratum of each row: its tuple of the given factors' levels."""
-    return list(frame[list(factors)].itertuples(index=False, name=None)) if factors \
-        else [()] * len(frame)
 
 
 SCATTER_FIRST = ("optimizer", "activation")  # the cost scatter's colour, then its marker
@@ -60,19 +46,20 @@ def scatter_factors(factors):
             *(f for f in factors if f not in SCATTER_FIRST)]
 
 
-def level_runs(data, subset, factor):
-    """(level, its runs in `subset`, their cells of the other factors) for each level of
-    `factor` that has runs: what a per-level bootstrap resamples within."""
-    others = [f for f in data.factors if f != factor]
-    for level in data.levels(factor):
-        runs = subset[subset[factor] == level]
-        if len(runs):
-            yield level, runs, cells(runs, others)
+def shared_runs_note(data):
+    """'; grid.json lists N entries: k runs serve more than one regime ...' where a run is
+    listed under more than one regime, else ''."""
+    if len(data.unique) == len(data.df):
+        return ""
+    shared = int(data.df["run_id"].value_counts().gt(1).sum())
+    return (f"; grid.json lists {len(data.df)} entries: {shared} runs serve more than one "
+            f"regime (the same settings, e.g. a tuned lr equal to the default), counted once "
+            f"here and in the times, and part of each regime's comparisons")
 
 
 def header(data):
-    df, env = data.df, next((r["environment"] for r in data.records.values()
-                             if "environment" in r), {})
+    df, env = data.unique, next((r["environment"] for r in data.records.values()
+                                 if "environment" in r), {})
     counts = df["status"].value_counts()
     finished = pd.to_datetime(df["finished_at"].dropna())
     started = finished - pd.to_timedelta(df.loc[finished.index, "wall_time_s"], unit="s")
@@ -89,7 +76,7 @@ def header(data):
                         for f in data.factors) or "none"
     lines = [
         "## Runs", "",
-        f"- **Runs:** {len(df)} ({', '.join(f'{counts.get(s, 0)} {s}' for s in ['ok', 'diverged', 'error', 'pending'])})",
+        f"- **Runs:** {len(df)} ({', '.join(f'{counts.get(s, 0)} {s}' for s in ['ok', 'diverged', 'error', 'pending'])}{shared_runs_note(data)})",
         f"- **Last run finished:** {finished.max() if len(finished) else 'n/a'}",
         f"- **Machine:** {env.get('cpu', '?')}, {env.get('cores', '?')} cores; Python {env.get('python', '?')}, numpy {env.get('numpy', '?')}, BLAS {'; '.join(env.get('blas', [])) or '?'}",
         f"- **Time:** {'; '.join(sessions) or 'n/a'} (first start to last finish, per code version); {df['wall_time_s'].sum() / 60:.1f} min of worker time (sum over runs)",
@@ -315,87 +302,6 @@ def short_verdict(row):
     return verdict_word(row)
 
 
-def distributions(data):
-    if data.ok.empty or not data.compared():
-        return Section("")
-    lines = ["## Distributions: IQM and performance profiles", "", DISTRIBUTIONS_TEXT, ""]
-    figures = {}
-    for dataset in data.datasets:
-        subset = data.ok_on(dataset)
-        scores = subset["test_acc"] * POINTS
-        taus = np.linspace(np.nanpercentile(scores, 5), scores.max(), PROFILE_POINTS)
-        rows, panels = [], []
-        for factor in data.compared():
-            profiles = []
-            for level, runs, strata in level_runs(data, subset, factor):
-                values = runs["test_acc"].to_numpy(float) * POINTS
-                weights = data.bootstrap_weights(strata)
-                estimate, low, high, _ = iqm_ci(values, weights)
-                rows.append([factor, level, estimate, interval(low, high, ".2f"), len(values)])
-                profiles.append((level, taus, *performance_profile(values, taus, weights)))
-            panels.append((f"by {factor}", profiles))
-        name = f"profiles_{dataset}.png"
-        figures[name] = plots.band_figure(
-            f"{dataset}: fraction of runs with test accuracy above tau", panels, "tau: test acc %",
-            "fraction of runs", (0, 1.02))
-        lines += [f"### {dataset}", "",
-                  md_table(pd.DataFrame(rows, columns=["factor", "level", "IQM %", "95% CI",
-                                                       "runs"])), "",
-                  figure_link(data, name), ""]
-    return Section("\n".join(lines), figures)
-
-
-def interactions(data):
-    if len(data.factors) < 2 or data.ok.empty:
-        return Section("")
-    rows_f, cols_f = data.factors[0], data.factors[1]
-    panel_f = data.factors[2] if len(data.factors) > 2 else None
-    lines = ["## Interactions", "",
-             f"Mean test accuracy (%) of {rows_f} x {cols_f}"
-             + (f", one panel per {panel_f}" if panel_f else "")
-             + "; all panels of a dataset share one colour scale.", ""]
-    figures = {}
-    for dataset in data.datasets:
-        subset = data.ok_on(dataset)
-        panels = []
-        for panel in (data.levels(panel_f) if panel_f else [None]):
-            part = subset if panel is None else subset[subset[panel_f] == panel]
-            table = (part.groupby([rows_f, cols_f])["test_acc"].mean().unstack() * POINTS)
-            panels.append((str(panel) if panel is not None else dataset,
-                           table.reindex(index=data.levels(rows_f), columns=data.levels(cols_f))))
-        name = f"interactions_{dataset}.png"
-        figures[name] = plots.interaction_figure(dataset, panels)
-        lines += [figure_link(data, name), ""]
-    return Section("\n".join(lines), figures)
-
-
-def curves(data):
-    if data.ok.empty or not data.factors:
-        return Section("")
-    lines = ["## Learning curves", "", CURVES_TEXT, ""]
-    figures = {}
-    for dataset in data.datasets:
-        subset = data.ok_on(dataset)
-        panels = []
-        for factor in data.factors[:2]:
-            bands = []
-            for level, runs, strata in level_runs(data, subset, factor):
-                histories = [data.records[r]["history"]["val_acc"] for r in runs["run_id"]]
-                stacked = np.full((len(histories), max(map(len, histories))), np.nan)
-                for i, history in enumerate(histories):
-                    stacked[i, :len(history)] = history
-                mean, low, high = curve_band(stacked * POINTS,
-                                             data.bootstrap_weights(strata))
-                bands.append((level, np.arange(1, len(mean) + 1), mean, low, high))
-            panels.append((f"by {factor}", bands))
-        low = np.nanpercentile(subset["best_val_acc"] * POINTS, 10)
-        name = f"curves_{dataset}.png"
-        figures[name] = plots.band_figure(dataset, panels, "epoch", "val acc %",
-                                          (max(0.0, low - 5), 100))
-        lines += [figure_link(data, name), ""]
-    return Section("\n".join(lines), figures)
-
-
 def cost(data):
     if data.ok.empty or not data.factors:
         return Section("")
@@ -418,44 +324,78 @@ def cost(data):
                   md_table(ordered[[*data.factors, "acc", "train_time_s"]]
                            .rename(columns={"acc": "test acc %", "train_time_s": "train s"})),
                   ""]
-    lines += ["### Time to target", "",
-              "Epochs and training seconds until validation accuracy first reaches the "
-              "dataset's target (" + ", ".join(
-                  f"{d} {100 * DATASETS[d].target_val_acc:.0f}%" for d in data.datasets
-                  if d in DATASETS) + "); medians over the runs that reach it.", ""]
-    for factor in data.factors:
+    return Section("\n".join(lines + time_to_target(data)), figures)
+
+
+def time_to_target(data):
+    """Markdown lines: per factor, each level's share of runs reaching the validation target and
+    median epochs and seconds to it, per regime and dataset, with the Holm p of findings.
+    target_tests beside the first level of each group."""
+    tests = target_tests(data)
+    targets = ", ".join(f"{d} {100 * DATASETS[d].target_val_acc:.0f}%" for d in data.datasets
+                        if d in DATASETS)
+    family = int(tests["p"].notna().sum())
+    lines = ["### Time to target", "",
+             f"Epochs and training seconds until validation accuracy first reaches the "
+             f"dataset's target ({targets}): {TARGET_RULE.format(family=family)}.", ""]
+    regimes = data.regimes != [None]
+    for factor in dict.fromkeys(tests["factor"]):
         rows = []
-        for (dataset, level), group in data.ok.groupby([SPLIT, factor], sort=False):
-            reached = group["epochs_to_target"].notna()
-            rows.append([dataset, level, f"{reached.mean() * 100:.0f}%",
-                         group.loc[reached, "epochs_to_target"].median(),
-                         group.loc[reached, "seconds_to_target"].median(),
-                         group["s_per_epoch"].mean()])
-        lines += [f"**{factor}**", "", md_table(pd.DataFrame(
-            rows, columns=[SPLIT, factor, "runs reaching", "median epochs", "median s",
-                           "s/epoch"])), ""]
-    return Section("\n".join(lines), figures)
+        for (regime, dataset), group in tests[tests["factor"] == factor].groupby(
+                [REGIME, SPLIT], sort=False, dropna=False):
+            epochs, seconds = (group[group["unit"] == u].iloc[0] for u in TARGET_TIMES)
+            ok = data.in_regime(data.ok_on(dataset), None if pd.isna(regime) else regime)
+            for k, (level, times) in enumerate(epochs["times"].items()):
+                rows.append([*([regime] if regimes else []), dataset, level,
+                             f"{np.isfinite(times).mean() * 100:.0f}%",
+                             time_text(epochs["medians"][level], "epochs"),
+                             time_text(seconds["medians"][level], "seconds"),
+                             ok.loc[ok[factor] == level, "s_per_epoch"].mean(),
+                             "" if k else p_value(epochs["p_holm"]),
+                             "" if k else p_value(seconds["p_holm"])])
+        lines += [f"**{factor}**", "", md_table(pd.DataFrame(rows, columns=[
+            *([REGIME] if regimes else []), SPLIT, factor, "runs reaching", "median epochs",
+            "median s", "s/epoch", "Holm p epochs", "Holm p s"])), ""]
+    return lines
+
+
+IMPORTANCE_TEXT = (
+    "Share (%) of the variance of test accuracy due to each factor, each pair of factors, the "
+    "higher-order interactions (the rest of the cell means) and the seeds within each cell, "
+    "{where}, over the factors that vary there, each finished run once, with 95% BCa CIs of a "
+    "stratified bootstrap (seeds resampled within cells). Computed by the method of unweighted "
+    "means (Yates 1934): the terms of the table of cell means times the harmonic mean of the "
+    "cell sizes, and the pooled within-cell sum of squares. With the same number of runs in "
+    "every cell (balanced) that is the exact decomposition of the total sum of squares; with "
+    "unequal cells (runs missing or failed) it is an approximation, said so below, in which no "
+    "share can be negative; a design with an empty cell is not decomposed. Shares depend on "
+    "the levels the grid chose.")
 
 
 def importance(data):
-    if data.ok.empty or not data.factors:
+    groups = importance_groups(data)
+    if data.ok.empty or not groups:
         return Section("")
-    sources = decomposition_sources(list(data.factors))
-    table = pd.DataFrame({"source": sources})
-    for dataset, shares in data.importance.items():
-        table[f"{dataset} %"] = [number(POINTS * shares[s][0], ".1f") if shares else "n/a"
-                                 for s in sources]
-        table[f"{dataset} 95% CI"] = [interval(POINTS * shares[s][1], POINTS * shares[s][2],
-                                               ".1f") if shares else "n/a" for s in sources]
-    return Section("\n".join([
-        "## Factor importance", "",
-        "Share (%) of the variance of test accuracy (sum of squares over the runs) due to each "
-        "factor, each pair of factors, the higher-order interactions (the rest of the cell "
-        "means) and the seeds within each cell: the exact decomposition of a balanced full "
-        "factorial (missing runs make the terms overlap; the higher-order row absorbs it), "
-        "with 95% BCa CIs of a stratified bootstrap (seeds resampled within cells). Shares "
-        "depend on the levels the grid chose.", "",
-        md_table(table)]))
+    where = ("within each regime and dataset (regimes are separate protocols, never pooled)"
+             if data.regimes != [None] else "per dataset")
+    lines = ["## Factor importance", "", IMPORTANCE_TEXT.format(where=where), ""]
+    for (regime, factors), by_dataset in groups.items():
+        title = f"over {', '.join(factors)}"
+        lines += [f"### {title if regime is None else f'Regime `{regime}`, {title}'}", "",
+                  "; ".join(f"{d}: {design_words(found)}"
+                            for d, found in by_dataset.items()) + ".", ""]
+        sources = decomposition_sources(list(factors))
+        table = pd.DataFrame({"source": sources})
+        for dataset, found in by_dataset.items():
+            if found.shares:
+                table[f"{dataset} %"] = [number(POINTS * found.shares[s][0], ".1f")
+                                         for s in sources]
+                table[f"{dataset} 95% CI"] = [interval(POINTS * found.shares[s][1],
+                                                       POINTS * found.shares[s][2], ".1f")
+                                              for s in sources]
+        if len(table.columns) > 1:
+            lines += [md_table(table), ""]
+    return Section("\n".join(lines))
 
 
 def describe_sklearn(configs):
@@ -566,6 +506,7 @@ def all_runs(data):
 
 
 # The report, top to bottom. A new section is one function above and one entry here.
-SECTIONS = [verdicts, header, summary, effects, tuning, generalization_gap, seed_variance, anchor,
+SECTIONS = [verdicts, header, summary, effects, tuning, lr_sharing, generalization_gap,
+            seed_variance, anchor,
             distributions, interactions, curves, cost, importance, references, best_model,
             failures, all_runs]

@@ -91,7 +91,9 @@ def curve_band(curves, weights, level=LEVEL):
         mean = filled.sum(axis=0) / present.sum(axis=0)
         if weights is None:
             return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
-        replicates = (weights @ filled) / (weights @ present)
+        # every run as long as the longest (the usual case): each resample holds n runs
+        counts = weights.sum(axis=1, keepdims=True) if present.all() else weights @ present
+        replicates = (weights @ filled) / counts
     quantile = np.percentile if np.isfinite(replicates).all() else np.nanpercentile  # fast path
     low, high = quantile(replicates, [50 * (1 - level), 50 * (1 + level)], axis=0)
     return mean, low, high
