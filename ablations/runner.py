@@ -8,6 +8,7 @@ worker), trains with one BLAS thread, and returns the record; a failure inside b
 already have a record, and writes records as they arrive.
 """
 import functools
+import json
 import os
 import platform
 import resource
@@ -206,6 +207,19 @@ class LokyBackend:
         pass
 
 
+def save_plan(folder, runs):
+    """Write the grid's runs to grid.json, unless it already holds exactly them (a rerun of an
+    unchanged plan leaves the file, and so the tree, as it was)."""
+    plan = [{"run_id": r.run_id, "labels": r.labels, "config": r.config} for r in runs]
+    path = folder / GRID_FILE
+    try:  # the text write_json_atomic would write: the same keys in the same order
+        if path.read_text() == json.dumps(plan, indent=1, allow_nan=False):
+            return
+    except OSError:  # absent or unreadable: write it
+        pass
+    write_json_atomic(path, plan)
+
+
 def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, force=False,
              only=None, log=print, progress=None):
     """Train every run of `runs` (or of its subset `only`) that has no record yet (all of them
@@ -228,14 +242,18 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
     migrated = migrate_records(folder, run_id)
     if migrated:
         log(f"renamed {migrated} records to the current run ids (record schema {SCHEMA_VERSION})")
-    write_json_atomic(folder / GRID_FILE, [
-        {"run_id": r.run_id, "labels": r.labels, "config": r.config} for r in runs])
+    save_plan(folder, runs)
     records = read_records(folder, log)
     finished = set() if force else {rid for rid, r in records.items() if is_finished(r)}
     wanted = runs if only is None else only
     todo = [r for r in wanted if r.run_id not in finished]
     todo.sort(key=lambda r: tuple(map(str, split_key(r.config))))
     outcome = GridOutcome(len(wanted), len(wanted) - len(todo), 0, {})
+    if only is not None and not only:  # a tuned grid's closing save: no run was selected
+        done = sum(r.run_id in finished for r in runs)
+        log(f"grid {grid_name}: {len(runs)} runs, "
+            f"{'all' if done == len(runs) else done} finished; nothing to train")
+        return outcome
     selection = "" if only is None else f" selected (grid.json lists {len(runs)})"
     log(f"grid {grid_name}: {len(wanted)} runs{selection}, {outcome.skipped} already done, "
         f"{len(todo)} to train with {backend.describe()}")

@@ -1,4 +1,5 @@
 """The runner: reproducible across workers and backends, resumable, failures isolated."""
+import dataclasses
 import hashlib
 import json
 import signal
@@ -213,3 +214,20 @@ def test_checkout_version_ignores_records_and_reports_but_not_code(tmp_path):
     assert not checkout_version(tmp_path).endswith("+dirty")
     (tmp_path / "code.py").write_text("2")
     assert checkout_version(tmp_path).endswith("+dirty")
+
+
+def test_a_rerun_of_an_unchanged_plan_leaves_grid_json_as_it_was(tmp_path, data_dir):
+    """The project's main command on a tree whose records are all there changes no file."""
+    runs = expand_grid("tiny", GRID)
+    run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=lambda *a: None)
+    grid_file = tmp_path / "tiny" / "grid.json"
+    before = grid_file.stat().st_mtime_ns
+    lines = []
+    run_grid("tiny", runs, tmp_path, data_dir, jobs=1, only=[], log=lines.append)
+    assert grid_file.stat().st_mtime_ns == before
+    assert lines[-1] == f"grid tiny: {len(runs)} runs, all finished; nothing to train"
+    shuffled = [dataclasses.replace(r, labels=dict(reversed(list(r.labels.items()))))
+                for r in runs]
+    run_grid("tiny", shuffled, tmp_path, data_dir, jobs=1, log=lambda *a: None)
+    assert list(json.loads(grid_file.read_text())[0]["labels"]) == \
+        list(reversed(list(runs[0].labels)))  # a new axis order is a changed plan: written
