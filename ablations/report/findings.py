@@ -10,8 +10,9 @@ import numpy as np
 
 from ..datasets import DATASETS
 from ..stats.factorial import HIGHER_ORDER, WITHIN
-from .contrasts import ACROSS, AVERAGE, NONE, UNTESTABLE, claim_mde, in_family
+from .contrasts import ACROSS, ALPHA, AVERAGE, NONE, UNTESTABLE, claim_mde, in_family
 from .frame import POINTS, REGIME, SPLIT
+from .protocol import shared_lr_check, shared_lr_sentence
 from .targets import target_finding
 from .text import interval, p_clause
 
@@ -152,12 +153,19 @@ def shared_tuning(data, regime, factor):
 
 
 def caveat(data, regime, factor):
+    """The caveat on a factor whose levels share a tuned setting, with what the shared-lr
+    check (protocol.shared_lr_check) measured where it applies."""
     shared = shared_tuning(data, regime, factor)
     if not shared:
         return ""
-    return (f" Caveat: {', '.join(shared)} was tuned at `{data.levels_in(factor, regime)[0]}` "
+    text = (f" Caveat: {', '.join(shared)} was tuned at `{data.levels_in(factor, regime)[0]}` "
             f"and shared by every {factor} level, so a level that wants another value is "
             f"judged at its baseline's.")
+    check = shared_lr_check(data) if shared == ["lr"] else None
+    if check is not None and len(check) and factor in check.columns:
+        text += (f" Measured (*Does the shared lr cost the regularizers?*): "
+                 f"{shared_lr_sentence(check)}")
+    return text
 
 
 def contrast_findings(data):
@@ -239,16 +247,21 @@ def verdict_lines(data):
 
 def family_text(family):
     """What Holm's family is, in one sentence."""
-    contrasts, changes = (int((family["kind"] == k).sum()) for k in ("contrast", "change"))
-    across = int((family["across_p_floor"] < 0.05).sum())
-    size = int(family["family_size"].iloc[0]) if len(family) else 0
-    return (f"Holm's family is every test the report can claim from, {size} in all: the "
-            f"over-these-settings test of {contrasts} contrasts and {changes} changes between "
-            f"regimes, and the across-settings test of the {across} with enough cells to reach "
-            f"p < 0.05 at all (an exact test over k cells cannot go below 2/2^k); a claim needs "
-            f"Holm p < 0.05, and a minimum detectable effect (MDE) is the true effect the "
+    if not len(family):
+        return "No level has runs paired with its baseline: there is nothing to test."
+    over = family["p"].notna()
+    across = family["across_p_floor"] < ALPHA
+    changes = int((family["kind"] == "change").sum())
+    what = f"{int((family['kind'] == 'contrast').sum())} contrasts" + (
+        f" and {changes} changes between regimes" if changes else "")
+    return (f"Holm's family is every test the report can claim from, "
+            f"{int(family['family_size'].iloc[0])} in all, over {what}: the over-these-settings "
+            f"test of the {int(over.sum())} with seed noise to test against, and the "
+            f"across-settings test of the {int(across.sum())} with enough cells to reach "
+            f"p < {ALPHA} at all (an exact test over k cells cannot go below 2/2^k). A claim "
+            f"needs Holm p < {ALPHA}; a minimum detectable effect (MDE) is the true effect that "
             f"test detects with 80% power at Holm's first threshold, "
-            f"{family['threshold'].iloc[0] if len(family) else float('nan'):.2g}.")
+            f"{family['threshold'].iloc[0]:.2g}.")
 
 
 def design_words(found):

@@ -28,7 +28,7 @@ REFERENCE_GRIDS = ("baselines", "tutorials")
 REGIMES_TEXT = (
     "Each regime is compared within itself, like a dataset: pairs never cross regimes, a factor "
     "with a single level in a regime is not contrasted there, and the baseline is the factor's "
-    "first level in the regime; Holm's family is still every contrast of the report.")
+    "first level in the regime; Holm's family is the one above, over every regime.")
 
 
 def class_names(dataset, n):
@@ -151,11 +151,17 @@ def effects(data):
     if not data.factors:
         return Section("")
     family = data.contrasts
-    lines = ["## With and without each component", "", EFFECTS_TEXT, "", family_text(family),
-             "", f"Every cell of every contrast: [{data.grid}_cells.md]({data.grid}_cells.md); "
-             f"the numbers of this section, one row per contrast: "
-             f"[{data.grid}_contrasts.csv]({data.grid}_contrasts.csv) (regime changes: "
-             f"[{data.grid}_regime_changes.csv]({data.grid}_regime_changes.csv)).", ""]
+    contrasts, changes = (family[family["kind"] == kind] for kind in ("contrast", "change"))
+    files = {}
+    if len(family):
+        files[f"{data.grid}_cells.md"] = cells_page(data)
+        files[f"{data.grid}_contrasts.csv"] = contrast_csv(contrasts)
+    if len(changes):
+        files[f"{data.grid}_regime_changes.csv"] = contrast_csv(changes)
+    links = ", ".join(f"[{name}]({name})" for name in files)
+    lines = ["## With and without each component", "", EFFECTS_TEXT, "", family_text(family), "",
+             *([f"Every cell of every contrast, and this section's numbers one row per "
+                f"contrast: {links}.", ""] if files else [])]
     if data.regimes != [None]:
         lines += [REGIMES_TEXT, ""]
     for dataset in data.datasets:
@@ -167,9 +173,6 @@ def effects(data):
                 lines += [f"#### {dataset}, regime `{regime}`", ""]
             lines += effect_tables(data, data.in_regime(subset, regime), dataset, regime, se)
         lines += [f"Test-set SE on {dataset}: {number(se, '.2f')} points.", ""]
-    files = {f"{data.grid}_cells.md": cells_page(data),
-             f"{data.grid}_contrasts.csv": contrast_csv(family[family["kind"] == "contrast"]),
-             f"{data.grid}_regime_changes.csv": contrast_csv(family[family["kind"] == "change"])}
     return Section("\n".join(lines), files=files)
 
 
