@@ -64,14 +64,14 @@ REGULARIZATION_LEVELS = [
 #
 # Budget: <= 180 min wall with 2 workers on this 2-core machine (150 until tuned_long's seeds
 # were doubled, below). `python -m ablations.budget`
-# estimates it from the per-run times of the committed default records (1566 runs of the
-# reference setup, two workers side by side: 1.158 s train and 0.069 s eval per epoch, 0.75 s
+# estimates it from the per-run times of the committed default records (1586 runs of the
+# reference setup, two workers side by side: 1.153 s train and 0.069 s eval per epoch, 0.75 s
 # per run besides) and prints runs and worker minutes per grid; at this commit: normalization
-# 60 runs 8.7 min, baselines 20 runs 8.4 min, default 1304 runs 236.9 min, small_data 240 runs
-# 27.4 min, variance 92 runs 13.3 min, algoperf 52 runs 10.3 min: 1768 runs, about 153 min wall
+# 60 runs 8.6 min, baselines 20 runs 8.3 min, default 1304 runs 236.0 min, small_data 240 runs
+# 27.4 min, variance 92 runs 13.3 min, algoperf 52 runs 10.3 min: 1768 runs, about 152 min wall
 # (rerun it after any edit). Not in it: scikit-learn is slower than nn_core (1.6-7 s per epoch
-# in the committed baselines) and the machine is shared, hence the margin. Measured: 141.3 min
-# in 4 sittings before the extra seeds (reports/default.md's header gives the current figure).
+# in the committed baselines) and the machine is shared, hence the margin. Measured: 152.9 min
+# in 5 sittings (reports/default.md's header), the fifth tuned_long's seeds 5-9 (11.6 min).
 # What that budget forced:
 # - the full factorial (160 cells x 5 seeds) runs in the tuned regime only; the defaults regime
 #   keeps the optimizer x activation x dataset comparison without regularizers (40 cells), which
