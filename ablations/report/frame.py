@@ -74,8 +74,17 @@ class ReportData:
         return frame if regime is None else frame[frame[REGIME] == regime]
 
     def levels_in(self, factor, regime):
-        """The levels of `factor` that runs of `regime` have, in grid order; first the baseline."""
-        return list(dict.fromkeys(self.in_regime(self.df, regime)[factor]))
+        """The levels of `factor` that runs of `regime` have, in grid order; first the baseline
+        (looked up once per factor and regime)."""
+        key = ("levels_in", factor, regime)
+        if key not in self.memo:
+            self.memo[key] = list(dict.fromkeys(self.in_regime(self.df, regime)[factor]))
+        return list(self.memo[key])
+
+    @cached_property
+    def memo(self):
+        """Values computed once per report from this data, by key (the data is frozen)."""
+        return {}
 
     def contrasted(self, regime):
         """The factors contrasted within `regime`: every factor but the regime itself with at

@@ -229,13 +229,17 @@ def shared_lr_check(data):
     """diagnostics.lr_by_regularizer on the LR_SHARING_GRID's runs beside `data` (one row per
     dataset, optimizer, activation and regularizer: the lr selected without a regularizer and
     the regularizer's own best, final validation accuracy at each, the cost in points), or None
-    where those runs are not at hand. For a sentence beside a regularizer's verdict."""
-    other = lr_sharing_data(data)
-    if other is None or other.ok.empty:
-        return None
-    frame = diagnostics.runs_frame(list(other.runs), other.records)
-    return diagnostics.lr_by_regularizer(frame).assign(
-        n_val=lambda d: d[SPLIT].map(other.df.groupby(SPLIT)["n_val"].max()))
+    where those runs are not at hand. For a sentence beside a regularizer's verdict; computed
+    once per report."""
+    if "shared_lr_check" not in data.memo:
+        other = lr_sharing_data(data)
+        if other is None or other.ok.empty:
+            data.memo["shared_lr_check"] = None
+        else:
+            frame = diagnostics.runs_frame(list(other.runs), other.records)
+            data.memo["shared_lr_check"] = diagnostics.lr_by_regularizer(frame).assign(
+                n_val=lambda d: d[SPLIT].map(other.df.groupby(SPLIT)["n_val"].max()))
+    return data.memo["shared_lr_check"]
 
 
 def shared_lr_sentence(check):
