@@ -107,7 +107,8 @@ def regime_pairs(frames):
     return [(key, regimes) for key, regimes in found.items() if len(regimes) > 1]
 
 
-def row_of(kind, dataset, regime, from_regime, factor, level, base, result, names, **extra):
+def row_of(kind, dataset, regime, from_regime, factor, level, base, result, names,
+           **extra):
     """One family row; `names`: (the cells' names, the factors they are named by)."""
     cell_names, cell_factors = names
     return {"kind": kind, SPLIT: dataset, REGIME: regime, "from_regime": from_regime,
@@ -115,7 +116,8 @@ def row_of(kind, dataset, regime, from_regime, factor, level, base, result, name
             **{f: getattr(result, f) for f in FIELDS},
             "cell_names": tuple(cell_names), "cell_factors": cell_factors,
             "per_cell": result.per_cell,
-            "time_mean": extra.get("time_mean", np.nan), "time_half": extra.get("time_half", np.nan)}
+            "time_mean": extra.get("time_mean", np.nan),
+            "time_half": extra.get("time_half", np.nan)}
 
 
 def contrast_family(data):
