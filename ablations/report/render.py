@@ -4,6 +4,7 @@ without a version stamp, so re-renders are byte-identical; figures of this grid 
 drew any more are removed)."""
 import multiprocessing
 import os
+import signal
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
@@ -54,12 +55,22 @@ def save_figures(figures, folder):
         return
     global _TO_SAVE
     _TO_SAVE = (figures, folder)
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals)
+    try:
         pool.map(_save_one, names, chunksize=1)
-    _TO_SAVE = None
+    finally:
+        pool.close()  # the workers end when their work does: never signalled
+        pool.join()
+        _TO_SAVE = None
 
 
 _TO_SAVE = None  # (figures, folder) of the save_figures call in progress, for its forked workers
+
+
+def _default_signals():
+    """A forked worker drops the handlers it inherited (the command line's SIGTERM handler)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
 def _save_one(name):
