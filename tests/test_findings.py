@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ablations.report.contrasts import ACROSS, ALPHA, AVERAGE, NONE, contrast_family
+from ablations.report.contrasts import ACROSS, ALPHA, AVERAGE, NONE
 from ablations.report.findings import contrast_findings, regime_findings
 from ablations.report.frame import ReportData
 

@@ -11,7 +11,6 @@ import pytest
 
 from test_report_protocol import Grid
 from ablations import diagnostics
-from ablations.records import write_json_atomic
 from ablations.report import render_report
 from ablations.report.facets import curves, distributions, interactions
 from ablations.report.frame import load_data

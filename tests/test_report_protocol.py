@@ -4,7 +4,6 @@ inclusion check), the generalization gap, seed variance by stream, the AlgoPerf 
 as infinity, and the showcase's wall time summed over sittings without the gaps between them."""
 import math
 import re
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd

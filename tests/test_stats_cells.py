@@ -64,6 +64,12 @@ def test_the_mde_has_80_percent_power_by_the_noncentral_t(df, alpha):
     assert np.isnan(detectable_effect(0.3, 0, alpha)) and detectable_effect(0.0, 4, alpha) == 0
 
 
+def test_the_mde_stays_finite_where_scipy_gives_nan_far_in_a_tail():
+    """1 degree of freedom at the threshold of a 5,000-test family: noncentral t CDFs of nan."""
+    mde = detectable_effect(1.0, 1, 1e-5)
+    assert np.isfinite(mde) and t_power(mde, 1.0, 1, 1e-5) == pytest.approx(0.80, abs=1e-6)
+
+
 def test_the_mde_is_detected_80_percent_of_the_time_by_simulation():
     """4 cells of 5 seeds, noise sd 0.3, threshold 0.001: at the MDE (from the true SE), the
     fixed-cells t-test rejects in 80% of 4000 simulated contrasts, within 3 simulation SEs."""

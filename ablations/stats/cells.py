@@ -68,8 +68,11 @@ def t_power(effect, se, df, alpha):
     noncentrality effect / se (Cohen 1988, ch. 2; scipy.special.nctdtr)."""
     critical = stdtrit(df, 1 - alpha / 2)
     shift = effect / se
+    upper = nctdtr(df, shift, critical)
+    if not np.isfinite(upper):  # scipy gives nan far in a tail: the CDF there is 0 or 1
+        upper = 0.0 if shift > critical else 1.0
     lower = np.nan_to_num(nctdtr(df, shift, -critical))  # the far tail; nan where it underflows
-    return float(1 - nctdtr(df, shift, critical) + lower)
+    return float(1 - upper + lower)
 
 
 def detectable_effect(se, df, alpha, power=POWER):
@@ -139,7 +142,7 @@ def two_questions(values, cells, level=LEVEL):
     if k >= 2:
         across_se = float(means.std(ddof=1) / np.sqrt(k))
         across_half = float(stdtrit(k - 1, 0.5 + level / 2) * across_se)
-        across_p, _ = sign_flip_p(means, np.random.default_rng(label_codes(means.round(9))))
+        across_p, _ = sign_flip_p(means, np.random.default_rng(0))  # seeded: beyond 30 cells
     else:
         across_se = across_half = across_p = float("nan")
     return TwoQuestions(

@@ -5,7 +5,6 @@ dataset, seed and every other factor, so initial weights and data order cancel o
 contrast's cells), `mean_ci` the Student t-interval of a mean, and `holm` adjusts a whole family
 of p-values at once.
 """
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import stdtrit  # Student t quantile; scipy.stats takes 0.6 s to import
