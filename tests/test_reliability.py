@@ -23,8 +23,10 @@ from ablations.records import read_records
 from ablations.runner import run_grid
 
 ROOT = Path(__file__).resolve().parents[1]
-# 24 short runs on the bundled digits: enough for every kill to land in the middle of the grid.
-CRASH_GRID = {"crash": [{"base": {"dataset": "digits", "hidden": [64], "epochs": 25,
+# 24 runs on the bundled digits, each long enough (about 0.8 s; 25 epochs took 0.1-0.2 s, so a
+# runner often finished several runs in the kill's random delay) for the kills to land in the
+# middle of the grid.
+CRASH_GRID = {"crash": [{"base": {"dataset": "digits", "hidden": [64], "epochs": 150,
                                   "batch_size": 16},
                          "axes": {"optimizer": [{"optimizer": "sgd", "lr": 0.05},
                                                 {"optimizer": "adam", "lr": 1e-3}],
