@@ -70,10 +70,15 @@ def where_it_lives(row):
     return text
 
 
+def across_untestable(row):
+    """Whether no outcome over this contrast's cells could pass Holm's first threshold."""
+    return int(row["cells"]) < 2 or row["across_p_floor"] > row["threshold"]
+
+
 def across_clause(row):
     """What the across-settings question got, where the claim is over these settings only."""
     k, needed = int(row["cells"]), int(row["cells_needed"])
-    if row["across_p_floor"] > row["threshold"] or k < 2:
+    if across_untestable(row):
         return (f"across settings this design cannot test it ({k} cell{'s' * (k != 1)}; an "
                 f"exact test over cells needs {needed} to reach Holm's threshold)")
     return (f"across settings not shown (sign-flip over {k} cells, "
@@ -82,8 +87,9 @@ def across_clause(row):
 
 def sentence(clause, levels):
     """The across-settings clause said once for a whole line of `levels` levels."""
-    return "A" + clause[1:].replace("cannot test it", "cannot test them" * (levels > 1)
-                                    or "cannot test it") + "."
+    if levels > 1:
+        clause = clause.replace("cannot test it", "cannot test them")
+    return "A" + clause[1:] + "."
 
 
 def untestable_reason(row):
@@ -183,7 +189,8 @@ def contrast_findings(data):
                             for _, r in rows[rows["pairs"] == 0].iterrows()]
                 average = paired[paired["verdict"] == AVERAGE]
                 clauses = {across_clause(r) for _, r in average.iterrows()}
-                once = len(clauses) == 1 and "cannot test" in next(iter(clauses))
+                once = len(clauses) == 1 and all(across_untestable(r)
+                                                 for _, r in average.iterrows())
                 phrases = [level_phrase(r, across=not once)
                            for _, r in ranked(paired).iterrows()] + unpaired
                 where = dataset if regime is None else f"{dataset} ({regime} regime)"
