@@ -16,17 +16,17 @@ from tabulate import tabulate
 from nn_core.registry import unknown_name_message
 
 from . import __version__, plugins
-from .config import GridError
-from .datasets import DATASETS, DatasetError, default_data_dir
-from .expand import filter_runs
+from .grid.config import GridError
+from .data.datasets import DATASETS, DatasetError, default_data_dir
+from .grid.expand import filter_runs
 from .grids import GRIDS
-from .idx import IdxFormatError
-from .plan import QUICK_GRIDS, describe_plan, first_run_note, plan_workers, session_plan, \
+from .data.idx import IdxFormatError
+from .run.plan import QUICK_GRIDS, describe_plan, first_run_note, plan_workers, session_plan, \
     session_progress
-from .records import GRID_FILE
-from .runner import LokyBackend, run_grid
-from .tuning import plan_from_results, run_tuned_grid
-from .user_datasets import ArrayDataset
+from .records.store import GRID_FILE
+from .run.runner import LokyBackend, run_grid
+from .run.tuning import plan_from_results, run_tuned_grid
+from .data.user_datasets import ArrayDataset
 
 FETCHED_BY_DEFAULT = ("mnist", "fashion_mnist")
 DEFAULT_GRIDS = ["baselines", "default"]  # the baselines first, so the default report shows them
@@ -196,7 +196,7 @@ def show_progress(name, done, total):
 
 
 def render_report(grid, results_dir, reports_dir, data_dir):
-    from .report import render_report as render  # matplotlib: imported only to draw
+    from .analysis.report import render_report as render  # matplotlib: imported only to draw
 
     return render(grid, results_dir, reports_dir, data_dir)
 
@@ -319,7 +319,7 @@ def connect_backend(args, data_dir, selected):
     """The backend, its workers checked: each loaded the plugins and has every component the
     `selected` runs ({grid: runs}) name (plugins.PluginError otherwise)."""
     if args.backend == "dask":
-        from .cluster import connect  # dask.distributed: imported only when asked for
+        from .run.cluster import connect  # dask.distributed: imported only when asked for
 
         backend = connect(args.scheduler, data_dir)
     else:

@@ -11,7 +11,7 @@ each level below takes the lr with the best final *validation* accuracy averaged
 cells (results/lr_search, reports/lr_search.md). The test set played no part.
 """
 
-from ablations.streams import STREAMS
+from .grid.streams import STREAMS
 
 # Shared by the default grid: sized so that its 480 runs finish in <= 40 min on 2 cores
 # (measured in lr_search: ~1.2 s per epoch per worker with two workers side by side).
@@ -63,7 +63,7 @@ REGULARIZATION_LEVELS = [
 # images (30 on 5,000 in small_data), each optimizer's other hyperparameters at their defaults.
 #
 # Budget: <= 180 min wall with 2 workers on this 2-core machine (150 until tuned_long's seeds
-# were doubled, below). `python -m ablations.budget`
+# were doubled, below). `python -m ablations.run.budget`
 # estimates it from the per-run times of the committed default records (1586 runs of the
 # reference setup, two workers side by side: 1.153 s train and 0.069 s eval per epoch, 0.75 s
 # per run besides) and prints runs and worker minutes per grid; at this commit: normalization
@@ -128,7 +128,7 @@ TUNED_OPTIMIZER_LEVELS = [
 # without dropout 0.2 at 20 and 30 epochs (test 89.3-89.5: no margin over the 89.5 bar), while
 # 784-512-256-10 with dropout 0.2 (0.3) reaches 89.82 (89.88) at 20 epochs and 784-1024-512-10
 # with dropout 0.3 90.12 at 2.4x the cost, so Fashion-MNIST takes 512-256 here (a caveat: the
-# regime's net differs by dataset). With these nets at 20 epochs `python -m ablations.budget`
+# regime's net differs by dataset). With these nets at 20 epochs `python -m ablations.run.budget`
 # puts the showcase at about 139 min wall; 512-256 on both datasets, or 30 epochs, would not fit.
 LONG_BUDGET = {**DEFAULT_BUDGET, "epochs": 20}
 # tuned_long has one optimizer x activation cell per dataset, so its regularizer contrasts answer
@@ -410,7 +410,7 @@ GRIDS = {
     # cost a regularizer its best lr? Each regularizer at every lr candidate of two optimizers
     # (relu, the tuning seed, the tuned regime's budget), so that the report compares the lr
     # each regularizer would select with the one selected without it (protocol.py,
-    # lr_by_regularization). `python -m ablations.budget`'s rates put its 88 runs at 12.7
+    # lr_by_regularization). `python -m ablations.run.budget`'s rates put its 88 runs at 12.7
     # worker min, about 6.4 min wall on 2 workers. Its `none` runs are the default grid's tuning
     # runs of those cells (same settings, same numbers), so the shared lr is re-selected here.
     "lr_by_regularization": [{

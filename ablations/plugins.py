@@ -36,9 +36,9 @@ from pathlib import Path
 
 from nn_core import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, REGULARIZERS, SCHEDULES
 
-from .config import SCHEMA, GridError
-from .datasets import DATASETS, NORMALIZATIONS
-from .trainers import TRAINERS
+from .grid.config import SCHEMA, GridError
+from .data.datasets import DATASETS, NORMALIZATIONS
+from .train.trainers import TRAINERS
 
 ENTRY_POINT_GROUP = "scratchbench.plugins"
 PLUGINS_ENV = "SCRATCHBENCH_PLUGINS"

@@ -28,10 +28,10 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ablations.datasets import DATASETS, default_data_dir, load_splits  # noqa: E402
-from ablations.expand import expand_grid  # noqa: E402
-from ablations.records import read_records  # noqa: E402
-from ablations.runner import ignore_ctrl_c, run_grid  # noqa: E402
+from ablations.data.datasets import DATASETS, default_data_dir, load_splits  # noqa: E402
+from ablations.grid.expand import expand_grid  # noqa: E402
+from ablations.records.store import read_records  # noqa: E402
+from ablations.run.runner import ignore_ctrl_c, run_grid  # noqa: E402
 from nn_core import MLP, OPTIMIZERS, fit  # noqa: E402
 
 BATCH = 128

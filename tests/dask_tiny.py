@@ -8,8 +8,8 @@ import os
 
 import numpy as np
 
-from ablations.datasets import DATASETS, IdxDataset, IdxFile
-from ablations.sources import UrlMirror
+from ablations.data.datasets import DATASETS, IdxDataset, IdxFile
+from ablations.data.sources import UrlMirror
 
 NAME = "tiny_idx"
 MIRROR_ENV = "SCRATCHBENCH_TEST_MIRROR"
@@ -26,7 +26,7 @@ def arrays():
 
 def files():
     """split key -> (published file name, array), and the pins for them."""
-    from ablations.idx import idx_header
+    from ablations.data.idx import idx_header
 
     out = {}
     for key, array in arrays().items():

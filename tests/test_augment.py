@@ -86,7 +86,7 @@ def test_without_flip_the_random_stream_is_unchanged(rng):
 def test_every_normalization_augments_in_pixel_space(normalize):
     """With the statistics load_splits reports (scalars for global, (d,) for per_pixel), an
     augmented normalized batch is the normalized augmented pixels; the border is background."""
-    from ablations.datasets import load_splits
+    from ablations.data.datasets import load_splits
     pixels = load_splits("digits").X_train[:64]
     s = load_splits("digits", normalize=normalize)
     plain = RandomShiftRotateFlip((8, 8), max_shift=2, flip=True)

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from ablations.budget import (REFERENCE_RATES, SPLIT_RELOAD_S, Rates, estimate, full_plan_runs,
+from ablations.run.budget import (REFERENCE_RATES, SPLIT_RELOAD_S, Rates, estimate, full_plan_runs,
                               measured_rates, plan_costs, run_seconds)
-from ablations.config import resolve
-from ablations.records import SCHEMA_VERSION, read_records
+from ablations.grid.config import resolve
+from ablations.records.store import SCHEMA_VERSION, read_records
 
 RATES = Rates(train_s=1.2, eval_s=0.08, overhead_s=0.2, n_records=1)
 REFERENCE = {"dataset": "mnist", "hidden": [256, 128], "epochs": 6}

@@ -127,7 +127,7 @@ def test_help_ends_with_worked_examples():
 
 
 def test_progress_is_one_bar_on_a_terminal_and_plain_lines_elsewhere():
-    from ablations.progress import Session
+    from ablations.run.progress import Session
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -154,7 +154,7 @@ def test_progress_is_one_bar_on_a_terminal_and_plain_lines_elsewhere():
 def test_one_eta_across_phases_weighs_runs_by_their_estimate(monkeypatch):
     """A plan of 100 s: after 10 s of wall on runs estimated at 20 s, the speed is 2x the
     estimate, so the 80 s left take 40 s, whichever phase or grid the runs belong to."""
-    from ablations import progress
+    from ablations.run import progress
 
     now = [0.0]
     monkeypatch.setattr(progress.time, "perf_counter", lambda: now[0])
@@ -202,7 +202,8 @@ def test_one_count_and_eta_across_the_phases_of_a_tuned_grid(tmp_path):
 def test_installed_in_an_empty_folder_runs_the_quick_study_and_names_the_showcase(
         tmp_path, monkeypatch, capsys):
     """The quick study itself takes minutes (measured outside the tests): smoke stands in."""
-    from ablations import cli, plan
+    from ablations import cli
+    from ablations.run import plan
 
     monkeypatch.chdir(tmp_path)
     assert cli.main(["--list"]) == 0  # root None: the installed command

@@ -19,11 +19,11 @@ import pytest
 import dask_tiny
 from helpers import ctrl_c_answered, timeless
 from test_datasets import Server
-from ablations.expand import expand_grid
+from ablations.grid.expand import expand_grid
 from ablations.grids import GRIDS
-from ablations.idx import write_idx
-from ablations.records import read_records
-from ablations.runner import run_grid
+from ablations.data.idx import write_idx
+from ablations.records.store import read_records
+from ablations.run.runner import run_grid
 
 pytest.importorskip("distributed")
 try:
@@ -86,7 +86,7 @@ class Deployment:
 
     def connect(self, threads):
         """A checked DaskBackend, once `threads` worker threads have joined."""
-        from ablations.cluster import connect
+        from ablations.run.cluster import connect
 
         backend = connect(self.address)
         deadline = time.time() + 30
@@ -253,8 +253,8 @@ def test_two_clients_on_one_results_folder_train_each_run_once(tmp_path, deploym
 
 
 def test_a_worker_without_scratchbench_is_named(tmp_path, deployment):
-    from ablations.cluster import connect
-    from ablations.config import GridError
+    from ablations.run.cluster import connect
+    from ablations.grid.config import GridError
 
     deployment.scheduler()
     deployment.worker(tmp_path / "w", WORKER_WITHOUT_SCRATCHBENCH)
@@ -264,8 +264,8 @@ def test_a_worker_without_scratchbench_is_named(tmp_path, deployment):
 
 
 def test_no_worker_is_a_timeout_with_the_command_that_starts_one(deployment):
-    from ablations.cluster import connect
-    from ablations.config import GridError
+    from ablations.run.cluster import connect
+    from ablations.grid.config import GridError
 
     address = deployment.scheduler()
     start = time.monotonic()

@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from ablations.datasets import (DATASETS, DatasetError, IdxDataset, IdxFile, default_data_dir,
+from ablations.data.datasets import (DATASETS, DatasetError, IdxDataset, IdxFile, default_data_dir,
                                load_splits)
-from ablations.idx import IdxFormatError, write_idx
-from ablations.sources import DebianPackage, NpmPackage, SourceError, UrlMirror
+from ablations.data.idx import IdxFormatError, write_idx
+from ablations.data.sources import DebianPackage, NpmPackage, SourceError, UrlMirror
 
 
 def tiny_arrays(rng):
@@ -189,7 +189,7 @@ def test_global_normalization_is_one_mean_and_std_of_the_training_split():
 def test_global_normalization_keeps_shifted_content_moderate():
     """The Fashion-MNIST failure in miniature: a near-constant border pixel. Per pixel, content
     moved onto it reaches hundreds; globally it stays within a few units."""
-    from ablations.datasets import NORMALIZATIONS
+    from ablations.data.datasets import NORMALIZATIONS
     X = np.zeros((1000, 4), np.float32)
     X[:, :3] = np.random.default_rng(0).random((1000, 3))
     X[0, 3] = 0.01  # pixel 3 is almost always background

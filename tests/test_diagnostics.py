@@ -5,13 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ablations.diagnostics import (boundary_flags, diverged_share,
+from ablations.analysis.diagnostics import (boundary_flags, diverged_share,
                                    generalization_gap, inclusion_check, lr_sensitivity,
                                    n_test_images, runs_frame, seed_variance_by_stream,
                                    time_to_target, trials_frame)
-from ablations.records import SCHEMA_VERSION
-from ablations.stats.aggregates import binomial_se
-from ablations.tuning import plan_grid
+from ablations.records.store import SCHEMA_VERSION
+from ablations.analysis.stats.aggregates import binomial_se
+from ablations.run.tuning import plan_grid
 
 TEST = [[9_000, 0], [0, 1_000]]  # a confusion matrix of 10,000 test images
 

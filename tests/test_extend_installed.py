@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from helpers import timeless, venv_with_wheel
-from ablations.records import read_records
+from ablations.records.store import read_records
 from test_package import ROOT, wheel  # noqa: F401 - the fixture that builds the wheel
 from test_plugins import PLUG_GRID, SIGNSGD
 

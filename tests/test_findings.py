@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ablations.report.contrasts import ACROSS, ALPHA, AVERAGE, NONE
-from ablations.report.findings import contrast_findings, regime_findings
-from ablations.report.frame import ReportData
+from ablations.analysis.report.contrasts import ACROSS, ALPHA, AVERAGE, NONE
+from ablations.analysis.report.findings import contrast_findings, regime_findings
+from ablations.analysis.report.frame import ReportData
 
 ACTIVATIONS = [f"a{i}" for i in range(5)]
 REGULARIZERS = ["none", "l2", "dropout", "augment"]

@@ -5,16 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from ablations.config import SCHEMA, GridError, Setting, resolve, run_id, upgrade_config
-from ablations.expand import expand_grid, filter_runs
-from ablations.budget import full_plan_runs
-from ablations.memory import memory_problem, run_bytes, total_memory_bytes
+from ablations.grid.config import SCHEMA, GridError, Setting, resolve, run_id, upgrade_config
+from ablations.grid.expand import expand_grid, filter_runs
+from ablations.run.budget import full_plan_runs
+from ablations.grid.memory import memory_problem, run_bytes, total_memory_bytes
 from ablations.grids import (ACTIVATION_LEVELS, DEFAULT_BUDGET, FINAL_SEEDS, GRIDS,
                              LONG_BUDGET, LONG_DATASET_LEVELS, OPTIMIZER_LEVELS,
                              REGULARIZATION_LEVELS, TUNED_OPTIMIZER_LEVELS)
-from ablations.records import GRID_FILE, SCHEMA_VERSION, TUNING_FILE
-from ablations.streams import STREAMS
-from ablations.tuning import plan_from_results, plan_grid
+from ablations.records.store import GRID_FILE, SCHEMA_VERSION, TUNING_FILE
+from ablations.grid.streams import STREAMS
+from ablations.run.tuning import plan_from_results, plan_grid
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -142,8 +142,8 @@ def test_component_arguments_at_their_default_leave_the_run_id_alone():
 
 
 def test_the_trainer_builds_components_with_their_arguments(monkeypatch):
-    from ablations import trainers
-    from ablations.datasets import load_splits
+    from ablations.train import trainers
+    from ablations.data.datasets import load_splits
 
     seen = {}
     real_fit = trainers.fit

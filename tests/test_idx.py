@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ablations.idx import IdxFormatError, parse_idx, read_idx, write_idx
+from ablations.data.idx import IdxFormatError, parse_idx, read_idx, write_idx
 
 
 @pytest.mark.parametrize("suffix", ["", ".gz"])

@@ -14,10 +14,10 @@ import pytest
 
 from helpers import timeless
 from ablations import plugins
-from ablations.config import SCHEMA
-from ablations.expand import expand_grid
+from ablations.grid.config import SCHEMA
+from ablations.grid.expand import expand_grid
 from ablations.grids import GRIDS
-from ablations.records import read_records
+from ablations.records.store import read_records
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGNSGD = '''\

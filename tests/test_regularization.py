@@ -11,10 +11,10 @@ from nn_core import MLP, REGULARIZERS, one_hot
 from nn_core.gradcheck import numerical_gradient, relative_error
 from nn_core.regularizers import DATA, GRADIENT, MODEL, PENALTY, Regularizer
 from nn_core.settings import Setting, number
-from ablations import trainers
-from ablations.config import SCHEMA, GridError, resolve, run_id
-from ablations.datasets import load_splits
-from ablations.regularization import regularization
+from ablations.train import trainers
+from ablations.grid.config import SCHEMA, GridError, resolve, run_id
+from ablations.data.datasets import load_splits
+from ablations.grid.regularization import regularization
 
 HOOK_KINDS = (PENALTY, GRADIENT)
 NAMES = sorted(REGULARIZERS)

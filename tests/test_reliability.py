@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 import run_all
 from helpers import ctrl_c_answered, timeless
-from ablations import records as records_module
-from ablations.config import SCHEMA, GridError, resolve
-from ablations.expand import expand_grid
-from ablations.records import read_records
-from ablations.runner import run_grid
+from ablations.records import store as records_module
+from ablations.grid.config import SCHEMA, GridError, resolve
+from ablations.grid.expand import expand_grid
+from ablations.records.store import read_records
+from ablations.run.runner import run_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 # 24 runs on the bundled digits, each long enough (about 0.8 s; 25 epochs took 0.1-0.2 s, so a
@@ -141,7 +141,7 @@ def test_disk_full_or_read_only_gives_one_clear_line_and_keeps_finished_runs(
         if is_record:
             written.append(path)
 
-    monkeypatch.setattr("ablations.runner.write_json_atomic", failing_write)
+    monkeypatch.setattr("ablations.run.runner.write_json_atomic", failing_write)
     code = run_all.main(["--grid-file", str(grid_file), "--grid", "crash", "--jobs", "1",
                          "--results-dir", str(tmp_path / "results"), "--data-dir", str(data_dir)])
     err = capsys.readouterr().err.strip().splitlines()

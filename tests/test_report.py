@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ablations.records import write_json_atomic
-from ablations.report import render_report
-from ablations.report.sections import SECTIONS, Section, scatter_factors
-from ablations.report.text import interval, number, p_value
+from ablations.records.store import write_json_atomic
+from ablations.analysis.report import render_report
+from ablations.analysis.report.sections import SECTIONS, Section, scatter_factors
+from ablations.analysis.report.text import interval, number, p_value
 
 HEADINGS = ["# scratchbench report", "**Verdicts**", "## Runs", "## Summary",
             "Findings, each with the test behind it:",

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from test_report_protocol import Grid
-from ablations import diagnostics
-from ablations.report import render_report
-from ablations.report.facets import curves, distributions, interactions
-from ablations.report.frame import load_data
-from ablations.report.protocol import shared_lr_check
+from ablations.analysis import diagnostics
+from ablations.analysis.report import render_report
+from ablations.analysis.report.facets import curves, distributions, interactions
+from ablations.analysis.report.frame import load_data
+from ablations.analysis.report.protocol import shared_lr_check
 
 # Declared order, not alphabetical: grid.json must keep it and the figures follow it.
 AXES = ("regime", "dataset", "optimizer", "activation", "regularization", "seed")

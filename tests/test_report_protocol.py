@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ablations.diagnostics import sittings
-from ablations.records import write_json_atomic
-from ablations.report import render_report
-from ablations.report.frame import load_data
-from ablations.report.protocol import anchor, generalization_gap, seed_variance, tuning
-from ablations.stats.aggregates import std_ci
-from ablations.stats.bootstrap import bootstrap_weights
+from ablations.analysis.diagnostics import sittings
+from ablations.records.store import write_json_atomic
+from ablations.analysis.report import render_report
+from ablations.analysis.report.frame import load_data
+from ablations.analysis.report.protocol import anchor, generalization_gap, seed_variance, tuning
+from ablations.analysis.stats.aggregates import std_ci
+from ablations.analysis.stats.bootstrap import bootstrap_weights
 
 NEW_HEADINGS = ["## Tuning", "### Learning-rate sensitivity",
                 "### Selections at the edge of their search range", "### Diverged tuning trials",

@@ -10,10 +10,10 @@ import pytest
 
 
 from helpers import timeless
-from ablations.config import run_id
-from ablations.expand import expand_grid
-from ablations.records import ID_SCHEMA, SCHEMA_VERSION, migrate_records, read_records
-from ablations.runner import LokyBackend, run_grid
+from ablations.grid.config import run_id
+from ablations.grid.expand import expand_grid
+from ablations.records.store import ID_SCHEMA, SCHEMA_VERSION, migrate_records, read_records
+from ablations.run.runner import LokyBackend, run_grid
 
 TINY = {"dataset": "digits", "hidden": [16], "epochs": 3, "batch_size": 64}
 GRID = [{"base": TINY, "axes": {"optimizer": [{"optimizer": "sgd", "lr": 0.1},
@@ -87,7 +87,7 @@ def test_errored_runs_are_retried_on_the_next_run(tmp_path, data_dir):
 
 def test_dask_local_cluster_gives_the_same_records_as_loky(tmp_path, data_dir):
     pytest.importorskip("distributed")
-    from ablations.cluster import connect
+    from ablations.run.cluster import connect
 
     runs = expand_grid("tiny", GRID)
     run_grid("tiny", runs, tmp_path / "loky", data_dir, jobs=2, log=quiet)
@@ -196,7 +196,7 @@ def test_records_with_the_retired_standardize_setting_are_renamed_to_normalize(t
 
 
 def test_checkout_version_ignores_records_and_reports_but_not_code(tmp_path):
-    from ablations.runner import checkout_version
+    from ablations.run.runner import checkout_version
 
     def git(*args):
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,

@@ -1,4 +1,4 @@
-"""Each statistic of ablations.stats against a worked example or an independent brute force."""
+"""Each statistic of ablations.analysis.stats against a worked example or an independent brute force."""
 import itertools
 
 import numpy as np
@@ -6,13 +6,13 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from ablations.stats.aggregates import (binomial_se, curve_band, discrete_quantiles, iqm,
+from ablations.analysis.stats.aggregates import (binomial_se, curve_band, discrete_quantiles, iqm,
                                         iqm_ci, pareto_front, performance_profile,
                                         trimmed_means)
-from ablations.stats.bootstrap import (acceleration, bca_interval, bootstrap_weights,
+from ablations.analysis.stats.bootstrap import (acceleration, bca_interval, bootstrap_weights,
                                        inflate_within, resample_weights, stratified_indices)
-from ablations.stats.factorial import HIGHER_ORDER, WITHIN, balance, variance_decomposition
-from ablations.stats.paired import holm, mean_ci, pair_up, sign_flip_p
+from ablations.analysis.stats.factorial import HIGHER_ORDER, WITHIN, balance, variance_decomposition
+from ablations.analysis.stats.paired import holm, mean_ci, pair_up, sign_flip_p
 
 
 def test_mean_ci_by_hand():
@@ -270,7 +270,7 @@ def test_discrete_quantiles_match_numpy_inverted_cdf():
 def test_time_to_target_ranks_misses_last_and_ties_give_no_p():
     from scipy.stats import kruskal
 
-    from ablations.stats.ranks import kruskal_p, median_time
+    from ablations.analysis.stats.ranks import kruskal_p, median_time
 
     assert median_time([2, 3, np.inf]) == 3 and median_time([2, np.inf, np.inf]) == np.inf
     assert np.isnan(kruskal_p([[3, 3, 3], [3, 3]])) and np.isnan(kruskal_p([[1, 2], []]))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from ablations.stats.cells import (detectable_effect, exact_floor, t_power, two_questions,
+from ablations.analysis.stats.cells import (detectable_effect, exact_floor, t_power, two_questions,
                                    units_needed)
 
 

@@ -3,10 +3,10 @@ leaves every other stream's draws as they were."""
 import numpy as np
 import pytest
 
-from ablations import trainers
-from ablations.config import resolve, run_id
-from ablations.datasets import load_splits
-from ablations.streams import STREAMS, split_seed, stream_rng, stream_setting
+from ablations.train import trainers
+from ablations.grid.config import resolve, run_id
+from ablations.data.datasets import load_splits
+from ablations.grid.streams import STREAMS, split_seed, stream_rng, stream_setting
 
 REAL_FIT = trainers.fit
 BASE = {"dataset": "digits", "hidden": [16], "epochs": 1, "batch_size": 64, "dropout": 0.2,

@@ -5,8 +5,8 @@ import warnings
 import numpy as np
 import pytest
 
-from ablations.config import PARAMS_KEYS, SCHEMA, GridError, resolve
-from ablations.trainers import SKLEARN_HONOURS, TRAINERS, sklearn_alpha
+from ablations.grid.config import PARAMS_KEYS, SCHEMA, GridError, resolve
+from ablations.train.trainers import SKLEARN_HONOURS, TRAINERS, sklearn_alpha
 from nn_core import MLP, OPTIMIZERS, REGULARIZERS, fit
 from test_regularization import switched_on
 

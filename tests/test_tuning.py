@@ -6,11 +6,11 @@ import math
 import numpy as np
 import pytest
 
-from ablations.config import GridError
-from ablations.datasets import DigitsDataset
-from ablations.records import SCHEMA_VERSION, TUNING_FILE, read_records, write_json_atomic
-from ablations.runner import GridOutcome, run_grid
-from ablations.tuning import plan_grid, run_tuned_grid
+from ablations.grid.config import GridError
+from ablations.data.datasets import DigitsDataset
+from ablations.records.store import SCHEMA_VERSION, TUNING_FILE, read_records, write_json_atomic
+from ablations.run.runner import GridOutcome, run_grid
+from ablations.run.tuning import plan_grid, run_tuned_grid
 
 BASE = {"dataset": "digits", "hidden": [16], "epochs": 3, "batch_size": 64}
 OPTIMIZERS = [{"optimizer": "sgd", "tune": {"lr": [0.03, 0.1, 0.3, 1.0]}},

@@ -5,9 +5,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from ablations.datasets import DATASETS, DatasetError, load_splits
-from ablations.idx import write_idx
-from ablations.user_datasets import IDX_FILES, array_dataset
+from ablations.data.datasets import DATASETS, DatasetError, load_splits
+from ablations.data.idx import write_idx
+from ablations.data.user_datasets import IDX_FILES, array_dataset
 
 from test_plugins import assert_one_line_exit_2, cli
 
@@ -111,7 +111,7 @@ def test_a_wrong_hash_is_refused_before_anything_is_read(tmp_path, data_dir, dec
 
 
 STUDY = """\
-from ablations.user_datasets import array_dataset
+from ablations.data.user_datasets import array_dataset
 
 array_dataset("user_arrays", "{path}", "{sha}", class_names="abc", image_shape=(4, 4),
               val_size=20)

@@ -19,11 +19,11 @@ from nn_core import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, SCHEDULES
 from nn_core.registry import Registry, unknown_name_message
 from nn_core.settings import Setting, number
 
-from .datasets import DATASETS, NORMALIZATIONS
+from ablations.data.datasets import DATASETS, NORMALIZATIONS
 from .memory import memory_problem
 from .regularization import follow_regularizers, regularizer_conflict
 from .streams import STREAMS, stream_setting
-from .trainers import TRAINERS
+from ablations.train.trainers import TRAINERS
 
 
 class GridError(ValueError):

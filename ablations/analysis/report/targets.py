@@ -6,8 +6,8 @@ says whether the levels differ, the medians which is lowest; ties are said as ti
 import numpy as np
 import pandas as pd
 
-from ..stats.paired import holm
-from ..stats.ranks import kruskal_p, median_time
+from ablations.analysis.stats.paired import holm
+from ablations.analysis.stats.ranks import kruskal_p, median_time
 from .contrasts import ALPHA
 from .frame import REGIME, SPLIT
 from .text import p_clause

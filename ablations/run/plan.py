@@ -11,7 +11,7 @@ import os
 from tabulate import tabulate
 
 from .budget import REFERENCE_RATES, estimate, plan_costs, run_seconds
-from .grids import GRIDS, SHOWCASE
+from ablations.grids import GRIDS, SHOWCASE
 from .progress import Session
 from .tuning import finished_records
 

@@ -16,7 +16,7 @@ render.py    the one place that writes files
 Adding a section (say, learning-rate sensitivity for a tuning grid): write
 `def lr_sensitivity(data) -> Section` in sections.py (or a module of its own) that reads `data`
 (`data.ok`, `data.factors`, `data.levels(f)`, `data.records`, `data.configs`), computes with
-ablations.stats, draws with a plots.py function, and returns
+ablations.analysis.stats, draws with a plots.py function, and returns
 `Section(markdown, {"lr_sensitivity_mnist.png": figure})` with `figure_link(data, name)` in the
 markdown; return `Section("")` when it does not apply. Then add it to SECTIONS where it should
 appear. Bootstraps take `data.rng("lr_sensitivity", dataset, ...)` so re-renders are identical.

@@ -22,15 +22,15 @@ import joblib
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from . import __version__, plugins
-from .config import run_id
-from .datasets import DATASETS, DatasetError, default_data_dir, load_splits
-from .idx import IdxFormatError
+from ablations import __version__, plugins
+from ablations.grid.config import run_id
+from ablations.data.datasets import DATASETS, DatasetError, default_data_dir, load_splits
+from ablations.data.idx import IdxFormatError
 from .progress import plain_lines
-from .records import (GRID_FILE, SCHEMA_VERSION, is_finished, migrate_records, read_records,
+from ablations.records.store import (GRID_FILE, SCHEMA_VERSION, is_finished, migrate_records, read_records,
                       record_path, release, remove_orphans, try_claim, write_json_atomic)
-from .streams import split_seed
-from .trainers import TRAINERS
+from ablations.grid.streams import split_seed
+from ablations.train.trainers import TRAINERS
 
 
 def split_key(config):

@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .config import upgrade_config
+from ablations.grid.config import upgrade_config
 
 # 1 named runs by a hash of every setting; 2 leaves defaults out of it; 3 draws from independent
 # seed streams (streams.py), so its numbers differ from a schema-2 record of the same run id.

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..datasets import DATASETS, validation_size
-from ..diagnostics import n_test_images
-from ..records import GRID_FILE, TUNING_FILE, read_records
-from ..stats.bootstrap import RESAMPLES, bootstrap_weights, label_codes
+from ablations.data.datasets import DATASETS, validation_size
+from ablations.analysis.diagnostics import n_test_images
+from ablations.records.store import GRID_FILE, TUNING_FILE, read_records
+from ablations.analysis.stats.bootstrap import RESAMPLES, bootstrap_weights, label_codes
 
 SPLIT, REPLICATE = "dataset", "seed"
 REGIME = "regime"  # an axis whose levels are separate protocols: contrasts never cross them
@@ -193,7 +193,7 @@ class ReportData:
         sub-design (regimes are separate protocols, never pooled), over the factors with two or
         more levels among its runs, each finished run once; no shares where a cell of those
         factors has no finished run."""
-        from ..stats.factorial import balance, variance_decomposition
+        from ablations.analysis.stats.factorial import balance, variance_decomposition
 
         found = {}
         for regime in self.regimes:

@@ -35,10 +35,10 @@ from pathlib import Path
 
 from nn_core.registry import unknown_name_message
 
-from .config import SCHEMA, GridError, resolve
-from .expand import (check_block, combinations, expand_block, level_settings, matching_runs,
+from ablations.grid.config import SCHEMA, GridError, resolve
+from ablations.grid.expand import (check_block, combinations, expand_block, level_settings, matching_runs,
                      make_run)
-from .records import TUNING_FILE, is_finished, read_records, write_json_atomic
+from ablations.records.store import TUNING_FILE, is_finished, read_records, write_json_atomic
 
 TUNE_KEYS = ("space", "seeds", "select", "per", "halving")
 SELECTION_RULES = {

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .datasets import DATASETS
-from .expand import matching_runs
-from .records import SCHEMA_VERSION
+from ablations.data.datasets import DATASETS
+from ablations.grid.expand import matching_runs
+from ablations.records.store import SCHEMA_VERSION
 from .tuning import plan_grid
 
 REFERENCE = {"hidden": [256, 128], "batch_size": 128, "train_size": None, "val_size": None}
@@ -136,8 +136,8 @@ def main():
     """Print the showcase's estimate from the committed default records."""
     from pathlib import Path
 
-    from .grids import GRIDS, SHOWCASE
-    from .records import read_records
+    from ablations.grids import GRIDS, SHOWCASE
+    from ablations.records.store import read_records
 
     folder = Path(__file__).resolve().parents[1] / "results" / "default"
     rates = measured_rates(read_records(folder, log=lambda line: None, set_aside=False).values())

@@ -15,7 +15,7 @@ import numpy as np
 
 from nn_core import OPTIMIZERS
 
-from .datasets import DATASETS
+from ablations.data.datasets import DATASETS
 
 FLOAT32_BYTES = 4
 

@@ -8,8 +8,8 @@ matched cells, never a difference in significance.
 """
 import numpy as np
 
-from ..datasets import DATASETS
-from ..stats.factorial import HIGHER_ORDER, WITHIN
+from ablations.data.datasets import DATASETS
+from ablations.analysis.stats.factorial import HIGHER_ORDER, WITHIN
 from .contrasts import ACROSS, ALPHA, AVERAGE, NONE, UNTESTABLE, claim_mde, in_family
 from .frame import POINTS, REGIME, SPLIT
 from .protocol import shared_lr_check, shared_lr_sentence

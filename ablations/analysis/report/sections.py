@@ -1,17 +1,17 @@
 """The report's sections, in order (SECTIONS at the bottom). Each is a function
 `section(data: ReportData) -> Section`: markdown plus the figures it links, by file name. A
-section computes from `data` (statistics from ablations.stats), draws through plots.py and
+section computes from `data` (statistics from ablations.analysis.stats), draws through plots.py and
 writes nothing; render.py writes every file.
 """
 import numpy as np
 import pandas as pd
 
-from ..datasets import DATASETS, DatasetError
-from ..grids import PUBLISHED_ACCURACY
-from ..idx import IdxFormatError
-from ..stats.aggregates import binomial_se, pareto_front
-from ..stats.factorial import decomposition_sources
-from ..trainers import SKLEARN_ACTIVATION, SKLEARN_SOLVER
+from ablations.data.datasets import DATASETS, DatasetError
+from ablations.grids import PUBLISHED_ACCURACY
+from ablations.data.idx import IdxFormatError
+from ablations.analysis.stats.aggregates import binomial_se, pareto_front
+from ablations.analysis.stats.factorial import decomposition_sources
+from ablations.train.trainers import SKLEARN_ACTIVATION, SKLEARN_SOLVER
 from . import plots
 from .contrasts import ACROSS, AVERAGE, claim_mde, in_family
 from .facets import curves, distributions, interactions

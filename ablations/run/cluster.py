@@ -15,8 +15,8 @@ import uuid
 
 import numpy as np
 
-from . import __version__, plugins
-from .config import GridError
+from ablations import __version__, plugins
+from ablations.grid.config import GridError
 
 DISTRIBUTION = "scratchbench"
 LOCAL_PREFIX = "local:"

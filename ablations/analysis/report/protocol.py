@@ -1,18 +1,18 @@
 """The sections of a fair-comparison protocol (issue 12): tuning diagnostics of a tuned grid, the
 unregularized baseline's generalization gap, the seed variance by stream, the AlgoPerf anchor,
-and the showcase's measured wall time for the header. Numbers come from ablations.diagnostics
-and ablations.stats, figures from plots.py; each section returns Section("") where its grid does
+and the showcase's measured wall time for the header. Numbers come from ablations.analysis.diagnostics
+and ablations.analysis.stats, figures from plots.py; each section returns Section("") where its grid does
 not hold what it needs, so the reports of other grids are unchanged.
 """
 
 import numpy as np
 import pandas as pd
 
-from .. import diagnostics
-from ..grids import SHOWCASE, SHOWCASE_BUDGET
-from ..stats.aggregates import binomial_se, std_ci
-from ..stats.bootstrap import bootstrap_weights
-from ..tuning import describe
+from ablations.analysis import diagnostics
+from ablations.grids import SHOWCASE, SHOWCASE_BUDGET
+from ablations.analysis.stats.aggregates import binomial_se, std_ci
+from ablations.analysis.stats.bootstrap import bootstrap_weights
+from ablations.run.tuning import describe
 from . import plots
 from .frame import POINTS, REGIME, SPLIT, STREAM_AXES, grids_with_results
 from .text import Section, figure_link, interval, md_table, number

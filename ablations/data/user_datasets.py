@@ -20,7 +20,7 @@ import numpy as np
 
 from .datasets import DATASETS, SPLIT_KEYS, DatasetError, _save_atomic, fetch_lock
 from .idx import IdxFormatError, parse_idx, read_idx_bytes
-from .records import write_json_atomic
+from ablations.records.store import write_json_atomic
 from .sources import _find
 
 NPZ_KEYS = dict(zip(SPLIT_KEYS, ("x_train", "y_train", "x_test", "y_test")))

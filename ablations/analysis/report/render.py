@@ -9,7 +9,7 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from ..datasets import default_data_dir
+from ablations.data.datasets import default_data_dir
 from .frame import load_data
 from .sections import SECTIONS
 

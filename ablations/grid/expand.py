@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from nn_core.registry import unknown_name_message
 
 from .config import GridError, resolve, run_id
-from .plugins import stamp
+from ablations.plugins import stamp
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def expand_block(where, block, seen):
 
 def expand_grid(name, blocks):
     """All runs of grid `name`, validated; GridError on the first bad or duplicate entry. A
-    tuned block's final runs depend on its tuning results: ablations.tuning.plan_grid expands
+    tuned block's final runs depend on its tuning results: ablations.run.tuning.plan_grid expands
     grids with tuned blocks."""
     if not isinstance(blocks, list) or not blocks:
         raise GridError(f"grid {name!r}: must be a non-empty list of blocks")
@@ -108,7 +108,7 @@ def expand_grid(name, blocks):
         where = f"grid {name!r} block {b}"
         if isinstance(block, dict) and "tune" in block:
             raise GridError(f"{where}: a tuned block's final runs depend on its tuning results; "
-                            f"expand it with ablations.tuning.plan_grid")
+                            f"expand it with ablations.run.tuning.plan_grid")
         runs.extend(expand_block(where, block, seen))
     return runs
 

@@ -1,0 +1,8 @@
+"""A run's record: what it holds, defined once, and how it is kept on disk.
+
+store   results/<grid>/<run_id>.json, written atomically, per-run claims, grid.json and
+        tuning.json, migration of older schemas
+
+Contract: writers (the trainers, the runner) and readers (the report, the diagnostics, the
+budget, the tests) meet here only; neither imports the other.
+"""
