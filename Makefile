@@ -43,10 +43,10 @@ bench: setup-bench data
 stress: setup
 	SCRATCHBENCH_KILLS=50 $(PY) -m pytest -q tests/test_reliability.py -k sigkill
 
-# The committed showcase: the fair-comparison grids in SHOWCASE's order (ablations/grids.py),
+# The committed showcase: the fair-comparison grids in SHOWCASE's order (studies/showcase.py),
 # then tutorials' setups, the best cells trained longer, and what their second pass buys.
 showcase: setup data
-	$(PY) run_all.py $$($(PY) -c "from ablations.grids import SHOWCASE; print(' '.join('--grid ' + g for g in SHOWCASE))")
+	$(PY) run_all.py $$($(PY) -c "from studies import SHOWCASE; print(' '.join('--grid ' + g for g in SHOWCASE))")
 	$(PY) run_all.py --grid tutorials --grid long --grid refit
 
 clean-venv:

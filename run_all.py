@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """scratchbench's front door in a checkout: the `scratchbench` command, with results/, reports/
-(and data/) in this checkout. `python run_all.py --help` lists the options and examples."""
+(and data/) in this checkout, and this project's own study (studies/) loaded. `python run_all.py
+--help` lists the options and examples."""
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ ROOT = Path(__file__).resolve().parent
 
 
 def main(argv=None):
-    return cli.main(argv, root=ROOT, prog="run_all.py")
+    return cli.main(argv, root=ROOT, prog="run_all.py", home_study="studies")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
-"""The ablation harness, in rooms by concern; imports run downward only (tests/test_layers.py):
+"""The ablation harness, in rooms by concern; imports run down this list (tests/test_layers.py):
 
+files       atomic file writes, shared by every room
 data/       the datasets: fetch from the registries, verify by SHA-256, cache, split (and a
             user's own arrays)
+train/      one config trained and measured: the trainers (nn_core, scikit-learn's MLP), the
+            regularizers built for a run, the seed streams
 grid/       the grid language: a run's settings (SCHEMA, resolve, run id), blocks and their
-            expansion, seed streams, where each regularizer plugs in, the example grids
-train/      one config trained and measured: the trainers (nn_core, scikit-learn's MLP)
+            expansion, the regularizers' settings, the example grids
 records/    a run's record: its fields defined once (schema) and its files (store)
 plugins     components and study files imported here and on every worker
 run/        many runs: the runner and its backends (loky, Dask), tuning rounds, the plan, the
             progress and the budget
-analysis/   the records read back: diagnostics, statistics and the report; it never imports run/
+analysis/   the records read back: diagnostics, statistics and the report; never imports run/
 cli         the command line
 
 A study (grids and what their reports need) is not part of the harness: this project's own lives

@@ -19,19 +19,19 @@ from . import __version__, plugins
 from .grid.config import GridError
 from .data.datasets import DATASETS, DatasetError, default_data_dir
 from .grid.expand import filter_runs
-from .grids import GRIDS
+from .grid.examples import GRIDS
 from .data.idx import IdxFormatError
-from .run.plan import QUICK_GRIDS, describe_plan, first_run_note, plan_workers, session_plan, \
-    session_progress
+from .analysis.report.needs import NeedsError, ReportNeeds, report_needs
+from .run.plan import describe_plan, first_run_note, plan_workers, session_plan, session_progress
 from .records.store import GRID_FILE
 from .run.runner import LokyBackend, run_grid
 from .run.tuning import plan_from_results, run_tuned_grid
 from .data.user_datasets import ArrayDataset
 
 FETCHED_BY_DEFAULT = ("mnist", "fashion_mnist")
-DEFAULT_GRIDS = ["baselines", "default"]  # the baselines first, so the default report shows them
+DEFAULT_GRIDS = ["quick"]  # without a study: the built-in quick study (grid/examples.py)
 EXAMPLES = """examples:
-  %(prog)s                                        default grids (installed, where none ran: quick study)
+  %(prog)s                                        the study's default grids (none loaded: quick)
   %(prog)s --grid smoke --jobs 2                  8 runs on scikit-learn's digits, < 1 min
   %(prog)s --list --only dataset=mnist,optimizer=adam   what would run; nothing trained
   %(prog)s --grid quick --only activation=relu --force  retrain a subset of a grid
@@ -61,25 +61,28 @@ def positive_int(text):
     return value
 
 
-def parse_args(argv, root, prog=None):
-    """Parsed and checked arguments; results/ and reports/ default to folders under `root`."""
+def parse_args(argv, root, prog=None, home_study=None):
+    """Parsed and checked arguments; results/ and reports/ default to folders under `root`;
+    `home_study` (run_all.py's studies) is loaded before any --study."""
     parser = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0].replace("\n", " "),
                            epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"scratchbench {__version__}")
     parser.add_argument("--grid-file", type=Path, metavar="PATH",
-                        help='JSON file of extra grids, {"name": [blocks]}, as in ablations/grids.py '
-                             '(and "replaces": [built-in grid names] it redefines)')
-    parser.add_argument("--study", type=Path, metavar="FILE.py",
-                        help="a Python file that may register components and defines GRIDS "
-                             "(and REPLACES, the built-in grids it redefines); its grids are "
-                             "the default --grid")
+                        help='JSON file of extra grids, {"name": [blocks]}, as in '
+                             'ablations/grid/examples.py (and "replaces": [built-in grid names] '
+                             'it redefines, "reports": {grid: what its report needs})')
+    parser.add_argument("--study", action="append", default=[], metavar="FILE.py|MODULE",
+                        help="a Python file or importable module that may register components "
+                             "and defines GRIDS (and REPLACES, the built-in grids it redefines; "
+                             "REPORTS, what each grid's report needs; DEFAULT_GRIDS, what runs "
+                             "when no --grid is given, else all its grids); repeatable")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                         help=f"a module (or .py file) that registers components, repeatable; "
                              f"also ${plugins.PLUGINS_ENV} and entry points "
                              f"'{plugins.ENTRY_POINT_GROUP}'")
     parser.add_argument("--grid", action="append", metavar="NAME",
-                        help=f"grid to run, repeatable (default: {' and '.join(DEFAULT_GRIDS)}); "
-                             f"one of {', '.join(GRIDS)}")
+                        help=f"grid to run, repeatable (default: the study's default grids, "
+                             f"else {' and '.join(DEFAULT_GRIDS)}); built in: {', '.join(GRIDS)}")
     parser.add_argument("--list", action="store_true", help="print the runs and their count, then exit")
     parser.add_argument("--only", metavar="KEY=VALUE[,KEY=VALUE]",
                         help="keep only matching runs, by axis label or setting")
@@ -104,11 +107,12 @@ def parse_args(argv, root, prog=None):
     parser.add_argument("--fetch-data", action="store_true",
                         help="fetch and verify MNIST and Fashion-MNIST, print a table, then exit")
     args = parser.parse_args(argv)
-    args.grids, study_grids = load_extensions(args, parser)
-    args.named_grids = args.grid is not None or bool(study_grids)  # else a first run is quick
+    args.quick = args.grid is None and not args.study and home_study is None
+    args.study = [*([home_study] if home_study else []), *args.study]
+    args.grids, args.reports, study_defaults = load_extensions(args, parser)
     if args.grid is None and args.report_only:  # every report that has records to render
         args.grid = [name for name in args.grids if (args.results_dir / name / GRID_FILE).is_file()]
-    args.grid = args.grid or study_grids or DEFAULT_GRIDS
+    args.grid = args.grid or study_defaults or DEFAULT_GRIDS
     for name in args.grid:
         if name not in args.grids:
             parser.error(f"--grid: {unknown_name_message('grid', name, args.grids)}")
@@ -125,8 +129,9 @@ def parse_args(argv, root, prog=None):
 
 
 def load_grid_file(path, parser):
-    """(grids, replaced) from a JSON file: an object mapping grid names to lists of blocks, and
-    optionally "replaces": the built-in grids it redefines (not a grid name)."""
+    """(grids, replaced, reports) from a JSON file: an object mapping grid names to lists of
+    blocks, and optionally "replaces": the built-in grids it redefines, and "reports": what
+    each grid's report needs (neither is a grid name)."""
     try:
         grids = json.loads(Path(path).read_text())
     except OSError as err:
@@ -135,30 +140,34 @@ def load_grid_file(path, parser):
         parser.error(f"--grid-file: {path} is not valid JSON ({err})")
     if not isinstance(grids, dict) or not all(isinstance(k, str) for k in grids):
         parser.error(f"--grid-file: {path} must hold an object mapping grid names to blocks")
-    replaces = grids.pop("replaces", [])
+    replaces, reports = grids.pop("replaces", []), grids.pop("reports", {})
     if not isinstance(replaces, list) or not all(isinstance(k, str) for k in replaces):
         parser.error(f'--grid-file: {path}: "replaces" must be a list of grid names')
-    return grids, set(replaces)
+    if not isinstance(reports, dict):
+        parser.error(f'--grid-file: {path}: "reports" must map grid names to declarations')
+    return grids, set(replaces), reports
 
 
 def load_extensions(args, parser):
-    """Import the plugins (entry points, $SCRATCHBENCH_PLUGINS, --plugin) and the --study file;
-    return (every grid, the study's grid names). Built-in grids come first, then the study's,
-    then --grid-file's; a name taken already is an error, unless the file says it replaces
-    that built-in grid (a study's REPLACES, a grid file's "replaces")."""
+    """Import the plugins (entry points, $SCRATCHBENCH_PLUGINS, --plugin) and the studies;
+    return (every grid, every grid's report declaration (ReportNeeds), the last study's default
+    grids). Built-in grids come first, then each study's, then --grid-file's; a name taken
+    already is an error, unless the file says it replaces that built-in grid (a study's
+    REPLACES, a grid file's "replaces")."""
     try:
         for origin, spec in [*plugins.specs_from_environment(),
                              *(("--plugin", spec) for spec in args.plugin)]:
             plugins.load(spec, origin=origin)
-        files = [(f"--study {args.study}", *plugins.load_study(args.study),
-                  "REPLACES = {...}")] if args.study else []
+        studies = [(spec, plugins.load_study(spec)) for spec in args.study]
     except plugins.PluginError as err:
         parser.error(str(err))
+    files = [(f"--study {spec}", study.grids, study.replaces, study.reports, "REPLACES = {...}")
+             for spec, study in studies]
     if args.grid_file is not None:
         files.append((f"--grid-file {args.grid_file}", *load_grid_file(args.grid_file, parser),
                       '"replaces": [...]'))
-    grids, defined_by = dict(GRIDS), {}
-    for origin, found, replaces, how in files:
+    grids, declared, defined_by = dict(GRIDS), {}, {}
+    for origin, found, replaces, reports, how in files:
         for name in sorted(replaces):
             if name not in found or name not in GRIDS:
                 parser.error(f"{origin}: replaces {name!r}, which it does not define"
@@ -172,7 +181,17 @@ def load_extensions(args, parser):
                              f"it replaces the built-in one ({how})")
             defined_by[name] = origin
         grids.update(found)
-    return grids, list(files[0][1]) if args.study else []
+        for name in reports:
+            if name not in found:
+                parser.error(f"{origin}: declares the report of {name!r}, which it does not "
+                             f"define")
+        declared.update(reports)
+    try:
+        needs = {name: report_needs(name, declaration) for name, declaration in declared.items()}
+    except NeedsError as err:
+        parser.error(str(err))
+    last = studies[-1][1] if studies else None
+    return grids, needs, (last.default_grids or list(last.grids)) if last else []
 
 
 def fetch_data(names, data_dir):
@@ -195,10 +214,11 @@ def show_progress(name, done, total):
     print(f"\r  {name}: {share}", end="" if done < total else "\n", file=sys.stderr)
 
 
-def render_report(grid, results_dir, reports_dir, data_dir):
+def render_report(args, grid, data_dir):
     from .analysis.report import render_report as render  # matplotlib: imported only to draw
 
-    return render(grid, results_dir, reports_dir, data_dir)
+    return render(grid, args.results_dir, args.reports_dir, data_dir,
+                  args.reports.get(grid, ReportNeeds()))
 
 
 def select(grids, only):
@@ -213,21 +233,20 @@ def log_line(line):
     print(line, file=sys.stderr)
 
 
-def main(argv=None, root=None, prog=None):
+def main(argv=None, root=None, prog=None, home_study=None):
     """The command line; `root` holds results/ and reports/ by default (the current folder for
-    the installed `scratchbench` command, the checkout for run_all.py)."""
-    args = parse_args(argv, Path.cwd() if root is None else Path(root), prog)
+    the installed `scratchbench` command, the checkout for run_all.py, which also loads its
+    `home_study`)."""
+    args = parse_args(argv, Path.cwd() if root is None else Path(root), prog, home_study)
     data_dir = args.data_dir or default_data_dir()
-    quick = root is None and is_first_run(args)
-    if quick:
-        args.grid = QUICK_GRIDS
+    quick = args.quick and not (args.report_only or args.fetch_data)
     try:
         if args.fetch_data:
             fetch_data(FETCHED_BY_DEFAULT, data_dir)
             return 0
         if args.report_only:  # the records alone: no grid planning
             for name in args.grid:
-                report = render_report(name, args.results_dir, args.reports_dir, data_dir)
+                report = render_report(args, name, data_dir)
                 print(f"report: {report}")
             return 0
         plans = {name: plan_from_results(name, args.grids[name], args.results_dir)
@@ -248,7 +267,7 @@ def main(argv=None, root=None, prog=None):
         backend = connect_backend(args, data_dir, selected)
         previous_sigterm = signal.signal(signal.SIGTERM, stop_as_ctrl_c)
         workers, costs = plan_workers(args), session_plan(args)
-        for line in describe_plan(costs, workers) + ([first_run_note(workers)] if quick else []):
+        for line in describe_plan(costs, workers) + ([first_run_note()] if quick else []):
             log_line(line)
         progress = session_progress(costs, workers, sys.stderr, log_line)
         errors = 0
@@ -266,7 +285,7 @@ def main(argv=None, root=None, prog=None):
                           file=sys.stderr)
                     return 130
                 errors += outcome.counts.get("error", 0)
-                report = render_report(name, args.results_dir, args.reports_dir, data_dir)
+                report = render_report(args, name, data_dir)
                 print(f"report: {report}")
         finally:
             progress.close()
@@ -285,13 +304,6 @@ def main(argv=None, root=None, prog=None):
     except KeyboardInterrupt:  # before or after training: nothing half-written to keep
         print("interrupted", file=sys.stderr)
         return 130
-
-
-def is_first_run(args):
-    """An installed package's first run here: no grid named, training asked for, and no records
-    of the default grids under --results-dir (a checkout's run_all.py never asks)."""
-    return not (args.named_grids or args.report_only or args.fetch_data) and not any(
-        (args.results_dir / name / GRID_FILE).is_file() for name in DEFAULT_GRIDS)
 
 
 def stop_as_ctrl_c(signum, frame):

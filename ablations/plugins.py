@@ -2,19 +2,23 @@
 every worker, and tied to the runs that use them.
 
 Loaded in this order: the entry-point group `scratchbench.plugins` (each entry point's module),
-$SCRATCHBENCH_PLUGINS (comma- or os.pathsep-separated), each `--plugin`, then `--study`. A plugin
-is an importable module name or the path of a .py file; a file (a study is always one) is run as
-the module `scratchbench_plugin_<stem>` and its text is shipped to the workers, so they need no
-copy of it. A module is imported by name on the workers and must hash the same there.
+$SCRATCHBENCH_PLUGINS (comma- or os.pathsep-separated), each `--plugin`, then each `--study`. A
+plugin or study is an importable module name or the path of a .py file; a file is run as the
+module `scratchbench_plugin_<stem>` and its text is shipped to the workers, so they need no copy
+of it. A module is imported by name on the workers and must hash the same there. Workers load
+only the plugins and studies that register a component or a setting: a study of grids alone
+(this project's studies/) never needs to reach them.
 
-Identity (what retrains): a run that names a component a plugin registered (its optimizer,
+Identity (what retrains; ablations/grid/loaded.py): a run that names a component a plugin registered (its optimizer,
 activation, dataset, ... : COMPONENT_SETTINGS) or sets a SCHEMA setting the plugin added away from
 its default carries `config["plugins"] = {plugin name: code hash}`, which enters its run id; a
 run that uses no plugin has no such key, so its id is what it always was. The code hash is the
-SHA-256 of the file (of a package's .py files), for a study less its top-level `GRIDS = ...` and
-`REPLACES = ...` statements: editing a study's grids trains only the new runs, any other edit of a
+SHA-256 of the file (of a package's .py files), for a study file less its top-level `GRIDS = ...`,
+`REPLACES`, `REPORTS` and `DEFAULT_GRIDS` statements: editing a study's grids trains only the new
+runs, any other edit of a
 plugin or study retrains every run that uses one of its components, and an unchanged one trains
-nothing. Each record's environment lists every plugin with the SHA-256 of its file.
+nothing. Each record's environment lists every plugin the workers load, with the SHA-256 of its
+file.
 
 Workers: `load_in_worker(plugins)` imports them once per process (loky's initializer, or lazily in
 a Dask worker's first task) and keeps a failure; `probe` reports a worker's state up front and
@@ -34,42 +38,19 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from nn_core import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, REGULARIZERS, SCHEDULES
-
 from .grid.config import SCHEMA, GridError
-from .data.datasets import DATASETS, NORMALIZATIONS
-from .train.trainers import TRAINERS
+from .grid.loaded import COMPONENT_SETTINGS, LOADED, REGISTRIES, Plugin
 
 ENTRY_POINT_GROUP = "scratchbench.plugins"
 PLUGINS_ENV = "SCRATCHBENCH_PLUGINS"
 FILE_MODULE_PREFIX = "scratchbench_plugin_"
-STUDY_NAMES = ("GRIDS", "REPLACES")  # left out of a study's code hash
-REGISTRIES = (ACTIVATIONS, DATASETS, INITIALIZERS, LOSSES, NORMALIZATIONS, OPTIMIZERS,
-              REGULARIZERS, SCHEDULES, TRAINERS)
-# The settings whose value names a registry entry (tests/test_plugins.py checks it against SCHEMA).
-COMPONENT_SETTINGS = {"trainer": TRAINERS, "dataset": DATASETS, "activation": ACTIVATIONS,
-                      "loss": LOSSES, "init": INITIALIZERS, "optimizer": OPTIMIZERS,
-                      "schedule": SCHEDULES, "normalize": NORMALIZATIONS}
+STUDY_NAMES = ("GRIDS", "REPLACES", "REPORTS", "DEFAULT_GRIDS")  # left out of a study's code hash
 
 
 class PluginError(GridError):
     """A plugin or study cannot be loaded here or on a worker; one line naming it."""
 
 
-@dataclass(frozen=True)
-class Plugin:
-    name: str  # a module's name, or a file's name ("my_study.py")
-    kind: str  # "plugin" or "study"
-    module: str  # the module it is imported as
-    path: str  # its file (a package: its folder)
-    sha256: str  # of the file (a package: of its .py files)
-    code_sha256: str  # what enters run ids (see the module docstring)
-    source: bytes = None  # a file's bytes, run on the workers; None: they import `module`
-    registers: tuple = ()  # ((registry kind, name), ...) it added or replaced
-    settings: tuple = ()  # SCHEMA settings it added
-
-
-LOADED = {}  # name -> Plugin, in load order: this process's plugins
 _WORKER_FAILURE = []  # a worker's load failure (one line), kept for `run_checked`
 
 
@@ -97,8 +78,8 @@ def files_sha256(root, files):
 
 
 def study_code_sha256(source):
-    """SHA-256 of `source` less its top-level `GRIDS = ...` and `REPLACES = ...` statements; of
-    all of it if the code reads either name or shares their lines with other code."""
+    """SHA-256 of `source` less its top-level statements assigning STUDY_NAMES; of all of it if
+    the code reads one of those names or shares their lines with other code."""
     tree = ast.parse(source)
     if any(isinstance(node, ast.Name) and node.id in STUDY_NAMES
            and not isinstance(node.ctx, ast.Store) for node in ast.walk(tree)):
@@ -154,7 +135,7 @@ def file_module_name(path):
 def load(spec, kind="plugin", origin="--plugin"):
     """Import the plugin `spec` (a module name, or a .py file's path) in this process; return
     (its Plugin, its module). PluginError (one line, naming `origin` and `spec`) if it fails."""
-    is_file = kind == "study" or spec.endswith(".py") or os.sep in spec
+    is_file = spec.endswith(".py") or os.sep in spec
     path = Path(spec).expanduser().resolve()
     if is_file:
         try:
@@ -209,45 +190,33 @@ def specs_from_environment(environ=None):
     return found
 
 
-def load_study(path):
-    """Load a study file; return (its grids, the built-in grid names it replaces)."""
-    _, module = load(str(path), kind="study", origin="--study")
+@dataclass(frozen=True)
+class Study:
+    """What a study declares: its grids, the built-in grids it replaces, what each grid's
+    report needs ({grid: declaration}, analysis/report/needs.py) and the grids run when no
+    --grid is given (empty: all of its grids)."""
+    grids: dict
+    replaces: set
+    reports: dict
+    default_grids: list
+
+
+def load_study(spec):
+    """Load a study (a .py file, or an importable module); return its Study."""
+    _, module = load(str(spec), kind="study", origin="--study")
     grids = getattr(module, "GRIDS", {})
     replaces = getattr(module, "REPLACES", set())
+    reports = getattr(module, "REPORTS", {})
+    defaults = getattr(module, "DEFAULT_GRIDS", [])
     if not isinstance(grids, dict) or not all(isinstance(k, str) for k in grids):
-        raise PluginError(f"--study {path}: GRIDS must be a dict mapping grid names to blocks")
+        raise PluginError(f"--study {spec}: GRIDS must be a dict mapping grid names to blocks")
     if isinstance(replaces, str) or not all(isinstance(k, str) for k in replaces):
-        raise PluginError(f"--study {path}: REPLACES must be a set of grid names")
-    return grids, set(replaces)
-
-
-def current():
-    """This process's plugins, in load order: what the workers load (picklable)."""
-    return tuple(LOADED.values())
-
-
-def stamp(config):
-    """`config` with `plugins` = {name: code hash} of the loaded plugins it uses (unchanged,
-    without the key, if it uses none)."""
-    used = {p.name: p.code_sha256 for p in LOADED.values() if uses(config, p)}
-    return {**config, "plugins": used} if used else config
-
-
-def uses(config, plugin):
-    named = {(COMPONENT_SETTINGS[key].kind, config.get(key)) for key in COMPONENT_SETTINGS}
-    return bool(named & set(plugin.registers)) or any(
-        key in config and config[key] != SCHEMA[key].default for key in plugin.settings)
-
-
-def environment():
-    """{"plugins": [...]} for the records' environment when any is loaded, else {}."""
-    if not LOADED:
-        return {}
-    return {"plugins": [{"name": p.name, "kind": p.kind, "path": p.path, "sha256": p.sha256,
-                         "code_sha256": p.code_sha256,
-                         "registers": [f"{kind} {name}" for kind, name in p.registers],
-                         "settings": list(p.settings)}
-                        for p in LOADED.values()]}
+        raise PluginError(f"--study {spec}: REPLACES must be a set of grid names")
+    if not isinstance(reports, dict) or not set(reports) <= set(grids):
+        raise PluginError(f"--study {spec}: REPORTS must map grids it defines to declarations")
+    if isinstance(defaults, str) or not set(defaults) <= set(grids):
+        raise PluginError(f"--study {spec}: DEFAULT_GRIDS must list grids it defines")
+    return Study(grids, set(replaces), reports, list(defaults))
 
 
 def defined_in_main():

@@ -82,7 +82,7 @@ def test_scaling_measures_the_worker_counts_the_machine_has():
 
 def test_scaling_runs_are_the_default_grids_size():
     from ablations.grid.expand import expand_grid
-    from ablations.grids import DEFAULT_BUDGET
+    from studies.showcase import DEFAULT_BUDGET
 
     run = expand_grid("b", bench.bench_grid([0]))[0].config
     assert run["dataset"] == "mnist"

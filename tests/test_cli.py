@@ -64,7 +64,7 @@ def test_results_path_that_is_a_file(tmp_path):
 
 
 def quick_runs():
-    from ablations.grids import GRIDS
+    from ablations.grid.examples import GRIDS
 
     return math.prod(len(levels) for levels in GRIDS["quick"][0]["axes"].values())
 
@@ -199,21 +199,19 @@ def test_one_count_and_eta_across_the_phases_of_a_tuned_grid(tmp_path):
     assert all("(all grids)" in line for line in result.stderr.splitlines() if line.startswith("["))
 
 
-def test_installed_in_an_empty_folder_runs_the_quick_study_and_names_the_showcase(
+def test_installed_in_an_empty_folder_runs_the_quick_study_and_says_what_next(
         tmp_path, monkeypatch, capsys):
     """The quick study itself takes minutes (measured outside the tests): smoke stands in."""
     from ablations import cli
-    from ablations.run import plan
 
     monkeypatch.chdir(tmp_path)
     assert cli.main(["--list"]) == 0  # root None: the installed command
     assert capsys.readouterr().out.strip().splitlines()[-1] == f"quick: {quick_runs()} runs"
-    monkeypatch.setattr(cli, "QUICK_GRIDS", ["smoke"])
+    monkeypatch.setattr(cli, "DEFAULT_GRIDS", ["smoke"])
     assert cli.main(["--jobs", "1", "--data-dir", str(tmp_path / "data")], prog="scratchbench") == 0
     err = capsys.readouterr().err
     assert "quick study: every optimizer x activation x regularization x dataset" in err
-    assert ("the full showcase is `scratchbench " + " ".join(f"--grid {g}" for g in plan.SHOWCASE)
-            + "`, about ") in err
+    assert "`scratchbench --study FILE.py`" in err and "`python run_all.py`" in err
     assert (tmp_path / "reports" / "smoke.md").is_file()
     assert err.index("quick study") < err.index("[1/8]")
 

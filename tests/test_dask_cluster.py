@@ -20,7 +20,7 @@ import dask_tiny
 from helpers import ctrl_c_answered, timeless
 from test_datasets import Server
 from ablations.grid.expand import expand_grid
-from ablations.grids import GRIDS
+from ablations.grid.examples import GRIDS
 from ablations.data.idx import write_idx
 from ablations.records.store import read_records
 from ablations.run.runner import run_grid

@@ -154,7 +154,7 @@ def test_time_to_target_medians_with_misses_as_infinity():
             pairs.append(run(f"{opt}{seed}", {}, {"status": "ok", "seconds_to_target": s,
                                                   "epochs_to_target": None if s is None else 3},
                              optimizer=opt, seed=seed))
-    out = time_to_target(frame_of(pairs)).set_index("optimizer")
+    out = time_to_target(frame_of(pairs), budget_s=60.0).set_index("optimizer")
     assert out.loc["adam", "median_s"] == 5.0 and out.loc["adam", "within_budget"]
     assert math.isinf(out.loc["sgd", "median_s"]) and out.loc["sgd", "misses"] == 2
     assert not out.loc["sgd", "within_budget"]

@@ -9,12 +9,16 @@ from ablations.grid.config import SCHEMA, GridError, Setting, resolve, run_id, u
 from ablations.grid.expand import expand_grid, filter_runs
 from ablations.run.budget import full_plan_runs
 from ablations.grid.memory import memory_problem, run_bytes, total_memory_bytes
-from ablations.grids import (ACTIVATION_LEVELS, DEFAULT_BUDGET, FINAL_SEEDS, GRIDS,
-                             LONG_BUDGET, LONG_DATASET_LEVELS, OPTIMIZER_LEVELS,
-                             REGULARIZATION_LEVELS, TUNED_OPTIMIZER_LEVELS)
+from ablations.grid import examples
+import studies
+from studies.showcase import (ACTIVATION_LEVELS, DEFAULT_BUDGET, FINAL_SEEDS, LONG_BUDGET,
+                              LONG_DATASET_LEVELS, OPTIMIZER_LEVELS, REGULARIZATION_LEVELS,
+                              TUNED_OPTIMIZER_LEVELS)
 from ablations.records.store import GRID_FILE, SCHEMA_VERSION, TUNING_FILE
-from ablations.grid.streams import STREAMS
+from ablations.train.streams import STREAMS
 from ablations.run.tuning import plan_from_results, plan_grid
+
+GRIDS = {**examples.GRIDS, **studies.GRIDS}  # the built-in examples and this project's study
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -345,7 +349,7 @@ def test_filter_runs_by_label_and_setting():
 
 
 def test_a_new_optimizer_level_is_tuned_around_its_lr_without_a_candidate_entry():
-    from ablations.grids import LR_CANDIDATES, lr_candidates
+    from studies.showcase import LR_CANDIDATES, lr_candidates
 
     assert "nesterov" not in LR_CANDIDATES
     assert lr_candidates({"optimizer": "nesterov", "lr": 0.1}) == [0.01, 0.0316, 0.1, 0.316, 1.0]

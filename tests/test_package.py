@@ -32,8 +32,11 @@ def wheel(tmp_path_factory):
 def test_the_wheel_holds_both_packages_the_command_and_the_version(wheel):
     assert wheel.name.startswith(f"scratchbench-{__version__}-")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"nn_core/__init__.py", "ablations/cli.py", "ablations/grids.py",
-            "ablations/report/__init__.py", "ablations/stats/__init__.py"} <= set(names)
+    assert {"nn_core/__init__.py", "ablations/cli.py", "ablations/grid/examples.py",
+            "ablations/analysis/report/__init__.py", "ablations/analysis/stats/__init__.py",
+            *(f"ablations/{room}/__init__.py" for room in ("data", "grid", "train", "records",
+                                                          "run", "analysis"))} <= set(names)
+    assert not [n for n in names if n.startswith("studies/")]  # the project's study stays home
     assert not [n for n in names if n.startswith("tests/")]
     entry_points = zipfile.ZipFile(wheel).read(
         f"scratchbench-{__version__}.dist-info/entry_points.txt").decode()

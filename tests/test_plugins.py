@@ -14,9 +14,10 @@ import pytest
 
 from helpers import timeless
 from ablations import plugins
+from ablations.grid import loaded
 from ablations.grid.config import SCHEMA
 from ablations.grid.expand import expand_grid
-from ablations.grids import GRIDS
+from ablations.grid.examples import GRIDS
 from ablations.records.store import read_records
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,8 +86,8 @@ def test_component_settings_name_every_setting_that_takes_a_registry_name():
     for key, setting in SCHEMA.items():
         message = setting.check("no_such_name") if setting.check and str in setting.types else None
         if message and message.startswith("unknown "):
-            assert plugins.COMPONENT_SETTINGS[key].kind == message.split()[1], key
-    assert set(plugins.COMPONENT_SETTINGS) <= set(SCHEMA)
+            assert loaded.COMPONENT_SETTINGS[key].kind == message.split()[1], key
+    assert set(loaded.COMPONENT_SETTINGS) <= set(SCHEMA)
 
 
 def test_a_study_code_hash_leaves_out_its_grids_and_nothing_else():
@@ -100,13 +101,13 @@ def test_a_study_code_hash_leaves_out_its_grids_and_nothing_else():
 
 
 def test_stamp_marks_only_the_runs_that_use_a_plugin(monkeypatch):
-    plugin = plugins.Plugin("p.py", "plugin", "m", "/p.py", "f" * 64, "c" * 64,
+    plugin = loaded.Plugin("p.py", "plugin", "m", "/p.py", "f" * 64, "c" * 64,
                             registers=(("optimizer", "signsgd"),), settings=("clip_norm",))
-    monkeypatch.setitem(plugins.LOADED, plugin.name, plugin)
+    monkeypatch.setitem(loaded.LOADED, plugin.name, plugin)
     (adam,) = expand_grid("g", [{"base": BASE}])
     assert "plugins" not in adam.config
-    assert plugins.stamp({**adam.config, "optimizer": "signsgd"})["plugins"] == {"p.py": "c" * 64}
-    assert plugins.stamp({**adam.config, "clip_norm": 1.0})["plugins"] == {"p.py": "c" * 64}
+    assert loaded.stamp({**adam.config, "optimizer": "signsgd"})["plugins"] == {"p.py": "c" * 64}
+    assert loaded.stamp({**adam.config, "clip_norm": 1.0})["plugins"] == {"p.py": "c" * 64}
 
 
 def test_a_plugin_gives_identical_records_with_any_workers_and_leaves_other_run_ids(work):

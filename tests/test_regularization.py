@@ -14,7 +14,7 @@ from nn_core.settings import Setting, number
 from ablations.train import trainers
 from ablations.grid.config import SCHEMA, GridError, resolve, run_id
 from ablations.data.datasets import load_splits
-from ablations.grid.regularization import regularization
+from ablations.train.regularization import regularization
 
 HOOK_KINDS = (PENALTY, GRADIENT)
 NAMES = sorted(REGULARIZERS)

@@ -10,6 +10,7 @@ import pytest
 
 from ablations.records.store import write_json_atomic
 from ablations.analysis.report import render_report
+from ablations.analysis.report.needs import ReportNeeds
 from ablations.analysis.report.sections import SECTIONS, Section, scatter_factors
 from ablations.analysis.report.text import interval, number, p_value
 
@@ -69,9 +70,12 @@ def synthetic_grid(folder, datasets=("mnist", "fashion_mnist"), seeds=range(6), 
     write_json_atomic(folder / "grid.json", runs)
 
 
+REFERENCES = ReportNeeds(references=("baselines", "tutorials"))  # as this project's study declares
+
+
 def render(tmp_path, grid="synthetic"):
     return render_report(grid, tmp_path / "results", tmp_path / "reports",
-                         tmp_path / "data").read_text()
+                         tmp_path / "data", REFERENCES).read_text()
 
 
 def files(tmp_path):

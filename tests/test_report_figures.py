@@ -12,6 +12,7 @@ import pytest
 from test_report_protocol import Grid
 from ablations.analysis import diagnostics
 from ablations.analysis.report import render_report
+from ablations.analysis.report.needs import ReportNeeds
 from ablations.analysis.report.facets import curves, distributions, interactions
 from ablations.analysis.report.frame import load_data
 from ablations.analysis.report.protocol import shared_lr_check
@@ -54,13 +55,13 @@ def regime_grid(root, name="regimes", shared=False, drop=(), seeds=range(3)):
     return root
 
 
-def data_of(tmp_path, name="regimes"):
-    return load_data(name, tmp_path / "results", tmp_path / "data")
+def data_of(tmp_path, name="regimes", needs=ReportNeeds()):
+    return load_data(name, tmp_path / "results", tmp_path / "data", needs)
 
 
-def render(tmp_path, name="regimes"):
+def render(tmp_path, name="regimes", needs=ReportNeeds()):
     return render_report(name, tmp_path / "results", tmp_path / "reports",
-                         tmp_path / "data").read_text()
+                         tmp_path / "data", needs).read_text()
 
 
 def panels(figure):
@@ -204,7 +205,8 @@ def test_the_shared_lr_check_selects_as_the_tuner_does():
 
 
 def test_the_report_says_how_many_selections_the_shared_lr_changes(tmp_path):
-    grid = Grid(tmp_path / "results", "lr_by_regularization")
+    grid = Grid(tmp_path / "results", "lr_check")
+    own = ReportNeeds(lr_sharing="lr_check")  # the grid's report reads its own runs
     scores = {"none": {0.01: 0.95, 0.1: 0.97}, "dropout": {0.01: 0.96, 0.1: 0.955}}
     for reg, by_lr in scores.items():
         for lr, acc in by_lr.items():
@@ -214,11 +216,12 @@ def test_the_report_says_how_many_selections_the_shared_lr_changes(tmp_path):
                                                 "optimizer": "sgd", "activation": "relu",
                                                 "epochs": 3}, acc, jitter=0.0)
     grid.save()
-    data = data_of(tmp_path, "lr_by_regularization")
+    data = data_of(tmp_path, "lr_check", own)
     check = shared_lr_check(data)
     assert len(check) == 1 and check["changed"].all()
     assert check["cost_pts"].iloc[0] == pytest.approx(0.5)
-    text = render(tmp_path, "lr_by_regularization")
+    assert "Does the shared lr" not in render(tmp_path, "lr_check")  # not declared: not drawn
+    text = render(tmp_path, "lr_check", own)
     assert "**On this subset, 1 of 1 selections change when the lr is tuned for each " \
            "regularizer instead of shared from the unregularized runs; where it changes, the " \
            "shared lr costs 0.50 points of validation accuracy on average (own best minus " \

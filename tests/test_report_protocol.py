@@ -13,9 +13,11 @@ from ablations.analysis.diagnostics import sittings
 from ablations.records.store import write_json_atomic
 from ablations.analysis.report import render_report
 from ablations.analysis.report.frame import load_data
+from ablations.analysis.report.needs import report_needs
 from ablations.analysis.report.protocol import anchor, generalization_gap, seed_variance, tuning
 from ablations.analysis.stats.aggregates import std_ci
 from ablations.analysis.stats.bootstrap import bootstrap_weights
+import studies
 
 NEW_HEADINGS = ["## Tuning", "### Learning-rate sensitivity",
                 "### Selections at the edge of their search range", "### Diverged tuning trials",
@@ -166,13 +168,18 @@ def showcase(tmp_path):
     return tmp_path
 
 
+def needs(grid):
+    """What this project's study declares the grid's report needs (studies/__init__.py)."""
+    return report_needs(grid, studies.REPORTS.get(grid))
+
+
 def render(tmp_path, grid):
     return render_report(grid, tmp_path / "results", tmp_path / "reports",
-                         tmp_path / "data").read_text()
+                         tmp_path / "data", needs(grid)).read_text()
 
 
 def data_of(tmp_path, grid):
-    return load_data(grid, tmp_path / "results", tmp_path / "data")
+    return load_data(grid, tmp_path / "results", tmp_path / "data", needs(grid))
 
 
 def test_every_new_element_renders_and_rerendering_is_byte_identical(showcase):
@@ -333,3 +340,32 @@ def test_the_choice_compares_validation_accuracy_on_one_validation_set(tmp_path)
     assert data.left_out_of_choice("mnist") == {1000: 1}
     assert ("On mnist, the configurations validated on fewer images than 10,000 (1 on 1,000) "
             "took no part in the choice") in render(tmp_path, "refit")
+
+
+def test_the_report_knows_no_grid_by_name_only_what_the_study_declares(showcase):
+    """A grid's sections follow its declaration: the showcase's anchor grid renders none without
+    one, and the same runs under any other name render it when declared."""
+    import shutil
+
+    results, reports = showcase / "results", showcase / "reports"
+    plain = render_report("algoperf", results, reports, showcase / "data").read_text()
+    assert "## AlgoPerf anchor" not in plain and "## Baselines" not in plain
+    shutil.copytree(results / "algoperf", results / "my_runs")
+    declared = report_needs("my_runs", {
+        "anchor": {"title": "My anchor", "workload": "My workload", "budget_s": 9.0},
+        "references": ["algoperf"]})
+    text = render_report("my_runs", results, reports, showcase / "data", declared).read_text()
+    assert "## My anchor" in text and "My workload as run here" in text
+    assert "within 9 s" in text and "Grid `algoperf`" in text
+
+
+@pytest.mark.parametrize("declaration, problem", [
+    ({"anchors": {}}, "unknown key 'anchors'; valid keys: references, published"),
+    ({"references": "baselines"}, "references must be a list"),
+    ({"anchor": {"title": "x"}}, "anchor needs exactly the keys budget_s, title, workload"),
+])
+def test_a_bad_report_declaration_is_one_line_naming_it(declaration, problem):
+    from ablations.analysis.report.needs import NeedsError
+
+    with pytest.raises(NeedsError, match=re.escape(problem)):
+        report_needs("g", declaration)

@@ -4,6 +4,7 @@ import hashlib
 import json
 import signal
 import subprocess
+from pathlib import Path
 
 import joblib
 import pytest
@@ -231,3 +232,14 @@ def test_a_rerun_of_an_unchanged_plan_leaves_grid_json_as_it_was(tmp_path, data_
     run_grid("tiny", shuffled, tmp_path, data_dir, jobs=1, log=lambda *a: None)
     assert list(json.loads(grid_file.read_text())[0]["labels"]) == \
         list(reversed(list(runs[0].labels)))  # a new axis order is a changed plan: written
+
+
+def test_in_this_checkout_the_code_version_is_its_commit_and_the_data_its_folder():
+    """The modules sit two folders below the checkout's root (ablations/<room>/): records name
+    the checkout's commit, and a checkout caches its data in its own data/."""
+    from ablations.data.datasets import PROJECT_ROOT
+    from ablations.run.runner import checkout_version, code_version
+
+    root = Path(__file__).resolve().parents[1]
+    assert PROJECT_ROOT == root
+    assert code_version() == checkout_version(root) != "unknown"

@@ -6,7 +6,7 @@ import pytest
 from ablations.train import trainers
 from ablations.grid.config import resolve, run_id
 from ablations.data.datasets import load_splits
-from ablations.grid.streams import STREAMS, split_seed, stream_rng, stream_setting
+from ablations.train.streams import STREAMS, split_seed, stream_rng, stream_setting
 
 REAL_FIT = trainers.fit
 BASE = {"dataset": "digits", "hidden": [16], "epochs": 1, "batch_size": 64, "dropout": 0.2,

@@ -19,12 +19,14 @@ import numpy as np
 
 from nn_core.registry import Registry
 
+from ablations.files import save_npy_atomic
+
 from .idx import IdxFormatError, idx_header, parse_idx, read_idx_bytes
 from .sources import DebianPackage, UrlMirror, LocalFolder, NpmPackage, SourceError
 
 DATASETS = Registry("dataset")
 DATA_DIR_ENV = "SCRATCHBENCH_DATA_DIR"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SPLIT_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 DIGIT_NAMES = tuple(str(i) for i in range(10))
 # Zalando's label table (github.com/zalandoresearch/fashion-mnist, README "Labels")
@@ -209,7 +211,7 @@ class IdxDataset:
                     log(f"  {self.name}: {failures[-1]}")
                     continue
                 for key, array in arrays.items():
-                    _save_atomic(cache / f"{key}.npy", array)
+                    save_npy_atomic(cache / f"{key}.npy", array)
                 (cache / "source.json").write_text(json.dumps(
                     {"source": source.describe(), "fetched": time.strftime("%Y-%m-%d %H:%M:%S")}))
                 return source.describe()
@@ -225,13 +227,6 @@ class IdxDataset:
     def provenance(self, data_dir):
         path = self.cache_dir(data_dir) / "source.json"
         return json.loads(path.read_text())["source"] if path.is_file() else "unknown"
-
-
-def _save_atomic(path, array):
-    """np.save to a temp file in the same folder, then rename: readers never see half a file."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
-        np.save(f, array, allow_pickle=False)
-    os.replace(f.name, path)
 
 
 @dataclass(frozen=True)

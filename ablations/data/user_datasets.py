@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import DATASETS, SPLIT_KEYS, DatasetError, _save_atomic, fetch_lock
+from ablations.files import save_npy_atomic, write_json_atomic
+from .datasets import DATASETS, SPLIT_KEYS, DatasetError, fetch_lock
 from .idx import IdxFormatError, parse_idx, read_idx_bytes
-from ablations.records.store import write_json_atomic
 from .sources import _find
 
 NPZ_KEYS = dict(zip(SPLIT_KEYS, ("x_train", "y_train", "x_test", "y_test")))
@@ -145,7 +145,7 @@ class ArrayDataset:
             cache = self.cache_dir(data_dir)
             cache.mkdir(parents=True, exist_ok=True)
             for key, array in arrays.items():
-                _save_atomic(cache / f"{key}.npy", array)
+                save_npy_atomic(cache / f"{key}.npy", array)
             write_json_atomic(cache / MANIFEST, {
                 "source": str(self.path), "sha256": pin_json(self.sha256),
                 "arrays": {key: array_sha256(array) for key, array in arrays.items()},

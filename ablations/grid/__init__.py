@@ -2,13 +2,13 @@
 
 config          SCHEMA (every setting, its default and check), `resolve` and `run_id`
 expand          blocks (base + axes) into runs, labels, --only filters
-streams         the independent seed streams of a run
-regularization  where each regularizer plugs in (nn_core/regularizers.py declares them)
+regularization  the regularizers' settings, from their declarations (nn_core/regularizers.py)
 memory          the pre-flight check: would one run fit in this machine's memory
-trainer         what a trainer declares (the settings it honours) and the check of a config
-                against it; the trainers themselves are in ablations/train
+loaded          the plugins loaded here, and the code hashes a config carries for those it uses
 examples        the built-in example grids (smoke, quick)
 
 Contract: a resolved config is a flat JSON dict whose run id depends on its settings alone; a
-bad grid is a one-line GridError before anything runs. Nothing here trains or reads records.
+bad grid is a one-line GridError before anything runs. It checks names against the component
+registries below it (nn_core's, the datasets', the trainers', each declaring its settings) and
+neither trains nor reads records.
 """

@@ -22,7 +22,7 @@ from nn_core.settings import Setting, number
 from ablations.data.datasets import DATASETS, NORMALIZATIONS
 from .memory import memory_problem
 from .regularization import follow_regularizers, regularizer_conflict
-from .streams import STREAMS, stream_setting
+from ablations.train.streams import STREAMS, stream_setting
 from ablations.train.trainers import TRAINERS
 
 

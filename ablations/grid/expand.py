@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from nn_core.registry import unknown_name_message
 
 from .config import GridError, resolve, run_id
-from ablations.plugins import stamp
+from .loaded import stamp
 
 
 @dataclass(frozen=True)
@@ -157,3 +157,9 @@ def parse_only(only):
 def _only_value(run, key):
     """The value --only compares for `key`: the axis label, else the setting, as a string."""
     return str(run.labels[key] if key in run.labels else run.config.get(key))
+
+
+def describe(settings):
+    """Settings as text, "key=value,..." in their order: a tuning trial's name in tuning.json,
+    and a selection as the report prints it."""
+    return ",".join(f"{k}={v}" for k, v in settings.items())

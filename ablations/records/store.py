@@ -9,9 +9,9 @@ it when its runner dies, so a run in flight in a killed runner is free to be cla
 import fcntl
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from ablations import files
 from ablations.grid.config import upgrade_config
 
 # 1 named runs by a hash of every setting; 2 leaves defaults out of it; 3 draws from independent
@@ -25,19 +25,9 @@ REQUIRED = {"schema", "run_id", "config", "status"}
 
 
 def write_json_atomic(path, obj):
-    path = Path(path)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
-                                     suffix=".tmp", delete=False) as f:
-        try:
-            # grid.json keeps the grid's axis order (the report's factor order); records sort
-            json.dump(obj, f, indent=1, sort_keys=path.name != GRID_FILE, allow_nan=False)
-            f.flush()
-            os.fsync(f.fileno())
-        except BaseException:
-            f.close()
-            os.unlink(f.name)
-            raise
-    os.replace(f.name, path)
+    """files.write_json_atomic; grid.json keeps the grid's axis order (the report's factor
+    order), every other file sorts its keys."""
+    files.write_json_atomic(path, obj, sort_keys=Path(path).name != GRID_FILE)
 
 
 def is_finished(record):

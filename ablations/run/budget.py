@@ -130,24 +130,3 @@ def estimate(grids, rates, workers=2):
         runs = full_plan_runs(name, blocks)
         rows.append((name, len(runs), sum(run_seconds(r.config, rates) for r in runs)))
     return rows, math.fsum(seconds for _, _, seconds in rows) / workers / 60
-
-
-def main():
-    """Print the showcase's estimate from the committed default records."""
-    from pathlib import Path
-
-    from ablations.grids import GRIDS, SHOWCASE
-    from ablations.records.store import read_records
-
-    folder = Path(__file__).resolve().parents[1] / "results" / "default"
-    rates = measured_rates(read_records(folder, log=lambda line: None, set_aside=False).values())
-    print(f"measured on {rates.n_records} records of {folder}: {rates.train_s:.3f} s train and "
-          f"{rates.eval_s:.3f} s eval per epoch, {rates.overhead_s:.2f} s per run besides")
-    rows, minutes = estimate({name: GRIDS[name] for name in SHOWCASE}, rates)
-    for name, runs, seconds in rows:
-        print(f"{name}: {runs} runs, {seconds / 60:.1f} worker min")
-    print(f"showcase: {sum(r[1] for r in rows)} runs, about {minutes:.0f} min wall with 2 workers")
-
-
-if __name__ == "__main__":
-    main()

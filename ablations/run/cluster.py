@@ -16,6 +16,7 @@ import uuid
 import numpy as np
 
 from ablations import __version__, plugins
+from ablations.grid import loaded
 from ablations.grid.config import GridError
 
 DISTRIBUTION = "scratchbench"
@@ -35,7 +36,7 @@ class DaskBackend:
                  plugin_set=None):
         self.client, self.data_dir, self.cluster = client, data_dir, cluster
         self.poll_s, self.no_worker_timeout_s = poll_s, no_worker_timeout_s
-        self.plugin_set = plugins.current() if plugin_set is None else plugin_set
+        self.plugin_set = loaded.current() if plugin_set is None else plugin_set
 
     @property
     def fetches_on_client(self):

@@ -2,21 +2,17 @@
 phases and the estimated wall time (budget.py's estimate from measured per-epoch rates), then one
 progress display whose ETA covers every grid and phase (progress.Session).
 
-An installed `scratchbench` run in a folder without results of the default grids runs the quick
-study (QUICK_GRIDS) and names the full showcase command with its estimate (`first_run_note`).
+An installed `scratchbench` run with no grid and no study named runs the built-in quick study and
+says what it is and where to go next (`first_run_note`).
 """
 import math
 import os
 
 from tabulate import tabulate
 
-from .budget import REFERENCE_RATES, estimate, plan_costs, run_seconds
-from ablations.grids import GRIDS, SHOWCASE
+from .budget import REFERENCE_RATES, plan_costs, run_seconds
 from .progress import Session
 from .tuning import finished_records
-
-QUICK_GRIDS = ["quick"]
-
 
 def plan_workers(args):
     """Workers that train side by side: loky's --jobs, at most one per core (the rates were
@@ -59,14 +55,12 @@ def describe_plan(costs, workers):
     return [*table.splitlines(), total]
 
 
-def first_run_note(workers):
-    """What the quick study is, and the full showcase's command and estimate."""
-    _, worker_minutes = estimate({name: GRIDS[name] for name in SHOWCASE}, REFERENCE_RATES,
-                                 workers=1)
-    command = "scratchbench " + " ".join(f"--grid {name}" for name in SHOWCASE)
-    return (f"quick study: every optimizer x activation x regularization x dataset of the default "
-            f"grid at a small budget; the full showcase is `{command}`, "
-            f"{wall_phrase(worker_minutes * 60, workers)}")
+def first_run_note():
+    """What the quick study is, and what to run next."""
+    return ("quick study: every optimizer x activation x regularization x dataset at a small "
+            "budget (5 epochs on 10,000 images, one seed); a study of your own is "
+            "`scratchbench --study FILE.py` (its grids, components and reports), and a "
+            "checkout's `python run_all.py` runs this project's showcase study (studies/)")
 
 
 def session_progress(costs, workers, stream, log):

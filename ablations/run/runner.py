@@ -17,19 +17,21 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import joblib
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from ablations import __version__, plugins
+from ablations.grid import loaded
 from ablations.grid.config import run_id
 from ablations.data.datasets import DATASETS, DatasetError, default_data_dir, load_splits
 from ablations.data.idx import IdxFormatError
 from .progress import plain_lines
 from ablations.records.store import (GRID_FILE, SCHEMA_VERSION, is_finished, migrate_records, read_records,
                       record_path, release, remove_orphans, try_claim, write_json_atomic)
-from ablations.grid.streams import split_seed
+from ablations.train.streams import split_seed
 from ablations.train.trainers import TRAINERS
 
 
@@ -116,13 +118,14 @@ def environment():
 # Written by the runner and the report, not code: the runner renaming committed records (see
 # records.migrate_records) must not make the code that trains next look uncommitted.
 GENERATED_FOLDERS = ("results", "reports")
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # a checkout's root, or site-packages
 
 
 @functools.lru_cache(maxsize=1)
 def code_version():
     """The code that trains: see `checkout_version`; for an installed package (no checkout
     around it), its version."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.fspath(PACKAGE_ROOT)
     if not os.path.isfile(os.path.join(root, "pyproject.toml")):
         return f"scratchbench {__version__}"
     return checkout_version(root)
@@ -167,14 +170,14 @@ def start_worker(plugin_set):
 
 class LokyBackend:
     """joblib's loky: `jobs` local worker processes that leave Ctrl-C to the parent, import the
-    plugins (default: this process's, plugins.current()) and read the client's own dataset
+    plugins (default: this process's, loaded.current()) and read the client's own dataset
     cache."""
 
     fetches_on_client = True
 
     def __init__(self, jobs, data_dir, plugin_set=None):
         self.jobs, self.data_dir = jobs, data_dir
-        self.plugin_set = plugins.current() if plugin_set is None else plugin_set
+        self.plugin_set = loaded.current() if plugin_set is None else plugin_set
 
     def describe(self):
         return f"{self.jobs} loky workers"
@@ -265,7 +268,7 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
     if backend.fetches_on_client:  # else each worker fetches into its own host's cache
         for name in sorted({r.config["dataset"] for r in todo}):
             DATASETS[name].fetch(data_dir, log=log)
-    extra = {"environment": {**environment(), **plugins.environment()},
+    extra = {"environment": {**environment(), **loaded.environment()},
              "code_version": code_version(), "grid": grid_name}
     started_at = time.time()
     held = {}  # run_id -> claim of a run dispatched and not yet recorded

@@ -36,8 +36,8 @@ from pathlib import Path
 from nn_core.registry import unknown_name_message
 
 from ablations.grid.config import SCHEMA, GridError, resolve
-from ablations.grid.expand import (check_block, combinations, expand_block, level_settings, matching_runs,
-                     make_run)
+from ablations.grid.expand import (check_block, combinations, describe, expand_block,
+                                   level_settings, make_run, matching_runs)
 from ablations.records.store import TUNING_FILE, is_finished, read_records, write_json_atomic
 
 TUNE_KEYS = ("space", "seeds", "select", "per", "halving")
@@ -164,10 +164,6 @@ def check_tunable(where, block, key, values):
     if key in SCHEMA:  # optimizer arguments are checked when the runs resolve
         for value in values:
             resolve({key: value}, f"{where} tune")
-
-
-def describe(settings):
-    return ",".join(f"{k}={v}" for k, v in settings.items())
 
 
 def candidates(space):

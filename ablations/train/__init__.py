@@ -1,6 +1,10 @@
-"""One config trained and measured: TRAINERS (ablations/grid/trainer.py) filled with the
-built-in trainers (trainers.py: nn_core's MLP, scikit-learn's MLPClassifier).
+"""One config trained and measured.
+
+trainers        TRAINERS: nn_core's MLP and scikit-learn's MLPClassifier, each declaring the
+                settings it honours (the grid rejects a config that sets another)
+regularization  the regularizers a config switches on, built into fit's hooks and MLP keywords
+streams         the run's independent seed streams (weights, batch order, noise, split)
 
 Contract: `TRAINERS[config["trainer"]](config, splits)` returns the trainer's part of a record
-(ablations/records/schema.py), and depends on the config and the splits alone.
+and depends on the config and the splits alone. Knows the data and nn_core, never a grid.
 """

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ablations.analysis.stats.cells import TwoQuestions, detectable_effect, two_questions, units_needed
 from ablations.analysis.stats.paired import holm, mean_ci, pair_up
-from .frame import POINTS, REGIME, REPLICATE, SPLIT
+from .columns import POINTS, REGIME, REPLICATE, SPLIT
 
 ALPHA = 0.05  # family-wise error rate of the findings
 METRICS = ["test_acc", "s_per_epoch"]  # contrasted (in points) and timed (s/epoch) per pair

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ablations.analysis.stats.aggregates import curve_band, iqm_ci, performance_profile
 from . import plots
-from .frame import POINTS, REGIME
+from .columns import POINTS, REGIME
 from .text import Section, figure_link, interval, md_table
 
 PROFILE_POINTS = 101  # accuracy thresholds per performance profile

@@ -15,13 +15,10 @@ from ablations.data.datasets import DATASETS, validation_size
 from ablations.analysis.diagnostics import n_test_images
 from ablations.records.store import GRID_FILE, TUNING_FILE, read_records
 from ablations.analysis.stats.bootstrap import RESAMPLES, bootstrap_weights, label_codes
+from .columns import REGIME, REPLICATE, SPLIT, STREAM_AXES
+from .contrasts import contrast_family
+from .needs import ReportNeeds
 
-SPLIT, REPLICATE = "dataset", "seed"
-REGIME = "regime"  # an axis whose levels are separate protocols: contrasts never cross them
-# The variance grid's axes (which seed stream varies, and its seed): replicates, not factors;
-# kept as label columns for the seed-variance section.
-STREAM_AXES = ("varied", "value")
-POINTS = 100.0  # accuracies are reported in percentage points
 SEED = 20261123  # base seed of every bootstrap in the report
 NUMERIC = ["test_acc", "test_loss", "final_val_acc", "best_val_acc", "train_time_s",
            "eval_time_s", "wall_time_s", "epochs_run", "epochs_to_target", "seconds_to_target"]
@@ -44,6 +41,7 @@ class ReportData:
     data_dir: Path
     runs: tuple = ()  # the saved grid's runs, as in grid.json
     tuning: dict = None  # results/<grid>/tuning.json of a tuned grid, else None
+    needs: ReportNeeds = ReportNeeds()  # what the grid's study declared its report needs
 
     @cached_property
     def ok(self):
@@ -175,8 +173,7 @@ class ReportData:
 
     @cached_property
     def contrasts(self):
-        from .contrasts import contrast_family  # computed once, on first use
-
+        """contrasts.contrast_family of this data, computed once, on first use."""
         return contrast_family(self)
 
     @cached_property
@@ -231,8 +228,9 @@ def n_val_images(config):
     return validation_size(dataset, config.get("val_size")) if dataset in DATASETS else 0
 
 
-def load_data(grid, results_dir, data_dir):
-    """ReportData of results/<grid>/; FileNotFoundError if the grid was never run."""
+def load_data(grid, results_dir, data_dir, needs=ReportNeeds()):
+    """ReportData of results/<grid>/ (whose report needs `needs`); FileNotFoundError if the grid
+    was never run."""
     folder = Path(results_dir) / grid
     if not (folder / GRID_FILE).is_file():
         raise FileNotFoundError(f"no results for grid {grid!r} in {folder}")
@@ -258,7 +256,8 @@ def load_data(grid, results_dir, data_dir):
     configs = {run["run_id"]: run["config"] for run in runs}
     tuning = folder / TUNING_FILE
     return ReportData(grid, df, factors, records, configs, Path(results_dir), Path(data_dir),
-                      tuple(runs), json.loads(tuning.read_text()) if tuning.is_file() else None)
+                      tuple(runs), json.loads(tuning.read_text()) if tuning.is_file() else None,
+                      needs)
 
 
 def grids_with_results(data, grids):

@@ -1,6 +1,7 @@
 """The sections of a fair-comparison protocol (issue 12): tuning diagnostics of a tuned grid, the
-unregularized baseline's generalization gap, the seed variance by stream, the AlgoPerf anchor,
-and the showcase's measured wall time for the header. Numbers come from ablations.analysis.diagnostics
+unregularized baseline's generalization gap, the seed variance by stream, the shared lr, an
+external time-to-target anchor, and a study's measured wall time for the header. Which other
+grids they read is what the grid's study declared (`data.needs`, needs.py). Numbers come from ablations.analysis.diagnostics
 and ablations.analysis.stats, figures from plots.py; each section returns Section("") where its grid does
 not hold what it needs, so the reports of other grids are unchanged.
 """
@@ -9,20 +10,15 @@ import numpy as np
 import pandas as pd
 
 from ablations.analysis import diagnostics
-from ablations.grids import SHOWCASE, SHOWCASE_BUDGET
 from ablations.analysis.stats.aggregates import binomial_se, std_ci
 from ablations.analysis.stats.bootstrap import bootstrap_weights
-from ablations.run.tuning import describe
+from ablations.grid.expand import describe
 from . import plots
-from .frame import POINTS, REGIME, SPLIT, STREAM_AXES, grids_with_results
+from .columns import POINTS, REGIME, SPLIT, STREAM_AXES
+from .frame import grids_with_results
 from .text import Section, figure_link, interval, md_table, number
 
-SHOWCASE_REPORT = "default"  # the report whose header measures the whole showcase
-GAP_GRIDS = ("default", "small_data")  # grids whose unregularized baselines are set side by side
-ANCHOR_GRID = "algoperf"  # the external anchor (AlgoPerf's MNIST workload)
 VARIED = STREAM_AXES[0]  # which seed stream the variance grid varies ("all": every one)
-VARIANCE_GRID = "variance"  # its seed-variance attribution is also shown in SHOWCASE_REPORT
-LR_SHARING_GRID = "lr_by_regularization"  # what the shared lr costs, also in SHOWCASE_REPORT
 INCLUSION_TEXT = (
     "Tuned optimizers should respect the inclusion hierarchy sgd ⊆ momentum ⊆ adam (Choi et "
     "al. 2019): each can imitate the one before it, so with its lr tuned it should do no worse. "
@@ -149,10 +145,10 @@ def gap_rows(other):
 
 
 def generalization_gap(data):
-    if data.grid not in GAP_GRIDS or data.ok.empty or all(
+    if not data.needs.generalization_gap or data.ok.empty or all(
             data.records[r].get("train_acc") is None for r in data.ok["run_id"]):
         return Section("")
-    table = pd.concat([gap_rows(other) for other in grids_with_results(data, GAP_GRIDS)
+    table = pd.concat([gap_rows(other) for other in grids_with_results(data, data.needs.generalization_gap)
                        if not other.ok.empty],  # a grid still tuning has no final run yet
                       ignore_index=True)
     columns = ["grid", *[c for c in (REGIME, SPLIT) if c in table.columns]]
@@ -172,11 +168,11 @@ def generalization_gap(data):
 
 def stream_data(data):
     """The ReportData whose runs vary the seed streams: the grid's own (it has the `varied`
-    axis), in SHOWCASE_REPORT the variance grid's, else None."""
+    axis), else the grid its report declares (`needs.seed_variance`; None without one)."""
     if VARIED in data.df.columns:
         return data
-    if data.grid == SHOWCASE_REPORT:
-        return next(grids_with_results(data, [VARIANCE_GRID]), None)
+    if data.needs.seed_variance:
+        return data.sibling(data.needs.seed_variance)
     return None
 
 
@@ -217,15 +213,13 @@ def seed_variance(data):
 
 
 def lr_sharing_data(data):
-    """The ReportData of the runs that measure the shared lr: the grid's own where it is the
-    LR_SHARING_GRID, in SHOWCASE_REPORT that grid's (None without results), else None."""
-    if data.grid == LR_SHARING_GRID:
-        return data
-    return data.sibling(LR_SHARING_GRID) if data.grid == SHOWCASE_REPORT else None
+    """The ReportData of the runs that measure the shared lr: those of the grid the report
+    declares (`needs.lr_sharing`, this one for its own name; None without results), else None."""
+    return data.sibling(data.needs.lr_sharing) if data.needs.lr_sharing else None
 
 
 def shared_lr_check(data):
-    """diagnostics.lr_by_regularizer on the LR_SHARING_GRID's runs beside `data` (one row per
+    """diagnostics.lr_by_regularizer on the lr-sharing grid's runs beside `data` (one row per
     dataset, optimizer, activation and regularizer: the lr selected without a regularizer and
     the regularizer's own best, final validation accuracy at each, the cost in points), or None
     where those runs are not at hand. For a sentence beside a regularizer's verdict; computed
@@ -260,7 +254,7 @@ def shared_lr_sentence(check):
 
 def lr_sharing(data):
     """Whether the lr tuned without a regularizer, shared by every regularizer, is the one each
-    regularizer would select (the LR_SHARING_GRID's runs), in data's report."""
+    regularizer would select (the lr-sharing grid's runs), in data's report."""
     check = shared_lr_check(data)
     if check is None or not len(check):
         return Section("")
@@ -286,9 +280,12 @@ def lr_sharing(data):
 
 
 def anchor(data):
-    if data.grid != ANCHOR_GRID or data.df.empty:
+    """The time-to-target anchor the report declares (`needs.anchor`): median seconds and epochs
+    to the validation target per optimizer, beside the workload's own budget."""
+    spec = data.needs.anchor
+    if spec is None or data.df.empty:
         return Section("")
-    scores = diagnostics.time_to_target(data.df)
+    scores = diagnostics.time_to_target(data.df, budget_s=spec["budget_s"])
     lrs = data.df.groupby("optimizer", sort=False)["run_id"].agg(
         lambda ids: ", ".join(sorted({f"{data.configs[r]['lr']:g}" for r in ids})))
     scores = scores.assign(lr=scores["optimizer"].map(lrs)).set_index("optimizer").reindex(
@@ -301,23 +298,23 @@ def anchor(data):
                     "within_budget"]].rename(columns={
                         "n": "seeds", "median_s": "median s to target",
                         "median_epochs": "median epochs to target",
-                        "within_budget": f"within {diagnostics.ALGOPERF_BUDGET_S:.0f} s"})
+                        "within_budget": f"within {spec['budget_s']:.0f} s"})
     hidden = "-".join(map(str, config.get("hidden", [])))
     return Section("\n".join([
-        "## AlgoPerf anchor", "",
-        f"AlgoPerf's MNIST workload as run here: {config['dataset']}, hidden {hidden}, "
+        f"## {spec['title']}", "",
+        f"{spec['workload']} as run here: {config['dataset']}, hidden {hidden}, "
         f"{config.get('activation')}, batch {config.get('batch_size')}, "
         f"{config.get('epochs')} epochs, {config.get('schedule')} lr, each optimizer at its "
         f"tuned lr. Seconds and epochs until the validation accuracy first reaches "
         f"{', '.join(f'{t:g}' for t in targets) or 'the target'}, training time only (the "
         "clock pauses during evaluation); a run that misses (or diverges) counts as infinity, "
         f"and the median is over the seeds, beside AlgoPerf's "
-        f"{diagnostics.ALGOPERF_BUDGET_S:.0f} s budget (their hardware, not this machine).", "",
+        f"{spec['budget_s']:.0f} s budget (their hardware, not this machine).", "",
         md_table(table)]))
 
 
-def showcase_runs(data, grid):
-    """(records, tuning run ids) of a showcase grid's runs: grid.json's final runs and
+def study_runs(data, grid):
+    """(records, tuning run ids) of a study grid's runs: grid.json's final runs and
     tuning.json's tuning runs that have a record."""
     other = data.sibling(grid)
     if other is None:
@@ -328,13 +325,15 @@ def showcase_runs(data, grid):
             tuning & set(other.records))
 
 
-def showcase_time(data):
-    """The header line measuring the whole showcase ([] except in its report, tuned)."""
-    if data.grid != SHOWCASE_REPORT or data.tuning is None:
+def study_time(data):
+    """The header line measuring a whole study's wall time against its budget, where the report
+    declares one (`needs.wall_time`) and the grid is tuned; else []."""
+    spec = data.needs.wall_time
+    if spec is None or data.tuning is None:
         return []
     starts, finishes, grids, n_runs, n_tuning = [], [], [], 0, 0
-    for grid in SHOWCASE:
-        records, tuning_ids = showcase_runs(data, grid)
+    for grid in spec["grids"]:
+        records, tuning_ids = study_runs(data, grid)
         if not records:
             continue
         grids.append(grid)
@@ -347,9 +346,9 @@ def showcase_time(data):
                 starts.append(finish - pd.Timedelta(seconds=record["wall_time_s"]))
     spans = diagnostics.sittings(starts, finishes)
     total = spans["minutes"].sum()
-    budget = SHOWCASE_BUDGET["minutes"]
-    return [f"- **Showcase wall time:** {total:.1f} min against the {budget} min budget "
-            f"({SHOWCASE_BUDGET['why']}; {'within' if total <= budget else 'over'} it): "
+    budget = spec["minutes"]
+    return [f"- **{spec['name']} wall time:** {total:.1f} min against the {budget} min budget "
+            f"({spec['why']}; {'within' if total <= budget else 'over'} it): "
             f"tuning and "
             f"final runs of {', '.join(grids)}, {n_runs} runs of which {n_tuning} tuning runs, "
             f"in {len(spans)} sitting{'s' * (len(spans) != 1)} (first start to last finish "

@@ -11,15 +11,16 @@ from threadpoolctl import threadpool_limits
 
 from ablations.data.datasets import default_data_dir
 from .frame import load_data
+from .needs import ReportNeeds
 from .sections import SECTIONS
 
 PNG = {"dpi": 100, "metadata": {"Software": None}}
 
 
-def render_report(grid, results_dir, reports_dir, data_dir=None):
-    """Write the report of `grid` (misclassified images read from `data_dir`, default
-    default_data_dir()) and return the markdown's path."""
-    data = load_data(grid, results_dir, data_dir or default_data_dir())
+def render_report(grid, results_dir, reports_dir, data_dir=None, needs=ReportNeeds()):
+    """Write the report of `grid` (with what `needs` declares; misclassified images read from
+    `data_dir`, default default_data_dir()) and return the markdown's path."""
+    data = load_data(grid, results_dir, data_dir or default_data_dir(), needs)
     # One BLAS thread: the bootstrap products are small (10,000 x a few hundred), and on this
     # 2-core machine a second thread cost more than it gave (contrasts 1.9 s against 0.95 s).
     with threadpool_limits(1):

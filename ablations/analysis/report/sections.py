@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 
 from ablations.data.datasets import DATASETS, DatasetError
-from ablations.grids import PUBLISHED_ACCURACY
 from ablations.data.idx import IdxFormatError
 from ablations.analysis.stats.aggregates import binomial_se, pareto_front
 from ablations.analysis.stats.factorial import decomposition_sources
@@ -17,14 +16,13 @@ from .contrasts import ACROSS, AVERAGE, claim_mde, in_family
 from .facets import curves, distributions, interactions
 from .findings import (caveat, design_words, family_text, findings, importance_groups,
                        verdict_lines)
-from .frame import POINTS, REGIME, REPLICATE, SPLIT, grids_with_results
-from .protocol import (anchor, generalization_gap, lr_sharing, seed_variance, showcase_time,
+from .columns import POINTS, REGIME, REPLICATE, SPLIT
+from .frame import grids_with_results
+from .protocol import (anchor, generalization_gap, lr_sharing, seed_variance, study_time,
                        tuning)
 from .targets import TARGET_RULE, TARGET_TIMES, target_tests, time_text
 from .text import Section, figure_link, interval, md_table, mean_std, number, p_value
 
-# Other grids whose runs the report sets beside this one, when their results exist.
-REFERENCE_GRIDS = ("baselines", "tutorials")
 REGIMES_TEXT = (
     "Each regime is compared within itself, like a dataset: pairs never cross regimes, a factor "
     "with a single level in a regime is not contrasted there, and the baseline is the factor's "
@@ -81,7 +79,7 @@ def header(data):
         f"- **Machine:** {env.get('cpu', '?')}, {env.get('cores', '?')} cores; Python {env.get('python', '?')}, numpy {env.get('numpy', '?')}, BLAS {'; '.join(env.get('blas', [])) or '?'}",
         f"- **Time:** {'; '.join(sessions) or 'n/a'} (first start to last finish, per code version); {df['wall_time_s'].sum() / 60:.1f} min of worker time (sum over runs)",
         f"- **Factors:** {factors}; datasets: {', '.join(data.datasets)}; seeds: {df[REPLICATE].nunique()}",
-        *showcase_time(data)]
+        *study_time(data)]
     if dirty:
         lines.append(f"- **Uncommitted code:** {dirty} of {len(df)} records were trained from a "
                      f"tree with uncommitted changes (`+dirty`), so they cannot be tied to a "
@@ -418,15 +416,19 @@ def describe_sklearn(configs):
 
 
 def references(data):
+    """The reference grids the report declares (`needs.references`), beside the published
+    accuracy of their levels (`needs.published`), where their results exist."""
+    if not data.needs.references:
+        return Section("")
     lines = ["## Baselines", ""]
     found = False
-    for other in grids_with_results(data, REFERENCE_GRIDS):
+    for other in grids_with_results(data, data.needs.references):
         found = True
         keys = [SPLIT, *other.factors]
         rows = []
         for key, group in other.ok.groupby(keys, sort=False):
             key = key if isinstance(key, tuple) else (key,)
-            published = PUBLISHED_ACCURACY.get(key[-1])
+            published = data.needs.published.get(key[-1])
             rows.append([*key, mean_std(group["test_acc"]), len(group),
                          f"{100 * published:.1f}" if published else "",
                          group["s_per_epoch"].mean()])
@@ -437,8 +439,8 @@ def references(data):
                   md_table(pd.DataFrame(rows, columns=[*keys, "test acc %", "seeds",
                                                        "published %", "s/epoch"])), ""]
     if not found:
-        lines.append(f"_no results for {', '.join(REFERENCE_GRIDS)}: run "
-                     f"`python run_all.py --grid baselines --grid tutorials`_")
+        lines.append(f"_no results for {', '.join(data.needs.references)}: run "
+                     f"`python run_all.py {' '.join(f'--grid {g}' for g in data.needs.references)}`_")
     return Section("\n".join(lines))
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from ablations.analysis.stats.paired import holm
 from ablations.analysis.stats.ranks import kruskal_p, median_time
 from .contrasts import ALPHA
-from .frame import REGIME, SPLIT
+from .columns import REGIME, SPLIT
 from .text import p_clause
 
 TARGET_TIMES = {"epochs": "epochs_to_target", "seconds": "seconds_to_target"}

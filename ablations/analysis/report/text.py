@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .frame import POINTS
+from .columns import POINTS
 
 
 @dataclass(frozen=True)

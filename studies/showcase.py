@@ -1,4 +1,7 @@
-"""THE file to edit: every grid, as names and numbers only (see ablations/config.py for the keys).
+"""This project's showcase study: the fair-comparison grids, their reference grids and the
+longer headline runs, as names and numbers only (the keys are ablations/grid/config.py's SCHEMA).
+The frozen search rounds that chose their settings are in searches.py; what each round measured
+is in NOTES.md and in the comments beside the settings it chose.
 
 Add a variant of a component: one more level on its axis, e.g. in OPTIMIZER_LEVELS
     {"label": "adam_3e-4", "optimizer": "adam", "lr": 3e-4},
@@ -11,7 +14,7 @@ each level below takes the lr with the best final *validation* accuracy averaged
 cells (results/lr_search, reports/lr_search.md). The test set played no part.
 """
 
-from .grid.streams import STREAMS
+from ablations.train.streams import STREAMS
 
 # Shared by the default grid: sized so that its 480 runs finish in <= 40 min on 2 cores
 # (measured in lr_search: ~1.2 s per epoch per worker with two workers side by side).
@@ -63,7 +66,7 @@ REGULARIZATION_LEVELS = [
 # images (30 on 5,000 in small_data), each optimizer's other hyperparameters at their defaults.
 #
 # Budget: <= 180 min wall with 2 workers on this 2-core machine (150 until tuned_long's seeds
-# were doubled, below). `python -m ablations.run.budget`
+# were doubled, below). `python -m studies.estimate`
 # estimates it from the per-run times of the committed default records (1586 runs of the
 # reference setup, two workers side by side: 1.153 s train and 0.069 s eval per epoch, 0.75 s
 # per run besides) and prints runs and worker minutes per grid; at this commit: normalization
@@ -128,7 +131,7 @@ TUNED_OPTIMIZER_LEVELS = [
 # without dropout 0.2 at 20 and 30 epochs (test 89.3-89.5: no margin over the 89.5 bar), while
 # 784-512-256-10 with dropout 0.2 (0.3) reaches 89.82 (89.88) at 20 epochs and 784-1024-512-10
 # with dropout 0.3 90.12 at 2.4x the cost, so Fashion-MNIST takes 512-256 here (a caveat: the
-# regime's net differs by dataset). With these nets at 20 epochs `python -m ablations.run.budget`
+# regime's net differs by dataset). With these nets at 20 epochs `python -m studies.estimate`
 # puts the showcase at about 139 min wall; 512-256 on both datasets, or 30 epochs, would not fit.
 LONG_BUDGET = {**DEFAULT_BUDGET, "epochs": 20}
 # tuned_long has one optimizer x activation cell per dataset, so its regularizer contrasts answer
@@ -183,13 +186,6 @@ SHOWCASE = ["normalization", "baselines", "default", "small_data", "variance", "
 SHOWCASE_BUDGET = {"minutes": 180, "why": "150 until issue 20; the 30 more bought tuned_long's "
                    "seeds 5-9, which cut the MDE of its regularizer contrasts to about a third"}
 
-LR_SEARCH = {
-    "sgd": [0.03, 0.1, 0.3, 1.0],
-    "momentum": [0.003, 0.01, 0.03, 0.1],
-    "rmsprop": [1e-4, 3e-4, 1e-3, 3e-3],
-    "adam": [3e-4, 1e-3, 3e-3, 1e-2],
-    "adamw": [3e-4, 1e-3, 3e-3, 1e-2],
-}
 
 # The `long` grid's cells, (base, axes) per dataset: headline accuracy, each chosen on validation
 # by "long_search" on seed 0 and reported on seeds 1-3 (final val acc; the validation set's SE is
@@ -297,69 +293,6 @@ GRIDS = {
         "axes": {"optimizer": TUNED_OPTIMIZER_LEVELS, "seed": FINAL_SEEDS},
         "tune": {"seeds": [TUNING_SEED], "select": "final_val_acc"},
     }],
-    # What the default budget costs in accuracy (issue 12's quality bar: best tuned cell >= 98.5%
-    # on MNIST, >= 89.5% on Fashion-MNIST): the strongest cells of the first sitting, trained for
-    # 6 to 20 epochs on the tuning seed, judged on final validation accuracy only. Run at 2b97d65
-    # (results/budget_search), final val acc % at 6 / 10 / 15 / 20 epochs:
-    #   MNIST    leaky_relu adam l2      98.21 98.13 98.31 98.29
-    #            relu adamw              98.25 98.27 98.16 98.10
-    #            relu adamw augment      98.27 98.49 98.64 98.83
-    #   Fashion  leaky_relu adam l2      88.96 89.24 89.14 89.48
-    #            relu adamw              89.19 89.42 89.43 89.41
-    #            relu adamw augment      86.45 87.40 87.95 87.94
-    # On the final seeds Fashion-MNIST's test accuracy ran 0.8-1.0 points below its validation
-    # accuracy (e.g. 89.76 val, 88.81 test for the chosen cell), MNIST's within 0.1. So MNIST
-    # reaches 98.5 with augmentation from about 10-15 epochs (1.7-2.5x the default budget), but
-    # this 784-256-128-10 net plateaus near 89.4 val (about 88.6 test) on Fashion-MNIST from 10
-    # epochs on: no budget up to 20 epochs meets 89.5 there. The default grid stays at 6 epochs,
-    # the budget that fits the 150 min wall: with every 6-epoch grid of SHOWCASE at 10 epochs,
-    # ablations/budget.py's estimate grows from about 119 to about 172 min wall (default alone
-    # 176 -> 275 worker min), and Fashion-MNIST would still miss. Rounds 2 and 3 (dropout,
-    # 20-30 epochs, wider nets; figures at LONG_BUDGET) chose the default grid's tuned_long
-    # regime: longer, for a few cells, and on Fashion-MNIST wider.
-    "budget_search": [{
-        "base": {**DEFAULT_BUDGET, "seed": TUNING_SEED, "lr": 3e-3},
-        "axes": {
-            "dataset": DATASET_LEVELS,
-            "model": [
-                {"label": "leaky_relu adam l2", "activation": "leaky_relu", "optimizer": "adam",
-                 "l2": 1e-4},
-                {"label": "relu adamw", "activation": "relu", "optimizer": "adamw",
-                 "weight_decay": 0.01},
-                {"label": "relu adamw augment", "activation": "relu", "optimizer": "adamw",
-                 "weight_decay": 0.01, "augment_shift": 2},
-            ],
-            "epochs": [6, 10, 15, 20],
-        },
-    }, {  # second round, for a longer-budget regime in the default grid: does dropout lift the
-        # Fashion-MNIST plateau of the 784-256-128-10 net at 20 or 30 epochs?
-        "base": {**DEFAULT_BUDGET, "seed": TUNING_SEED, "activation": "relu",
-                 "optimizer": "adamw", "weight_decay": 0.01},
-        "axes": {
-            "dataset": DATASET_LEVELS[1:],
-            "model": [  # round 1 has relu adamw 3e-3 without dropout at 20 epochs
-                {"label": "relu adamw 3e-3, 30 epochs", "lr": 3e-3, "epochs": 30},
-                *({"label": f"relu adamw {lr} dropout 0.2, {epochs} epochs", "lr": float(lr),
-                   "dropout": 0.2, "epochs": epochs}
-                  for lr in ("3e-3", "1e-3") for epochs in (20, 30)),
-            ],
-        },
-    }, {  # third round: wider nets at 20 epochs, leaky_relu adamw (the tuned regime's best
-        # optimizer x activation on validation)
-        "base": {**DEFAULT_BUDGET, "seed": TUNING_SEED, "activation": "leaky_relu",
-                 "optimizer": "adamw", "weight_decay": 0.01, "lr": 1e-3, "epochs": 20},
-        "axes": {
-            "dataset": DATASET_LEVELS[1:],
-            "model": [
-                {"label": "512-256 leaky_relu adamw 1e-3 dropout 0.2", "hidden": [512, 256],
-                 "dropout": 0.2},
-                {"label": "512-256 leaky_relu adamw 1e-3 dropout 0.3", "hidden": [512, 256],
-                 "dropout": 0.3},
-                {"label": "1024-512 leaky_relu adamw 1e-3 dropout 0.3", "hidden": [1024, 512],
-                 "dropout": 0.3},
-            ],
-        },
-    }],
     # Preprocessing per dataset, chosen on validation before the showcase (see DATASET_LEVELS):
     # every optimizer at its defaults-regime lr, with and without augmentation (the setting that
     # made per-pixel standardization diverge), leaky_relu (the activation that diverged), seed 0.
@@ -373,44 +306,11 @@ GRIDS = {
             "seed": [0],
         },
     }],
-    "smoke": [{
-        "base": {"dataset": "digits", "hidden": [32], "epochs": 20, "batch_size": 32},
-        "axes": {
-            "optimizer": [{"optimizer": "sgd", "lr": 0.1}, {"optimizer": "adam", "lr": 3e-3}],
-            "activation": ["relu", "tanh"],
-            "regularization": [{"label": "none"}, {"label": "dropout", "dropout": 0.1}],
-            "seed": [0],
-        },
-    }],
-    "quick": [{
-        "base": {**DEFAULT_BUDGET, "epochs": 5, "train_size": 10_000, "val_size": 5_000},
-        "axes": {
-            "dataset": ["mnist", "fashion_mnist"],
-            "optimizer": OPTIMIZER_LEVELS,
-            "activation": ACTIVATION_LEVELS,
-            "regularization": REGULARIZATION_LEVELS,
-            "seed": [0],
-        },
-    }],
-    "lr_search": [
-        {
-            "base": {**DEFAULT_BUDGET, "epochs": 8, "optimizer": name,
-                     **({"momentum": 0.9} if name == "momentum" else {})},
-            "axes": {
-                "dataset": ["mnist", "fashion_mnist"],
-                "optimizer": [{"label": name, "optimizer": name}],
-                "lr": lrs,
-                "activation": ["relu", "tanh"],
-                "seed": [0],
-            },
-        }
-        for name, lrs in LR_SEARCH.items()
-    ],
     # Does the tuned regime's shared lr (tuned without a regularizer, see the showcase notes)
     # cost a regularizer its best lr? Each regularizer at every lr candidate of two optimizers
     # (relu, the tuning seed, the tuned regime's budget), so that the report compares the lr
     # each regularizer would select with the one selected without it (protocol.py,
-    # lr_by_regularization). `python -m ablations.run.budget`'s rates put its 88 runs at 12.7
+    # lr_by_regularization). `python -m studies.estimate`'s rates put its 88 runs at 12.7
     # worker min, about 6.4 min wall on 2 workers. Its `none` runs are the default grid's tuning
     # runs of those cells (same settings, same numbers), so the shared lr is re-selected here.
     "lr_by_regularization": [{
@@ -432,139 +332,6 @@ GRIDS = {
     "refit": [{"base": base, "axes": {**axes, "training images": [
         {"label": "50,000"}, {"label": "59,000", "val_size": LONG_REFIT_VAL_SIZE}]}}
         for base, axes in LONG_CELLS],
-    # Candidates for long's Fashion-MNIST cell (standardized inputs, seed 0), judged on final
-    # validation accuracy: the default architecture vs a wider one with more dropout; then,
-    # around the best of those, mirrored images and more epochs.
-    "long_search": [{
-        "base": {**DEFAULT_BUDGET, "epochs": 30, "dataset": "fashion_mnist", "normalize": "per_pixel",
-                 "activation": "relu", "seed": 0},
-        "axes": {
-            "model": [
-                {"label": "256-128 adam 3e-3 dropout 0.2", "optimizer": "adam", "lr": 3e-3,
-                 "dropout": 0.2},
-                {"label": "1024-512 adam 1e-3 dropout 0.3", "hidden": [1024, 512],
-                 "optimizer": "adam", "lr": 1e-3, "dropout": 0.3},
-                {"label": "1024-512 adam 1e-3 dropout 0.5", "hidden": [1024, 512],
-                 "optimizer": "adam", "lr": 1e-3, "dropout": 0.5},
-                {"label": "1024-512 adamw 1e-3 dropout 0.3", "hidden": [1024, 512],
-                 "optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05, "dropout": 0.3},
-            ],
-        },
-    }, {  # second round, around the first round's best: mirrored images, more epochs
-        "base": {**DEFAULT_BUDGET, "dataset": "fashion_mnist", "normalize": "per_pixel",
-                 "activation": "relu", "seed": 0, "hidden": [1024, 512], "optimizer": "adamw",
-                 "lr": 1e-3, "weight_decay": 0.05, "dropout": 0.3},
-        "axes": {
-            "model": [
-                {"label": "1024-512 adamw dropout 0.3 flip", "epochs": 30, "augment_flip": True},
-                {"label": "1024-512 adamw dropout 0.3 50 epochs", "epochs": 50},
-                {"label": "1024-512 adamw dropout 0.3 flip 50 epochs", "epochs": 50,
-                 "augment_flip": True},
-            ],
-        },
-    }, {  # third round, after the fair protocol replaced per-pixel standardization by one global
-        # mean and std (chosen on validation by the "normalization" grid): the round-1 winner on
-        # global inputs, with small shifts, mirroring, or more dropout and epochs
-        "base": {**DEFAULT_BUDGET, "epochs": 30, "dataset": "fashion_mnist", "normalize": "global",
-                 "activation": "relu", "seed": 0, "hidden": [1024, 512], "optimizer": "adamw",
-                 "lr": 1e-3, "weight_decay": 0.05, "dropout": 0.3},
-        "axes": {
-            "model": [
-                {"label": "1024-512 adamw dropout 0.3 global"},
-                {"label": "1024-512 adamw dropout 0.3 global shift 1", "augment_shift": 1},
-                {"label": "1024-512 adamw dropout 0.3 global flip", "augment_flip": True},
-                {"label": "1024-512 adamw dropout 0.4 global 40 epochs", "dropout": 0.4,
-                 "epochs": 40},
-            ],
-        },
-    }, {  # fourth round, MNIST: long's cell under the fair protocol (global inputs, 2 px shifts)
-        # measured 98.88 test against 99.05 with [0, 1] inputs under the first protocol; the
-        # normalization grid's tie at 6 epochs may not hold at 30. Judged on validation (seed 0).
-        "base": {**DEFAULT_BUDGET, "epochs": 30, "dataset": "mnist", "activation": "relu",
-                 "seed": 0, "optimizer": "adam", "lr": 3e-3, "augment_shift": 2},
-        "axes": {
-            "model": [
-                {"label": "256-128 adam shift 2 global", "normalize": "global"},
-                {"label": "256-128 adam shift 2 [0, 1]", "normalize": "none"},
-                {"label": "256-128 adam shift 2 dropout 0.2 global", "normalize": "global",
-                 "dropout": 0.2},
-                {"label": "256-128 adam shift 1 global", "normalize": "global",
-                 "augment_shift": 1},
-            ],
-        },
-    }, {  # fifth round, MNIST: round 4's cell (98.92 test on seeds 1-3, the long bar is 99.0)
-        # with a wider net and small rotations (seed 0, validation)
-        "base": {**DEFAULT_BUDGET, "epochs": 30, "dataset": "mnist", "normalize": "none",
-                 "activation": "relu", "seed": 0, "optimizer": "adam", "lr": 3e-3,
-                 "augment_shift": 2},
-        "axes": {
-            "model": [
-                {"label": "512-256 adam shift 2 [0, 1]", "hidden": [512, 256]},
-                {"label": "256-128 adam shift 2 rotate 10 [0, 1]", "augment_degrees": 10.0},
-                {"label": "512-256 adam shift 2 rotate 10 [0, 1]", "hidden": [512, 256],
-                 "augment_degrees": 10.0},
-                {"label": "1024-512 adam 1e-3 shift 2 rotate 10 dropout 0.2 [0, 1]",
-                 "hidden": [1024, 512], "lr": 1e-3, "augment_degrees": 10.0, "dropout": 0.2},
-            ],
-        },
-    }, {  # sixth round, Fashion-MNIST: round 3's cell (90.32 test on seeds 1-3, the long bar
-        # is 90.5) on per-pixel standardized inputs (an option, not the default: it diverged
-        # only with shifted images, and none here shifts), and with mirrored images
-        "base": {**DEFAULT_BUDGET, "epochs": 40, "dataset": "fashion_mnist", "activation": "relu",
-                 "seed": 0, "hidden": [1024, 512], "optimizer": "adamw", "lr": 1e-3,
-                 "weight_decay": 0.05, "dropout": 0.4},
-        "axes": {
-            "model": [
-                {"label": "1024-512 adamw dropout 0.4 per-pixel 40 epochs",
-                 "normalize": "per_pixel"},
-                {"label": "1024-512 adamw dropout 0.4 per-pixel flip 40 epochs",
-                 "normalize": "per_pixel", "augment_flip": True},
-                {"label": "1024-512 adamw dropout 0.5 global flip 40 epochs",
-                 "normalize": "global", "dropout": 0.5, "augment_flip": True},
-            ],
-        },
-    }, {  # seventh round, Fashion-MNIST: round 6 (at 61e891c) gave 0.9078 per-pixel, 0.9061
-        # per-pixel mirrored, 0.9022 global mirrored with dropout 0.5, against round 3's 0.9075:
-        # inputs and mirroring make no difference. A net of 2.8x the weights of 1024-512, with
-        # more dropout, at 30 epochs
-        "base": {**DEFAULT_BUDGET, "epochs": 30, "dataset": "fashion_mnist", "normalize": "global",
-                 "activation": "relu", "seed": 0, "hidden": [2048, 1024], "optimizer": "adamw",
-                 "lr": 1e-3, "weight_decay": 0.05},
-        "axes": {
-            "model": [
-                {"label": "2048-1024 adamw dropout 0.4 global 30 epochs", "dropout": 0.4},
-                {"label": "2048-1024 adamw dropout 0.5 global 30 epochs", "dropout": 0.5},
-            ],
-        },
-    }, {  # eighth round, Fashion-MNIST: round 7's 2048-1024 cell measured 90.22 test on seeds
-        # 1-3 (bar 90.5). Two regularizers new to nn_core: input dropout (Srivastava et al. 2014
-        # drop 20% of MNIST pixels) and label smoothing (Szegedy et al. 2016), on round 3's
-        # 1024-512 cell (0.9075) and on round 7's (0.9093)
-        "base": {**DEFAULT_BUDGET, "epochs": 40, "dataset": "fashion_mnist", "normalize": "global",
-                 "activation": "relu", "seed": 0, "hidden": [1024, 512], "optimizer": "adamw",
-                 "lr": 1e-3, "weight_decay": 0.05, "dropout": 0.4},
-        "axes": {
-            "model": [
-                {"label": "1024-512 dropout 0.4 smoothing 0.1 40 epochs", "label_smoothing": 0.1},
-                {"label": "1024-512 dropout 0.4 input dropout 0.2 40 epochs",
-                 "input_dropout": 0.2},
-                {"label": "1024-512 dropout 0.4 input dropout 0.2 smoothing 0.1 40 epochs",
-                 "input_dropout": 0.2, "label_smoothing": 0.1},
-                {"label": "1024-512 dropout 0.3 input dropout 0.2 smoothing 0.1 40 epochs",
-                 "dropout": 0.3, "input_dropout": 0.2, "label_smoothing": 0.1},
-                {"label": "2048-1024 dropout 0.4 input dropout 0.2 smoothing 0.1 30 epochs",
-                 "hidden": [2048, 1024], "epochs": 30, "input_dropout": 0.2,
-                 "label_smoothing": 0.1},
-            ],
-        },
-    }],
-    # Inputs scaled to [0, 1] vs standardized with training statistics, on the strongest
-    # Fashion-MNIST cell of a first default grid run; judged on validation accuracy.
-    "preprocessing": [{
-        "base": {**DEFAULT_BUDGET, "dataset": "fashion_mnist", "activation": "leaky_relu",
-                 "optimizer": "adamw", "lr": 3e-3, "weight_decay": 0.01},
-        "axes": {"normalize": ["none", "per_pixel"], "seed": [0, 1]},
-    }],
     # scikit-learn's MLPClassifier with the default grid's architecture, epochs and batch size
     # (constant lr: it has no cosine schedule), on the same splits (the split stream follows the
     # seed), at the 6-epoch budget and at the tuned_long regime's. Runs before "default".

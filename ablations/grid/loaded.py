@@ -1,0 +1,67 @@
+"""The plugins loaded in this process, and what a run's identity takes from them: a config that
+uses a plugin's component (COMPONENT_SETTINGS names one) or sets a setting it added carries
+`config["plugins"] = {plugin name: code hash}` (`stamp`), which enters its run id. Filled by
+ablations/plugins.py, which loads them; read by the expansion (`stamp`), the runner (`current`,
+`environment`) and the workers.
+"""
+from dataclasses import dataclass
+
+from nn_core import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, REGULARIZERS, SCHEDULES
+
+from ablations.data.datasets import DATASETS, NORMALIZATIONS
+from ablations.train.trainers import TRAINERS
+from .config import SCHEMA
+
+REGISTRIES = (ACTIVATIONS, DATASETS, INITIALIZERS, LOSSES, NORMALIZATIONS, OPTIMIZERS,
+              REGULARIZERS, SCHEDULES, TRAINERS)
+# The settings whose value names a registry entry (tests/test_plugins.py checks it against SCHEMA).
+COMPONENT_SETTINGS = {"trainer": TRAINERS, "dataset": DATASETS, "activation": ACTIVATIONS,
+                      "loss": LOSSES, "init": INITIALIZERS, "optimizer": OPTIMIZERS,
+                      "schedule": SCHEDULES, "normalize": NORMALIZATIONS}
+
+
+@dataclass(frozen=True)
+class Plugin:
+    name: str  # a module's name, or a file's name ("my_study.py")
+    kind: str  # "plugin" or "study"
+    module: str  # the module it is imported as
+    path: str  # its file (a package: its folder)
+    sha256: str  # of the file (a package: of its .py files)
+    code_sha256: str  # what enters run ids (see the module docstring)
+    source: bytes = None  # a file's bytes, run on the workers; None: they import `module`
+    registers: tuple = ()  # ((registry kind, name), ...) it added or replaced
+    settings: tuple = ()  # SCHEMA settings it added
+
+
+LOADED = {}  # name -> Plugin, in load order: this process's plugins
+
+
+def current():
+    """The plugins the workers load, in load order (picklable): those that register a
+    component or a setting."""
+    return tuple(p for p in LOADED.values() if p.registers or p.settings)
+
+
+def stamp(config):
+    """`config` with `plugins` = {name: code hash} of the loaded plugins it uses (unchanged,
+    without the key, if it uses none)."""
+    used = {p.name: p.code_sha256 for p in LOADED.values() if uses(config, p)}
+    return {**config, "plugins": used} if used else config
+
+
+def uses(config, plugin):
+    named = {(COMPONENT_SETTINGS[key].kind, config.get(key)) for key in COMPONENT_SETTINGS}
+    return bool(named & set(plugin.registers)) or any(
+        key in config and config[key] != SCHEMA[key].default for key in plugin.settings)
+
+
+def environment():
+    """{"plugins": [...]} for the records' environment: the plugins the workers load (current),
+    or {} when there is none."""
+    if not current():
+        return {}
+    return {"plugins": [{"name": p.name, "kind": p.kind, "path": p.path, "sha256": p.sha256,
+                         "code_sha256": p.code_sha256,
+                         "registers": [f"{kind} {name}" for kind, name in p.registers],
+                         "settings": list(p.settings)}
+                        for p in current()]}
