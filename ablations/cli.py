@@ -196,9 +196,14 @@ def show_progress(name, done, total):
 
 
 def render_report(grid, results_dir, reports_dir, data_dir):
+    """Render `grid`'s report, then reports/index.md over every report there; return the
+    report's path."""
     from .analysis.report import render_report as render  # matplotlib: imported only to draw
+    from .analysis.report.index import write_index
 
-    return render(grid, results_dir, reports_dir, data_dir)
+    report = render(grid, results_dir, reports_dir, data_dir)
+    write_index(reports_dir)
+    return report
 
 
 def select(grids, only):
