@@ -215,10 +215,15 @@ def show_progress(name, done, total):
 
 
 def render_report(args, grid, data_dir):
+    """Render `grid`'s report (with what its study declares it needs), then reports/index.md
+    over every report there; return the report's path."""
     from .analysis.report import render_report as render  # matplotlib: imported only to draw
+    from .analysis.report.index import write_index
 
-    return render(grid, args.results_dir, args.reports_dir, data_dir,
-                  args.reports.get(grid, ReportNeeds()))
+    report = render(grid, args.results_dir, args.reports_dir, data_dir,
+                    args.reports.get(grid, ReportNeeds()))
+    write_index(args.reports_dir)
+    return report
 
 
 def select(grids, only):

@@ -1,7 +1,7 @@
-"""Extending an installed scratchbench from an empty folder: README.md's study file ("Extending
-from outside the tree") works as printed, and a --plugin module with a JSON grid gives the same
-records with --jobs 1, --jobs 2 and --scheduler local:2 (the bar of issue 21). Select with
-`-m e2e`; about a minute on 2 cores."""
+"""Extending an installed scratchbench from an empty folder: docs/extending.md's study file
+("Extending from outside the tree") works as printed, and a --plugin module with a JSON grid
+gives the same records with --jobs 1, --jobs 2 and --scheduler local:2 (the bar of issue 21).
+Select with `-m e2e`; about a minute on 2 cores."""
 import json
 import re
 import shlex
@@ -20,16 +20,17 @@ SECTION = "## Extending from outside the tree"
 MODES = (["--jobs", "1"], ["--jobs", "2"], ["--scheduler", "local:2"])
 
 
-def readme_section():
-    text = (ROOT / "README.md").read_text()
+def docs_section():
+    text = (ROOT / "docs" / "extending.md").read_text()
     start = text.index(SECTION)
-    return text[start:text.index("\n## ", start + 1)]
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end >= 0 else len(text)]
 
 
-def readme_files_and_commands():
+def docs_files_and_commands():
     """({file name: text} of the section's python blocks, named by their first comment line,
     and the command lines of its bash block, comments dropped)."""
-    blocks = re.findall(r"```(python|bash)\n(.*?)```", readme_section(), re.S)
+    blocks = re.findall(r"```(python|bash)\n(.*?)```", docs_section(), re.S)
     files = {re.match(r"# (\S+\.py):", text).group(1): text
              for kind, text in blocks if kind == "python"}
     (commands,) = [text for kind, text in blocks if kind == "bash"]
@@ -52,8 +53,8 @@ def records(folder):
     return {rid: timeless(r) for rid, r in read_records(folder, print).items()}
 
 
-def test_the_readme_study_works_as_printed_with_any_workers(installed, tmp_path):
-    files, commands = readme_files_and_commands()
+def test_the_documented_study_works_as_printed_with_any_workers(installed, tmp_path):
+    files, commands = docs_files_and_commands()
     assert set(files) == {"make_digits.py", "my_study.py"} and len(commands) == 3
     for name, text in files.items():
         (tmp_path / name).write_text(text)
