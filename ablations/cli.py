@@ -36,7 +36,7 @@ EXAMPLES = """examples:
   %(prog)s --list --only dataset=mnist,optimizer=adam   what would run; nothing trained
   %(prog)s --grid quick --only activation=relu --force  retrain a subset of a grid
   %(prog)s --report-only                          re-render the reports from the records
-  %(prog)s --study my_study.py --jobs 2           a study file's components and grids (README)
+  %(prog)s --study my_study.py --jobs 2           a study file's components and grids (docs/extending.md)
   %(prog)s --plugin my_pkg.components --grid-file grids.json   components from a module
   %(prog)s --fetch-data --data-dir /scratch/data  fetch and verify MNIST and Fashion-MNIST
   %(prog)s --backend dask --scheduler local:4     a local Dask cluster of 4 processes

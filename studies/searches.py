@@ -14,26 +14,7 @@ LR_SEARCH = {
 }
 
 GRIDS = {
-    # What the default budget costs in accuracy (issue 12's quality bar: best tuned cell >= 98.5%
-    # on MNIST, >= 89.5% on Fashion-MNIST): the strongest cells of the first sitting, trained for
-    # 6 to 20 epochs on the tuning seed, judged on final validation accuracy only. Run at 2b97d65
-    # (results/budget_search), final val acc % at 6 / 10 / 15 / 20 epochs:
-    #   MNIST    leaky_relu adam l2      98.21 98.13 98.31 98.29
-    #            relu adamw              98.25 98.27 98.16 98.10
-    #            relu adamw augment      98.27 98.49 98.64 98.83
-    #   Fashion  leaky_relu adam l2      88.96 89.24 89.14 89.48
-    #            relu adamw              89.19 89.42 89.43 89.41
-    #            relu adamw augment      86.45 87.40 87.95 87.94
-    # On the final seeds Fashion-MNIST's test accuracy ran 0.8-1.0 points below its validation
-    # accuracy (e.g. 89.76 val, 88.81 test for the chosen cell), MNIST's within 0.1. So MNIST
-    # reaches 98.5 with augmentation from about 10-15 epochs (1.7-2.5x the default budget), but
-    # this 784-256-128-10 net plateaus near 89.4 val (about 88.6 test) on Fashion-MNIST from 10
-    # epochs on: no budget up to 20 epochs meets 89.5 there. The default grid stays at 6 epochs,
-    # the budget that fits the 150 min wall: with every 6-epoch grid of SHOWCASE at 10 epochs,
-    # studies/estimate.py's estimate grows from about 119 to about 172 min wall (default alone
-    # 176 -> 275 worker min), and Fashion-MNIST would still miss. Rounds 2 and 3 (dropout,
-    # 20-30 epochs, wider nets; figures at LONG_BUDGET) chose the default grid's tuned_long
-    # regime: longer, for a few cells, and on Fashion-MNIST wider.
+    # What chose it, measured: studies/NOTES.md, `budget_search`
     "budget_search": [{
         "base": {**DEFAULT_BUDGET, "seed": TUNING_SEED, "lr": 3e-3},
         "axes": {

@@ -25,16 +25,7 @@ DEFAULT_BUDGET = {
     "schedule": "cosine",
 }
 
-# Input preprocessing per dataset, chosen on validation by the "normalization" grid (first in
-# SHOWCASE: leaky_relu, every optimizer at its defaults-regime lr, with and without augmentation,
-# seed 0; results/normalization, run at 8edde0b). Candidates are [0, 1] ("none") and one global
-# mean and std ("global"); per-pixel standardization is in that grid for comparison only, not a
-# candidate (near-constant pixels reach values in the hundreds; the 4 diverged Fashion-MNIST
-# augment runs of the first default grid). Mean final val acc over its 10 runs per cell:
-#   MNIST          none 0.97795, global 0.97818 (per_pixel 0.97281 over 8 runs, 2 diverged)
-#   Fashion-MNIST  none 0.87524, global 0.87950 (per_pixel 0.88344, none diverged)
-# Global wins on both datasets (on MNIST by 0.02 points, a tie in practice). No run diverged
-# with either candidate.
+# What chose it, measured: studies/NOTES.md, `DATASET_LEVELS`
 DATASET_LEVELS = [
     {"dataset": "mnist", "normalize": "global"},
     {"dataset": "fashion_mnist", "normalize": "global"},
@@ -57,41 +48,8 @@ REGULARIZATION_LEVELS = [
     {"label": "augment", "augment_shift": 2},
 ]
 
-# ---- The showcase (issue 12): fair comparisons, run in this order ------------------------------
-#
-# Nuisance, scientific, fixed (tuning playbook). Scientific: optimizer kind, activation, which
-# regularizer, the regime. Nuisance: the learning rate (tuned per dataset x optimizer x
-# activation) and a regularizer's strength (tuned in the small-data regime). Fixed, a caveat on
-# every conclusion: the 784-256-128-10 net, batch 128, cosine schedule, 6 epochs on 50,000
-# images (30 on 5,000 in small_data), each optimizer's other hyperparameters at their defaults.
-#
-# Budget: <= 180 min wall with 2 workers on this 2-core machine (150 until tuned_long's seeds
-# were doubled, below). `python -m studies.estimate`
-# estimates it from the per-run times of the committed default records (1586 runs of the
-# reference setup, two workers side by side: 1.153 s train and 0.069 s eval per epoch, 0.75 s
-# per run besides) and prints runs and worker minutes per grid; at this commit: normalization
-# 60 runs 8.6 min, baselines 20 runs 8.3 min, default 1304 runs 236.0 min, small_data 240 runs
-# 27.4 min, variance 92 runs 13.3 min, algoperf 52 runs 10.3 min: 1768 runs, about 152 min wall
-# (rerun it after any edit). Not in it: scikit-learn is slower than nn_core (1.6-7 s per epoch
-# in the committed baselines) and the machine is shared, hence the margin. Measured: 152.9 min
-# in 5 sittings (reports/default.md's header), the fifth tuned_long's seeds 5-9 (11.6 min).
-# What that budget forced:
-# - the full factorial (160 cells x 5 seeds) runs in the tuned regime only; the defaults regime
-#   keeps the optimizer x activation x dataset comparison without regularizers (40 cells), which
-#   is where one fixed lr per optimizer can mislead; the longer tuned_long regime (LONG_BUDGET)
-#   runs one optimizer x activation with every regularizer (8 cells). Together 208 final
-#   cells, of 5 seeds (tuned_long: 10, LONG_SEEDS).
-# - lr is tuned per dataset x optimizer x activation without a regularizer and *shared across
-#   regularizers* (caveat: a regularizer that wants another lr is judged at its baseline's);
-#   tuning every cell would cost 4x the tuning runs (about 55 more min).
-# - one tuning seed per candidate, not one of the final seeds, so that the reported runs are not
-#   the ones that won the selection (no winner's curse in the reported figures); 5 (sgd,
-#   momentum: 6) candidates a half-decade apart per optimizer, the defaults-regime lr among
-#   them with at least one above.
-# - no successive halving here: at 6 epochs with a cosine schedule, a 2-epoch rung is a
-#   different schedule, and the lr sensitivity curves need every candidate at the full budget;
-#   halving 5 -> 2 candidates would save about 3 min wall. (It is available: tune.halving.)
-# - regularizers are compared where they can matter in a cheaper regime, small_data.
+# ---- The showcase (issue 12): fair comparisons, run in SHOWCASE's order ----------------------
+# Its protocol, its budget and what the budget forced: studies/NOTES.md, `FINAL_SEEDS`
 FINAL_SEEDS = [0, 1, 2, 3, 4]
 TUNING_SEED = 1000
 
@@ -121,41 +79,16 @@ TUNED_OPTIMIZER_LEVELS = [
     for level in OPTIMIZER_LEVELS
 ]
 
-# A longer budget (issue 12's quality bar, and a second regime where regularizers can matter):
-# 20 epochs, lr tuned per dataset (4 adamw candidates, shared across regularizers as in the tuned
-# regime), on the tuned regime's best optimizer x activation on validation (adamw / leaky_relu:
-# mean final val acc 0.9351 over both datasets and the four regularizers, against 0.9349 for
-# adam / relu and 0.9346 for adamw / relu), every regularizer, 5 seeds. Chosen on validation by
-# budget_search rounds 1-3 (seed TUNING_SEED, final val acc %): MNIST's 784-256-128-10 net with 2
-# px shifts reaches 98.83 at 20 epochs; on Fashion-MNIST that net stays at 89.3-89.5 with or
-# without dropout 0.2 at 20 and 30 epochs (test 89.3-89.5: no margin over the 89.5 bar), while
-# 784-512-256-10 with dropout 0.2 (0.3) reaches 89.82 (89.88) at 20 epochs and 784-1024-512-10
-# with dropout 0.3 90.12 at 2.4x the cost, so Fashion-MNIST takes 512-256 here (a caveat: the
-# regime's net differs by dataset). With these nets at 20 epochs `python -m studies.estimate`
-# puts the showcase at about 139 min wall; 512-256 on both datasets, or 30 epochs, would not fit.
+# What chose it, measured: studies/NOTES.md, `LONG_BUDGET`
 LONG_BUDGET = {**DEFAULT_BUDGET, "epochs": 20}
-# tuned_long has one optimizer x activation cell per dataset, so its regularizer contrasts answer
-# "in this one setting" only: across settings needs an exact test over at least 12 cells at
-# Holm's threshold (80 tests: 0.05 / 80), e.g. 12 optimizer x activation cells x 4 regularizers x
-# 5 seeds x 2 datasets = 480 runs of 20 epochs, about 5 h on 2 workers: not affordable, so the
-# report says this design cannot test it. Within the cell the fixed-cells t-test can pass Holm
-# with 5 seeds, but its MDE was 1.1-1.4 points on Fashion-MNIST and 0.55-0.66 on MNIST (at
-# f56bb55's 5 seeds); 10 seeds (LONG_SEEDS) cost 40 more runs (11.6 min wall, measured) and
-# brought it to 0.34-0.42 and 0.22-0.23 points: the one regime where regularizers can matter
-# now sees half-point effects. The showcase budget rose from 150 to 180 min for it.
+# What chose it, measured: studies/NOTES.md, `LONG_SEEDS`
 LONG_SEEDS = [*FINAL_SEEDS, 5, 6, 7, 8, 9]
 LONG_DATASET_LEVELS = [DATASET_LEVELS[0], {**DATASET_LEVELS[1], "hidden": [512, 256]}]
 LONG_OPTIMIZER_LEVEL = {**next(level for level in TUNED_OPTIMIZER_LEVELS
                              if level["optimizer"] == "adamw"),
                         "tune": {"lr": [3e-4, 1e-3, 3e-3, 1e-2]}}
 
-# Small data, where regularizers can show their worth: 5,000 training images (a tenth), 30
-# epochs (as many steps as 3 epochs on the full set). Measured before choosing it (one run each,
-# adam 3e-3 relu, no regularizer, global normalization, seed 0): MNIST train acc 1.0000 vs final
-# val acc 0.9512, lowest val loss at epoch 4 of 30; Fashion-MNIST 0.9954 vs 0.8614, lowest val
-# loss at epoch 8: the unregularized baseline overfits, unlike the default budget, where val loss
-# was lowest at the last epoch in 108 of 120 unregularized runs. Each regularizer's strength is a
-# nuisance tuned per cell over 3 values; the lr stays at the defaults regime's.
+# What chose it, measured: studies/NOTES.md, `SMALL_DATA_BUDGET`
 SMALL_DATA_BUDGET = {**DEFAULT_BUDGET, "train_size": 5_000, "epochs": 30}
 TUNED_REGULARIZATION_LEVELS = [
     {"label": "none"},
@@ -170,13 +103,7 @@ TUNED_REGULARIZATION_LEVELS = [
 VARIANCE_CELL = {**DEFAULT_BUDGET, "optimizer": "adam", "lr": 3e-3, "activation": "relu",
                  "dropout": 0.2}
 
-# The external anchor: MLCommons AlgoPerf's MNIST workload (algoperf/workloads/mnist): a
-# 784-128-10 sigmoid MLP, 50,000 / 10,000 train / validation split (the datasets' own), target
-# 0.97 validation accuracy (DATASETS["mnist"].target_val_acc), global normalization as in its
-# input pipeline. Constant lr (time to target must not depend on a schedule's horizon), 20
-# epochs: adam 1e-3 reached 0.97 at epoch 12 in a trial run. lr tuned per optimizer on final val
-# acc; the report gives median seconds (training only: the clock pauses during evaluation) and
-# epochs to the target over the 5 seeds, misses counted as infinity, beside AlgoPerf's 60 s.
+# What chose it, measured: studies/NOTES.md, `ALGOPERF_MNIST`
 ALGOPERF_MNIST = {"dataset": "mnist", "normalize": "global", "hidden": [128],
                   "activation": "sigmoid", "epochs": 20, "batch_size": 128,
                   "schedule": "constant"}
@@ -187,19 +114,7 @@ SHOWCASE_BUDGET = {"minutes": 180, "why": "150 until issue 20; the 30 more bough
                    "seeds 5-9, which cut the MDE of its regularizer contrasts to about a third"}
 
 
-# The `long` grid's cells, (base, axes) per dataset: headline accuracy, each chosen on validation
-# by "long_search" on seed 0 and reported on seeds 1-3 (final val acc; the validation set's SE is
-# about 0.001 on MNIST, 0.003 on Fashion-MNIST, so close calls are the rule's, not clear wins).
-# MNIST, inputs in [0, 1] (round 4, at 5c7d4f9: 2 px shifts 0.9872 with [0, 1] inputs, against
-# 0.9867 global), then round 5 (at 61e891c): a 784-512-256-10 net with 2 px shifts and rotations
-# up to 10 degrees 0.9893, against 0.9888 without rotations, 0.9885 for 256-128 with them, 0.9888
-# for 1024-512 with dropout 0.2.
-# Fashion-MNIST, global inputs: round 3's best (at 2b97d65), 1024-512 with dropout 0.4 and 40
-# epochs, 0.9075 (against mirrored images 0.9058, dropout 0.3 alone 0.9054, 1 px shifts 0.9024;
-# round 6's per-pixel inputs and mirroring 0.9078 and 0.9061), then round 7 (at fd3437a):
-# 2048-1024 with dropout 0.4 at 30 epochs 0.9093, against dropout 0.5 0.9060; then round 8 (at
-# 2dd897e): 1024-512 with dropout 0.3, input dropout 0.2 and label smoothing 0.1 at 40 epochs
-# 0.9099, against 0.9067-0.9084 for the other four.
+# What chose it, measured: studies/NOTES.md, `LONG_CELLS`
 LONG_CELLS = [
     ({**DEFAULT_BUDGET, "epochs": 30, "hidden": [512, 256]}, {
         "dataset": [{"dataset": "mnist", "normalize": "none"}],
@@ -306,13 +221,7 @@ GRIDS = {
             "seed": [0],
         },
     }],
-    # Does the tuned regime's shared lr (tuned without a regularizer, see the showcase notes)
-    # cost a regularizer its best lr? Each regularizer at every lr candidate of two optimizers
-    # (relu, the tuning seed, the tuned regime's budget), so that the report compares the lr
-    # each regularizer would select with the one selected without it (protocol.py,
-    # lr_by_regularization). `python -m studies.estimate`'s rates put its 88 runs at 12.7
-    # worker min, about 6.4 min wall on 2 workers. Its `none` runs are the default grid's tuning
-    # runs of those cells (same settings, same numbers), so the shared lr is re-selected here.
+    # What chose it, measured: studies/NOTES.md, `lr_by_regularization`
     "lr_by_regularization": [{
         "base": DEFAULT_BUDGET,
         "axes": {

@@ -5,7 +5,7 @@ REFERENCE_ROWS_VAL * eval_s) * weights / REFERENCE_WEIGHTS, with train_s, eval_s
 the overhead (wall - train - eval: loading, building, the final test and train passes) the
 medians of records of the reference setup (784-256-128-10, batch 128, 50,000 training and 10,000
 validation rows), measured with two workers side by side. Cost scales with the weight count
-(matrix products dominate, README Performance); the split is reloaded for each run (a seed
+(matrix products dominate, docs/performance.md); the split is reloaded for each run (a seed
 stream of its own), `SPLIT_RELOAD_S` more. A grid with tuned blocks is counted as if every trial
 scored alike (so finals take each cell's first candidate, and halving keeps its share).
 
