@@ -87,7 +87,7 @@ def test_smoke_grid_end_to_end_then_report_only(tmp_path):
     assert again.returncode == 0
     assert (tmp_path / "reports" / "smoke.md").read_text() == report
     rerun = run_all(*args)
-    assert "8 already done, 0 to train" in rerun.stderr
+    assert "grid smoke: 8 runs, all finished; nothing to train" in rerun.stderr
     (tmp_path / "reports" / "smoke.md").unlink()
     every = run_all(*args[2:], "--report-only")  # no --grid: every grid that has results
     assert every.returncode == 0, every.stderr

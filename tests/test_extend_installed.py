@@ -63,7 +63,7 @@ def test_the_documented_study_works_as_printed_with_any_workers(installed, tmp_p
         result = installed(command, tmp_path)
         assert result.returncode == 0, (command, result.stderr)
         outputs.append(result.stderr)
-    assert "grid my_study: 24 runs, 24 already done, 0 to train" in outputs[2]
+    assert "grid my_study: 24 runs, all finished; nothing to train" in outputs[2]
     expected = records(tmp_path / "results" / "my_study")
     assert len(expected) == 24 and {r["status"] for r in expected.values()} == {"ok"}
     for mode in (["--jobs", "1"], ["--scheduler", "local:2"]):

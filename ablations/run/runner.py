@@ -258,10 +258,11 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
             f"{'all' if done == len(runs) else done} finished; nothing to train")
         return outcome
     selection = "" if only is None else f" selected (grid.json lists {len(runs)})"
+    if not todo:
+        log(f"grid {grid_name}: {len(wanted)} runs{selection}, all finished; nothing to train")
+        return outcome
     log(f"grid {grid_name}: {len(wanted)} runs{selection}, {outcome.skipped} already done, "
         f"{len(todo)} to train with {backend.describe()}")
-    if not todo:
-        return outcome
     if code_version().endswith("+dirty"):
         log(f"warning: training from a tree with uncommitted changes ({code_version()}): these "
             f"records cannot be tied to a commit; commit first for results you will publish")
