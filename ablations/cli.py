@@ -16,17 +16,17 @@ from tabulate import tabulate
 from nn_core.registry import unknown_name_message
 
 from . import __version__, plugins
-from .grid.config import GridError
-from .data.datasets import DATASETS, DatasetError, default_data_dir
-from .grid.expand import filter_runs
-from .grid.examples import GRIDS
-from .data.idx import IdxFormatError
 from .analysis.report.needs import NeedsError, ReportNeeds, report_needs
-from .run.plan import describe_plan, first_run_note, plan_workers, session_plan, session_progress
+from .data.datasets import DATASETS, DatasetError, default_data_dir
+from .data.idx import IdxFormatError
+from .data.user_datasets import ArrayDataset
+from .grid.config import GridError
+from .grid.examples import GRIDS
+from .grid.expand import filter_runs
 from .records.store import GRID_FILE
+from .run.plan import describe_plan, first_run_note, plan_workers, session_plan, session_progress
 from .run.runner import LokyBackend, run_grid
 from .run.tuning import plan_from_results, run_tuned_grid
-from .data.user_datasets import ArrayDataset
 
 FETCHED_BY_DEFAULT = ("mnist", "fashion_mnist")
 DEFAULT_GRIDS = ["quick"]  # without a study: the built-in quick study (grid/examples.py)
@@ -36,7 +36,7 @@ EXAMPLES = """examples:
   %(prog)s --list --only dataset=mnist,optimizer=adam   what would run; nothing trained
   %(prog)s --grid quick --only activation=relu --force  retrain a subset of a grid
   %(prog)s --report-only                          re-render the reports from the records
-  %(prog)s --study my_study.py --jobs 2           a study file's components and grids (docs/extending.md)
+  %(prog)s --study my_study.py --jobs 2           a study's components and grids (docs/extending.md)
   %(prog)s --plugin my_pkg.components --grid-file grids.json   components from a module
   %(prog)s --fetch-data --data-dir /scratch/data  fetch and verify MNIST and Fashion-MNIST
   %(prog)s --backend dask --scheduler local:4     a local Dask cluster of 4 processes

@@ -9,16 +9,15 @@ of it. A module is imported by name on the workers and must hash the same there.
 only the plugins and studies that register a component or a setting: a study of grids alone
 (this project's studies/) never needs to reach them.
 
-Identity (what retrains; ablations/grid/loaded.py): a run that names a component a plugin registered (its optimizer,
-activation, dataset, ... : COMPONENT_SETTINGS) or sets a SCHEMA setting the plugin added away from
-its default carries `config["plugins"] = {plugin name: code hash}`, which enters its run id; a
-run that uses no plugin has no such key, so its id is what it always was. The code hash is the
-SHA-256 of the file (of a package's .py files), for a study file less its top-level `GRIDS = ...`,
-`REPLACES`, `REPORTS` and `DEFAULT_GRIDS` statements: editing a study's grids trains only the new
-runs, any other edit of a
-plugin or study retrains every run that uses one of its components, and an unchanged one trains
-nothing. Each record's environment lists every plugin the workers load, with the SHA-256 of its
-file.
+Identity (what retrains; ablations/grid/loaded.py): a run that names a component a plugin
+registered (its optimizer, activation, dataset, ... : COMPONENT_SETTINGS) or sets a SCHEMA setting
+the plugin added away from its default carries `config["plugins"] = {plugin name: code hash}`,
+which enters its run id; a run that uses no plugin has no such key, so its id is what it always
+was. The code hash is the SHA-256 of the file (of a package's .py files), for a study file less its
+top-level `GRIDS = ...`, `REPLACES`, `REPORTS` and `DEFAULT_GRIDS` statements: editing a study's
+grids trains only the new runs, any other edit of a plugin or study retrains every run that uses
+one of its components, and an unchanged one trains nothing. Each record's environment lists every
+plugin the workers load, with the SHA-256 of its file.
 
 Workers: `load_in_worker(plugins)` imports them once per process (loky's initializer, or lazily in
 a Dask worker's first task) and keeps a failure; `probe` reports a worker's state up front and

@@ -20,10 +20,10 @@ from nn_core.registry import Registry, unknown_name_message
 from nn_core.settings import Setting, number
 
 from ablations.data.datasets import DATASETS, NORMALIZATIONS
-from .memory import memory_problem
-from .regularization import follow_regularizers, regularizer_conflict
 from ablations.train.streams import STREAMS, stream_setting
 from ablations.train.trainers import TRAINERS
+from .memory import memory_problem
+from .regularization import follow_regularizers, regularizer_conflict
 
 
 class GridError(ValueError):

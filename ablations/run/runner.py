@@ -24,15 +24,16 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from ablations import __version__, plugins
-from ablations.grid import loaded
-from ablations.grid.config import run_id
 from ablations.data.datasets import DATASETS, DatasetError, default_data_dir, load_splits
 from ablations.data.idx import IdxFormatError
-from .progress import plain_lines
-from ablations.records.store import (GRID_FILE, SCHEMA_VERSION, is_finished, migrate_records, read_records,
-                      record_path, release, remove_orphans, try_claim, write_json_atomic)
+from ablations.grid import loaded
+from ablations.grid.config import run_id
+from ablations.records.store import (GRID_FILE, SCHEMA_VERSION, is_finished, migrate_records,
+                                     read_records, record_path, release, remove_orphans,
+                                     try_claim, write_json_atomic)
 from ablations.train.streams import split_seed
 from ablations.train.trainers import TRAINERS
+from .progress import plain_lines
 
 
 def split_key(config):

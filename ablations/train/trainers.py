@@ -18,8 +18,8 @@ from nn_core import MLP, OPTIMIZERS, SCHEDULES, History, fit
 from nn_core.registry import Registry
 
 from ablations.data.datasets import DATASETS
-from ablations.train.regularization import regularization
-from ablations.train.streams import stream_rng, stream_setting
+from .regularization import regularization
+from .streams import stream_rng, stream_setting
 
 TRAINERS = Registry("trainer")
 EVERY_SETTING = None  # `honours` of a trainer that implements every SCHEMA setting

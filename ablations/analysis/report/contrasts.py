@@ -14,8 +14,8 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from ablations.analysis.stats.cells import TwoQuestions, detectable_effect, two_questions, units_needed
-from ablations.analysis.stats.paired import holm, mean_ci, pair_up
+from ..stats.cells import TwoQuestions, detectable_effect, two_questions, units_needed
+from ..stats.paired import holm, mean_ci, pair_up
 from .columns import POINTS, REGIME, REPLICATE, SPLIT
 
 ALPHA = 0.05  # family-wise error rate of the findings

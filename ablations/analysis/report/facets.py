@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from ablations.analysis.stats.aggregates import curve_band, iqm_ci, performance_profile
+from ..stats.aggregates import curve_band, iqm_ci, performance_profile
 from . import plots
 from .columns import POINTS, REGIME
 from .text import Section, figure_link, interval, md_table

@@ -9,9 +9,9 @@ matched cells, never a difference in significance.
 import numpy as np
 
 from ablations.data.datasets import DATASETS
-from ablations.analysis.stats.factorial import HIGHER_ORDER, WITHIN
-from .contrasts import ACROSS, ALPHA, AVERAGE, NONE, UNTESTABLE, claim_mde, in_family
+from ..stats.factorial import HIGHER_ORDER, WITHIN
 from .columns import POINTS, REGIME, SPLIT
+from .contrasts import ACROSS, ALPHA, AVERAGE, NONE, UNTESTABLE, claim_mde, in_family
 from .protocol import shared_lr_check, shared_lr_sentence
 from .targets import target_finding
 from .text import interval, p_clause

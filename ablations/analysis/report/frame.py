@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ablations.data.datasets import DATASETS, validation_size
-from ablations.analysis.diagnostics import n_test_images
 from ablations.records.store import GRID_FILE, TUNING_FILE, read_records
-from ablations.analysis.stats.bootstrap import RESAMPLES, bootstrap_weights, label_codes
+from ..diagnostics import n_test_images
+from ..stats.bootstrap import RESAMPLES, bootstrap_weights, label_codes
 from .columns import REGIME, REPLICATE, SPLIT, STREAM_AXES
 from .contrasts import contrast_family
 from .needs import ReportNeeds
@@ -190,7 +190,7 @@ class ReportData:
         sub-design (regimes are separate protocols, never pooled), over the factors with two or
         more levels among its runs, each finished run once; no shares where a cell of those
         factors has no finished run."""
-        from ablations.analysis.stats.factorial import balance, variance_decomposition
+        from ..stats.factorial import balance, variance_decomposition
 
         found = {}
         for regime in self.regimes:

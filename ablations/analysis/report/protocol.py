@@ -1,18 +1,18 @@
 """The sections of a fair-comparison protocol (issue 12): tuning diagnostics of a tuned grid, the
 unregularized baseline's generalization gap, the seed variance by stream, the shared lr, an
 external time-to-target anchor, and a study's measured wall time for the header. Which other
-grids they read is what the grid's study declared (`data.needs`, needs.py). Numbers come from ablations.analysis.diagnostics
-and ablations.analysis.stats, figures from plots.py; each section returns Section("") where its grid does
-not hold what it needs, so the reports of other grids are unchanged.
+grids they read is what the grid's study declared (`data.needs`, needs.py). Numbers come from
+ablations.analysis.diagnostics and ablations.analysis.stats, figures from plots.py; each section
+returns Section("") where its grid does not hold what it needs or was not declared.
 """
 
 import numpy as np
 import pandas as pd
 
-from ablations.analysis import diagnostics
-from ablations.analysis.stats.aggregates import binomial_se, std_ci
-from ablations.analysis.stats.bootstrap import bootstrap_weights
 from ablations.grid.expand import describe
+from .. import diagnostics
+from ..stats.aggregates import binomial_se, std_ci
+from ..stats.bootstrap import bootstrap_weights
 from . import plots
 from .columns import POINTS, REGIME, SPLIT, STREAM_AXES
 from .frame import grids_with_results
@@ -148,7 +148,8 @@ def generalization_gap(data):
     if not data.needs.generalization_gap or data.ok.empty or all(
             data.records[r].get("train_acc") is None for r in data.ok["run_id"]):
         return Section("")
-    table = pd.concat([gap_rows(other) for other in grids_with_results(data, data.needs.generalization_gap)
+    table = pd.concat([gap_rows(other)
+                       for other in grids_with_results(data, data.needs.generalization_gap)
                        if not other.ok.empty],  # a grid still tuning has no final run yet
                       ignore_index=True)
     columns = ["grid", *[c for c in (REGIME, SPLIT) if c in table.columns]]

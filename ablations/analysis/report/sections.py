@@ -8,15 +8,15 @@ import pandas as pd
 
 from ablations.data.datasets import DATASETS, DatasetError
 from ablations.data.idx import IdxFormatError
-from ablations.analysis.stats.aggregates import binomial_se, pareto_front
-from ablations.analysis.stats.factorial import decomposition_sources
 from ablations.train.trainers import SKLEARN_ACTIVATION, SKLEARN_SOLVER
+from ..stats.aggregates import binomial_se, pareto_front
+from ..stats.factorial import decomposition_sources
 from . import plots
+from .columns import POINTS, REGIME, REPLICATE, SPLIT
 from .contrasts import ACROSS, AVERAGE, claim_mde, in_family
 from .facets import curves, distributions, interactions
 from .findings import (caveat, design_words, family_text, findings, importance_groups,
                        verdict_lines)
-from .columns import POINTS, REGIME, REPLICATE, SPLIT
 from .frame import grids_with_results
 from .protocol import (anchor, generalization_gap, lr_sharing, seed_variance, study_time,
                        tuning)
@@ -439,8 +439,9 @@ def references(data):
                   md_table(pd.DataFrame(rows, columns=[*keys, "test acc %", "seeds",
                                                        "published %", "s/epoch"])), ""]
     if not found:
+        grids = " ".join(f"--grid {g}" for g in data.needs.references)
         lines.append(f"_no results for {', '.join(data.needs.references)}: run "
-                     f"`python run_all.py {' '.join(f'--grid {g}' for g in data.needs.references)}`_")
+                     f"`python run_all.py {grids}`_")
     return Section("\n".join(lines))
 
 

@@ -6,10 +6,10 @@ says whether the levels differ, the medians which is lowest; ties are said as ti
 import numpy as np
 import pandas as pd
 
-from ablations.analysis.stats.paired import holm
-from ablations.analysis.stats.ranks import kruskal_p, median_time
-from .contrasts import ALPHA
+from ..stats.paired import holm
+from ..stats.ranks import kruskal_p, median_time
 from .columns import REGIME, SPLIT
+from .contrasts import ALPHA
 from .text import p_clause
 
 TARGET_TIMES = {"epochs": "epochs_to_target", "seconds": "seconds_to_target"}
