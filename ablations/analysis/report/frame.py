@@ -13,6 +13,7 @@ import pandas as pd
 
 from ablations.data.datasets import DATASETS, validation_size
 from ablations.analysis.diagnostics import n_test_images
+from ablations.records.schema import REPORT, columns, numeric
 from ablations.records.store import GRID_FILE, TUNING_FILE, read_records
 from ablations.analysis.stats.bootstrap import RESAMPLES, bootstrap_weights, label_codes
 
@@ -23,9 +24,8 @@ REGIME = "regime"  # an axis whose levels are separate protocols: contrasts neve
 STREAM_AXES = ("varied", "value")
 POINTS = 100.0  # accuracies are reported in percentage points
 SEED = 20261123  # base seed of every bootstrap in the report
-NUMERIC = ["test_acc", "test_loss", "final_val_acc", "best_val_acc", "train_time_s",
-           "eval_time_s", "wall_time_s", "epochs_run", "epochs_to_target", "seconds_to_target"]
-RECORD_FIELDS = [*NUMERIC, "status", "n_params", "error", "finished_at", "code_version"]
+RECORD_FIELDS = list(columns(REPORT))  # records/schema.py: the fields the report reads
+NUMERIC = list(numeric(RECORD_FIELDS))
 
 
 @dataclass(frozen=True)
