@@ -3,11 +3,12 @@
 files       atomic file writes, shared by every room
 data/       the datasets: fetch from the registries, verify by SHA-256, cache, split (and a
             user's own arrays)
+records/    a run's record: its fields defined once (schema), its files (store), the settings
+            of older schemas (legacy)
 train/      one config trained and measured: the trainers (nn_core, scikit-learn's MLP), the
             regularizers built for a run, the seed streams
 grid/       the grid language: a run's settings (SCHEMA, resolve, run id), blocks and their
             expansion, the regularizers' settings, the example grids
-records/    a run's record: its fields defined once (schema) and its files (store)
 plugins     components and study files imported here and on every worker
 run/        many runs: the runner and its backends (loky, Dask), tuning rounds, the plan, the
             progress and the budget

@@ -1,10 +1,27 @@
-"""Shared by the runner tests."""
+"""Shared by the tests: records (a valid synthetic one, without what varies run to run) and
+runner processes."""
 import os
 import signal
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+
+from ablations.records.schema import FIELDS, NONE, RUNNER, SCHEMA_VERSION, validate
+
+
+def synthetic_record(run_id="r", status="ok", **fields):
+    """A record that validates (records/schema.py): `fields`, and every other field it must
+    hold set to None where it may be None, else to its first type's empty value (0, "", [],
+    {}); schema SCHEMA_VERSION, error None, or "ValueError: boom" for status "error" (with no
+    trainer field). The optional fields only where given."""
+    error = status == "error"
+    defaults = {"schema": SCHEMA_VERSION, "error": "ValueError: boom" if error else None}
+    record = {name: defaults.get(name, None if NONE in f.types else f.types[0]())
+              for name, f in FIELDS.items()
+              if not f.optional and (f.who == RUNNER or not error) and name != "status"}
+    return validate({**record, "run_id": run_id, "status": status, **fields})
+
 
 TIMING_KEYS = {"finished_at", "environment", "code_version", "seconds_to_target"}
 

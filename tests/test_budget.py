@@ -3,6 +3,7 @@ a tuned grid counted in full before any result exists."""
 from pathlib import Path
 
 import pytest
+from helpers import synthetic_record
 
 from ablations.run.budget import (REFERENCE_RATES, SPLIT_RELOAD_S, Rates, estimate, full_plan_runs,
                               measured_rates, plan_costs, run_seconds)
@@ -26,8 +27,9 @@ def test_a_tenth_of_the_data_trains_a_tenth_as_long():
 
 def test_measured_rates_are_medians_of_reference_records():
     config = resolve(REFERENCE)
-    records = [{"status": "ok", "config": config, "train_time_s": 6 * t, "eval_time_s": 0.6,
-                "wall_time_s": 6 * t + 0.6 + 0.3, "epochs_run": 6} for t in (1.0, 1.1, 1.5)]
+    records = [synthetic_record(config=config, train_time_s=6 * t, eval_time_s=0.6,
+                                wall_time_s=6 * t + 0.6 + 0.3, epochs_run=6)
+               for t in (1.0, 1.1, 1.5)]
     records.append({**records[0], "config": resolve({**REFERENCE, "hidden": [64]})})
     rates = measured_rates(records)
     assert rates.n_records == 3 and rates.train_s == pytest.approx(1.1)

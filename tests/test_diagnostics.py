@@ -4,12 +4,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import synthetic_record
 
 from ablations.analysis.diagnostics import (boundary_flags, diverged_share,
                                    generalization_gap, inclusion_check, lr_sensitivity,
                                    n_test_images, runs_frame, seed_variance_by_stream,
                                    time_to_target, trials_frame)
-from ablations.records.store import SCHEMA_VERSION
 from ablations.analysis.stats.aggregates import binomial_se
 from ablations.run.tuning import plan_grid
 
@@ -18,7 +18,7 @@ TEST = [[9_000, 0], [0, 1_000]]  # a confusion matrix of 10,000 test images
 
 def run(run_id, labels, record=None, **config):
     return ({"run_id": run_id, "labels": labels, "config": config},
-            None if record is None else {"schema": SCHEMA_VERSION, "run_id": run_id, **record})
+            None if record is None else synthetic_record(run_id, **record))
 
 
 def frame_of(pairs):
@@ -43,9 +43,10 @@ def tuned():
     for r in plan.tuning:
         key = (r.config["optimizer"], r.config["lr"])
         diverged = key == ("sgd", 0.01) and r.config["seed"] == 5
-        records[r.run_id] = {"schema": SCHEMA_VERSION, "status": "diverged" if diverged else "ok",
-                             "final_val_acc": None if diverged else acc[key] + r.config["seed"] / 1000,
-                             "best_val_acc": None, "test_acc": 0.0}
+        records[r.run_id] = synthetic_record(
+            r.run_id, "diverged" if diverged else "ok",
+            final_val_acc=None if diverged else acc[key] + r.config["seed"] / 1000,
+            best_val_acc=None, test_acc=0.0)
     plan = plan_grid("g", blocks, records)
     tuning = {"cells": plan.cells}
     return tuning, records

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from ablations.grid.config import SCHEMA, GridError, Setting, resolve, run_id, upgrade_config
+from ablations.grid.config import SCHEMA, GridError, Setting, resolve, run_id
+from ablations.records.legacy import upgrade_config
 from ablations.grid.expand import expand_grid, filter_runs
 from ablations.run.budget import full_plan_runs
 from ablations.grid.memory import memory_problem, run_bytes, total_memory_bytes

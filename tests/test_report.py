@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import synthetic_record
 
 from ablations.records.store import write_json_atomic
 from ablations.analysis.report import render_report
@@ -42,30 +43,33 @@ def synthetic_grid(folder, datasets=("mnist", "fashion_mnist"), seeds=range(6), 
                     config = {"dataset": dataset, "seed": seed, "hidden": [32], "epochs": 3,
                               "batch_size": 64, "schedule": "constant", "val_size": 500,
                               "normalize": "per_pixel" if dataset == "fashion_mnist" else "none", "trainer": trainer, "optimizer": opt,
-                              "activation": act, "lr": 1e-3, "l2": 0.0}
+                              "activation": act, "lr": 1e-3, "l2": 0.0,
+                              "optimizer_params": {}}
                     runs.append({"run_id": rid, "labels": labels, "config": config})
                     if (dataset, opt, act, seed) == (datasets[0], "sgd", "relu", 2):
                         continue  # a missing seed: the run is pending
                     acc = 0.9 + 0.03 * (opt == "adam") + 0.01 * (act == "relu") \
                         + rng.normal(0, .002)
                     confusion = np.eye(10, dtype=int) * 90 + 1
-                    record = {"schema": 2, "run_id": rid, "labels": labels, "config": config,
-                              "status": "ok", "error": None, "test_acc": acc, "test_loss": 1 - acc,
-                              "best_val_acc": acc, "final_val_acc": acc,
-                              "train_time_s": 3.0 + (opt == "adam"),
-                              "eval_time_s": 0.1, "wall_time_s": 4.0, "epochs_run": 3,
-                              "epochs_to_target": 2, "seconds_to_target": 2.0, "n_params": 100,
-                              "history": {"val_acc": [acc - 0.05, acc - 0.01, acc],
-                                          "train_loss": [1, .5, .3], "train_time_s": [1, 1, 1]},
-                              "test_confusion": confusion.tolist(),
-                              "test_misclassified": [[0, 6, 0], [1, 3, 5]],
-                              "finished_at": "2026-11-22T10:00:00",
+                    status = ("diverged" if (opt, act, seed) == ("sgd", "tanh", 1) else
+                              "error" if (opt, act, seed) == ("adam", "tanh", 2) else "ok")
+                    runner = {"schema": 2, "labels": labels, "config": config,
+                              "wall_time_s": 4.0, "finished_at": "2026-11-22T10:00:00",
                               "environment": {"cpu": "test cpu", "cores": 2},
                               "code_version": "abc1234+dirty" if seed == 0 else "abc1234"}
-                    if (opt, act, seed) == ("sgd", "tanh", 1):
-                        record.update(status="diverged", test_acc=None, epochs_run=1)
-                    if (opt, act, seed) == ("adam", "tanh", 2):
-                        record.update(status="error", error="ValueError: boom", test_acc=None)
+                    measured = {"test_acc": acc, "test_loss": 1 - acc,
+                               "best_val_acc": acc, "final_val_acc": acc,
+                               "train_time_s": 3.0 + (opt == "adam"),
+                               "eval_time_s": 0.1, "epochs_run": 3,
+                               "epochs_to_target": 2, "seconds_to_target": 2.0, "n_params": 100,
+                               "history": {"val_acc": [acc - 0.05, acc - 0.01, acc],
+                                           "train_loss": [1, .5, .3], "train_time_s": [1, 1, 1]},
+                               "test_confusion": confusion.tolist(),
+                               "test_misclassified": [[0, 6, 0], [1, 3, 5]]}
+                    if status == "diverged":
+                        measured.update(test_acc=None, epochs_run=1)
+                    record = synthetic_record(rid, status, **runner,
+                                              **(measured if status != "error" else {}))
                     write_json_atomic(folder / f"{rid}.json", record)
     write_json_atomic(folder / "grid.json", runs)
 

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import synthetic_record
 
 from ablations.analysis.diagnostics import sittings
 from ablations.records.store import write_json_atomic
@@ -39,19 +40,19 @@ class Grid:
                wall=60.0, train_acc=None, to_target=(2, 20.0), final=True, jitter=0.002):
         """One run's record (accuracy `acc` on test and validation, plus noise of sd `jitter`)."""
         acc = acc + self.rng.normal(0, jitter)
-        record = {"schema": 3, "run_id": rid, "labels": labels, "config": config,
-                  "status": status, "error": None,
-                  "test_acc": acc if status == "ok" else None, "test_loss": 1 - acc,
-                  "final_val_acc": acc if status == "ok" else None, "best_val_acc": acc,
-                  "train_acc": train_acc if train_acc is not None else acc + 0.01,
-                  "train_time_s": wall - 5, "eval_time_s": 1.0, "wall_time_s": wall,
-                  "epochs_run": 3, "epochs_to_target": to_target[0],
-                  "seconds_to_target": to_target[1], "target_val_acc": 0.97, "n_params": 100,
-                  "history": {"val_acc": [acc - 0.05, acc - 0.01, acc],
-                              "val_loss": [0.5, 0.3, 0.4], "train_loss": [1, .5, .3]},
-                  "test_confusion": (np.eye(10, dtype=int) * 900 + 11).tolist(),
-                  "test_misclassified": [], "finished_at": finished,
-                  "environment": {"cpu": "test cpu", "cores": 2}, "code_version": "abc1234"}
+        record = synthetic_record(
+            rid, status, labels=labels, config=config,
+            **{"test_acc": acc if status == "ok" else None, "test_loss": 1 - acc,
+               "final_val_acc": acc if status == "ok" else None, "best_val_acc": acc,
+               "train_acc": train_acc if train_acc is not None else acc + 0.01,
+               "train_time_s": wall - 5, "eval_time_s": 1.0, "wall_time_s": wall,
+               "epochs_run": 3, "epochs_to_target": to_target[0],
+               "seconds_to_target": to_target[1], "target_val_acc": 0.97, "n_params": 100,
+               "history": {"val_acc": [acc - 0.05, acc - 0.01, acc],
+                           "val_loss": [0.5, 0.3, 0.4], "train_loss": [1, .5, .3]},
+               "test_confusion": (np.eye(10, dtype=int) * 900 + 11).tolist(),
+               "test_misclassified": [], "finished_at": finished,
+               "environment": {"cpu": "test cpu", "cores": 2}, "code_version": "abc1234"})
         write_json_atomic(self.folder / f"{rid}.json", record)
         if final:
             self.runs.append({"run_id": rid, "labels": labels, "config": config})

@@ -12,11 +12,12 @@ import math
 import numpy as np
 import pandas as pd
 
+from ablations.records.schema import DIAGNOSTICS, columns, numeric
+
 from .stats import aggregates
 
 CONFIG_COLUMNS = ("dataset", "optimizer", "activation", "lr", "seed", "epochs")
-RECORD_COLUMNS = ("status", "final_val_acc", "best_val_acc", "train_acc", "test_acc",
-                  "epochs_to_target", "seconds_to_target", "train_time_s", "epochs_run")
+RECORD_COLUMNS = columns(DIAGNOSTICS)  # records/schema.py: the fields the diagnostics read
 INCLUSION_ORDER = ("sgd", "momentum", "adam")  # Choi et al. 2019: each never worse than the last
 
 
@@ -41,7 +42,7 @@ def runs_frame(runs, records):
         row["n_test"] = n_test_images(record)
         rows.append(row)
     frame = pd.DataFrame(rows)
-    for column in RECORD_COLUMNS[1:]:
+    for column in numeric(RECORD_COLUMNS):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
 

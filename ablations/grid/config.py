@@ -20,6 +20,7 @@ from nn_core.registry import Registry, unknown_name_message
 from nn_core.settings import Setting, number
 
 from ablations.data.datasets import DATASETS, NORMALIZATIONS
+from ablations.records.legacy import LEGACY_SETTINGS
 from ablations.train.streams import STREAMS, stream_setting
 from ablations.train.trainers import TRAINERS
 from .memory import memory_problem
@@ -72,21 +73,6 @@ SCHEMA = {
                          help="none: [0, 1]; global or per_pixel training mean and std"),
 }
 follow_regularizers(SCHEMA)  # the settings each regularizer declares (nn_core/regularizers.py)
-
-# Settings of older SCHEMAs -> the same meaning in today's settings (records.migrate_records).
-LEGACY_SETTINGS = {
-    "standardize": lambda value: {"normalize": "per_pixel" if value else "none"},
-}
-
-
-def upgrade_config(config):
-    """A config written under an older SCHEMA, in today's settings (same meaning)."""
-    config = dict(config)
-    for key, translate in LEGACY_SETTINGS.items():
-        if key in config:
-            config.update(translate(config.pop(key)))
-    return config
-
 
 def _type_ok(value, types):
     if isinstance(value, bool):

@@ -12,11 +12,9 @@ import os
 from pathlib import Path
 
 from ablations import files
-from ablations.grid.config import upgrade_config
+from .legacy import upgrade_config
+from .schema import SCHEMA_VERSION
 
-# 1 named runs by a hash of every setting; 2 leaves defaults out of it; 3 draws from independent
-# seed streams (streams.py), so its numbers differ from a schema-2 record of the same run id.
-SCHEMA_VERSION = 3
 ID_SCHEMA = 2  # the first schema whose run ids are today's (what migrate_records renames to)
 GRID_FILE = "grid.json"
 TUNING_FILE = "tuning.json"  # written by ablations/tuning.py beside the records

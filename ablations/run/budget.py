@@ -21,7 +21,7 @@ import numpy as np
 
 from ablations.data.datasets import DATASETS
 from ablations.grid.expand import matching_runs
-from ablations.records.store import SCHEMA_VERSION
+from ablations.records.schema import BUDGET, SCHEMA_VERSION, columns
 from .tuning import plan_grid
 
 REFERENCE = {"hidden": [256, 128], "batch_size": 128, "train_size": None, "val_size": None}
@@ -47,8 +47,10 @@ REFERENCE_RATES = Rates(train_s=1.153, eval_s=0.069, overhead_s=0.75, n_records=
 
 def measured_rates(records):
     """Median per-epoch train and eval seconds and per-run overhead of the `records` (dicts)
-    that ran the reference setup on MNIST or Fashion-MNIST with nn_core and finished."""
-    rows = [r for r in records if r.get("status") == "ok" and r["config"].get("trainer") ==
+    that ran the reference setup on MNIST or Fashion-MNIST with nn_core and finished; of each,
+    only the fields records/schema.py says the budget reads."""
+    records = [{key: r.get(key) for key in columns(BUDGET)} for r in records]
+    rows = [r for r in records if r["status"] == "ok" and r["config"].get("trainer") ==
             "nn_core" and r["config"]["dataset"] in ("mnist", "fashion_mnist")
             and all(r["config"].get(k) == v for k, v in REFERENCE.items())]
     if not rows:

@@ -28,9 +28,10 @@ from ablations.data.datasets import DATASETS, DatasetError, default_data_dir, lo
 from ablations.data.idx import IdxFormatError
 from ablations.grid import loaded
 from ablations.grid.config import run_id
-from ablations.records.store import (GRID_FILE, SCHEMA_VERSION, is_finished, migrate_records,
-                                     read_records, record_path, release, remove_orphans,
-                                     try_claim, write_json_atomic)
+from ablations.records.schema import SCHEMA_VERSION, trainer_result, validate
+from ablations.records.store import (GRID_FILE, is_finished, migrate_records, read_records,
+                                     record_path, release, remove_orphans, try_claim,
+                                     write_json_atomic)
 from ablations.train.streams import split_seed
 from ablations.train.trainers import TRAINERS
 from .progress import plain_lines
@@ -58,23 +59,25 @@ def cached_splits(dataset, data_dir, val_size, train_size, normalize, split_seed
 
 
 def execute(run, data_dir=None):
-    """Train one run and return its record (without environment fields). `data_dir` None: this
-    host's default cache ($SCRATCHBENCH_DATA_DIR where the worker runs)."""
+    """Train one run and return its record, but the fields `run_grid` adds as it writes it
+    (records/schema.py). `data_dir` None: this host's default cache ($SCRATCHBENCH_DATA_DIR
+    where the worker runs)."""
     config = run.config
     start = time.perf_counter()
     try:
         with threadpool_limits(limits=1):
             dataset, *split = split_key(config)
             splits = cached_splits(dataset, str(data_dir or default_data_dir()), *split)
-            result = TRAINERS[config["trainer"]](config, splits)
-    except Exception as err:  # isolate any failure to its own run
+            result = trainer_result(**TRAINERS[config["trainer"]](config, splits))
+    except Exception as err:  # isolate any failure (a plugin's malformed result too) to its run
         result = {"status": "error", "error": f"{type(err).__name__}: {err}"}
     return {**error_record(run, None), **result, "wall_time_s": time.perf_counter() - start,
             "worker_peak_rss_mb": peak_rss_mb()}
 
 
 def error_record(run, error):
-    """A run's record fields known before it trains; with `error`, the record of a failed run."""
+    """A run's record fields known before it trains (records/schema.py); with `error`, the
+    record of a failed run, but the fields `run_grid` adds."""
     record = {"schema": SCHEMA_VERSION, "run_id": run.run_id, "labels": run.labels,
               "config": run.config, "error": error}
     if error is not None:
@@ -292,7 +295,7 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
     try:
         for record in backend.records(claimed_runs(), execute, log):
             record.update(extra, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
-            write_json_atomic(record_path(folder, record["run_id"]), record)
+            write_json_atomic(record_path(folder, record["run_id"]), validate(record))
             release(folder, record["run_id"], held.pop(record["run_id"]))
             outcome.trained += 1
             outcome.counts[record["status"]] = outcome.counts.get(record["status"], 0) + 1

@@ -18,6 +18,7 @@ from nn_core import MLP, OPTIMIZERS, SCHEDULES, History, fit
 from nn_core.registry import Registry
 
 from ablations.data.datasets import DATASETS
+from ablations.records.schema import trainer_result
 from .regularization import regularization
 from .streams import stream_rng, stream_setting
 
@@ -88,24 +89,25 @@ def test_errors(y_true, y_pred, n_classes):
             "test_misclassified": [[int(i), int(y_true[i]), int(y_pred[i])] for i in wrong]}
 
 
-def summarize(history, test_loss, test_acc, n_params, diverged, target):
-    """The fields every trainer reports, from a History dict."""
+def summarize(history, test_loss, test_acc, n_params, diverged, target, **measured):
+    """A trainer's result (records/schema.py's TRAINER fields, checked) from a History dict,
+    with the optional fields it `measured` (test_errors, train_fit)."""
     epochs, seconds = time_to_target(history, target)
-    return {
-        "status": "diverged" if diverged else "ok",
-        "history": history,
-        "epochs_run": len(history["train_loss"]),
-        "test_loss": test_loss,
-        "test_acc": test_acc,
-        "best_val_acc": max(history["val_acc"], default=None),
-        "final_val_acc": history["val_acc"][-1] if history["val_acc"] else None,
-        "target_val_acc": target,
-        "epochs_to_target": epochs,
-        "seconds_to_target": seconds,
-        "train_time_s": float(sum(history["train_time_s"])),
-        "eval_time_s": float(sum(history["eval_time_s"])),
-        "n_params": n_params,
-    }
+    return trainer_result(
+        status="diverged" if diverged else "ok",
+        history=history,
+        epochs_run=len(history["train_loss"]),
+        test_loss=test_loss,
+        test_acc=test_acc,
+        best_val_acc=max(history["val_acc"], default=None),
+        final_val_acc=history["val_acc"][-1] if history["val_acc"] else None,
+        target_val_acc=target,
+        epochs_to_target=epochs,
+        seconds_to_target=seconds,
+        train_time_s=float(sum(history["train_time_s"])),
+        eval_time_s=float(sum(history["eval_time_s"])),
+        n_params=n_params,
+        **measured)
 
 
 @register_trainer("nn_core")  # every setting: a setting added to SCHEMA is implemented here
@@ -130,8 +132,8 @@ def train_nn_core(config, splits):
         test_loss, test_acc = model.evaluate(splits.X_test, splits.y_test)
         errors = {**test_errors(splits.y_test, model.predict(splits.X_test), splits.n_classes),
                   **train_fit(model, splits.X_train, splits.y_train)}
-    return {**summarize(history.as_dict(), test_loss, test_acc, model.n_params, history.diverged,
-                        DATASETS[config["dataset"]].target_val_acc), **errors}
+    return summarize(history.as_dict(), test_loss, test_acc, model.n_params, history.diverged,
+                     DATASETS[config["dataset"]].target_val_acc, **errors)
 
 
 SKLEARN_ACTIVATION = {"relu": "relu", "tanh": "tanh", "sigmoid": "logistic"}
@@ -155,6 +157,24 @@ def sklearn_alpha(l2, batch_size):
     return l2 * batch_size
 
 
+def sklearn_arguments(config, n_train=None):
+    """MLPClassifier's keyword arguments for a resolved `config` (the batch size clipped to the
+    `n_train` training rows, as MLPClassifier clips it; None: as set); ValueError for an
+    activation or an optimizer it lacks. The trainer's call, and the report's account of it."""
+    if config["activation"] not in SKLEARN_ACTIVATION or config["optimizer"] not in SKLEARN_SOLVER:
+        raise ValueError(f"sklearn_mlp supports activations {sorted(SKLEARN_ACTIVATION)} and "
+                         f"optimizers {sorted(SKLEARN_SOLVER)}")
+    solver = dict(SKLEARN_SOLVER[config["optimizer"]])
+    solver.update({SKLEARN_OPTIMIZER_ARGUMENTS[k]: v for k, v in config["optimizer_params"].items()})
+    batch_size = config["batch_size"] if n_train is None else min(config["batch_size"], n_train)
+    return {"hidden_layer_sizes": tuple(config["hidden"]),
+            "activation": SKLEARN_ACTIVATION[config["activation"]], **solver,
+            "learning_rate_init": config["lr"],
+            "learning_rate": "constant",  # its default; SKLEARN_HONOURS has no schedule
+            "batch_size": batch_size, "alpha": sklearn_alpha(config["l2"], batch_size),
+            "shuffle": True, "random_state": config["seed"]}
+
+
 @register_trainer("sklearn_mlp", honours=SKLEARN_HONOURS)
 def train_sklearn_mlp(config, splits):
     """scikit-learn's MLPClassifier with the same architecture, epochs, batch size, lr, L2 and
@@ -163,17 +183,7 @@ def train_sklearn_mlp(config, splits):
     from sklearn.exceptions import ConvergenceWarning  # slow import: only for this trainer
     from sklearn.neural_network import MLPClassifier
 
-    if config["activation"] not in SKLEARN_ACTIVATION or config["optimizer"] not in SKLEARN_SOLVER:
-        raise ValueError(f"sklearn_mlp supports activations {sorted(SKLEARN_ACTIVATION)} and "
-                         f"optimizers {sorted(SKLEARN_SOLVER)}")
-    solver = dict(SKLEARN_SOLVER[config["optimizer"]])
-    solver.update({SKLEARN_OPTIMIZER_ARGUMENTS[k]: v for k, v in config["optimizer_params"].items()})
-    batch_size = min(config["batch_size"], len(splits.y_train))  # as MLPClassifier clips it
-    model = MLPClassifier(hidden_layer_sizes=config["hidden"],
-                          activation=SKLEARN_ACTIVATION[config["activation"]],
-                          alpha=sklearn_alpha(config["l2"], batch_size), batch_size=batch_size,
-                          learning_rate_init=config["lr"], random_state=config["seed"],
-                          shuffle=True, **solver)
+    model = MLPClassifier(**sklearn_arguments(config, len(splits.y_train)))
     history = History()
     classes = np.arange(splits.n_classes)
     for _ in range(config["epochs"]):
@@ -193,10 +203,10 @@ def train_sklearn_mlp(config, splits):
     proba = model.predict_proba(splits.X_test)
     predicted = proba.argmax(axis=1)
     n_params = sum(w.size for w in model.coefs_) + sum(b.size for b in model.intercepts_)
-    return {**summarize(history.as_dict(), _log_loss(proba, splits.y_test),
-                        float((predicted == splits.y_test).mean()), n_params, diverged,
-                        DATASETS[config["dataset"]].target_val_acc),
-            **test_errors(splits.y_test, predicted, splits.n_classes)}
+    return summarize(history.as_dict(), _log_loss(proba, splits.y_test),
+                     float((predicted == splits.y_test).mean()), n_params, diverged,
+                     DATASETS[config["dataset"]].target_val_acc,
+                     **test_errors(splits.y_test, predicted, splits.n_classes))
 
 
 def _log_loss(proba, y):

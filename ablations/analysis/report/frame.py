@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ablations.data.datasets import DATASETS, validation_size
+from ablations.records.schema import REPORT, columns, numeric
 from ablations.records.store import GRID_FILE, TUNING_FILE, read_records
 from ..diagnostics import n_test_images
 from ..stats.bootstrap import RESAMPLES, bootstrap_weights, label_codes
@@ -20,9 +21,8 @@ from .contrasts import contrast_family
 from .needs import ReportNeeds
 
 SEED = 20261123  # base seed of every bootstrap in the report
-NUMERIC = ["test_acc", "test_loss", "final_val_acc", "best_val_acc", "train_time_s",
-           "eval_time_s", "wall_time_s", "epochs_run", "epochs_to_target", "seconds_to_target"]
-RECORD_FIELDS = [*NUMERIC, "status", "n_params", "error", "finished_at", "code_version"]
+RECORD_FIELDS = list(columns(REPORT))  # records/schema.py: the fields the report reads
+NUMERIC = list(numeric(RECORD_FIELDS))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ablations.data.datasets import DATASETS, DatasetError
 from ablations.data.idx import IdxFormatError
-from ablations.train.trainers import SKLEARN_ACTIVATION, SKLEARN_SOLVER
+from ablations.train.trainers import sklearn_arguments
 from ..stats.aggregates import binomial_se, pareto_front
 from ..stats.factorial import decomposition_sources
 from . import plots
@@ -400,14 +400,16 @@ def importance(data):
 
 
 def describe_sklearn(configs):
-    """scikit-learn's MLPClassifier call behind sklearn_mlp runs, as trainers.py makes it."""
+    """scikit-learn's MLPClassifier call behind sklearn_mlp runs: the trainer's own arguments
+    (trainers.sklearn_arguments, its batch size as set), but random_state, said once. A config
+    it cannot train (its runs are errors) has no call."""
     calls = []
     for config in configs:
-        solver = dict(SKLEARN_SOLVER.get(config["optimizer"], {}))
-        settings = {"hidden_layer_sizes": tuple(config["hidden"]),
-                    "activation": SKLEARN_ACTIVATION.get(config["activation"]), **solver,
-                    "learning_rate_init": config["lr"], "learning_rate": "constant",
-                    "batch_size": config["batch_size"], "alpha": config["l2"], "shuffle": True}
+        try:
+            settings = sklearn_arguments(config)
+        except ValueError:
+            continue
+        settings.pop("random_state")
         call = (f"`MLPClassifier({', '.join(f'{k}={v!r}' for k, v in settings.items())})`, "
                 f"{config['epochs']} epochs of `partial_fit`, random_state = seed")
         if call not in calls:
