@@ -76,8 +76,11 @@ def work(tmp_path):
 
 
 def to_train(result, grid="plug"):
-    """(already done, to train) from the runner's 'grid ...: N runs, D already done, T to train'."""
+    """(already done, to train) from the runner's 'grid ...: N runs, D already done, T to train'
+    (or 'grid ...: N runs, all finished; nothing to train')."""
     line = next(l for l in result.stderr.splitlines() if l.startswith(f"grid {grid}:"))
+    if line.endswith("all finished; nothing to train"):
+        return int(line.split(": ")[1].split()[0]), 0
     done, train = line.split(", ")[1:3]
     return int(done.split()[0]), int(train.split()[0])
 
