@@ -221,3 +221,26 @@ def test_in_a_checkout_no_grid_still_means_the_default_grids(tmp_path):
     assert result.returncode == 0
     assert result.stdout.strip().splitlines()[-1].startswith("default: ")
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("reports, problem", [
+    ({"g": {"anchors": {}}}, "report of grid 'g': unknown key 'anchors'; valid keys:"),
+    ({"other": {"references": ["g"]}}, "declares the report of 'other', which it does not define"),
+])
+def test_a_bad_report_declaration_in_a_grid_file_is_one_line(tmp_path, reports, problem):
+    grids = tmp_path / "grids.json"
+    grids.write_text(json.dumps({"g": [{"base": {}}], "reports": reports}))
+    result = run_all("--grid-file", str(grids), "--grid", "g", "--list",
+                     "--results-dir", str(tmp_path / "results"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert problem in result.stderr and not (tmp_path / "results").exists()
+
+
+def test_a_study_may_be_a_module_whose_default_grids_run_when_none_is_named(tmp_path):
+    (tmp_path / "mystudy.py").write_text(
+        'GRIDS = {"a": [{"base": {"hidden": [8]}}], "b": [{"base": {"hidden": [16]}}]}\n'
+        'DEFAULT_GRIDS = ["b"]\nREPORTS = {"b": {"references": ["a"]}}\n')
+    result = run_all("--study", "mystudy", "--list", "--results-dir", str(tmp_path / "results"),
+                     env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "b: 1 runs"
