@@ -97,6 +97,9 @@ FIELDS = {f.name: f for f in [
     _field("code_version", str, RUNNER, "git commit (+dirty) or package version", REPORT),
 ]}
 TRAINER_FIELDS = tuple(name for name, f in FIELDS.items() if f.who == TRAINER)
+# What a file needs to be read as a record at all (else it is set aside as corrupt): its
+# identity and outcome. A record lacking other fields is read, and `validate` names what it lacks.
+IDENTITY = ("schema", "run_id", "config", "status")
 
 
 class RecordError(ValueError):

@@ -13,13 +13,12 @@ from pathlib import Path
 
 from ablations import files
 from .legacy import upgrade_config
-from .schema import SCHEMA_VERSION
+from .schema import IDENTITY, SCHEMA_VERSION
 
 ID_SCHEMA = 2  # the first schema whose run ids are today's (what migrate_records renames to)
 GRID_FILE = "grid.json"
 TUNING_FILE = "tuning.json"  # written by ablations/tuning.py beside the records
 SIDE_FILES = {GRID_FILE, TUNING_FILE}
-REQUIRED = {"schema", "run_id", "config", "status"}
 
 
 def write_json_atomic(path, obj):
@@ -50,7 +49,7 @@ def read_records(folder, log=print, set_aside=True):
             continue
         try:
             record = json.loads(path.read_text())
-            if not isinstance(record, dict) or not REQUIRED <= set(record) \
+            if not isinstance(record, dict) or not set(IDENTITY) <= set(record) \
                     or record["run_id"] != path.stem:
                 raise ValueError("missing fields or a run_id that does not match its file name")
         except (ValueError, UnicodeDecodeError) as err:
