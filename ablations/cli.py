@@ -107,7 +107,8 @@ def parse_args(argv, root, prog=None, home_study=None):
     parser.add_argument("--fetch-data", action="store_true",
                         help="fetch and verify MNIST and Fashion-MNIST, print a table, then exit")
     args = parser.parse_args(argv)
-    args.quick = args.grid is None and not args.study and home_study is None
+    args.quick = (args.grid is None and not args.study and home_study is None
+                  and not (args.report_only or args.fetch_data))  # the built-in quick study
     args.study = [*([home_study] if home_study else []), *args.study]
     args.grids, args.reports, study_defaults = load_extensions(args, parser)
     if args.grid is None and args.report_only:  # every report that has records to render
@@ -215,15 +216,19 @@ def show_progress(name, done, total):
 
 
 def render_report(args, grid, data_dir):
-    """Render `grid`'s report (with what its study declares it needs), then reports/index.md
-    over every report there; return the report's path."""
+    """Render `grid`'s report (with what its study declares it needs); print its path."""
     from .analysis.report import render_report as render  # matplotlib: imported only to draw
-    from .analysis.report.index import write_index
 
     report = render(grid, args.results_dir, args.reports_dir, data_dir,
                     args.reports.get(grid, ReportNeeds()))
+    print(f"report: {report}")
+
+
+def update_index(args):
+    """reports/index.md over every report under --reports-dir (analysis/report/index.py)."""
+    from .analysis.report.index import write_index  # the report package imports matplotlib
+
     write_index(args.reports_dir)
-    return report
 
 
 def select(grids, only):
@@ -244,15 +249,14 @@ def main(argv=None, root=None, prog=None, home_study=None):
     `home_study`)."""
     args = parse_args(argv, Path.cwd() if root is None else Path(root), prog, home_study)
     data_dir = args.data_dir or default_data_dir()
-    quick = args.quick and not (args.report_only or args.fetch_data)
     try:
         if args.fetch_data:
             fetch_data(FETCHED_BY_DEFAULT, data_dir)
             return 0
         if args.report_only:  # the records alone: no grid planning
             for name in args.grid:
-                report = render_report(args, name, data_dir)
-                print(f"report: {report}")
+                render_report(args, name, data_dir)
+            update_index(args)
             return 0
         plans = {name: plan_from_results(name, args.grids[name], args.results_dir)
                  for name in args.grid}
@@ -272,7 +276,7 @@ def main(argv=None, root=None, prog=None, home_study=None):
         backend = connect_backend(args, data_dir, selected)
         previous_sigterm = signal.signal(signal.SIGTERM, stop_as_ctrl_c)
         workers, costs = plan_workers(args), session_plan(args)
-        for line in describe_plan(costs, workers) + ([first_run_note()] if quick else []):
+        for line in describe_plan(costs, workers) + ([first_run_note()] if args.quick else []):
             log_line(line)
         progress = session_progress(costs, workers, sys.stderr, log_line)
         errors = 0
@@ -290,8 +294,8 @@ def main(argv=None, root=None, prog=None, home_study=None):
                           file=sys.stderr)
                     return 130
                 errors += outcome.counts.get("error", 0)
-                report = render_report(args, name, data_dir)
-                print(f"report: {report}")
+                render_report(args, name, data_dir)
+                update_index(args)  # after each grid: an interrupted session's index is current
         finally:
             progress.close()
             backend.close()

@@ -24,10 +24,14 @@ def _replace_atomic(path, mode, write):
     os.replace(f.name, path)
 
 
+def json_text(obj, sort_keys=True):
+    """`obj` as the indented JSON text these files hold (NaN refused: a record holds null)."""
+    return json.dumps(obj, indent=1, sort_keys=sort_keys, allow_nan=False)
+
+
 def write_json_atomic(path, obj, sort_keys=True):
-    """`obj` as indented JSON (NaN refused: a record holds null instead)."""
-    _replace_atomic(path, "w", lambda f: json.dump(obj, f, indent=1, sort_keys=sort_keys,
-                                                   allow_nan=False))
+    """`obj` as json_text."""
+    _replace_atomic(path, "w", lambda f: f.write(json_text(obj, sort_keys)))
 
 
 def save_npy_atomic(path, array):

@@ -12,12 +12,12 @@ from ablations.data.datasets import DATASETS, NORMALIZATIONS
 from ablations.train.trainers import TRAINERS
 from .config import SCHEMA
 
-REGISTRIES = (ACTIVATIONS, DATASETS, INITIALIZERS, LOSSES, NORMALIZATIONS, OPTIMIZERS,
-              REGULARIZERS, SCHEDULES, TRAINERS)
 # The settings whose value names a registry entry (tests/test_plugins.py checks it against SCHEMA).
 COMPONENT_SETTINGS = {"trainer": TRAINERS, "dataset": DATASETS, "activation": ACTIVATIONS,
                       "loss": LOSSES, "init": INITIALIZERS, "optimizer": OPTIMIZERS,
                       "schedule": SCHEDULES, "normalize": NORMALIZATIONS}
+# Every registry a plugin may add to: those, and the regularizers (switched on by settings).
+REGISTRIES = (*COMPONENT_SETTINGS.values(), REGULARIZERS)
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,14 @@ def current():
 def stamp(config):
     """`config` with `plugins` = {name: code hash} of the loaded plugins it uses (unchanged,
     without the key, if it uses none)."""
-    used = {p.name: p.code_sha256 for p in LOADED.values() if uses(config, p)}
+    named = {(registry.kind, config.get(key)) for key, registry in COMPONENT_SETTINGS.items()}
+    used = {p.name: p.code_sha256 for p in current() if uses(config, p, named)}
     return {**config, "plugins": used} if used else config
 
 
-def uses(config, plugin):
-    named = {(COMPONENT_SETTINGS[key].kind, config.get(key)) for key in COMPONENT_SETTINGS}
+def uses(config, plugin, named):
+    """Whether `config` (naming the components `named`: {(registry kind, name)}) uses one of
+    `plugin`'s components or sets one of its settings away from its default."""
     return bool(named & set(plugin.registers)) or any(
         key in config and config[key] != SCHEMA[key].default for key in plugin.settings)
 
@@ -58,10 +60,11 @@ def uses(config, plugin):
 def environment():
     """{"plugins": [...]} for the records' environment: the plugins the workers load (current),
     or {} when there is none."""
-    if not current():
+    shipped = current()
+    if not shipped:
         return {}
     return {"plugins": [{"name": p.name, "kind": p.kind, "path": p.path, "sha256": p.sha256,
                          "code_sha256": p.code_sha256,
                          "registers": [f"{kind} {name}" for kind, name in p.registers],
                          "settings": list(p.settings)}
-                        for p in current()]}
+                        for p in shipped]}

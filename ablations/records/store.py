@@ -21,10 +21,19 @@ TUNING_FILE = "tuning.json"  # written by ablations/tuning.py beside the records
 SIDE_FILES = {GRID_FILE, TUNING_FILE}
 
 
+def sorts_keys(path):
+    """Whether the file at `path` sorts its keys: grid.json keeps the grid's axis order (the
+    report's factor order), every other file sorts them."""
+    return Path(path).name != GRID_FILE
+
+
+def json_text(path, obj):
+    """The text write_json_atomic(path, obj) writes."""
+    return files.json_text(obj, sorts_keys(path))
+
+
 def write_json_atomic(path, obj):
-    """files.write_json_atomic; grid.json keeps the grid's axis order (the report's factor
-    order), every other file sorts its keys."""
-    files.write_json_atomic(path, obj, sort_keys=Path(path).name != GRID_FILE)
+    files.write_json_atomic(path, obj, sorts_keys(path))
 
 
 def is_finished(record):

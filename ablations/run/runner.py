@@ -8,7 +8,6 @@ worker), trains with one BLAS thread, and returns the record; a failure inside b
 already have a record, and writes records as they arrive.
 """
 import functools
-import json
 import os
 import platform
 import resource
@@ -29,9 +28,9 @@ from ablations.data.idx import IdxFormatError
 from ablations.grid import loaded
 from ablations.grid.config import run_id
 from ablations.records.schema import SCHEMA_VERSION, trainer_result, validate
-from ablations.records.store import (GRID_FILE, is_finished, migrate_records, read_records,
-                                     record_path, release, remove_orphans, try_claim,
-                                     write_json_atomic)
+from ablations.records.store import (GRID_FILE, is_finished, json_text, migrate_records,
+                                     read_records, record_path, release, remove_orphans,
+                                     try_claim, write_json_atomic)
 from ablations.train.streams import split_seed
 from ablations.train.trainers import TRAINERS
 from .progress import plain_lines
@@ -220,7 +219,7 @@ def save_plan(folder, runs):
     plan = [{"run_id": r.run_id, "labels": r.labels, "config": r.config} for r in runs]
     path = folder / GRID_FILE
     try:  # the text write_json_atomic would write: the same keys in the same order
-        if path.read_text() == json.dumps(plan, indent=1, allow_nan=False):
+        if path.read_text() == json_text(path, plan):
             return
     except OSError:  # absent or unreadable: write it
         pass
@@ -256,14 +255,13 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
     todo = [r for r in wanted if r.run_id not in finished]
     todo.sort(key=lambda r: tuple(map(str, split_key(r.config))))
     outcome = GridOutcome(len(wanted), len(wanted) - len(todo), 0, {})
-    if only is not None and not only:  # a tuned grid's closing save: no run was selected
-        done = sum(r.run_id in finished for r in runs)
-        log(f"grid {grid_name}: {len(runs)} runs, "
-            f"{'all' if done == len(runs) else done} finished; nothing to train")
-        return outcome
-    selection = "" if only is None else f" selected (grid.json lists {len(runs)})"
-    if not todo:
-        log(f"grid {grid_name}: {len(wanted)} runs{selection}, all finished; nothing to train")
+    closing = only is not None and not only  # a tuned grid's closing save: no run selected
+    selection = "" if only is None or closing else f" selected (grid.json lists {len(runs)})"
+    if not todo:  # the closing save counts the whole grid, finished or not
+        listed = runs if closing else wanted
+        done = sum(r.run_id in finished for r in listed)
+        log(f"grid {grid_name}: {len(listed)} runs{selection}, "
+            f"{'all' if done == len(listed) else done} finished; nothing to train")
         return outcome
     log(f"grid {grid_name}: {len(wanted)} runs{selection}, {outcome.skipped} already done, "
         f"{len(todo)} to train with {backend.describe()}")

@@ -18,7 +18,6 @@ from nn_core import MLP, OPTIMIZERS, SCHEDULES, History, fit
 from nn_core.registry import Registry
 
 from ablations.data.datasets import DATASETS
-from ablations.records.schema import trainer_result
 from .regularization import regularization
 from .streams import stream_rng, stream_setting
 
@@ -90,24 +89,25 @@ def test_errors(y_true, y_pred, n_classes):
 
 
 def summarize(history, test_loss, test_acc, n_params, diverged, target, **measured):
-    """A trainer's result (records/schema.py's TRAINER fields, checked) from a History dict,
-    with the optional fields it `measured` (test_errors, train_fit)."""
+    """A trainer's result from a History dict, with the optional fields it `measured`
+    (test_errors, train_fit): records/schema.py's TRAINER fields, which the runner checks."""
     epochs, seconds = time_to_target(history, target)
-    return trainer_result(
-        status="diverged" if diverged else "ok",
-        history=history,
-        epochs_run=len(history["train_loss"]),
-        test_loss=test_loss,
-        test_acc=test_acc,
-        best_val_acc=max(history["val_acc"], default=None),
-        final_val_acc=history["val_acc"][-1] if history["val_acc"] else None,
-        target_val_acc=target,
-        epochs_to_target=epochs,
-        seconds_to_target=seconds,
-        train_time_s=float(sum(history["train_time_s"])),
-        eval_time_s=float(sum(history["eval_time_s"])),
-        n_params=n_params,
-        **measured)
+    return {
+        "status": "diverged" if diverged else "ok",
+        "history": history,
+        "epochs_run": len(history["train_loss"]),
+        "test_loss": test_loss,
+        "test_acc": test_acc,
+        "best_val_acc": max(history["val_acc"], default=None),
+        "final_val_acc": history["val_acc"][-1] if history["val_acc"] else None,
+        "target_val_acc": target,
+        "epochs_to_target": epochs,
+        "seconds_to_target": seconds,
+        "train_time_s": float(sum(history["train_time_s"])),
+        "eval_time_s": float(sum(history["eval_time_s"])),
+        "n_params": n_params,
+        **measured,
+    }
 
 
 @register_trainer("nn_core")  # every setting: a setting added to SCHEMA is implemented here

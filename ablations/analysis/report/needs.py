@@ -35,8 +35,7 @@ class ReportNeeds:
     wall_time: dict = None
 
 
-SHAPES = {"references": list, "published": dict, "generalization_gap": list,
-          "seed_variance": str, "lr_sharing": str, "anchor": dict, "wall_time": dict}
+SHAPES = {f.name: f.type for f in fields(ReportNeeds)}  # a tuple is declared as a JSON list
 PARTS = {"anchor": {"title", "workload", "budget_s"},
          "wall_time": {"name", "grids", "minutes", "why"}}
 
@@ -48,15 +47,13 @@ def report_needs(grid, declared):
     for key, value in declared.items():
         if key not in SHAPES:
             raise NeedsError(f"report of grid {grid!r}: unknown key {key!r}; valid keys: "
-                             f"{', '.join(f.name for f in fields(ReportNeeds))}")
-        types = (list, tuple) if SHAPES[key] is list else SHAPES[key]
-        if not isinstance(value, types):
+                             f"{', '.join(SHAPES)}")
+        shape = SHAPES[key]
+        if not isinstance(value, (list, tuple) if shape is tuple else shape):
             raise NeedsError(f"report of grid {grid!r}: {key} must be a "
-                             f"{SHAPES[key].__name__}, got {value!r}")
+                             f"{'list' if shape is tuple else shape.__name__}, got {value!r}")
         if key in PARTS and set(value) != PARTS[key]:
             raise NeedsError(f"report of grid {grid!r}: {key} needs exactly the keys "
                              f"{', '.join(sorted(PARTS[key]))}, got {', '.join(sorted(value))}")
-    for key in ("references", "generalization_gap"):
-        if key in declared:
-            declared[key] = tuple(declared[key])
-    return ReportNeeds(**declared)
+    return ReportNeeds(**{key: tuple(value) if SHAPES[key] is tuple else value
+                          for key, value in declared.items()})
