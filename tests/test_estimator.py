@@ -1,13 +1,17 @@
 """nn_core.sklearn.NumpyMLPClassifier: scikit-learn's own estimator checks, a Pipeline in
 GridSearchCV against MLPClassifier on digits, the harness's trainer's weights, and the estimator's
 own contracts (random_state, partial_fit, labels, early stopping). `pytest -k "estimator or
-sklearn_checks"` selects this file (about 15 s on 2 busy cores)."""
+sklearn_checks"` selects this file (about 20 s of CPU; GridSearchCV against MLPClassifier is most of it)."""
+import os
+import re
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -36,11 +40,25 @@ def digits():
     return train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
 
 
+def mean_test_accuracy(search, step, seeds, digits):
+    """Fit `search`, then the test accuracy of its best pipeline refitted with each of `seeds`
+    as the `step`'s random_state, averaged: one seed's accuracy on 450 digits moves by about
+    half a point, the mean of three by a third of that."""
+    X_train, X_test, y_train, y_test = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X_train, y_train)
+        best = search.best_estimator_
+        return np.mean([clone(best).set_params(**{f"{step}__random_state": seed})
+                        .fit(X_train, y_train).score(X_test, y_test) for seed in seeds])
+
+
 def test_estimator_in_a_pipeline_grid_search_is_within_a_point_of_sklearn_mlp(digits):
     """The same architecture (one hidden layer of 64 ReLUs), budget (30 epochs of Adam, batch
-    64), search (lr x L2, 3-fold CV) and scaling for both; accuracy on the held-out quarter."""
-    X_train, X_test, y_train, y_test = digits
-    lrs, l2s, batch_size, epochs = [1e-3, 3e-3], [0.0, 1e-3], 64, 30
+    64, no early stop), search (lr x L2, 3-fold CV) and scaling for both; mean test accuracy over
+    seeds 0, 1, 2. Measured with seeds b, b+1, b+2 (searched with b), b = 0..5: ours minus
+    theirs from -0.52 to +0.30 points."""
+    lrs, l2s, batch_size, epochs, seeds = [1e-3, 3e-3], [0.0, 1e-3], 64, 30, (0, 1, 2)
     ours = GridSearchCV(
         make_pipeline(StandardScaler(), NumpyMLPClassifier(hidden=(64,), epochs=epochs,
                                                            batch_size=batch_size, random_state=0)),
@@ -51,12 +69,9 @@ def test_estimator_in_a_pipeline_grid_search_is_within_a_point_of_sklearn_mlp(di
             batch_size=batch_size, random_state=0)),
         {"mlpclassifier__learning_rate_init": lrs,  # alpha = l2 * batch: trainers.sklearn_alpha
          "mlpclassifier__alpha": [l2 * batch_size for l2 in l2s]}, cv=3)
-    ours.fit(X_train, y_train)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        theirs.fit(X_train, y_train)
-    ours_acc, theirs_acc = ours.score(X_test, y_test), theirs.score(X_test, y_test)
-    assert theirs_acc > 0.95
+    ours_acc = mean_test_accuracy(ours, "numpymlpclassifier", seeds, digits)
+    theirs_acc = mean_test_accuracy(theirs, "mlpclassifier", seeds, digits)
+    assert theirs_acc > 0.96
     assert abs(ours_acc - theirs_acc) <= 0.01, (ours_acc, theirs_acc)
 
 
@@ -172,4 +187,15 @@ def test_estimator_bad_parameters_fail_at_fit_in_one_line(blobs, params, message
 
 def test_estimator_module_is_the_only_one_importing_sklearn():
     code = "import sys, nn_core; assert 'sklearn' not in sys.modules, 'nn_core imported sklearn'"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root,
+                   env={**os.environ, "PYTHONPATH": str(root)})
+
+
+def test_estimator_example_in_docs_extending_runs_and_prints_what_the_page_says(capsys):
+    page = (Path(__file__).resolve().parents[1] / "docs" / "extending.md").read_text()
+    section = page.split("## nn_core as a scikit-learn estimator", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(compile(code, "docs/extending.md", "exec"), {})
+    printed = capsys.readouterr().out.strip()
+    assert f"It prints `{printed}`" in " ".join(section.split())
