@@ -1,5 +1,6 @@
-"""`NumpyMLPClassifier`: nn_core's MLP and `fit` as a scikit-learn classifier (Pipeline, GridSearchCV,
-cross_val_score), checked by scikit-learn's own estimator suite (tests/test_estimator.py).
+"""`NumpyMLPClassifier`: nn_core's MLP and `fit` as a scikit-learn classifier (Pipeline,
+GridSearchCV, cross_val_score), checked by scikit-learn's own estimator suite
+(tests/test_estimator.py).
 
 The one nn_core module that imports scikit-learn; `import nn_core` does not import it. Parameters
 are the grid's settings (ablations/grid/config.py's SCHEMA names) and train exactly as the harness's
@@ -18,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .model import MLP
 from .optimizers import OPTIMIZERS
-from .regularizers import DATA, GRADIENT, PENALTY, REGULARIZERS
+from .regularizers import DATA, GRADIENT, MODEL, PENALTY, REGULARIZERS
 from .schedules import SCHEDULES
 from .settings import fraction, number
 from .train import fit
@@ -61,7 +62,8 @@ def seed_of(random_state):
         return int(np.random.SeedSequence().entropy)
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         if random_state < 0:
-            raise ValueError(f"random_state must be >= 0, None or a RandomState, got {random_state}")
+            raise ValueError(f"random_state must be >= 0, None or a RandomState, "
+                             f"got {random_state}")
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
@@ -152,7 +154,8 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             train, val = train_test_split(np.arange(len(codes)), test_size=self.validation_fraction,
                                           random_state=seed, stratify=codes)
             train, val = np.sort(train), np.sort(val)
-            X, codes, X_val, y_val, patience = X[train], codes[train], X[val], codes[val], self.patience
+            X, codes, X_val, y_val = X[train], codes[train], X[val], codes[val]
+            patience = self.patience
         schedule = SCHEDULES.create(self.schedule, warmup_epochs=self.warmup_epochs,
                                     **(self.schedule_params or {}))
         self._train(X, codes, self.epochs, schedule, X_val, y_val, patience)
@@ -210,7 +213,7 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         on = [r.from_settings(settings) for r in REGULARIZERS.values()
               if r.into != DATA and set(r.settings) <= set(settings) and r.is_on(settings)]
         self._hooks = ([r for r in on if r.into == PENALTY] + [r for r in on if r.into == GRADIENT])
-        model_kwargs = {k: v for r in on if r.into not in (PENALTY, GRADIENT)
+        model_kwargs = {k: v for r in on if r.into == MODEL
                         for k, v in r.model_kwargs().items()}
         sizes = [n_features, *self.hidden, len(self.classes_)]
         self.model_ = MLP(sizes, self._streams["init"], activation=self.activation,

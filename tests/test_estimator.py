@@ -1,7 +1,7 @@
 """nn_core.sklearn.NumpyMLPClassifier: scikit-learn's own estimator checks, a Pipeline in
 GridSearchCV against MLPClassifier on digits, the harness's trainer's weights, and the estimator's
 own contracts (random_state, partial_fit, labels, early stopping). `pytest -k "estimator or
-sklearn_checks"` selects this file (about 20 s of CPU; GridSearchCV against MLPClassifier is most of it)."""
+sklearn_checks"` selects this file: about 20 s of CPU, most of it the GridSearchCV comparison."""
 import os
 import re
 import subprocess
