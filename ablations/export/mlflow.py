@@ -113,7 +113,7 @@ def client_for(tracking_uri):
     try:
         return MlflowClient(tracking_uri=tracking_uri), MlflowException
     except MlflowException as err:
-        raise StoreError(str(err).split(". ")[0]) from None
+        raise StoreError(str(err).splitlines()[0]) from None
 
 
 def experiment_id(client, grid):
