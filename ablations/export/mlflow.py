@@ -173,19 +173,21 @@ def export(grid, records, tracking_uri):
     `tracking_uri`; {"added": n, "updated": n, "unchanged": n} (runs of records that had none,
     that changed, that did not)."""
     client, MlflowException = client_for(tracking_uri)
+    counts = {"added": 0, "updated": 0, "unchanged": 0}
     try:
         experiment = experiment_id(client, grid)
         existing = exported_runs(client, experiment)
-    except MlflowException as err:
-        raise StoreError(str(err).splitlines()[0]) from None
-    counts = {"added": 0, "updated": 0, "unchanged": 0}
-    for run_id, record in records.items():
-        runs = existing.get(run_id, [])
-        if len(runs) == 1 and runs[0].data.tags.get(RECORD_HASH_TAG) == record_sha256(record):
-            counts["unchanged"] += 1
-            continue
-        for stale in runs:  # retrained, cut off mid-export, or exported twice at once
-            client.delete_run(stale.info.run_id)
-        log_record(client, experiment, record, grid)
-        counts["updated" if runs else "added"] += 1
+        for run_id, record in records.items():
+            runs = existing.get(run_id, [])
+            if len(runs) == 1 and runs[0].data.tags.get(RECORD_HASH_TAG) == record_sha256(record):
+                counts["unchanged"] += 1
+                continue
+            for stale in runs:  # retrained, cut off mid-export, or exported twice at once
+                client.delete_run(stale.info.run_id)
+            log_record(client, experiment, record, grid)
+            counts["updated" if runs else "added"] += 1
+    except MlflowException as err:  # what was exported stays; the same command goes on from it
+        raise StoreError(str(err).splitlines()[0] + (
+            f" (after {counts['added'] + counts['updated']} runs written)"
+            if counts["added"] + counts["updated"] else "")) from None
     return counts
