@@ -13,6 +13,7 @@ plugins     components and study files imported here and on every worker
 run/        many runs: the runner and its backends (loky, Dask), tuning rounds, the plan, the
             progress and the budget
 analysis/   the records read back: diagnostics, statistics and the report; never imports run/
+export/     a grid's records to an experiment tracker (MLflow), each an optional extra
 cli         the command line
 
 A study (grids and what their reports need) is not part of the harness: this project's own lives

@@ -20,6 +20,7 @@ from .analysis.report.needs import NeedsError, ReportNeeds, report_needs
 from .data.datasets import DATASETS, DatasetError, default_data_dir
 from .data.idx import IdxFormatError
 from .data.user_datasets import ArrayDataset
+from .export.command import main as export_command
 from .grid.config import GridError
 from .grid.examples import GRIDS
 from .grid.expand import filter_runs
@@ -41,6 +42,7 @@ EXAMPLES = """examples:
   %(prog)s --fetch-data --data-dir /scratch/data  fetch and verify MNIST and Fashion-MNIST
   %(prog)s --backend dask --scheduler local:4     a local Dask cluster of 4 processes
   %(prog)s --backend dask --scheduler tcp://10.0.0.5:8786   a running Dask cluster
+  %(prog)s export mlflow --grid smoke             a grid's records as MLflow runs (./mlruns)
 """
 
 
@@ -246,7 +248,10 @@ def log_line(line):
 def main(argv=None, root=None, prog=None, home_study=None):
     """The command line; `root` holds results/ and reports/ by default (the current folder for
     the installed `scratchbench` command, the checkout for run_all.py, which also loads its
-    `home_study`)."""
+    `home_study`); `export TARGET ...` is a subcommand of its own (ablations/export/)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export"]:
+        return export_command(argv[1:], Path.cwd() if root is None else Path(root), prog)
     args = parse_args(argv, Path.cwd() if root is None else Path(root), prog, home_study)
     data_dir = args.data_dir or default_data_dir()
     try:

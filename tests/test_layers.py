@@ -11,10 +11,10 @@ import studies
 from ablations.grid import examples
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ablations"
-# Each room's rank: a module imports only modules of its own room or of lower ranks. run and
-# analysis share a rank, so neither may import the other.
+# Each room's rank: a module imports only modules of its own room or of lower ranks. run,
+# analysis and export share a rank, so none of them may import another.
 RANKS = {"ablations": 0, "files": 0, "data": 1, "records": 2, "train": 3, "grid": 4,
-         "plugins": 5, "run": 6, "analysis": 6, "cli": 7}
+         "plugins": 5, "run": 6, "analysis": 6, "export": 6, "cli": 7}
 
 
 def module_name(path):
