@@ -246,7 +246,12 @@ def log_line(line):
 def main(argv=None, root=None, prog=None, home_study=None):
     """The command line; `root` holds results/ and reports/ by default (the current folder for
     the installed `scratchbench` command, the checkout for run_all.py, which also loads its
-    `home_study`)."""
+    `home_study`). `check ...` is its own command (run/check.py)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["check"]:
+        from .run.check import main as check  # trains in this process and a fresh one
+
+        return check(argv[1:], prog=f"{prog or 'scratchbench'} check")
     args = parse_args(argv, Path.cwd() if root is None else Path(root), prog, home_study)
     data_dir = args.data_dir or default_data_dir()
     try:
