@@ -64,7 +64,7 @@ def walk(obj, path, seen, out):
 
 def walk_function(func, path, seen, out):
     """A function: its code object, defaults, closure cells, and the functions and classes of
-    the harness that its code names as globals."""
+    the harness that its code names as globals (under "<root> (through <module>.<name>)")."""
     out[f"{path}.__code__"] = func.__code__
     walk(func.__defaults__, f"{path}.__defaults__", seen, out)
     walk(func.__kwdefaults__, f"{path}.__kwdefaults__", seen, out)
@@ -76,7 +76,8 @@ def walk_function(func, path, seen, out):
     for name in sorted(global_names(func.__code__)):
         value = func.__globals__.get(name)
         if isinstance(value, (types.FunctionType, type)) and ours(value):
-            walk(value, f"{value.__module__}.{name}", seen, out)
+            walk(value, f"{path.split(' (through ')[0]} (through {value.__module__}.{name})",
+                 seen, out)
 
 
 def global_names(code):
