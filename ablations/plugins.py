@@ -16,8 +16,14 @@ which enters its run id; a run that uses no plugin has no such key, so its id is
 was. The code hash is the SHA-256 of the file (of a package's .py files), for a study file less its
 top-level `GRIDS = ...`, `REPLACES`, `REPORTS` and `DEFAULT_GRIDS` statements: editing a study's
 grids trains only the new runs, any other edit of a plugin or study retrains every run that uses
-one of its components, and an unchanged one trains nothing. Each record's environment lists every
-plugin the workers load, with the SHA-256 of its file.
+one of its components, and an unchanged one trains nothing. The code hash also covers the user's
+modules the plugin rests on (loaded from outside the installed packages: `helper_modules`), which
+each worker checks. Each record's environment lists every plugin the workers load, with the
+SHA-256 of its file.
+
+Refused at load, one line each (PluginError, exit 2): a plugin that changes a built-in
+(grid/builtins.py), a component that cannot be trusted to name its runs (`component_problem`),
+a study without GRIDS or that exits at import (it is imported with sys.argv = [its path]).
 
 Workers: `load_in_worker(plugins)` imports them once per process (loky's initializer, or lazily in
 a Dask worker's first task) and keeps a failure; `probe` reports a worker's state up front and
@@ -249,7 +255,7 @@ def load(spec, kind="plugin", origin="--plugin"):
                 raise PluginError(f"{origin} {spec}: it calls sys.exit({exit_.code!r}) while it "
                                   f"is imported" + (f" (it printed: {said[-1].strip()})" if said
                                                     else "") + "; a plugin or study must not "
-                                  f"exit or parse the command line at import") from None
+                                  "exit or parse the command line at import") from None
         if is_file:
             name, source, sha = path.name, data, sha256_hex(data)
             code = study_code_sha256(importlib.util.decode_source(data)) \
