@@ -173,17 +173,22 @@ def helper_modules(module, new, own_files):
     those its import loaded (`new`, module names) and those its namespace names (a module, or
     a function's or class's module), followed through their own namespaces; less the files
     hashed with the plugin already (`own_files`)."""
-    found, queue = {}, [module, *(sys.modules[name] for name in new if name in sys.modules)]
+    queue = [module, *(sys.modules[name] for name in sorted(new)
+                       if name in sys.modules and user_file(sys.modules[name]))]
+    found, walked = {}, set()
     while queue:
         current = queue.pop()
+        if current.__name__ in walked:
+            continue
+        walked.add(current.__name__)
+        if current is not module:
+            found[current.__name__] = user_file(current)
         for value in list(vars(current).values()):
+            owner = getattr(value, "__module__", None)
             other = value if isinstance(value, types.ModuleType) else \
-                sys.modules.get(getattr(value, "__module__", None) or "")
-            queue += [other] if other is not None and other.__name__ not in found \
-                and other is not module and user_file(other) else []
-        file = user_file(current)
-        if current is not module and file and current.__name__ not in found:
-            found[current.__name__] = file
+                sys.modules.get(owner) if isinstance(owner, str) else None
+            if other is not None and other.__name__ not in walked and user_file(other):
+                queue.append(other)
     return tuple(sorted((name, file, sha256_hex(Path(file).read_bytes()))
                         for name, file in found.items() if Path(file) not in own_files))
 

@@ -11,6 +11,8 @@ import sys
 import pytest
 
 from helpers import timeless
+from ablations import plugins
+from ablations.grid.loaded import REGISTRIES
 from ablations.records.store import read_records
 
 from test_plugins import BASE, ROOT, SIGNSGD, assert_one_line_exit_2, cli, to_train
@@ -238,3 +240,21 @@ def test_check_trains_each_new_component_three_times_and_says_whether_they_agree
     assert lines[1].startswith("optimizer 'noisy': differs in a second run in this process") \
         or lines[1].startswith("optimizer 'noisy': differs in a run in a fresh process")
     assert_one_line_exit_2(check(), "name what to check")
+
+
+def test_the_built_in_snapshot_sees_a_patched_method_and_nothing_else(monkeypatch):
+    from ablations.grid import builtins
+    from nn_core.optimizers import SGD
+
+    before, walked = builtins.snapshot(), [path for path, _ in builtins.roots()]
+    assert builtins.changed(before, walked) is None
+    monkeypatch.setattr(SGD, "update", lambda self, p, g, state, decay: None)
+    assert builtins.changed(before, walked) == "optimizer 'sgd'.SGD.update"
+    monkeypatch.undo()
+    assert builtins.changed(before, walked) is None
+
+
+@pytest.mark.parametrize("kind, name", [(r.kind, name) for r in REGISTRIES for name in r],
+                         ids=lambda x: str(x))
+def test_every_built_in_component_keeps_the_rules_a_plugin_is_held_to(kind, name):
+    assert plugins.component_problem(kind, name, plugins.registry_of(kind)[name]) is None
