@@ -148,11 +148,13 @@ def file_module_name(path):
 
 
 # Where installed code lives (the interpreter's, the environment's and the user's site
-# packages): a module loaded from anywhere else is the user's own, and its source is hashed.
+# packages, and any site-packages folder a .pth file adds): a module loaded from anywhere else is
+# the user's own, and its source is hashed.
 INSTALLED = tuple(sorted({str(Path(p).resolve()) for p in (
     sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, site.getusersitepackages(),
     *(sysconfig.get_paths().get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")))
     if p}))
+SITE_FOLDERS = {"site-packages", "dist-packages"}
 HARNESS = ("ablations", "nn_core")  # identified by the records' git commit, not by run ids
 
 
@@ -164,8 +166,10 @@ def user_file(module):
             module.__name__.split(".")[0] in HARNESS or module.__name__.startswith(
                 FILE_MODULE_PREFIX):
         return None
-    path = str(Path(file).resolve())
-    return None if any(path == p or path.startswith(p + os.sep) for p in INSTALLED) else path
+    path = Path(file).resolve()
+    installed = SITE_FOLDERS & set(path.parts) or any(
+        str(path).startswith(p + os.sep) for p in INSTALLED)
+    return None if installed else str(path)
 
 
 def helper_modules(module, new, own_files):
