@@ -25,6 +25,7 @@ from .grid.config import GridError
 from .grid.examples import GRIDS
 from .grid.expand import filter_runs
 from .records.store import GRID_FILE
+from .run.check import main as check_command
 from .run.plan import describe_plan, first_run_note, plan_workers, session_plan, session_progress
 from .run.runner import LokyBackend, run_grid
 from .run.tuning import plan_from_results, run_tuned_grid
@@ -248,10 +249,13 @@ def log_line(line):
 def main(argv=None, root=None, prog=None, home_study=None):
     """The command line; `root` holds results/ and reports/ by default (the current folder for
     the installed `scratchbench` command, the checkout for run_all.py, which also loads its
-    `home_study`); `export TARGET ...` is a subcommand of its own (ablations/export/)."""
+    `home_study`); `export TARGET ...` (ablations/export/) and `check ...` (run/check.py) are
+    commands of their own."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["export"]:
         return export_command(argv[1:], Path.cwd() if root is None else Path(root), prog)
+    if argv[:1] == ["check"]:
+        return check_command(argv[1:], prog=f"{prog or 'scratchbench'} check")
     args = parse_args(argv, Path.cwd() if root is None else Path(root), prog, home_study)
     data_dir = args.data_dir or default_data_dir()
     try:

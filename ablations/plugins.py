@@ -16,8 +16,14 @@ which enters its run id; a run that uses no plugin has no such key, so its id is
 was. The code hash is the SHA-256 of the file (of a package's .py files), for a study file less its
 top-level `GRIDS = ...`, `REPLACES`, `REPORTS` and `DEFAULT_GRIDS` statements: editing a study's
 grids trains only the new runs, any other edit of a plugin or study retrains every run that uses
-one of its components, and an unchanged one trains nothing. Each record's environment lists every
-plugin the workers load, with the SHA-256 of its file.
+one of its components, and an unchanged one trains nothing. The code hash also covers the user's
+modules the plugin rests on (loaded from outside the installed packages: `helper_modules`), which
+each worker checks. Each record's environment lists every plugin the workers load, with the
+SHA-256 of its file.
+
+Refused at load, one line each (PluginError, exit 2): a plugin that changes a built-in
+(grid/builtins.py), a component that cannot be trusted to name its runs (`component_problem`),
+a study without GRIDS or that exits at import (it is imported with sys.argv = [its path]).
 
 Workers: `load_in_worker(plugins)` imports them once per process (loky's initializer, or lazily in
 a Dask worker's first task) and keeps a failure; `probe` reports a worker's state up front and
@@ -25,20 +31,30 @@ a Dask worker's first task) and keeps a failure; `probe` reports a worker's stat
 never depends on the number or kind of workers.
 """
 import ast
+import contextlib
 import hashlib
 import importlib
 import importlib.abc
 import importlib.metadata
 import importlib.util
+import inspect
+import io
 import os
 import re
+import site
 import socket
 import sys
+import sysconfig
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
+from ablations.train.trainers import Trainer
+from nn_core import REGULARIZERS
+
+from .grid import builtins
 from .grid.config import SCHEMA, GridError
-from .grid.loaded import COMPONENT_SETTINGS, LOADED, REGISTRIES, Plugin
+from .grid.loaded import COMPONENT_SETTINGS, LOADED, REGISTRIES, STAMPS, Plugin, data_problem
 
 ENTRY_POINT_GROUP = "scratchbench.plugins"
 PLUGINS_ENV = "SCRATCHBENCH_PLUGINS"
@@ -131,12 +147,99 @@ def file_module_name(path):
     return FILE_MODULE_PREFIX + re.sub(r"\W", "_", Path(path).stem)
 
 
+# Where installed code lives (the interpreter's, the environment's and the user's site
+# packages, and any site-packages folder a .pth file adds): a module loaded from anywhere else is
+# the user's own, and its source is hashed.
+INSTALLED = tuple(sorted({str(Path(p).resolve()) for p in (
+    sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, site.getusersitepackages(),
+    *(sysconfig.get_paths().get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")))
+    if p}))
+SITE_FOLDERS = {"site-packages", "dist-packages"}
+HARNESS = ("ablations", "nn_core")  # identified by the records' git commit, not by run ids
+
+
+def user_file(module):
+    """The file of `module` if it is the user's own code (not installed, not the harness), else
+    None."""
+    file = getattr(module, "__file__", None)
+    if not isinstance(module, types.ModuleType) or not file or \
+            module.__name__.split(".")[0] in HARNESS or module.__name__.startswith(
+                FILE_MODULE_PREFIX):
+        return None
+    path = Path(file).resolve()
+    installed = SITE_FOLDERS & set(path.parts) or any(
+        str(path).startswith(p + os.sep) for p in INSTALLED)
+    return None if installed else str(path)
+
+
+def helper_modules(module, new, own_files):
+    """((name, file, SHA-256), ...) of the user's modules a plugin `module` rests on, sorted:
+    those its import loaded (`new`, module names) and those its namespace names (a module, or
+    a function's or class's module), followed through their own namespaces; less the files
+    hashed with the plugin already (`own_files`)."""
+    queue = [module, *(sys.modules[name] for name in sorted(new)
+                       if name in sys.modules and user_file(sys.modules[name]))]
+    found, walked = {}, set()
+    while queue:
+        current = queue.pop()
+        if current.__name__ in walked:
+            continue
+        walked.add(current.__name__)
+        if current is not module:
+            found[current.__name__] = user_file(current)
+        for value in list(vars(current).values()):
+            owner = getattr(value, "__module__", None)
+            other = value if isinstance(value, types.ModuleType) else \
+                sys.modules.get(owner) if isinstance(owner, str) else None
+            if other is not None and other.__name__ not in walked and user_file(other):
+                queue.append(other)
+    return tuple(sorted((name, file, sha256_hex(Path(file).read_bytes()))
+                        for name, file in found.items() if Path(file) not in own_files))
+
+
+def with_helpers(code, helpers):
+    """The code hash of a plugin and the helper modules it rests on (its own, without any)."""
+    if not helpers:
+        return code
+    return sha256_hex("".join([code, *(f"\n{name} {sha}" for name, _, sha in helpers)]).encode())
+
+
+@contextlib.contextmanager
+def importing(path):
+    """Import a plugin as every process does: with sys.argv = [its path] (the harness's own
+    arguments are not its to parse, and a worker's differ) and its output held back (`yield`s
+    the StringIO); written out after a clean import."""
+    argv, held = sys.argv, io.StringIO()
+    sys.argv = [str(path)]
+    try:
+        with contextlib.redirect_stdout(held), contextlib.redirect_stderr(held):
+            yield held
+    finally:
+        sys.argv = argv
+    sys.stderr.write(held.getvalue())
+
+
+_BUILTINS = []  # (snapshot, its roots) of the built-ins, taken before the first plugin loads
+
+
+def builtin_change():
+    """The first built-in a loaded plugin changed (builtins.changed), or None."""
+    if not _BUILTINS:
+        _BUILTINS.append((builtins.snapshot(), [path for path, _ in builtins.roots()]))
+        return None
+    return builtins.changed(*_BUILTINS[0])
+
+
 def load(spec, kind="plugin", origin="--plugin"):
     """Import the plugin `spec` (a module name, or a .py file's path) in this process; return
-    (its Plugin, its module). PluginError (one line, naming `origin` and `spec`) if it fails."""
+    (its Plugin, its module). PluginError (one line, naming `origin` and `spec`) if it fails,
+    changes a built-in or registers a component that breaks a rule (component_problem)."""
     is_file = spec.endswith(".py") or os.sep in spec
     path = Path(spec).expanduser().resolve()
     if is_file:
+        if path.is_dir():
+            raise PluginError(f"{origin} {spec}: is a folder; give a .py file, or the module "
+                              f"name of a package (a folder with an __init__.py) on the path")
         try:
             data = path.read_bytes()
         except OSError as err:
@@ -148,30 +251,103 @@ def load(spec, kind="plugin", origin="--plugin"):
             return LOADED[path.name], sys.modules[LOADED[path.name].module]
     elif spec in LOADED:
         return LOADED[spec], sys.modules[LOADED[spec].module]
+    builtin_change()  # the built-ins' snapshot, before the first plugin
     before, settings_before = snapshot()
+    modules_before = set(sys.modules)
     try:
+        with importing(path if is_file else spec) as held:
+            try:
+                module = run_file(file_module_name(path), path, data) if is_file \
+                    else importlib.import_module(spec)
+            except SystemExit as exit_:
+                said = held.getvalue().strip().splitlines()
+                raise PluginError(f"{origin} {spec}: it calls sys.exit({exit_.code!r}) while it "
+                                  f"is imported" + (f" (it printed: {said[-1].strip()})" if said
+                                                    else "") + "; a plugin or study must not "
+                                  "exit or parse the command line at import") from None
         if is_file:
-            module = run_file(file_module_name(path), path, data)
             name, source, sha = path.name, data, sha256_hex(data)
             code = study_code_sha256(importlib.util.decode_source(data)) \
                 if kind == "study" else sha
+            own_files = {path}
         else:
-            module = importlib.import_module(spec)
+            if getattr(module, "__file__", None) is None:
+                raise PluginError(f"{origin} {spec}: is a folder without __init__.py (a "
+                                  f"namespace package); add {spec}/__init__.py that imports "
+                                  f"its modules, or give a .py file")
             name, source = spec, None
             path, files = module_files(module)
             sha = code = files_sha256(path, files)
+            own_files = set(files)
+    except PluginError:
+        raise
     except Exception as err:  # noqa: BLE001 - whatever a plugin raises is reported in one line
         hint = ""
         if isinstance(err, ModuleNotFoundError) and Path(f"{spec}.py").is_file():
             hint = f" (for the file here, give its path: {origin} ./{spec}.py)"
         raise PluginError(f"{origin} {spec}: importing it raised "
                           f"{type(err).__name__}: {one_line(err)}{hint}") from None
+    touched = builtin_change()
+    if touched:
+        raise PluginError(f"{origin} {spec}: it changes the built-in {touched}; a plugin may "
+                          f"add components, never change a built-in one (register yours "
+                          f"under a new name)")
     after, settings_after = snapshot()
     registers = tuple(sorted(key for key, entry in after.items() if before.get(key) != entry))
-    plugin = Plugin(name, kind, module.__name__, str(path), sha, code, source, registers,
-                    tuple(sorted(settings_after - settings_before)))
+    for kind_name in registers:
+        problem = component_problem(*kind_name, registry_of(kind_name[0])[kind_name[1]])
+        if problem:
+            raise PluginError(f"{origin} {spec}: {problem}")
+    helpers = helper_modules(module, set(sys.modules) - modules_before, own_files)
+    plugin = Plugin(name, kind, module.__name__, str(path), sha, with_helpers(code, helpers),
+                    source, registers, tuple(sorted(settings_after - settings_before)), helpers)
     LOADED[name] = plugin
     return plugin, module
+
+
+MUTABLE = (list, dict, set, bytearray)
+# The kinds whose constructor arguments a grid sets by name (grid/config.py's COMPONENT_ARGUMENTS,
+# and the loss, made with none): each needs a default.
+SET_BY_NAME = ("optimizer", "activation", "schedule", "loss")
+
+
+def component_problem(kind, name, entry):
+    """Why the component `entry` a plugin registered as `kind` `name` cannot be trusted to name
+    its runs (one line), or None: a mutable default argument (shared by every run in a worker),
+    an argument a grid sets with no default, a regularizer that is on in a run that does not
+    name it, a trainer whose `honours` leaves out `trainer`."""
+    function = entry.train if isinstance(entry, Trainer) else entry
+    try:
+        parameters = inspect.signature(function).parameters if isinstance(
+            function, (type, types.FunctionType)) else {}
+    except (TypeError, ValueError):
+        parameters = {}
+    for key, p in parameters.items():
+        if isinstance(p.default, MUTABLE):
+            return (f"{kind} {name!r}: the argument {key!r} defaults to a {type(p.default).__name__}"
+                    f" ({p.default!r}), one object shared by every run in a worker; default to "
+                    f"None or a tuple and make a new one inside")
+        if kind in SET_BY_NAME and key not in SCHEMA and p.default is p.empty and \
+                p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            return (f"{kind} {name!r}: the argument {key!r} has no default; give it one (a grid "
+                    f"sets it by name, and a run that does not gets the default)")
+    if kind == REGULARIZERS.kind:
+        defaults = {key: setting.default for key, setting in SCHEMA.items()}
+        on = [f"{key}={setting.default!r}" for key, setting in entry.settings.items()
+              if setting.default]
+        try:
+            switched_on = entry.is_on(defaults)
+        except Exception as err:  # noqa: BLE001 - a plugin's code, reported in one line
+            return f"regularizer {name!r}: is_on(the default settings) raised {type(err).__name__}"
+        if on or switched_on:
+            return (f"regularizer {name!r} is on in a run that does not name it"
+                    + (f" (its setting {on[0]} is not off)" if on else "")
+                    + "; every setting must default to off (0, None or False), so that the "
+                    "baseline 'none' stays the baseline")
+    if isinstance(entry, Trainer) and entry.honours is not None and "trainer" not in entry.honours:
+        return (f"trainer {name!r}: honours= must include 'trainer' (the setting that chooses it), "
+                f"beside every other setting it implements")
+    return None
 
 
 def one_line(err):
@@ -201,21 +377,32 @@ class Study:
 
 
 def load_study(spec):
-    """Load a study (a .py file, or an importable module); return its Study."""
+    """Load a study (a .py file, or an importable module); return its Study. PluginError for a
+    study without GRIDS or with a malformed GRIDS, REPLACES, REPORTS or DEFAULT_GRIDS."""
     _, module = load(str(spec), kind="study", origin="--study")
-    grids = getattr(module, "GRIDS", {})
+    where = f"--study {spec}"
+    if not hasattr(module, "GRIDS"):
+        close = [n for n in vars(module) if n.isupper() and n not in STUDY_NAMES]
+        raise PluginError(f"{where}: defines no GRIDS (a dict mapping grid names to blocks)"
+                          + (f"; it defines {', '.join(sorted(close))}" if close else ""))
+    grids = module.GRIDS
     replaces = getattr(module, "REPLACES", set())
     reports = getattr(module, "REPORTS", {})
     defaults = getattr(module, "DEFAULT_GRIDS", [])
     if not isinstance(grids, dict) or not all(isinstance(k, str) for k in grids):
-        raise PluginError(f"--study {spec}: GRIDS must be a dict mapping grid names to blocks")
-    if isinstance(replaces, str) or not all(isinstance(k, str) for k in replaces):
-        raise PluginError(f"--study {spec}: REPLACES must be a set of grid names")
+        raise PluginError(f"{where}: GRIDS must be a dict mapping grid names to blocks")
+    if not is_names(replaces, (set, frozenset, list, tuple)):
+        raise PluginError(f"{where}: REPLACES must be a set of grid names, got {replaces!r}")
     if not isinstance(reports, dict) or not set(reports) <= set(grids):
-        raise PluginError(f"--study {spec}: REPORTS must map grids it defines to declarations")
-    if isinstance(defaults, str) or not set(defaults) <= set(grids):
-        raise PluginError(f"--study {spec}: DEFAULT_GRIDS must list grids it defines")
+        raise PluginError(f"{where}: REPORTS must map grids it defines to declarations")
+    if not is_names(defaults, (list, tuple)) or not set(defaults) <= set(grids):
+        raise PluginError(f"{where}: DEFAULT_GRIDS must be a list of grids it defines "
+                          f"({', '.join(grids) or 'none'}), got {defaults!r}")
     return Study(grids, set(replaces), reports, list(defaults))
+
+
+def is_names(value, containers):
+    return isinstance(value, containers) and all(isinstance(k, str) for k in value)
 
 
 def defined_in_main():
@@ -233,15 +420,21 @@ def load_in_worker(plugins):
         if plugin.name in LOADED:
             continue
         try:
-            if plugin.source is not None:
-                run_file(plugin.module, plugin.path, plugin.source)
-            else:
-                module = importlib.import_module(plugin.module)
-                root, files = module_files(module)
-                if files_sha256(root, files) != plugin.sha256:
-                    raise PluginError(f"its files at {root} differ from the client's "
-                                      f"(sha256 {plugin.sha256[:12]}...)")
-        except Exception as err:  # noqa: BLE001 - reported by probe / run_checked
+            with importing(plugin.path):
+                if plugin.source is not None:
+                    run_file(plugin.module, plugin.path, plugin.source)
+                else:
+                    module = importlib.import_module(plugin.module)
+                    root, files = module_files(module)
+                    if files_sha256(root, files) != plugin.sha256:
+                        raise PluginError(f"its files at {root} differ from the client's "
+                                          f"(sha256 {plugin.sha256[:12]}...)")
+            for helper, file, sha in plugin.helpers:
+                here = user_file(sys.modules.get(helper))
+                if here is None or sha256_hex(Path(here).read_bytes()) != sha:
+                    raise PluginError(f"its helper module {helper} ({here or 'not imported'}) "
+                                      f"differs from the client's {file}")
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - reported by probe / run_checked
             _WORKER_FAILURE.append(f"{plugin.kind} {plugin.name}: {type(err).__name__}: "
                                    f"{one_line(err)}")
             return
@@ -277,13 +470,13 @@ def needs(configs):
     name) of each component they name, and the settings they hold besides `plugins`."""
     components = {(r.kind, config[key]) for config in configs
                   for key, r in COMPONENT_SETTINGS.items() if config.get(key) is not None}
-    return components, {key for config in configs for key in config if key != "plugins"}
+    return components, {key for config in configs for key in config if key not in STAMPS}
 
 
 def run_checked(plugins, execute, run, data_dir):
     """`execute(run, data_dir)` on a worker that has loaded `plugins` and every component of the
     run; else PluginError (the parent stops with exit 2: no record depends on the worker)."""
-    problem = probe(plugins, *needs([run.config]))
+    problem = probe(plugins, *needs([run.config])) or data_problem(run.config)
     if problem:
         raise PluginError(problem)
     return execute(run, data_dir)

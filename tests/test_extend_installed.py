@@ -73,6 +73,12 @@ def test_the_documented_study_works_as_printed_with_any_workers(installed, tmp_p
         assert records(tmp_path / "again" / "my_study") == expected, mode
         for folder in ("again", "again-reports"):
             subprocess.run(["rm", "-r", str(tmp_path / folder)], check=True)
+    checked = installed(["scratchbench", "check", "--study", "my_study.py"], tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert sorted(line.split(":")[0] for line in checked.stdout.splitlines()) == [
+        "activation 'softsign'", "dataset 'digits_npz'", "optimizer 'signsgd'", "regularizer 'l1'"]
+    assert all(line.endswith("the same in 3 runs (twice in one process, once in a fresh one)")
+               for line in checked.stdout.splitlines())
     report = (tmp_path / "reports" / "my_study.md").read_text()
     for factor, level, baseline in [("optimizer", "signsgd", "adam"),
                                     ("activation", "softsign", "relu"),

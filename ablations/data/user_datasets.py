@@ -62,6 +62,16 @@ class ArrayDataset:
     def n_classes(self):
         return len(self.class_names)
 
+    @property
+    def content_sha256(self):
+        """What the runs on it carry in their id (grid/loaded.py's stamp): the SHA-256 of the
+        file, which fetch and load_raw hold the data to; of a folder, of its files' names and
+        digests. Whatever the study computes its pin from, a new file means new run ids."""
+        if isinstance(self.sha256, str):
+            return self.sha256
+        return hashlib.sha256("".join(f"{name} {digest}\n" for name, digest in self.sha256)
+                              .encode()).hexdigest()
+
     def cache_dir(self, data_dir):
         return Path(data_dir) / self.name
 

@@ -1,6 +1,7 @@
 """The plugins loaded in this process, and what a run's identity takes from them: a config that
 uses a plugin's component (COMPONENT_SETTINGS names one) or sets a setting it added carries
-`config["plugins"] = {plugin name: code hash}` (`stamp`), which enters its run id. Filled by
+`config["plugins"] = {plugin name: code hash}` (`stamp`), which enters its run id; a run on a
+user dataset carries its content hash (`data_sha256`) the same way. Filled by
 ablations/plugins.py, which loads them; read by the expansion (`stamp`), the runner (`current`,
 `environment`) and the workers.
 """
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from nn_core import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, REGULARIZERS, SCHEDULES
 
 from ablations.data.datasets import DATASETS, NORMALIZATIONS
+from ablations.data.user_datasets import ArrayDataset
 from ablations.train.trainers import TRAINERS
 from .config import SCHEMA
 
@@ -31,6 +33,7 @@ class Plugin:
     source: bytes = None  # a file's bytes, run on the workers; None: they import `module`
     registers: tuple = ()  # ((registry kind, name), ...) it added or replaced
     settings: tuple = ()  # SCHEMA settings it added
+    helpers: tuple = ()  # ((module, file, sha256), ...): the user's modules it rests on
 
 
 LOADED = {}  # name -> Plugin, in load order: this process's plugins
@@ -42,12 +45,31 @@ def current():
     return tuple(p for p in LOADED.values() if p.registers or p.settings)
 
 
+DATA_KEY = "data_sha256"  # a user dataset's content hash in a config (not a setting)
+STAMPS = ("plugins", DATA_KEY)  # the keys `stamp` adds
+
+
 def stamp(config):
-    """`config` with `plugins` = {name: code hash} of the loaded plugins it uses (unchanged,
-    without the key, if it uses none)."""
+    """`config` with `plugins` = {name: code hash} of the loaded plugins it uses, and on a user
+    dataset (user_datasets.ArrayDataset) `data_sha256` = its content hash; unchanged, without
+    either key, if it uses neither."""
     named = {(registry.kind, config.get(key)) for key, registry in COMPONENT_SETTINGS.items()}
     used = {p.name: p.code_sha256 for p in current() if uses(config, p, named)}
-    return {**config, "plugins": used} if used else config
+    dataset = DATASETS[config["dataset"]]
+    data = {DATA_KEY: dataset.content_sha256} if isinstance(dataset, ArrayDataset) else {}
+    return {**config, **({"plugins": used} if used else {}), **data}
+
+
+def data_problem(config):
+    """One line if the dataset this process holds is not the one `config`'s id names (a user
+    dataset whose file changed since the client stamped it), else None."""
+    if DATA_KEY not in config or config["dataset"] not in DATASETS:
+        return None
+    held = DATASETS[config["dataset"]]
+    if isinstance(held, ArrayDataset) and held.content_sha256 == config[DATA_KEY]:
+        return None
+    return (f"dataset {config['dataset']!r} here is not the one the client planned with "
+            f"(sha256 {config[DATA_KEY][:12]}...): its file differs")
 
 
 def uses(config, plugin, named):

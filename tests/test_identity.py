@@ -1,0 +1,260 @@
+"""A run id names everything that decides the run's result, once users extend the harness: the
+user's modules a study imports, the built-ins (a plugin may not change them), a component's
+defaults, a user dataset's bytes. Each identity case compares an existing results folder with a
+fresh one: the same ids must hold the same records. Plugins load in subprocesses only
+(test_plugins.cli), so this process's registries stay the built-in ones."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from helpers import timeless
+from ablations import plugins
+from ablations.grid.loaded import REGISTRIES
+from ablations.records.store import read_records
+
+from test_plugins import BASE, ROOT, SIGNSGD, assert_one_line_exit_2, cli, to_train
+from test_user_datasets import arrays, save_npz
+
+HELPER = SIGNSGD.replace('@OPTIMIZERS.register("signsgd")\n', "")  # the class, unregistered
+STUDY_WITH_HELPER = '''\
+from nn_core import OPTIMIZERS
+
+from helper_opt import SignSGD
+
+OPTIMIZERS.register("signsgd")(SignSGD)
+GRIDS = {"mine": [{"base": %r, "axes": {"optimizer": [{"optimizer": "adam"},
+                                                      {"optimizer": "signsgd"}],
+                                        "seed": [0, 1]}}]}
+''' % BASE
+
+
+def records(folder, grid):
+    return {rid: timeless(r) for rid, r in read_records(folder / grid, print).items()}
+
+
+def test_editing_a_helper_module_retrains_exactly_its_runs(tmp_path):
+    (tmp_path / "helper_opt.py").write_text(HELPER)
+    (tmp_path / "study.py").write_text(STUDY_WITH_HELPER)
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    args = ["--study", "study.py", "--jobs", "2"]
+    assert to_train(cli(args, tmp_path, env), "mine") == (0, 4)
+    (tmp_path / "helper_opt.py").write_text(HELPER.replace("np.sign(g)", "0.5 * np.sign(g)"))
+    assert to_train(cli(args, tmp_path, env), "mine") == (2, 2)  # the signsgd runs only
+    assert to_train(cli(args, tmp_path, env), "mine") == (4, 0)
+    fresh = cli([*args, "--results-dir", "fresh"], tmp_path, env)
+    assert fresh.returncode == 0, fresh.stderr
+    existing, again = records(tmp_path / "results", "mine"), records(tmp_path / "fresh", "mine")
+    assert set(again) <= set(existing)  # the old signsgd records stay beside, under old ids
+    assert all(existing[rid] == record for rid, record in again.items())
+
+
+PATCHES = {
+    "a method of a built-in optimizer": (
+        "from nn_core.optimizers import SGD\n\n"
+        "def update(self, p, g, state, decay):\n    p -= 2 * self.lr * g\n\nSGD.update = update\n",
+        "the built-in optimizer 'sgd'.SGD.update"),
+    "a built-in initializer overwritten": (
+        "from nn_core import INITIALIZERS\n\nINITIALIZERS['he_uniform'] = INITIALIZERS['glorot_normal']\n",
+        "the built-in initializer 'he_uniform'"),
+    "a constructor default": (
+        "from nn_core.optimizers import Momentum\n\nMomentum.__init__.__defaults__ = (1e-3, 0.5)\n",
+        "the built-in optimizer 'momentum'.Momentum.__init__.__defaults__"),
+    "a SCHEMA default": (
+        "from nn_core.settings import Setting\nfrom ablations.grid.config import SCHEMA\n\n"
+        "SCHEMA['epochs'] = Setting(3, (int,))\n", "the built-in setting 'epochs'"),
+    "a harness function a trainer calls": (
+        "import ablations.train.trainers as t\n\nt.train_fit = lambda model, X, y: {}\n",
+        "the built-in trainer 'nn_core'"),
+}
+
+
+@pytest.mark.parametrize("name", PATCHES)
+def test_a_plugin_that_changes_a_built_in_is_refused(tmp_path, name):
+    source, fragment = PATCHES[name]
+    (tmp_path / "patch.py").write_text(source)
+    line = assert_one_line_exit_2(cli(["--plugin", "./patch.py", "--grid", "smoke"], tmp_path),
+                                  "--plugin ./patch.py: it changes", fragment,
+                                  "never change a built-in")
+    assert "Traceback" not in line and not (tmp_path / "results").exists()
+
+
+OPTIMIZER = '''\
+from nn_core import OPTIMIZERS
+from nn_core.optimizers import Optimizer
+
+
+@OPTIMIZERS.register("mine")
+class Mine(Optimizer):
+    def __init__(self, {arguments}):
+        super().__init__(lr)
+
+    def update(self, p, g, state, decay):
+        p -= self.lr * g
+'''
+REGULARIZER = '''\
+from nn_core import REGULARIZERS
+from nn_core.regularizers import Regularizer
+from nn_core.settings import Setting, number
+
+
+@REGULARIZERS.register("max_norm")
+class MaxNorm(Regularizer):
+    settings = {{"max_norm": Setting({default}, (float,), number(0))}}
+
+    def __init__(self, max_norm=3.0):
+        self.max_norm = max_norm
+'''
+TRAINER = '''\
+from ablations.train.trainers import register_trainer, train_nn_core
+
+register_trainer("mine", honours={"dataset", "seed", "epochs"})(train_nn_core)
+'''
+BAD_COMPONENTS = {
+    "a mutable default argument": (OPTIMIZER.format(arguments="lr=1e-3, seen=[]"),
+                                   "optimizer 'mine': the argument 'seen' defaults to a list"),
+    "an argument without a default": (OPTIMIZER.format(arguments="lr=1e-3, *, mom"),
+                                      "optimizer 'mine': the argument 'mom' has no default"),
+    "a regularizer on by default": (REGULARIZER.format(default=3.0),
+                                    "regularizer 'max_norm' is on in a run that does not name it",
+                                    "max_norm=3.0", "must default to off"),
+    "a trainer not honouring 'trainer'": (TRAINER,
+                                          "trainer 'mine': honours= must include 'trainer'"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_COMPONENTS)
+def test_a_component_that_cannot_name_its_runs_is_refused_at_registration(tmp_path, name):
+    source, *fragments = BAD_COMPONENTS[name]
+    (tmp_path / "comp.py").write_text(source)
+    assert_one_line_exit_2(cli(["--plugin", "./comp.py", "--grid", "smoke"], tmp_path),
+                           "--plugin ./comp.py: ", *fragments)
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_regularizer_off_by_default_loads_and_leaves_built_in_ids(tmp_path):
+    (tmp_path / "comp.py").write_text(REGULARIZER.format(default=0.0))
+    listed = cli(["--plugin", "./comp.py", "--grid", "smoke", "--list"], tmp_path)
+    plain = cli(["--grid", "smoke", "--list"], tmp_path)
+    assert listed.returncode == 0 and listed.stdout == plain.stdout, listed.stderr
+
+
+BAD_STUDIES = {
+    "no GRIDS (a misspelt GRID)": ('GRID = {"x": [{"base": {}}]}\n',
+                                   "defines no GRIDS", "it defines GRID"),
+    "DEFAULT_GRIDS not a list": ('GRIDS = {"x": [{"base": {}}]}\nDEFAULT_GRIDS = 5\n',
+                                 "DEFAULT_GRIDS must be a list of grids it defines (x), got 5"),
+    "REPLACES not a set": ('GRIDS = {"x": [{"base": {}}]}\nREPLACES = 5\n',
+                           "REPLACES must be a set of grid names, got 5"),
+    "sys.exit at import": ("import sys\n\nsys.exit(0)\n", "it calls sys.exit(0) while it is imported"),
+    "argv parsed at import": ("import argparse\n\nparser = argparse.ArgumentParser()\n"
+                              "parser.add_argument('--lr', required=True)\nparser.parse_args()\n",
+                              "it calls sys.exit(2) while it is imported",
+                              "the following arguments are required: --lr",
+                              "must not exit or parse the command line"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_STUDIES)
+def test_a_bad_study_is_one_line_naming_it(tmp_path, name):
+    source, *fragments = BAD_STUDIES[name]
+    (tmp_path / "study.py").write_text(source)
+    assert_one_line_exit_2(cli(["--study", "study.py"], tmp_path), "--study study.py: ", *fragments)
+    assert not (tmp_path / "results").exists() and not (tmp_path / "reports").exists()
+
+
+def test_a_plugin_folder_without_init_is_one_line(tmp_path):
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "opt.py").write_text(SIGNSGD)
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    assert_one_line_exit_2(cli(["--plugin", "mypkg", "--grid", "smoke"], tmp_path, env),
+                           "--plugin mypkg: is a folder without __init__.py",
+                           "add mypkg/__init__.py")
+    assert_one_line_exit_2(cli(["--plugin", "./mypkg", "--grid", "smoke"], tmp_path, env),
+                           "--plugin ./mypkg: is a folder; give a .py file")
+
+
+DATA_STUDY = '''\
+import hashlib
+
+from ablations.data.user_datasets import array_dataset
+
+PATH = "{path}"
+array_dataset("user_arrays", PATH, hashlib.sha256(open(PATH, "rb").read()).hexdigest(),
+              class_names="abc", image_shape=(4, 4), val_size=20)
+GRIDS = {{"mine": [{{"base": {{"dataset": "user_arrays", "hidden": [8], "epochs": 2}},
+                   "axes": {{"seed": {seeds}}}}}]}}
+'''
+
+
+def test_a_replaced_npz_retrains_its_runs_and_a_new_seed_never_mixes_files(tmp_path):
+    path = tmp_path / "a.npz"
+    save_npz(path, arrays())
+    study = tmp_path / "study.py"
+    study.write_text(DATA_STUDY.format(path=path, seeds=[0, 1]))
+    assert to_train(cli(["--study", "study.py", "--jobs", "2"], tmp_path), "mine") == (0, 2)
+    new = {**arrays(), "x_train": 255 - arrays()["x_train"]}
+    sha = save_npz(path, new)
+    assert to_train(cli(["--study", "study.py", "--jobs", "2"], tmp_path), "mine") == (0, 2)
+    study.write_text(DATA_STUDY.format(path=path, seeds=[0, 1, 2]))
+    assert to_train(cli(["--study", "study.py", "--jobs", "2"], tmp_path), "mine") == (2, 1)
+    grid = json.loads((tmp_path / "results" / "mine" / "grid.json").read_text())
+    planned = {run["run_id"] for run in grid}
+    existing = records(tmp_path / "results", "mine")
+    current = {rid: r for rid, r in existing.items() if r["config"]["data_sha256"] == sha}
+    assert len(current) == 3 and len(existing) == 5  # the old file's 2 records under old ids
+    assert planned == set(current)
+    fresh = cli(["--study", "study.py", "--jobs", "2", "--results-dir", "fresh"], tmp_path)
+    assert fresh.returncode == 0, fresh.stderr
+    assert records(tmp_path / "fresh", "mine") == current
+
+
+LEAKY = SIGNSGD.replace('@OPTIMIZERS.register("signsgd")\nclass SignSGD',
+                        'CALLS = [0]  # grows with every optimizer made in this process\n\n\n'
+                        '@OPTIMIZERS.register("leaky")\nclass Leaky').replace(
+    "super().__init__(lr)", "super().__init__(lr)\n        CALLS[0] += 1\n"
+    "        self.scale = CALLS[0]").replace("np.sign(g)", "self.scale * g")
+GLOBAL_RNG = SIGNSGD.replace('"signsgd"', '"noisy"').replace(
+    "np.sign(g)", "np.sign(g) * np.random.default_rng().uniform(0.5, 1.5)")
+
+
+def test_check_trains_each_new_component_three_times_and_says_whether_they_agree(tmp_path):
+    for name, source in [("good.py", SIGNSGD), ("leaky.py", LEAKY), ("noisy.py", GLOBAL_RNG)]:
+        (tmp_path / name).write_text(source)
+
+    def check(*args):
+        return subprocess.run([sys.executable, str(ROOT / "run_all.py"), "check", *args],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(ROOT),
+                                   "SCRATCHBENCH_DATA_DIR": str(tmp_path / "data")})
+    good = check("--plugin", "./good.py")
+    assert good.returncode == 0, good.stderr
+    assert good.stdout == ("optimizer 'signsgd': the same in 3 runs (twice in one process, "
+                           "once in a fresh one)\n")
+    bad = check("--plugin", "./leaky.py", "--plugin", "./noisy.py")
+    lines = bad.stdout.splitlines()
+    assert bad.returncode == 1 and len(lines) == 2, bad.stdout + bad.stderr
+    assert lines[0].startswith("optimizer 'leaky': differs in a second run in this process")
+    assert lines[1].startswith("optimizer 'noisy': differs in a second run in this process") \
+        or lines[1].startswith("optimizer 'noisy': differs in a run in a fresh process")
+    assert_one_line_exit_2(check(), "name what to check")
+
+
+def test_the_built_in_snapshot_sees_a_patched_method_and_nothing_else(monkeypatch):
+    from ablations.grid import builtins
+    from nn_core.optimizers import SGD
+
+    before, walked = builtins.snapshot(), [path for path, _ in builtins.roots()]
+    assert builtins.changed(before, walked) is None
+    monkeypatch.setattr(SGD, "update", lambda self, p, g, state, decay: None)
+    assert builtins.changed(before, walked) == "optimizer 'sgd'.SGD.update"
+    monkeypatch.undo()
+    assert builtins.changed(before, walked) is None
+
+
+@pytest.mark.parametrize("kind, name", [(r.kind, name) for r in REGISTRIES for name in r],
+                         ids=lambda x: str(x))
+def test_every_built_in_component_keeps_the_rules_a_plugin_is_held_to(kind, name):
+    assert plugins.component_problem(kind, name, plugins.registry_of(kind)[name]) is None
