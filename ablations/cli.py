@@ -7,6 +7,7 @@ Every bad input is one line on stderr and exit code 2, before anything is writte
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -24,11 +25,13 @@ from .grid.config import GridError
 from .grid.examples import GRIDS
 from .grid.expand import filter_runs
 from .records.store import GRID_FILE
+from .run.cluster import check_address
 from .run.plan import describe_plan, first_run_note, plan_workers, session_plan, session_progress
 from .run.runner import LokyBackend, run_grid
 from .run.tuning import plan_from_results, run_tuned_grid
 
 FETCHED_BY_DEFAULT = ("mnist", "fashion_mnist")
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a grid is a folder: no '/', no '..'
 DEFAULT_GRIDS = ["quick"]  # without a study: the built-in quick study (grid/examples.py)
 EXAMPLES = """examples:
   %(prog)s                                        the study's default grids (none loaded: quick)
@@ -122,6 +125,11 @@ def parse_args(argv, root, prog=None, home_study=None):
     args.backend = args.backend or ("dask" if args.scheduler else "loky")
     if args.backend == "dask" and not args.scheduler:
         parser.error("--backend dask needs --scheduler ADDRESS")
+    if args.scheduler:
+        try:
+            check_address(args.scheduler)
+        except GridError as err:
+            parser.error(str(err))
     for flag, path in [("--results-dir", args.results_dir), ("--reports-dir", args.reports_dir),
                        ("--data-dir", args.data_dir)]:
         if path is not None and path.exists() and not path.is_dir():
@@ -175,6 +183,10 @@ def load_extensions(args, parser):
                              if name not in found else
                              f"{origin}: replaces {name!r}, which is not a built-in grid")
         for name in found:
+            if not PLAIN_NAME.fullmatch(name):
+                parser.error(f"{origin}: grid name {name!r} is not a plain name (letters, "
+                             f"digits, '_', '-', '.'; not starting with '.' or '-'): it names a "
+                             f"folder under --results-dir and --reports-dir")
             if name in defined_by:
                 parser.error(f"{origin}: grid {name!r} is defined by {defined_by[name]} too")
             if name in GRIDS and name not in replaces:

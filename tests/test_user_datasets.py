@@ -187,3 +187,11 @@ def test_flat_features_train_and_the_report_draws_no_image_grid(tmp_path):
     again = cli(["--study", "study.py", "--report-only"], tmp_path)
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "reports" / "mine.md").read_text() == report
+
+
+def test_a_bad_scheduler_is_one_line_before_the_dataset_cache_is_written(tmp_path):
+    sha = save_npz(tmp_path / "good.npz", arrays())
+    (tmp_path / "study.py").write_text(STUDY.format(path=tmp_path / "good.npz", sha=sha))
+    assert_one_line_exit_2(cli(["--study", "study.py", "--scheduler", "local:abc"], tmp_path),
+                           "--scheduler 'local:abc': expected local:N with N >= 1")
+    assert not (tmp_path / "data").exists() and not (tmp_path / "results").exists()
