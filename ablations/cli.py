@@ -319,8 +319,9 @@ def main(argv=None, root=None, prog=None, home_study=None):
     except PermissionError as err:
         print(f"error: cannot write {err.filename}: permission denied", file=sys.stderr)
         return 2
-    except OSError as err:
-        print(f"error: {err.strerror or err} ({err.filename})", file=sys.stderr)
+    except OSError as err:  # e.g. a full disk: ENOSPC
+        where = f"cannot write {err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before or after training: nothing half-written to keep
         print("interrupted", file=sys.stderr)
