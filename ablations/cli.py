@@ -290,7 +290,8 @@ def main(argv=None, root=None, prog=None, home_study=None):
         workers, costs = plan_workers(args), session_plan(args)
         for line in describe_plan(costs, workers) + ([first_run_note()] if args.quick else []):
             log_line(line)
-        progress = session_progress(costs, workers, sys.stderr, log_line)
+        progress = session_progress(costs, workers, sys.stderr, log_line,
+                                    args.data_dir and str(args.data_dir))
         errors = 0
         try:
             for name, runs in grids.items():
