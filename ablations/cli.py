@@ -251,6 +251,15 @@ def select(grids, only):
     return {name: [r for r in runs if id(r) in kept] for name, runs in grids.items()}
 
 
+def list_table(runs):
+    """--list's table: each run's id and axis labels, and its dataset where no axis names it (a
+    block's base sets it), so every run's data is on the screen."""
+    keys = list(dict.fromkeys(k for r in runs for k in r.labels))
+    columns = keys if "dataset" in keys else ["dataset", *keys]
+    return tabulate([[r.run_id, *(r.labels.get(k, r.config.get(k, "")) for k in columns)]
+                     for r in runs], headers=["run_id", *columns], tablefmt="github")
+
+
 def log_line(line):
     print(line, file=sys.stderr)
 
@@ -276,9 +285,7 @@ def main(argv=None, root=None, prog=None, home_study=None):
         selected = select({name: plan.all_runs() for name, plan in plans.items()}, args.only)
         if args.list:
             for name, runs in selected.items():
-                keys = list(dict.fromkeys(k for r in runs for k in r.labels))
-                print(tabulate([[r.run_id, *(r.labels.get(k, "") for k in keys)] for r in runs],
-                               headers=["run_id", *keys], tablefmt="github"))
+                print(list_table(runs))
                 print(f"{name}: {len(runs)} runs" + (
                     f" ({len(plans[name].tuning)} tuning runs; "
                     f"{plans[name].pending_finals} final runs pending tuning results)"

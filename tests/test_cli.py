@@ -336,3 +336,15 @@ def test_a_study_grid_name_that_is_not_plain_is_one_line_exit_2(tmp_path):
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert "--study study.py: grid name '../escaped' is not a plain name" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study.py"]
+
+
+def test_list_shows_the_dataset_a_block_sets(tmp_path, capsys):
+    import run_all
+    (tmp_path / "grids.json").write_text(json.dumps({"g": [
+        {"base": {"dataset": "digits", "hidden": [8]}, "axes": {"seed": [0, 1]}}]}))
+    assert run_all.main(["--grid-file", str(tmp_path / "grids.json"), "--grid", "g", "--list",
+                         "--results-dir", str(tmp_path / "results")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [cell.strip() for cell in lines[0].split("|")[1:4]] == ["run_id", "dataset", "seed"]
+    assert [line.split("|")[2].strip() for line in lines[2:4]] == ["digits", "digits"]
+    assert lines[-1] == "g: 2 runs"
