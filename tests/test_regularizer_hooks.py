@@ -47,7 +47,8 @@ def test_the_max_norm_example_bounds_every_unit_and_trains_as_printed(tmp_path):
     (tmp_path / "max_norm.json").write_text(json.dumps(json.loads(grid)))
 
     fitted = subprocess.run([sys.executable, "-c", FIT, str(BOUND)], cwd=tmp_path, text=True,
-                            capture_output=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            capture_output=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert fitted.returncode == 0, fitted.stderr
     free, bounded = map(float, fitted.stdout.split())
     assert free > BOUND and bounded <= BOUND * (1 + 1e-5), (free, bounded)
