@@ -7,6 +7,7 @@ Every bad input is one line on stderr and exit code 2, before anything is writte
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -26,11 +27,13 @@ from .grid.examples import GRIDS
 from .grid.expand import filter_runs
 from .records.store import GRID_FILE
 from .run.check import main as check_command
+from .run.cluster import check_address
 from .run.plan import describe_plan, first_run_note, plan_workers, session_plan, session_progress
 from .run.runner import LokyBackend, run_grid
 from .run.tuning import plan_from_results, run_tuned_grid
 
 FETCHED_BY_DEFAULT = ("mnist", "fashion_mnist")
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a grid is a folder: no '/', no '..'
 DEFAULT_GRIDS = ["quick"]  # without a study: the built-in quick study (grid/examples.py)
 EXAMPLES = """examples:
   %(prog)s                                        the study's default grids (none loaded: quick)
@@ -125,6 +128,11 @@ def parse_args(argv, root, prog=None, home_study=None):
     args.backend = args.backend or ("dask" if args.scheduler else "loky")
     if args.backend == "dask" and not args.scheduler:
         parser.error("--backend dask needs --scheduler ADDRESS")
+    if args.scheduler:
+        try:
+            check_address(args.scheduler)
+        except GridError as err:
+            parser.error(str(err))
     for flag, path in [("--results-dir", args.results_dir), ("--reports-dir", args.reports_dir),
                        ("--data-dir", args.data_dir)]:
         if path is not None and path.exists() and not path.is_dir():
@@ -178,6 +186,10 @@ def load_extensions(args, parser):
                              if name not in found else
                              f"{origin}: replaces {name!r}, which is not a built-in grid")
         for name in found:
+            if not PLAIN_NAME.fullmatch(name):
+                parser.error(f"{origin}: grid name {name!r} is not a plain name (letters, "
+                             f"digits, '_', '-', '.'; not starting with '.' or '-'): it names a "
+                             f"folder under --results-dir and --reports-dir")
             if name in defined_by:
                 parser.error(f"{origin}: grid {name!r} is defined by {defined_by[name]} too")
             if name in GRIDS and name not in replaces:
@@ -242,6 +254,15 @@ def select(grids, only):
     return {name: [r for r in runs if id(r) in kept] for name, runs in grids.items()}
 
 
+def list_table(runs):
+    """--list's table: each run's id and axis labels, and its dataset where no axis names it (a
+    block's base sets it), so every run's data is on the screen."""
+    keys = list(dict.fromkeys(k for r in runs for k in r.labels))
+    columns = keys if "dataset" in keys else ["dataset", *keys]
+    return tabulate([[r.run_id, *(r.labels.get(k, r.config.get(k, "")) for k in columns)]
+                     for r in runs], headers=["run_id", *columns], tablefmt="github")
+
+
 def log_line(line):
     print(line, file=sys.stderr)
 
@@ -273,9 +294,7 @@ def main(argv=None, root=None, prog=None, home_study=None):
         selected = select({name: plan.all_runs() for name, plan in plans.items()}, args.only)
         if args.list:
             for name, runs in selected.items():
-                keys = list(dict.fromkeys(k for r in runs for k in r.labels))
-                print(tabulate([[r.run_id, *(r.labels.get(k, "") for k in keys)] for r in runs],
-                               headers=["run_id", *keys], tablefmt="github"))
+                print(list_table(runs))
                 print(f"{name}: {len(runs)} runs" + (
                     f" ({len(plans[name].tuning)} tuning runs; "
                     f"{plans[name].pending_finals} final runs pending tuning results)"
@@ -287,7 +306,8 @@ def main(argv=None, root=None, prog=None, home_study=None):
         workers, costs = plan_workers(args), session_plan(args)
         for line in describe_plan(costs, workers) + ([first_run_note()] if args.quick else []):
             log_line(line)
-        progress = session_progress(costs, workers, sys.stderr, log_line)
+        progress = session_progress(costs, workers, sys.stderr, log_line,
+                                    args.data_dir and str(args.data_dir))
         errors = 0
         try:
             for name, runs in grids.items():
@@ -316,8 +336,9 @@ def main(argv=None, root=None, prog=None, home_study=None):
     except PermissionError as err:
         print(f"error: cannot write {err.filename}: permission denied", file=sys.stderr)
         return 2
-    except OSError as err:
-        print(f"error: {err.strerror or err} ({err.filename})", file=sys.stderr)
+    except OSError as err:  # e.g. a full disk: ENOSPC
+        where = f"cannot write {err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before or after training: nothing half-written to keep
         print("interrupted", file=sys.stderr)

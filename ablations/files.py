@@ -10,18 +10,26 @@ import numpy as np
 
 
 def _replace_atomic(path, mode, write):
+    """An OSError names `path` where the call that failed named no file (a write or fsync on a
+    full disk: ENOSPC), so the error the user reads says where."""
     path = Path(path)
-    with tempfile.NamedTemporaryFile(mode, dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
-                                     suffix=".tmp", delete=False) as f:
-        try:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        except BaseException:
-            f.close()
-            os.unlink(f.name)
-            raise
-    os.replace(f.name, path)
+    try:
+        with tempfile.NamedTemporaryFile(mode, dir=path.parent,
+                                         prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                                         delete=False) as f:
+            try:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            except BaseException:
+                f.close()
+                os.unlink(f.name)
+                raise
+        os.replace(f.name, path)
+    except OSError as err:
+        if err.filename is None:
+            err.filename = str(path)
+        raise
 
 
 def json_text(obj, sort_keys=True):

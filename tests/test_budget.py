@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 from helpers import synthetic_record
 
-from ablations.run.budget import (REFERENCE_RATES, SPLIT_RELOAD_S, Rates, estimate, full_plan_runs,
-                              measured_rates, plan_costs, run_seconds)
+from ablations.run.budget import (REFERENCE_RATES, REFERENCE_WEIGHTS, RUN_FLOOR_S, SPLIT_RELOAD_S,
+                                  Rates, estimate, full_plan_runs, measured_rates, plan_costs,
+                                  run_seconds)
 from ablations.grid.config import resolve
 from ablations.records.store import SCHEMA_VERSION, read_records
 
@@ -22,7 +23,32 @@ def test_reference_run_by_hand():
 def test_a_tenth_of_the_data_trains_a_tenth_as_long():
     full = run_seconds(resolve(REFERENCE), RATES)
     small = run_seconds(resolve({**REFERENCE, "train_size": 5_000}), RATES)
-    assert full - small == pytest.approx(6 * 1.2 * 0.9)
+    shrunk = 45_000 / 60_000  # of the training and validation rows
+    assert full - small == pytest.approx(6 * 1.2 * 0.9 + (0.2 - RUN_FLOOR_S) * shrunk
+                                         + SPLIT_RELOAD_S * shrunk)
+
+
+def test_a_small_net_on_a_small_user_dataset_is_estimated_from_its_rows_and_weights(
+        tmp_path, data_dir):
+    """The estimate of 64-32-10 on 200 rows of 30 features: every term scaled from the
+    reference run by rows x weights (pixels for the reload), not the reference's 50,000 rows."""
+    from test_user_datasets import arrays, save_npz
+    from ablations.data.datasets import DATASETS
+    from ablations.data.user_datasets import array_dataset
+
+    sha = save_npz(tmp_path / "flat.npz", arrays(n_train=240, shape=(30,)))
+    array_dataset("budget_flat", tmp_path / "flat.npz", sha, val_size=40).fetch(data_dir)
+    try:
+        config = resolve({"dataset": "budget_flat", "hidden": [64, 32], "epochs": 10})
+        weights = (30 * 64 + 64 * 32 + 32 * 3) / REFERENCE_WEIGHTS
+        rows = 240 / 60_000
+        expected = (RUN_FLOOR_S + (0.2 - RUN_FLOOR_S) * rows * weights
+                    + SPLIT_RELOAD_S * 240 * 30 / (60_000 * 784) + 0.08 * weights
+                    + 10 * (200 / 50_000 * 1.2 + 40 / 10_000 * 0.08) * weights)
+        assert run_seconds(config, RATES, data_dir) == pytest.approx(expected)
+        assert run_seconds(config, RATES, data_dir) < 0.1  # the reference run: 8.7 s
+    finally:
+        DATASETS.pop("budget_flat")
 
 
 def test_measured_rates_are_medians_of_reference_records():

@@ -3,8 +3,11 @@ import io
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +37,8 @@ BAD_ARGUMENTS = [
     (["--only", "dataset=mnist", "--grid", "smoke"], "unknown level 'mnist'; known: digits"),
     (["--only", "optimizer", "--grid", "smoke"], "expected key=value"),
     (["--scheduler", "local:zero", "--grid", "smoke"], "expected local:N with N >= 1"),
+    (["--scheduler", "local:abc", "--grid", "smoke"], "expected local:N with N >= 1"),
+    (["--scheduler", "tls://10.0.0.5:8786", "--grid", "smoke"], "tls:// needs TLS settings"),
     (["--frobnicate"], "unrecognized arguments"),
 ]
 
@@ -55,6 +60,60 @@ def test_unreachable_dask_scheduler(tmp_path):
     assert result.returncode == 2
     assert "no scheduler reachable at 'tcp://127.0.0.1:9'" in result.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "results").exists()
+
+
+def serve(answer):
+    """A local TCP server that accepts connections and, for each, runs `answer(connection)`;
+    returns its address."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def accept():
+        while True:
+            connection, _ = server.accept()
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+
+def never_answers(connection):
+    time.sleep(60)
+
+
+def answers_http(connection):
+    connection.recv(65536)
+    connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+    connection.close()
+
+
+def greets_like_ssh(connection):
+    connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+    time.sleep(60)
+
+
+# (a port that does not speak Dask, the line expected): each a timeout of 2 s at most, exit 2
+NOT_DASK = [
+    (never_answers, "accepted the connection but sent no Dask handshake within 2 s"),
+    (answers_http, "accepted the connection but sent no Dask handshake within 2 s"),
+    (greets_like_ssh, "answered, but not as a Dask scheduler (its first bytes: b'SSH-2.0-'"),
+]
+
+
+@pytest.mark.parametrize("answer,message", NOT_DASK)
+def test_an_address_that_does_not_speak_dask_is_one_line_exit_2(
+        answer, message, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("distributed")
+    import run_all
+    monkeypatch.setattr("ablations.run.cluster.CONNECT_TIMEOUT_S", 2.0)
+    address = serve(answer)
+    start = time.monotonic()
+    code = run_all.main(["--grid", "smoke", "--scheduler", address,
+                         "--results-dir", str(tmp_path / "results"),
+                         "--reports-dir", str(tmp_path / "reports")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and message in lines[0], lines
+    assert time.monotonic() - start < 10
+    assert not (tmp_path / "results").exists() and not (tmp_path / "reports").exists()
 
 
 def test_results_path_that_is_a_file(tmp_path):
@@ -244,3 +303,48 @@ def test_a_study_may_be_a_module_whose_default_grids_run_when_none_is_named(tmp_
                      env={"PYTHONPATH": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "b: 1 runs"
+
+
+SMOKE_BLOCK = [{"base": {"dataset": "digits", "hidden": [8], "epochs": 1}}]
+# (a grid name, the line expected): a grid names a folder under --results-dir and --reports-dir
+BAD_GRID_NAMES = [
+    ("../escaped", "grid name '../escaped' is not a plain name"),
+    ("a/b", "grid name 'a/b' is not a plain name"),
+    (".hidden", "grid name '.hidden' is not a plain name"),
+    ("", "grid name '' is not a plain name"),
+]
+
+
+@pytest.mark.parametrize("name,message", BAD_GRID_NAMES)
+def test_a_grid_name_that_is_not_plain_is_one_line_exit_2(name, message, tmp_path, capsys):
+    import run_all
+    (tmp_path / "grids.json").write_text(json.dumps({name: SMOKE_BLOCK}))
+    with pytest.raises(SystemExit) as stop:
+        run_all.main(["--grid-file", str(tmp_path / "grids.json"), "--grid", name,
+                      "--results-dir", str(tmp_path / "results"),
+                      "--reports-dir", str(tmp_path / "reports")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(lines) == 1 and message in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grids.json"]
+
+
+def test_a_study_grid_name_that_is_not_plain_is_one_line_exit_2(tmp_path):
+    (tmp_path / "study.py").write_text(f"GRIDS = {{'../escaped': {SMOKE_BLOCK!r}}}\n")
+    result = run_all("--study", "study.py", "--results-dir", "out/results",
+                     "--reports-dir", "out/reports", cwd=tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "--study study.py: grid name '../escaped' is not a plain name" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study.py"]
+
+
+def test_list_shows_the_dataset_a_block_sets(tmp_path, capsys):
+    import run_all
+    (tmp_path / "grids.json").write_text(json.dumps({"g": [
+        {"base": {"dataset": "digits", "hidden": [8]}, "axes": {"seed": [0, 1]}}]}))
+    assert run_all.main(["--grid-file", str(tmp_path / "grids.json"), "--grid", "g", "--list",
+                         "--results-dir", str(tmp_path / "results")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [cell.strip() for cell in lines[0].split("|")[1:4]] == ["run_id", "dataset", "seed"]
+    assert [line.split("|")[2].strip() for line in lines[2:4]] == ["digits", "digits"]
+    assert lines[-1] == "g: 2 runs"

@@ -151,6 +151,26 @@ def test_disk_full_or_read_only_gives_one_clear_line_and_keeps_finished_runs(
     assert not list((tmp_path / "results" / "crash").glob("*.tmp"))
 
 
+def test_a_full_disk_mid_write_names_the_path_and_exits_2(tmp_path, data_dir, monkeypatch, capsys,
+                                                          grid_file):
+    real_fsync, synced = os.fsync, []
+
+    def full_after_3_records(fd):  # the kernel's ENOSPC names no file
+        if len(synced) == 4:  # grid.json, then 3 records
+            raise OSError(28, "No space left on device")
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr("ablations.files.os.fsync", full_after_3_records)
+    code = run_all.main(["--grid-file", str(grid_file), "--grid", "crash", "--jobs", "1",
+                         "--results-dir", str(tmp_path / "results"), "--data-dir", str(data_dir)])
+    err = capsys.readouterr().err.strip().splitlines()
+    folder = tmp_path / "results" / "crash"
+    assert code == 2 and re.fullmatch(rf"error: cannot write {re.escape(str(folder))}/\w+\.json: "
+                                      r"No space left on device", err[-1]), err[-1]
+    assert len(read_records(folder, lambda _: None)) == 3 and not list(folder.glob("*.tmp"))
+
+
 BAD_GRID_FILES = [
     ('{"g": [{"base": {"optimizer": "adamm"}}]}', "did you mean 'adam'"),
     ('{"g": [{"base": {"lr": "0.1"}}]}', "lr must be float"),

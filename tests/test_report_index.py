@@ -77,3 +77,9 @@ def test_the_index_is_the_same_bytes_on_a_second_call_and_follows_the_reports(tm
     assert BETA_SCREEN in write_index(tmp_path).read_text()
     (tmp_path / "alpha.md").unlink()
     assert "alpha" not in write_index(tmp_path).read_text()
+
+
+def test_the_index_names_the_installed_command_that_rewrites_it(tmp_path):
+    text = write_index(tmp_path).read_text()
+    assert "`scratchbench --report-only`" in text  # what an installed user types
+    assert "`python run_all.py --report-only`" in text  # and in a checkout

@@ -140,3 +140,58 @@ def test_a_malformed_declaration_is_one_line(tmp_path):
     (tmp_path / "study.py").write_text(STUDY.format(path=tmp_path / "a.npz", sha="abc"))
     assert_one_line_exit_2(cli(["--study", "study.py", "--list"], tmp_path),
                            "sha256 must be the 64 lowercase hex digits of a.npz")
+
+
+def with_float_pixel(value):
+    def change(a):
+        a["x_train"] = a["x_train"].astype(np.float32)
+        a["x_train"][3, 1, 2] = value
+    return change
+
+
+# (what is wrong with the file, the line expected); each is refused before the cache is touched
+BAD_INPUTS = {
+    "a NaN pixel": (with_float_pixel(np.nan), "x_train holds nan values; every pixel must be"),
+    "an +Inf pixel": (with_float_pixel(np.inf), "x_train holds inf values"),
+    "a -Inf pixel": (with_float_pixel(-np.inf), "x_train holds -inf values"),
+    "an empty test split": (lambda a: a.update(x_test=a["x_test"][:0], y_test=a["y_test"][:0]),
+                            "x_test is empty; each split needs images"),
+    "an empty training split": (lambda a: a.update(x_train=a["x_train"][:0],
+                                                   y_train=a["y_train"][:0]),
+                                "x_train is empty; each split needs images"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_INPUTS)
+def test_a_bad_study_dataset_is_one_line_exit_2_and_writes_nothing(tmp_path, name):
+    change, fragment = BAD_INPUTS[name]
+    path, sha = bad_npz(tmp_path, change)
+    (tmp_path / "study.py").write_text(STUDY.format(path=path, sha=sha))
+    assert_one_line_exit_2(cli(["--study", "study.py", "--jobs", "1"], tmp_path),
+                           "error: dataset 'user_arrays'", fragment)
+    assert not (tmp_path / "results").exists() and not (tmp_path / "data").exists()
+    assert not (tmp_path / "reports").exists()
+
+
+FLAT_STUDY = STUDY.replace("image_shape=(4, 4)", "image_shape=(30,)")
+
+
+def test_flat_features_train_and_the_report_draws_no_image_grid(tmp_path):
+    sha = save_npz(tmp_path / "flat.npz", arrays(shape=(30,)))
+    (tmp_path / "study.py").write_text(FLAT_STUDY.format(path=tmp_path / "flat.npz", sha=sha))
+    result = cli(["--study", "study.py", "--jobs", "1"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = (tmp_path / "reports" / "mine.md").read_text()
+    assert "_not drawn: the inputs are not images (shape (30,))_" in report
+    assert not list((tmp_path / "reports").rglob("misclassified_*.png"))
+    again = cli(["--study", "study.py", "--report-only"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "reports" / "mine.md").read_text() == report
+
+
+def test_a_bad_scheduler_is_one_line_before_the_dataset_cache_is_written(tmp_path):
+    sha = save_npz(tmp_path / "good.npz", arrays())
+    (tmp_path / "study.py").write_text(STUDY.format(path=tmp_path / "good.npz", sha=sha))
+    assert_one_line_exit_2(cli(["--study", "study.py", "--scheduler", "local:abc"], tmp_path),
+                           "--scheduler 'local:abc': expected local:N with N >= 1")
+    assert not (tmp_path / "data").exists() and not (tmp_path / "results").exists()

@@ -86,7 +86,8 @@ class ArrayDataset:
 
     def check(self, arrays):
         """`arrays` (split key -> array) as cached: images uint8 (or float32), labels int64;
-        DatasetError for a wrong shape, dtype or range, or too few rows to split."""
+        DatasetError for a wrong shape, dtype or range (NaN and +-Inf included), an empty split,
+        or too few rows to split."""
         out = {}
         for split in ("train", "test"):
             images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
@@ -100,11 +101,17 @@ class ArrayDataset:
             if labels.shape != images.shape[:1]:
                 raise DatasetError(self.where(f": {y} has shape {labels.shape}, expected "
                                               f"({len(images)},), one label per image of {x}"))
-            if len(images) and (images.min() < 0 or images.max() > self.max_value):
+            if not len(images):
+                raise DatasetError(self.where(f": {x} is empty; each split needs images"))
+            if images.dtype.kind == "f" and not np.isfinite(images).all():
+                bad = images[~np.isfinite(images)].flat[0]
+                raise DatasetError(self.where(f": {x} holds {bad} values; every pixel must be a "
+                                              f"finite number in [0, {self.max_value:g}]"))
+            if images.min() < 0 or images.max() > self.max_value:
                 raise DatasetError(self.where(f": {x} has values in [{images.min()}, "
                                               f"{images.max()}], outside [0, {self.max_value:g}] "
                                               f"(declare max_value)"))
-            if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
+            if labels.min() < 0 or labels.max() >= self.n_classes:
                 raise DatasetError(self.where(f": {y} has labels in [{labels.min()}, "
                                               f"{labels.max()}], outside 0..{self.n_classes - 1} "
                                               f"({self.n_classes} classes)"))
@@ -113,7 +120,7 @@ class ArrayDataset:
             out[f"{split}_labels"] = labels.astype(np.int64)
         n_train, counts = len(out["train_labels"]), np.bincount(out["train_labels"])
         present = np.count_nonzero(counts)
-        if not n_train or not present <= self.val_size <= n_train - present \
+        if not present <= self.val_size <= n_train - present \
                 or counts[counts > 0].min(initial=2) < 2:
             raise DatasetError(self.where(f": cannot hold out {self.val_size} of {n_train} "
                                           f"training images stratified over {present} classes "

@@ -5,21 +5,25 @@ REFERENCE_ROWS_VAL * eval_s) * weights / REFERENCE_WEIGHTS, with train_s, eval_s
 the overhead (wall - train - eval: loading, building, the final test and train passes) the
 medians of records of the reference setup (784-256-128-10, batch 128, 50,000 training and 10,000
 validation rows), measured with two workers side by side. Cost scales with the weight count
-(matrix products dominate, docs/performance.md); the split is reloaded for each run (a seed
-stream of its own), `SPLIT_RELOAD_S` more. A grid with tuned blocks is counted as if every trial
+(matrix products dominate, docs/performance.md) and the rows, the overhead's passes too: only
+RUN_FLOOR_S of it is fixed. The split is reloaded for each run (a seed stream of its own),
+SPLIT_RELOAD_S more for MNIST's 60,000 x 784 pixels, in proportion to a dataset's. A user dataset's
+rows are read from its verified cache. A grid with tuned blocks is counted as if every trial
 scored alike (so finals take each cell's first candidate, and halving keeps its share).
 
 `plan_costs` is what a session will train, grid by grid, before it starts (printed by the
 command line), from REFERENCE_RATES: the rates of the committed default records, frozen so that
 an installed package, which has no records, can estimate too.
 """
+import functools
 import math
 import statistics
 from dataclasses import dataclass
 
 import numpy as np
 
-from ablations.data.datasets import DATASETS
+from ablations.data.datasets import DATASETS, DatasetError, default_data_dir
+from ablations.data.idx import IdxFormatError
 from ablations.grid.expand import matching_runs
 from ablations.records.schema import BUDGET, SCHEMA_VERSION, columns
 from .tuning import plan_grid
@@ -28,6 +32,10 @@ REFERENCE = {"hidden": [256, 128], "batch_size": 128, "train_size": None, "val_s
 REFERENCE_ROWS, REFERENCE_ROWS_VAL = 50_000, 10_000
 REFERENCE_WEIGHTS = 784 * 256 + 256 * 128 + 128 * 10
 SPLIT_RELOAD_S = 0.5  # load_splits of MNIST on this machine, busy: 0.15-0.75 s by normalization
+REFERENCE_PIXELS = (REFERENCE_ROWS + REFERENCE_ROWS_VAL) * 784  # what SPLIT_RELOAD_S loads
+# The part of a run's overhead that no size changes (dispatch, building the model, the record):
+# 10-epoch runs of 64-32-10 on digits took 0.07 s beyond their train and eval time (two workers).
+RUN_FLOOR_S = 0.07
 DATASET_ROWS = {"mnist": (50_000, 10_000, 784, 10), "fashion_mnist": (50_000, 10_000, 784, 10),
                 "digits": (1_077, 270, 64, 10)}
 
@@ -62,27 +70,37 @@ def measured_rates(records):
                  len(rows))
 
 
-def run_seconds(config, rates):
-    """Estimated wall seconds of one run (see the module docstring)."""
-    n_train, n_val, d_in, k = dataset_rows(config["dataset"])
+def run_seconds(config, rates, data_dir=None):
+    """Estimated wall seconds of one run (see the module docstring); `data_dir` holds the cache
+    a user dataset's rows are read from (default: default_data_dir())."""
+    n_train, n_val, d_in, k = dataset_rows(config["dataset"], data_dir)
     n_train = min(n_train, config["train_size"] or n_train)
     n_val = config["val_size"] or n_val
     sizes = [d_in, *config["hidden"], k]
     weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) / REFERENCE_WEIGHTS
     per_epoch = (n_train / REFERENCE_ROWS * rates.train_s + n_val / REFERENCE_ROWS_VAL
                  * rates.eval_s) * weights
+    passes = (n_train + n_val) / (REFERENCE_ROWS + REFERENCE_ROWS_VAL) * weights
+    overhead = RUN_FLOOR_S + max(rates.overhead_s - RUN_FLOOR_S, 0.0) * passes
+    reload = SPLIT_RELOAD_S * (n_train + n_val) * d_in / REFERENCE_PIXELS
     # one scoring pass more than the records measured: the training rows, for train_acc
-    return rates.overhead_s + SPLIT_RELOAD_S + rates.eval_s * weights + config["epochs"] * per_epoch
+    return overhead + reload + rates.eval_s * weights + config["epochs"] * per_epoch
 
 
-def dataset_rows(name):
-    """(train, validation, input, class) sizes of a dataset: DATASET_ROWS, else from its
-    declaration, assuming REFERENCE_ROWS training rows (the harness knows a dataset's row count
-    only once it is loaded)."""
+@functools.lru_cache(maxsize=None)
+def dataset_rows(name, data_dir=None):
+    """(train, validation, input, class) sizes of a dataset: DATASET_ROWS, else its declaration
+    with the training rows of its cache under `data_dir` (fetched before the plan is made;
+    REFERENCE_ROWS where it is not cached yet)."""
     if name in DATASET_ROWS:
         return DATASET_ROWS[name]
     dataset = DATASETS[name]
-    return REFERENCE_ROWS, dataset.val_size, int(np.prod(dataset.image_shape)), dataset.n_classes
+    try:
+        rows = len(dataset.load_raw(data_dir or default_data_dir())["train_labels"])
+    except (DatasetError, IdxFormatError):
+        rows = REFERENCE_ROWS + dataset.val_size
+    return (rows - dataset.val_size, dataset.val_size, int(np.prod(dataset.image_shape)),
+            dataset.n_classes)
 
 
 def remaining_plan(name, blocks, finished):
@@ -113,7 +131,7 @@ class GridCost:
     seconds: float  # worker seconds to train `to_train`
 
 
-def plan_costs(grids, finished, rates=REFERENCE_RATES, only=None, force=False):
+def plan_costs(grids, finished, rates=REFERENCE_RATES, only=None, force=False, data_dir=None):
     """[GridCost] of {name: blocks} given {name: {run_id: finished record}}."""
     costs = []
     for name, blocks in grids.items():
@@ -121,7 +139,7 @@ def plan_costs(grids, finished, rates=REFERENCE_RATES, only=None, force=False):
         runs = matching_runs(runs, only) if only else runs
         todo = [r for r in runs if force or r.run_id not in finished[name]]
         costs.append(GridCost(name, runs, todo, phases if todo else 0,
-                              math.fsum(run_seconds(r.config, rates) for r in todo)))
+                              math.fsum(run_seconds(r.config, rates, data_dir) for r in todo)))
     return costs
 
 

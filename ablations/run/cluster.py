@@ -10,6 +10,8 @@ scheduler on another one (up to distributed's `allowed-failures`, 3 by default).
 import contextlib
 import logging
 import signal
+import socket
+import struct
 import time
 import uuid
 
@@ -21,6 +23,9 @@ from ablations.grid.config import GridError
 
 DISTRIBUTION = "scratchbench"
 LOCAL_PREFIX = "local:"
+SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")  # distributed's comm backends
+CONNECT_TIMEOUT_S = 30.0
+HANDSHAKE_MAX_BYTES = 1 << 20  # a scheduler's handshake is a small msgpack dict
 INSTALL_HINT = f"pip install '.[dask]' from a scratchbench {__version__} checkout"
 
 
@@ -130,16 +135,20 @@ def failed_record(run, error):
     return error_record(run, f"{type(error).__name__}: {error}")
 
 
-def connect(address, data_dir=None, timeout_s=30.0):
+def connect(address, data_dir=None, timeout_s=None):
     """A checked DaskBackend for `address` ("tcp://host:8786", or "local:N" for a LocalCluster of
-    N single-threaded worker processes on this machine, which share `data_dir`)."""
+    N single-threaded worker processes on this machine, which share `data_dir`); each wait
+    gives up after `timeout_s` (default CONNECT_TIMEOUT_S)."""
+    timeout_s = CONNECT_TIMEOUT_S if timeout_s is None else timeout_s
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise GridError("--backend dask needs dask.distributed: pip install "
                         "'scratchbench[dask]' (or make setup)") from None
     cluster = None
-    n_workers = local_workers(address) if address.startswith(LOCAL_PREFIX) else None
+    n_workers = check_address(address)
+    if n_workers is None and scheme_of(address) == "tcp":
+        probe_handshake(address, timeout_s)
     try:
         if n_workers:
             with ctrl_c_ignored():  # inherited by the worker processes: Ctrl-C is the client's
@@ -149,7 +158,7 @@ def connect(address, data_dir=None, timeout_s=30.0):
             client = Client(cluster, timeout=timeout_s)
         else:
             client = Client(address, timeout=timeout_s)
-    except (OSError, TimeoutError, ValueError) as err:
+    except (OSError, TimeoutError, ValueError, MemoryError) as err:  # MemoryError: not Dask
         if cluster is not None:
             cluster.close()
         raise GridError(f"--backend dask: no scheduler reachable at {address!r} "
@@ -173,6 +182,68 @@ def ctrl_c_ignored():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def scheme_of(address):
+    return address.split("://", 1)[0] if "://" in address else "tcp"
+
+
+def check_address(address):
+    """The number of local workers for "local:N", else None for a scheduler address
+    ([scheme://]host:port, scheme one of SCHEMES; tls:// only with TLS settings in the Dask
+    config). GridError in one line otherwise; nothing is contacted."""
+    if address.startswith(LOCAL_PREFIX):
+        return local_workers(address)
+    scheme, rest = address.split("://", 1) if "://" in address else ("tcp", address)
+    if scheme not in SCHEMES:
+        raise GridError(f"--scheduler {address!r}: unknown scheme {scheme!r}; expected "
+                        f"local:N or {'|'.join(SCHEMES)}://host:port")
+    host, _, port = rest.rpartition(":")
+    if scheme in ("tcp", "tls") and not (host and port.isdigit()):
+        raise GridError(f"--scheduler {address!r}: expected {scheme}://host:port "
+                        f"(e.g. {scheme}://10.0.0.5:8786) or local:N")
+    if scheme == "tls" and not tls_configured():
+        raise GridError(f"--scheduler {address!r}: tls:// needs TLS settings: set "
+                        f"distributed.comm.tls.ca-file and .client.cert (and .client.key) in the "
+                        f"Dask config (e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE), or use tcp://")
+    return None
+
+
+def tls_configured():
+    """Whether the Dask config gives this client what distributed needs for tls://: a
+    certificate authority and a client certificate (distributed.security)."""
+    import dask.config
+
+    return all(dask.config.get(f"distributed.comm.tls.{key}", None)
+               for key in ("ca-file", "client.cert"))
+
+
+def probe_handshake(address, timeout_s):
+    """GridError unless `address` (tcp) accepts a connection and starts a Dask handshake within
+    `timeout_s`: a Dask server writes its handshake first, an 8-byte frame length (uint64,
+    little-endian) then the frames; a port that never answers, or answers anything else (an
+    HTTP server, SSH's banner), is not a scheduler."""
+    host, port = address.split("://", 1)[-1].rsplit(":", 1)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as sock:
+            head = b""
+            while len(head) < 8:
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except TimeoutError:
+        raise GridError(f"--backend dask: {address!r} accepted the connection but sent no Dask "
+                        f"handshake within {timeout_s:.0f} s; is it a Dask scheduler's "
+                        f"address (dask scheduler prints it)?") from None
+    except OSError as err:
+        raise GridError(f"--backend dask: no scheduler reachable at {address!r} "
+                        f"({type(err).__name__})") from None
+    nbytes = struct.unpack("Q", head)[0] if len(head) == 8 else 0
+    if not 0 < nbytes <= HANDSHAKE_MAX_BYTES:
+        raise GridError(f"--backend dask: {address!r} answered, but not as a Dask scheduler "
+                        f"(its first bytes: {head[:8]!r}); is it a Dask scheduler's address "
+                        f"(dask scheduler prints it)?")
 
 
 def local_workers(address):

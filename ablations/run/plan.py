@@ -27,7 +27,8 @@ def session_plan(args):
     """[budget.GridCost] of the grids `args` asks for, given the records under --results-dir."""
     grids = {name: args.grids[name] for name in args.grid}
     finished = {name: finished_records(args.results_dir / name) for name in grids}
-    return plan_costs(grids, finished, only=args.only, force=args.force)
+    return plan_costs(grids, finished, only=args.only, force=args.force,
+                      data_dir=args.data_dir and str(args.data_dir))
 
 
 def wall_phrase(worker_seconds, workers):
@@ -63,9 +64,10 @@ def first_run_note():
             "checkout's `python run_all.py` runs this project's showcase study (studies/)")
 
 
-def session_progress(costs, workers, stream, log):
+def session_progress(costs, workers, stream, log, data_dir=None):
     """A progress.Session over every run of `costs` to train."""
     share = workers or 1
     return Session(sum(len(c.to_train) for c in costs),
                    math.fsum(c.seconds for c in costs) / share,
-                   lambda config: run_seconds(config, REFERENCE_RATES) / share, stream, log)
+                   lambda config: run_seconds(config, REFERENCE_RATES, data_dir) / share,
+                   stream, log)

@@ -16,8 +16,9 @@ INDEX = "index.md"
 HEADER = """# scratchbench reports
 
 Generated from the reports in this folder (`ablations/analysis/report/index.py`, written after
-every render: `python run_all.py --report-only`); never edit it by hand. Per grid, in name order:
-a link to its report, the report's first screen (its verdicts and best configuration on
+every render: `scratchbench --report-only`, with the `--study` that defines the grids; in a
+checkout `python run_all.py --report-only`); never edit it by hand. Per grid, in name order: a
+link to its report, the report's first screen (its verdicts and best configuration on
 validation, as the report words them) and, below it, the headline table of its *Summary*.
 """
 

@@ -486,6 +486,9 @@ def misclassified(data, dataset, record, names):
     wrong = record.get("test_misclassified", [])
     if not wrong:
         return "_no misclassified test images recorded_"
+    shape = tuple(DATASETS[dataset].image_shape)
+    if len(shape) != 2:  # flat features (d,) or a shape not drawable as one grey image
+        return f"_not drawn: the inputs are not images (shape {shape})_"
     try:
         raw = DATASETS[dataset].load_raw(data.data_dir)
     except (DatasetError, IdxFormatError) as err:
@@ -493,7 +496,7 @@ def misclassified(data, dataset, record, names):
     return plots.image_grid(f"{dataset}: first misclassified test images (true → predicted)",
                             [raw["test_images"][i] for i, _, _ in wrong],
                             [f"#{i}: {names[t]}\n→ {names[p]}" for i, t, p in wrong],
-                            DATASETS[dataset].image_shape)
+                            shape)
 
 
 def failures(data):
