@@ -25,6 +25,7 @@ from .grid.examples import GRIDS
 from .grid.expand import filter_runs
 from .records.store import GRID_FILE
 from .run.plan import describe_plan, first_run_note, plan_workers, session_plan, session_progress
+from .run.progress import failures_line
 from .run.runner import LokyBackend, run_grid
 from .run.tuning import plan_from_results, run_tuned_grid
 
@@ -279,7 +280,7 @@ def main(argv=None, root=None, prog=None, home_study=None):
         for line in describe_plan(costs, workers) + ([first_run_note()] if args.quick else []):
             log_line(line)
         progress = session_progress(costs, workers, sys.stderr, log_line)
-        errors = 0
+        counts = {}  # status -> runs trained this session
         try:
             for name, runs in grids.items():
                 def train(finals, only, name=name):
@@ -293,14 +294,16 @@ def main(argv=None, root=None, prog=None, home_study=None):
                           f"under {args.results_dir / name}; run the same command to resume",
                           file=sys.stderr)
                     return 130
-                errors += outcome.counts.get("error", 0)
+                for status, n in outcome.counts.items():
+                    counts[status] = counts.get(status, 0) + n
                 render_report(args, name, data_dir)
                 update_index(args)  # after each grid: an interrupted session's index is current
         finally:
             progress.close()
             backend.close()
             signal.signal(signal.SIGTERM, previous_sigterm)
-        return 1 if errors else 0
+        log_line(failures_line(counts))
+        return 1 if counts.get("error") else 0
     except (GridError, DatasetError, IdxFormatError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

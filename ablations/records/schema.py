@@ -141,9 +141,10 @@ def problems(record, names=None):
         elif not field.accepts(record[name]):
             value = record[name]
             non_finite = isinstance(value, float) and not math.isfinite(value)
+            expected = " or ".join("None" if t is NONE else t.__name__ for t in field.types)
             found.append(f"field {name!r} is {value if non_finite else type(value).__name__}, "
-                         f"expected {' or '.join('None' if t is NONE else t.__name__ for t in field.types)}"
-                         + (" (JSON has no NaN or infinity)" if non_finite else ""))
+                         f"expected {expected}" + (" (JSON has no NaN or infinity)"
+                                                   if non_finite else ""))
         elif not finite(record[name]):
             found.append(f"field {name!r} holds a non-finite number (JSON has none: null instead)")
     if "status" in names and record.get("status") not in STATUSES:

@@ -62,8 +62,8 @@ def read_records(folder, log=print, set_aside=True, move_newer=None):
         if problem is not None:
             if set_aside:
                 os.replace(path, path.with_suffix(".json.corrupt"))
-                log(f"corrupt record {path.name} set aside as {path.stem}.json.corrupt ({problem}); "
-                    f"its run will train again")
+                log(f"corrupt record {path.name} set aside as {path.stem}.json.corrupt "
+                    f"({problem}); its run will train again")
             else:
                 log(f"corrupt record {path.name} skipped ({problem})")
             continue

@@ -16,6 +16,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -33,8 +34,8 @@ from ablations.grid import loaded
 from ablations.grid.config import run_id
 from ablations.records.schema import SCHEMA_VERSION, RecordError, trainer_result, validate
 from ablations.records.store import (GRID_FILE, is_finished, json_text, migrate_records,
-                                     read_record, read_records, record_path, release, remove_orphans,
-                                     try_claim, write_json_atomic)
+                                     read_record, read_records, record_path, release,
+                                     remove_orphans, try_claim, write_json_atomic)
 from ablations.train.streams import split_seed
 from ablations.train.trainers import TRAINERS
 from .progress import plain_lines
@@ -182,9 +183,22 @@ def ignore_ctrl_c():
 
 
 def start_worker(plugin_set):
-    """Loky's worker initializer: leave Ctrl-C to the parent, import the plugins."""
+    """Loky's worker initializer: leave Ctrl-C to the parent, end with it, import the plugins."""
     ignore_ctrl_c()
+    threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
     plugins.load_in_worker(plugin_set)
+
+
+PARENT_POLL_S = 1.0
+
+
+def exit_with_parent(parent_pid):
+    """A worker's watchdog: exit once the runner that started it died (SIGKILLed, it cannot
+    stop its workers; loky's would wait out their idle timeout, 5 minutes, and a worker in a
+    run would finish a run nobody records). The parent's death reparents the worker."""
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
 
 class LokyBackend:
