@@ -137,8 +137,8 @@ def loky_workers():
             and b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
-KILL_GRID = [{"base": {**TINY, "epochs": 40},
-              "axes": {"optimizer": ["sgd", "adam"], "seed": [0, 1, 2, 3]}}]
+KILL_GRID = [{"base": {**TINY, "epochs": 25},
+              "axes": {"optimizer": ["sgd", "adam"], "seed": [0, 1, 2]}}]
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
