@@ -29,6 +29,7 @@ from .records.store import GRID_FILE
 from .run.check import main as check_command
 from .run.cluster import check_address
 from .run.plan import describe_plan, first_run_note, plan_workers, session_plan, session_progress
+from .run.progress import failures_line
 from .run.runner import LokyBackend, run_grid
 from .run.tuning import plan_from_results, run_tuned_grid
 
@@ -308,7 +309,7 @@ def main(argv=None, root=None, prog=None, home_study=None):
             log_line(line)
         progress = session_progress(costs, workers, sys.stderr, log_line,
                                     args.data_dir and str(args.data_dir))
-        errors = 0
+        counts = {}  # status -> runs trained this session
         try:
             for name, runs in grids.items():
                 def train(finals, only, name=name):
@@ -322,14 +323,16 @@ def main(argv=None, root=None, prog=None, home_study=None):
                           f"under {args.results_dir / name}; run the same command to resume",
                           file=sys.stderr)
                     return 130
-                errors += outcome.counts.get("error", 0)
+                for status, n in outcome.counts.items():
+                    counts[status] = counts.get(status, 0) + n
                 render_report(args, name, data_dir)
                 update_index(args)  # after each grid: an interrupted session's index is current
         finally:
             progress.close()
             backend.close()
             signal.signal(signal.SIGTERM, previous_sigterm)
-        return 1 if errors else 0
+        log_line(failures_line(counts))
+        return 1 if counts.get("error") else 0
     except (GridError, DatasetError, IdxFormatError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

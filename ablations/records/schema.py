@@ -9,6 +9,7 @@ A record (results/<grid>/<run_id>.json, written by store.py with sorted keys) ho
   as it writes the record (environment, code_version, grid, finished_at).
 Readers take their columns from `columns(reader)`, in FIELDS' order (the report's CSV columns).
 """
+import math
 from dataclasses import dataclass
 
 # 1 named runs by a hash of every setting; 2 leaves defaults out of it; 3 draws from independent
@@ -38,8 +39,11 @@ class Field:
         return set(self.types) - {NONE} <= {int, float}
 
     def accepts(self, value):
+        """Whether `value` is of this field's types; a float must be finite (JSON has no NaN)."""
         if isinstance(value, bool):
             return bool in self.types
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
         return isinstance(value, self.types) or (float in self.types and isinstance(value, int))
 
 
@@ -83,6 +87,9 @@ FIELDS = {f.name: f for f in [
     _field("n_params", int, TRAINER, "trainable weights and biases", REPORT),
     _field("error", (str, NONE), RUNNER, "'<Exception>: <message>' of an error record, else None",
            REPORT),
+    _field("error_frames", list, RUNNER, "an error record's last traceback frames, innermost "
+           "last, each [file, line, function] ([] for a worker that died; absent in other "
+           "records and in error records of earlier code)", optional=True),
     _field("history", dict, TRAINER, "per-epoch curves and how training ended (nn_core History)"),
     _field("test_confusion", list, TRAINER, "confusion matrix, rows: true class (not diverged)",
            optional=True),
@@ -132,13 +139,45 @@ def problems(record, names=None):
         elif error and field.who == TRAINER and name != "status":
             found.append(f"field {name!r} is the trainer's, and an error record has none")
         elif not field.accepts(record[name]):
-            found.append(f"field {name!r} is {type(record[name]).__name__}, expected "
-                         f"{' or '.join('None' if t is NONE else t.__name__ for t in field.types)}")
+            value = record[name]
+            non_finite = isinstance(value, float) and not math.isfinite(value)
+            expected = " or ".join("None" if t is NONE else t.__name__ for t in field.types)
+            found.append(f"field {name!r} is {value if non_finite else type(value).__name__}, "
+                         f"expected {expected}" + (" (JSON has no NaN or infinity)"
+                                                   if non_finite else ""))
+        elif not finite(record[name]):
+            found.append(f"field {name!r} holds a non-finite number (JSON has none: null instead)")
     if "status" in names and record.get("status") not in STATUSES:
         found.append(f"field 'status' is {record.get('status')!r}, expected one of {STATUSES}")
     if "error" in names and "error" in record and (record["error"] is None) == error:
         found.append("field 'error' must be a message exactly when status is 'error'")
+    if "error_frames" in names and "error_frames" in record and not error:
+        found.append("field 'error_frames' belongs to an error record only")
     return found
+
+
+def finite(value):
+    """Whether no float anywhere in `value` (nested lists and dicts) is NaN or infinite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(map(finite, value.values()))
+    if isinstance(value, list):
+        return all(map(finite, value))
+    return True
+
+
+def without_non_finite(curves):
+    """(`curves` with each non-finite number of its lists replaced by None, whether any was):
+    a history's NaN or infinite loss or metric, which JSON cannot hold."""
+    clean, found = {}, False
+    for key, value in curves.items():
+        if isinstance(value, list):
+            kept = [None if isinstance(v, float) and not math.isfinite(v) else v for v in value]
+            found = found or kept != value
+            value = kept
+        clean[key] = value
+    return clean, found
 
 
 def validate(record):
@@ -153,7 +192,14 @@ def validate(record):
 def trainer_result(**values):
     """What a trainer returns: the TRAINER fields in `values` (all but the optional ones), checked,
     in FIELDS' order; RecordError naming the first problem. Its status is ok or diverged (a
-    trainer that fails raises; the runner records the error)."""
+    trainer that fails raises; the runner records the error). A non-finite number in the
+    history's curves (a train or validation loss or metric) is written as None and makes the
+    run diverged; one anywhere else (a test metric, a time) is a RecordError: the trainer's
+    result is invalid, and the runner records the run as an error."""
+    if isinstance(values.get("history"), dict):  # a non-finite train or val curve: diverged
+        values["history"], diverged = without_non_finite(values["history"])
+        if diverged and values.get("status") == "ok":
+            values["status"] = "diverged"
     found = problems(values, TRAINER_FIELDS)
     if values.get("status") == "error":
         found.insert(0, "field 'status' is 'error': a trainer that fails raises instead")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ablations import files
 from .legacy import upgrade_config
-from .schema import IDENTITY, SCHEMA_VERSION
+from .schema import IDENTITY, SCHEMA_VERSION, STATUSES, problems
 
 ID_SCHEMA = 2  # the first schema whose run ids are today's (what migrate_records renames to)
 GRID_FILE = "grid.json"
@@ -47,34 +47,63 @@ def record_path(folder, run_id):
     return Path(folder) / f"{run_id}.json"
 
 
-def read_records(folder, log=print, set_aside=True):
-    """{run_id: record} for every valid record in `folder`. Unreadable ones are reported and,
-    with `set_aside`, renamed to `<name>.corrupt` so that their runs train again; so are records
-    of a newer schema than this code's (`set_aside_newer`), which it must neither read nor
-    overwrite."""
+def read_records(folder, log=print, set_aside=True, move_newer=None):
+    """{run_id: record} for every valid record in `folder` (see `record_problem`). Invalid ones
+    are reported through `log` and, with `set_aside`, renamed to `<name>.corrupt` so that their
+    runs train again. Records of a newer schema than this code's, which it must neither read nor
+    overwrite, are left out; with `move_newer` (default: `set_aside`) renamed aside too
+    (`set_aside_newer`)."""
+    move_newer = set_aside if move_newer is None else move_newer
     records = {}
     for path in sorted(Path(folder).glob("*.json")):
         if path.name in SIDE_FILES:
             continue
-        try:
-            record = json.loads(path.read_text())
-            if not isinstance(record, dict) or not set(IDENTITY) <= set(record) \
-                    or record["run_id"] != path.stem:
-                raise ValueError("missing fields or a run_id that does not match its file name")
-        except (ValueError, UnicodeDecodeError) as err:
+        record, problem = load_record(path)
+        if problem is not None:
             if set_aside:
                 os.replace(path, path.with_suffix(".json.corrupt"))
-                log(f"corrupt record {path.name} set aside as {path.stem}.json.corrupt ({err}); "
-                    f"its run will train again")
+                log(f"corrupt record {path.name} set aside as {path.stem}.json.corrupt "
+                    f"({problem}); its run will train again")
             else:
-                log(f"corrupt record {path.name} skipped ({err})")
+                log(f"corrupt record {path.name} skipped ({problem})")
             continue
         if is_newer(record):
-            if set_aside:
+            if move_newer:
                 set_aside_newer(path, record, log)
             continue
         records[record["run_id"]] = record
     return records
+
+
+def read_record(folder, run_id):
+    """The valid record of `run_id` in `folder`, or None (absent or invalid); changes nothing."""
+    record, problem = load_record(record_path(folder, run_id))
+    return None if problem is not None else record
+
+
+def load_record(path):
+    """(record, None) for a valid record file, else (None or what was read, one line on what is
+    wrong). A record of today's schema must pass schema.problems; an older one, which the report
+    reads while its run trains again, needs its identity and outcome (IDENTITY, a known status);
+    a newer one only its identity (this code does not know its fields)."""
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None, "absent"
+    except (ValueError, UnicodeDecodeError) as err:
+        return None, f"not JSON: {err}"
+    if not isinstance(record, dict) or not set(IDENTITY) <= set(record):
+        lacking = [f for f in IDENTITY if not isinstance(record, dict) or f not in record]
+        return record, f"lacks {', '.join(lacking)}"
+    if record["run_id"] != path.stem:
+        return record, "a run_id that does not match its file name"
+    if is_newer(record):
+        return record, None
+    if record["schema"] != SCHEMA_VERSION:
+        return record, (None if record["status"] in STATUSES else
+                        f"field 'status' is {record['status']!r}, expected one of {STATUSES}")
+    found = problems(record)
+    return record, (found[0] if found else None)
 
 
 def is_newer(record):

@@ -22,6 +22,17 @@ def describe_result(record):
     return result
 
 
+def failures_line(counts):
+    """The command's closing line, from {status: runs trained}: what failed. An error fails the
+    command (exit 1; its run trains again next time); a diverged run is a result (a setting
+    that diverges), counted but not a failure."""
+    errors, diverged = counts.get("error", 0), counts.get("diverged", 0)
+    line = f"{sum(counts.values())} runs trained: {errors} errors, {diverged} diverged"
+    if errors:
+        line += " (exit 1; runs with errors train again when the same command runs again)"
+    return line
+
+
 def run_name(record):
     return "/".join(map(str, record["labels"].values()))
 

@@ -8,17 +8,22 @@ worker), trains with one BLAS thread, and returns the record; a failure inside b
 already have a record, and writes records as they arrive.
 """
 import functools
+import itertools
 import os
 import platform
+import re
 import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
+from joblib.externals.loky.process_executor import TerminatedWorkerError
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -27,10 +32,10 @@ from ablations.data.datasets import DATASETS, DatasetError, default_data_dir, lo
 from ablations.data.idx import IdxFormatError
 from ablations.grid import loaded
 from ablations.grid.config import run_id
-from ablations.records.schema import SCHEMA_VERSION, trainer_result, validate
+from ablations.records.schema import SCHEMA_VERSION, RecordError, trainer_result, validate
 from ablations.records.store import (GRID_FILE, is_finished, json_text, migrate_records,
-                                     read_records, record_path, release, remove_orphans,
-                                     try_claim, write_json_atomic)
+                                     read_record, read_records, record_path, release,
+                                     remove_orphans, try_claim, write_json_atomic)
 from ablations.train.streams import split_seed
 from ablations.train.trainers import TRAINERS
 from .progress import plain_lines
@@ -69,18 +74,30 @@ def execute(run, data_dir=None):
             splits = cached_splits(dataset, str(data_dir or default_data_dir()), *split)
             result = trainer_result(**TRAINERS[config["trainer"]](config, splits))
     except Exception as err:  # isolate any failure (a plugin's malformed result too) to its run
-        result = {"status": "error", "error": f"{type(err).__name__}: {err}"}
+        result = {"status": "error", "error": f"{type(err).__name__}: {err}",
+                  "error_frames": last_frames(err)}
     return {**error_record(run, None), **result, "wall_time_s": time.perf_counter() - start,
             "worker_peak_rss_mb": peak_rss_mb()}
 
 
-def error_record(run, error):
+ERROR_FRAMES_KEPT = 5
+
+
+def last_frames(err):
+    """The last ERROR_FRAMES_KEPT frames of `err`'s traceback, innermost last, each
+    [file, line, function]: where a failed run stopped."""
+    return [[frame.filename, frame.lineno, frame.name]
+            for frame in traceback.extract_tb(err.__traceback__)[-ERROR_FRAMES_KEPT:]]
+
+
+def error_record(run, error, frames=()):
     """A run's record fields known before it trains (records/schema.py); with `error`, the
-    record of a failed run, but the fields `run_grid` adds."""
+    record of a failed run (its last traceback `frames`, see last_frames), but the fields
+    `run_grid` adds."""
     record = {"schema": SCHEMA_VERSION, "run_id": run.run_id, "labels": run.labels,
               "config": run.config, "error": error}
     if error is not None:
-        record.update(status="error", wall_time_s=0.0)
+        record.update(status="error", wall_time_s=0.0, error_frames=list(frames))
     return record
 
 
@@ -166,9 +183,22 @@ def ignore_ctrl_c():
 
 
 def start_worker(plugin_set):
-    """Loky's worker initializer: leave Ctrl-C to the parent, import the plugins."""
+    """Loky's worker initializer: leave Ctrl-C to the parent, end with it, import the plugins."""
     ignore_ctrl_c()
+    threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
     plugins.load_in_worker(plugin_set)
+
+
+PARENT_POLL_S = 1.0
+
+
+def exit_with_parent(parent_pid):
+    """A worker's watchdog: exit once the runner that started it died (SIGKILLed, it cannot
+    stop its workers; loky's would wait out their idle timeout, 5 minutes, and a worker in a
+    run would finish a run nobody records). The parent's death reparents the worker."""
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
 
 class LokyBackend:
@@ -203,14 +233,54 @@ class LokyBackend:
 
     def records(self, runs, execute, log):
         """`execute(run, data_dir)` for each run of the iterator `runs` (consumed lazily, just
-        before each dispatch), in the order they finish."""
-        with self.parallel_config():
-            yield from joblib.Parallel(return_as="generator_unordered")(
-                joblib.delayed(plugins.run_checked)(self.plugin_set, execute, run, self.data_dir)
-                for run in runs)
+        before each dispatch), in the order they finish.
+
+        A worker that dies (SIGKILL, the OOM killer) breaks loky's whole pool, and with it every
+        run dispatched and not yet returned: which one's worker died is unknown. Each of them is
+        retried once, on a new pool, ahead of the runs not yet dispatched; a run lost in a
+        second break is recorded as an error naming the workers' exit signals."""
+        runs = iter(runs)
+        retries, lost_before = [], set()  # runs to dispatch again; run ids lost once already
+        while True:
+            dispatched = {}  # run_id -> run, dispatched on this pool and not yet returned
+
+            def dispatch(pending):
+                for run in pending:
+                    dispatched[run.run_id] = run
+                    yield run
+
+            try:
+                with self.parallel_config():
+                    for record in joblib.Parallel(return_as="generator_unordered")(
+                            joblib.delayed(plugins.run_checked)(self.plugin_set, execute, run,
+                                                                self.data_dir)
+                            for run in dispatch(itertools.chain(retries, runs))):
+                        dispatched.pop(record["run_id"], None)
+                        yield record
+                return
+            except TerminatedWorkerError as err:
+                cause = worker_deaths(err)
+                log(f"a loky worker died ({cause}); retrying the {len(dispatched)} runs it may "
+                    f"have held on new workers")
+            retries = []
+            for run_id, run in dispatched.items():
+                if run_id in lost_before:
+                    yield error_record(run, f"WorkerDied: its worker died twice ({cause})")
+                else:
+                    lost_before.add(run_id)
+                    retries.append(run)
 
     def close(self):
         pass
+
+
+def worker_deaths(err):
+    """'killed by SIGKILL' (the signals or exit codes loky reports for a broken pool's
+    workers), from a TerminatedWorkerError's message ('... The exit codes of the workers are
+    {SIGKILL(-9)}')."""
+    codes = re.findall(r"\b(SIG[A-Z0-9]+)\(-?\d+\)|\bEXIT\((\d+)\)", str(err))
+    named = sorted({signal or f"exit code {code}" for signal, code in codes})
+    return "killed by " + ", ".join(named) if named else f"{type(err).__name__}"
 
 
 def save_plan(folder, runs):
@@ -273,15 +343,13 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
             DATASETS[name].fetch(data_dir, log=log)
     extra = {"environment": {**environment(), **loaded.environment()},
              "code_version": code_version(), "grid": grid_name}
-    started_at = time.time()
     held = {}  # run_id -> claim of a run dispatched and not yet recorded
 
     def claimed_runs():  # consumed lazily by the backend, just before each dispatch
         for run in todo:
             claim = try_claim(folder, run.run_id)
-            path = record_path(folder, run.run_id)
-            if claim is not None and path.exists() and path.stat().st_mtime >= started_at:
-                release(folder, run.run_id, claim)  # another runner finished it meanwhile
+            if claim is not None and read_record(folder, run.run_id) != records.get(run.run_id):
+                release(folder, run.run_id, claim)  # another runner wrote it meanwhile
                 claim = None
             if claim is None:
                 outcome.busy += 1
@@ -293,7 +361,12 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
     try:
         for record in backend.records(claimed_runs(), execute, log):
             record.update(extra, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
-            write_json_atomic(record_path(folder, record["run_id"]), validate(record))
+            try:
+                validate(record)
+            except RecordError as err:  # never reached by today's trainers: costs its run only
+                record = {**error_record(next(r for r in todo if r.run_id == record["run_id"]),
+                                         str(err)), **extra, "finished_at": record["finished_at"]}
+            write_json_atomic(record_path(folder, record["run_id"]), record)
             release(folder, record["run_id"], held.pop(record["run_id"]))
             outcome.trained += 1
             outcome.counts[record["status"]] = outcome.counts.get(record["status"], 0) + 1

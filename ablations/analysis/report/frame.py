@@ -235,7 +235,7 @@ def load_data(grid, results_dir, data_dir, needs=ReportNeeds()):
     if not (folder / GRID_FILE).is_file():
         raise FileNotFoundError(f"no results for grid {grid!r} in {folder}")
     runs = json.loads((folder / GRID_FILE).read_text())
-    records = read_records(folder, set_aside=False)  # the report reads; only runners repair
+    records = read_records(folder, move_newer=False)  # a corrupt record set aside; a newer one left
     axes = list(dict.fromkeys(k for run in runs for k in run["labels"]))
     factors = tuple(a for a in axes if a not in (SPLIT, REPLICATE, *STREAM_AXES))
     streams = [a for a in axes if a in STREAM_AXES]
