@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: setup setup-bench data run test bench stress showcase clean-venv
+.PHONY: setup setup-bench data run test lint bench stress showcase clean-venv
 
 setup: $(STAMP)
 
@@ -33,6 +33,11 @@ run: setup data
 
 test: setup-bench
 	$(PY) -m pytest -q
+
+# ruff: the pyflakes rules and the formatting, both configured in pyproject.toml.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 # Speed against PyTorch (CPU) and scikit-learn on the same MLP, then the grid's scaling with the
 # number of workers: prints tables and a summary line.

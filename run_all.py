@@ -2,6 +2,7 @@
 """scratchbench's front door in a checkout: the `scratchbench` command, with results/, reports/
 (and data/) in this checkout, and this project's own study (studies/) loaded. `python run_all.py
 --help` lists the options and examples."""
+
 import sys
 from pathlib import Path
 

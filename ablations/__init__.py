@@ -21,4 +21,5 @@ in studies/ at the checkout's root, a user's in a --study file.
 
 `__version__` is the scratchbench distribution's version (pyproject.toml reads it from here).
 """
+
 __version__ = "0.1.0"

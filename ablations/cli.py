@@ -4,6 +4,7 @@ train the ablation grids, render the reports.
 Finished runs are never trained again (unless --force); interrupting loses only runs in flight.
 Every bad input is one line on stderr and exit code 2, before anything is written.
 """
+
 import argparse
 import json
 import os
@@ -71,51 +72,109 @@ def positive_int(text):
 def parse_args(argv, root, prog=None, home_study=None):
     """Parsed and checked arguments; results/ and reports/ default to folders under `root`;
     `home_study` (run_all.py's studies) is loaded before any --study."""
-    parser = OneLineParser(prog=prog, description=__doc__.split("\n\n")[0].replace("\n", " "),
-                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(
+        prog=prog,
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"scratchbench {__version__}")
-    parser.add_argument("--grid-file", type=Path, metavar="PATH",
-                        help='JSON file of extra grids, {"name": [blocks]}, as in '
-                             'ablations/grid/examples.py (and "replaces": [built-in grid names] '
-                             'it redefines, "reports": {grid: what its report needs})')
-    parser.add_argument("--study", action="append", default=[], metavar="FILE.py|MODULE",
-                        help="a Python file or importable module that may register components "
-                             "and defines GRIDS (and REPLACES, the built-in grids it redefines; "
-                             "REPORTS, what each grid's report needs; DEFAULT_GRIDS, what runs "
-                             "when no --grid is given, else all its grids); repeatable")
-    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                        help=f"a module (or .py file) that registers components, repeatable; "
-                             f"also ${plugins.PLUGINS_ENV} and entry points "
-                             f"'{plugins.ENTRY_POINT_GROUP}'")
-    parser.add_argument("--grid", action="append", metavar="NAME",
-                        help=f"grid to run, repeatable (default: the study's default grids, "
-                             f"else {' and '.join(DEFAULT_GRIDS)}); built in: {', '.join(GRIDS)}")
-    parser.add_argument("--list", action="store_true", help="print the runs and their count, then exit")
-    parser.add_argument("--only", metavar="KEY=VALUE[,KEY=VALUE]",
-                        help="keep only matching runs, by axis label or setting")
-    parser.add_argument("--jobs", type=positive_int, default=os.cpu_count(),
-                        help="parallel workers (default: the number of cores)")
-    parser.add_argument("--backend", choices=["loky", "dask"], default=None,
-                        help="loky: local processes (default); dask: a Dask cluster "
-                             "(the default when --scheduler is given)")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="Dask scheduler, e.g. tcp://host:8786, or local:N to start N "
-                             "worker processes here")
-    parser.add_argument("--results-dir", type=Path, default=root / "results",
-                        help=f"run records (default: {root / 'results'})")
-    parser.add_argument("--reports-dir", type=Path, default=root / "reports",
-                        help=f"reports (default: {root / 'reports'})")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help=f"dataset cache (default: $SCRATCHBENCH_DATA_DIR, else "
-                             f"{default_data_dir()})")
+    parser.add_argument(
+        "--grid-file",
+        type=Path,
+        metavar="PATH",
+        help='JSON file of extra grids, {"name": [blocks]}, as in '
+        'ablations/grid/examples.py (and "replaces": [built-in grid names] '
+        'it redefines, "reports": {grid: what its report needs})',
+    )
+    parser.add_argument(
+        "--study",
+        action="append",
+        default=[],
+        metavar="FILE.py|MODULE",
+        help="a Python file or importable module that may register components "
+        "and defines GRIDS (and REPLACES, the built-in grids it redefines; "
+        "REPORTS, what each grid's report needs; DEFAULT_GRIDS, what runs "
+        "when no --grid is given, else all its grids); repeatable",
+    )
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help=f"a module (or .py file) that registers components, repeatable; "
+        f"also ${plugins.PLUGINS_ENV} and entry points "
+        f"'{plugins.ENTRY_POINT_GROUP}'",
+    )
+    parser.add_argument(
+        "--grid",
+        action="append",
+        metavar="NAME",
+        help=f"grid to run, repeatable (default: the study's default grids, "
+        f"else {' and '.join(DEFAULT_GRIDS)}); built in: {', '.join(GRIDS)}",
+    )
+    parser.add_argument(
+        "--list", action="store_true", help="print the runs and their count, then exit"
+    )
+    parser.add_argument(
+        "--only",
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="keep only matching runs, by axis label or setting",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=os.cpu_count(),
+        help="parallel workers (default: the number of cores)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["loky", "dask"],
+        default=None,
+        help="loky: local processes (default); dask: a Dask cluster "
+        "(the default when --scheduler is given)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler, e.g. tcp://host:8786, or local:N to start N worker processes here",
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=root / "results",
+        help=f"run records (default: {root / 'results'})",
+    )
+    parser.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=root / "reports",
+        help=f"reports (default: {root / 'reports'})",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"dataset cache (default: $SCRATCHBENCH_DATA_DIR, else {default_data_dir()})",
+    )
     parser.add_argument("--force", action="store_true", help="train finished runs again")
-    parser.add_argument("--report-only", action="store_true",
-                        help="render reports, train nothing (default: every grid with results)")
-    parser.add_argument("--fetch-data", action="store_true",
-                        help="fetch and verify MNIST and Fashion-MNIST, print a table, then exit")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="render reports, train nothing (default: every grid with results)",
+    )
+    parser.add_argument(
+        "--fetch-data",
+        action="store_true",
+        help="fetch and verify MNIST and Fashion-MNIST, print a table, then exit",
+    )
     args = parser.parse_args(argv)
-    args.quick = (args.grid is None and not args.study and home_study is None
-                  and not (args.report_only or args.fetch_data))  # the built-in quick study
+    args.quick = (
+        args.grid is None
+        and not args.study
+        and home_study is None
+        and not (args.report_only or args.fetch_data)
+    )  # the built-in quick study
     args.study = [*([home_study] if home_study else []), *args.study]
     args.grids, args.reports, study_defaults = load_extensions(args, parser)
     if args.grid is None and args.report_only:  # every report that has records to render
@@ -134,8 +193,11 @@ def parse_args(argv, root, prog=None, home_study=None):
             check_address(args.scheduler)
         except GridError as err:
             parser.error(str(err))
-    for flag, path in [("--results-dir", args.results_dir), ("--reports-dir", args.reports_dir),
-                       ("--data-dir", args.data_dir)]:
+    for flag, path in [
+        ("--results-dir", args.results_dir),
+        ("--reports-dir", args.reports_dir),
+        ("--data-dir", args.data_dir),
+    ]:
         if path is not None and path.exists() and not path.is_dir():
             parser.error(f"{flag}: {path} exists and is not a directory")
     return args
@@ -168,40 +230,54 @@ def load_extensions(args, parser):
     already is an error, unless the file says it replaces that built-in grid (a study's
     REPLACES, a grid file's "replaces")."""
     try:
-        for origin, spec in [*plugins.specs_from_environment(),
-                             *(("--plugin", spec) for spec in args.plugin)]:
+        for origin, spec in [
+            *plugins.specs_from_environment(),
+            *(("--plugin", spec) for spec in args.plugin),
+        ]:
             plugins.load(spec, origin=origin)
         studies = [(spec, plugins.load_study(spec)) for spec in args.study]
     except plugins.PluginError as err:
         parser.error(str(err))
-    files = [(f"--study {spec}", study.grids, study.replaces, study.reports, "REPLACES = {...}")
-             for spec, study in studies]
+    files = [
+        (f"--study {spec}", study.grids, study.replaces, study.reports, "REPLACES = {...}")
+        for spec, study in studies
+    ]
     if args.grid_file is not None:
-        files.append((f"--grid-file {args.grid_file}", *load_grid_file(args.grid_file, parser),
-                      '"replaces": [...]'))
+        files.append(
+            (
+                f"--grid-file {args.grid_file}",
+                *load_grid_file(args.grid_file, parser),
+                '"replaces": [...]',
+            )
+        )
     grids, declared, defined_by = dict(GRIDS), {}, {}
     for origin, found, replaces, reports, how in files:
         for name in sorted(replaces):
             if name not in found or name not in GRIDS:
-                parser.error(f"{origin}: replaces {name!r}, which it does not define"
-                             if name not in found else
-                             f"{origin}: replaces {name!r}, which is not a built-in grid")
+                parser.error(
+                    f"{origin}: replaces {name!r}, which it does not define"
+                    if name not in found
+                    else f"{origin}: replaces {name!r}, which is not a built-in grid"
+                )
         for name in found:
             if not PLAIN_NAME.fullmatch(name):
-                parser.error(f"{origin}: grid name {name!r} is not a plain name (letters, "
-                             f"digits, '_', '-', '.'; not starting with '.' or '-'): it names a "
-                             f"folder under --results-dir and --reports-dir")
+                parser.error(
+                    f"{origin}: grid name {name!r} is not a plain name (letters, "
+                    f"digits, '_', '-', '.'; not starting with '.' or '-'): it names a "
+                    f"folder under --results-dir and --reports-dir"
+                )
             if name in defined_by:
                 parser.error(f"{origin}: grid {name!r} is defined by {defined_by[name]} too")
             if name in GRIDS and name not in replaces:
-                parser.error(f"{origin}: grid {name!r} is a built-in grid; rename it, or say that "
-                             f"it replaces the built-in one ({how})")
+                parser.error(
+                    f"{origin}: grid {name!r} is a built-in grid; rename it, or say that "
+                    f"it replaces the built-in one ({how})"
+                )
             defined_by[name] = origin
         grids.update(found)
         for name in reports:
             if name not in found:
-                parser.error(f"{origin}: declares the report of {name!r}, which it does not "
-                             f"define")
+                parser.error(f"{origin}: declares the report of {name!r}, which it does not define")
         declared.update(reports)
     try:
         needs = {name: report_needs(name, declaration) for name, declaration in declared.items()}
@@ -216,14 +292,28 @@ def fetch_data(names, data_dir):
     rows = []
     for name in names:
         dataset = DATASETS[name]
-        source = dataset.fetch(data_dir, log=lambda line: print(line, file=sys.stderr),
-                               progress=show_progress)
+        source = dataset.fetch(
+            data_dir, log=lambda line: print(line, file=sys.stderr), progress=show_progress
+        )
         raw = dataset.load_raw(data_dir)  # verifies every file's SHA-256 again
         n_train = len(raw["train_labels"])
-        rows.append([name, n_train - dataset.val_size, dataset.val_size, len(raw["test_labels"]),
-                     "yes", dataset.provenance(data_dir) if source == "cache" else source])
-    print(tabulate(rows, headers=["dataset", "train", "val", "test", "checksum OK", "source"],
-                   tablefmt="github"))
+        rows.append(
+            [
+                name,
+                n_train - dataset.val_size,
+                dataset.val_size,
+                len(raw["test_labels"]),
+                "yes",
+                dataset.provenance(data_dir) if source == "cache" else source,
+            ]
+        )
+    print(
+        tabulate(
+            rows,
+            headers=["dataset", "train", "val", "test", "checksum OK", "source"],
+            tablefmt="github",
+        )
+    )
 
 
 def show_progress(name, done, total):
@@ -235,8 +325,9 @@ def render_report(args, grid, data_dir):
     """Render `grid`'s report (with what its study declares it needs); print its path."""
     from .analysis.report import render_report as render  # matplotlib: imported only to draw
 
-    report = render(grid, args.results_dir, args.reports_dir, data_dir,
-                    args.reports.get(grid, ReportNeeds()))
+    report = render(
+        grid, args.results_dir, args.reports_dir, data_dir, args.reports.get(grid, ReportNeeds())
+    )
     print(f"report: {report}")
 
 
@@ -260,8 +351,11 @@ def list_table(runs):
     block's base sets it), so every run's data is on the screen."""
     keys = list(dict.fromkeys(k for r in runs for k in r.labels))
     columns = keys if "dataset" in keys else ["dataset", *keys]
-    return tabulate([[r.run_id, *(r.labels.get(k, r.config.get(k, "")) for k in columns)]
-                     for r in runs], headers=["run_id", *columns], tablefmt="github")
+    return tabulate(
+        [[r.run_id, *(r.labels.get(k, r.config.get(k, "")) for k in columns)] for r in runs],
+        headers=["run_id", *columns],
+        tablefmt="github",
+    )
 
 
 def log_line(line):
@@ -289,17 +383,23 @@ def main(argv=None, root=None, prog=None, home_study=None):
                 render_report(args, name, data_dir)
             update_index(args)
             return 0
-        plans = {name: plan_from_results(name, args.grids[name], args.results_dir)
-                 for name in args.grid}
+        plans = {
+            name: plan_from_results(name, args.grids[name], args.results_dir) for name in args.grid
+        }
         grids = {name: plan.runs for name, plan in plans.items()}
         selected = select({name: plan.all_runs() for name, plan in plans.items()}, args.only)
         if args.list:
             for name, runs in selected.items():
                 print(list_table(runs))
-                print(f"{name}: {len(runs)} runs" + (
-                    f" ({len(plans[name].tuning)} tuning runs; "
-                    f"{plans[name].pending_finals} final runs pending tuning results)"
-                    if plans[name].tuned else ""))
+                print(
+                    f"{name}: {len(runs)} runs"
+                    + (
+                        f" ({len(plans[name].tuning)} tuning runs; "
+                        f"{plans[name].pending_finals} final runs pending tuning results)"
+                        if plans[name].tuned
+                        else ""
+                    )
+                )
             return 0
         check_extensions(selected, data_dir)
         backend = connect_backend(args, data_dir, selected)
@@ -307,21 +407,45 @@ def main(argv=None, root=None, prog=None, home_study=None):
         workers, costs = plan_workers(args), session_plan(args)
         for line in describe_plan(costs, workers) + ([first_run_note()] if args.quick else []):
             log_line(line)
-        progress = session_progress(costs, workers, sys.stderr, log_line,
-                                    args.data_dir and str(args.data_dir))
+        progress = session_progress(
+            costs, workers, sys.stderr, log_line, args.data_dir and str(args.data_dir)
+        )
         counts = {}  # status -> runs trained this session
         try:
             for name, runs in grids.items():
+
                 def train(finals, only, name=name):
-                    return run_grid(name, finals, args.results_dir, data_dir, backend=backend,
-                                    force=args.force, only=only, log=log_line, progress=progress)
-                outcome = run_tuned_grid(name, args.grids[name], args.results_dir, train,
-                                         only=args.only, force=args.force, log=log_line) \
-                    if plans[name].tuned else train(runs, selected[name] if args.only else None)
+                    return run_grid(
+                        name,
+                        finals,
+                        args.results_dir,
+                        data_dir,
+                        backend=backend,
+                        force=args.force,
+                        only=only,
+                        log=log_line,
+                        progress=progress,
+                    )
+
+                outcome = (
+                    run_tuned_grid(
+                        name,
+                        args.grids[name],
+                        args.results_dir,
+                        train,
+                        only=args.only,
+                        force=args.force,
+                        log=log_line,
+                    )
+                    if plans[name].tuned
+                    else train(runs, selected[name] if args.only else None)
+                )
                 if outcome.interrupted:
-                    print(f"interrupted: {outcome.trained} runs finished in this session are saved "
-                          f"under {args.results_dir / name}; run the same command to resume",
-                          file=sys.stderr)
+                    print(
+                        f"interrupted: {outcome.trained} runs finished in this session are saved "
+                        f"under {args.results_dir / name}; run the same command to resume",
+                        file=sys.stderr,
+                    )
                     return 130
                 for status, n in outcome.counts.items():
                     counts[status] = counts.get(status, 0) + n
@@ -361,9 +485,11 @@ def check_extensions(selected, data_dir):
     DatasetError otherwise."""
     in_main = plugins.defined_in_main()
     if in_main:
-        raise GridError(f"{in_main[0]} is defined in the script being run (__main__), which worker "
-                        f"processes do not import; move it into a module or a study file and "
-                        f"load that with --plugin MODULE or --study FILE")
+        raise GridError(
+            f"{in_main[0]} is defined in the script being run (__main__), which worker "
+            f"processes do not import; move it into a module or a study file and "
+            f"load that with --plugin MODULE or --study FILE"
+        )
     for name in sorted({r.config["dataset"] for runs in selected.values() for r in runs}):
         if isinstance(DATASETS[name], ArrayDataset):
             DATASETS[name].fetch(data_dir, log=log_line)

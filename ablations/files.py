@@ -1,6 +1,7 @@
 """Atomic file writes, shared by every room: the data's cache and the records. Each writes a
 temp file in the target's folder (named with the writer's pid), fsyncs it and renames it over
 the target, so a reader, or a writer killed mid-write, sees the whole file or none."""
+
 import json
 import os
 import tempfile
@@ -14,9 +15,13 @@ def _replace_atomic(path, mode, write):
     full disk: ENOSPC), so the error the user reads says where."""
     path = Path(path)
     try:
-        with tempfile.NamedTemporaryFile(mode, dir=path.parent,
-                                         prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
-                                         delete=False) as f:
+        with tempfile.NamedTemporaryFile(
+            mode,
+            dir=path.parent,
+            prefix=f".{path.name}.{os.getpid()}.",
+            suffix=".tmp",
+            delete=False,
+        ) as f:
             try:
                 write(f)
                 f.flush()

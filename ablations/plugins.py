@@ -30,6 +30,7 @@ a Dask worker's first task) and keeps a failure; `probe` reports a worker's stat
 `run_checked` refuses (PluginError, exit 2) a run whose components a worker lacks, so a record
 never depends on the number or kind of workers.
 """
+
 import ast
 import contextlib
 import hashlib
@@ -96,14 +97,23 @@ def study_code_sha256(source):
     """SHA-256 of `source` less its top-level statements assigning STUDY_NAMES; of all of it if
     the code reads one of those names or shares their lines with other code."""
     tree = ast.parse(source)
-    if any(isinstance(node, ast.Name) and node.id in STUDY_NAMES
-           and not isinstance(node.ctx, ast.Store) for node in ast.walk(tree)):
+    if any(
+        isinstance(node, ast.Name)
+        and node.id in STUDY_NAMES
+        and not isinstance(node.ctx, ast.Store)
+        for node in ast.walk(tree)
+    ):
         return sha256_hex(source.encode())
     lines = source.splitlines(keepends=True)
     dropped = set()
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else \
-            [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
         if targets and all(isinstance(t, ast.Name) and t.id in STUDY_NAMES for t in targets):
             dropped.update(range(node.lineno - 1, node.end_lineno))
     kept_nodes = [node for node in tree.body if node.lineno - 1 not in dropped]
@@ -113,8 +123,10 @@ def study_code_sha256(source):
 
 
 def snapshot():
-    return ({(r.kind, name): id(entry) for r in REGISTRIES for name, entry in r.items()},
-            set(SCHEMA))
+    return (
+        {(r.kind, name): id(entry) for r in REGISTRIES for name, entry in r.items()},
+        set(SCHEMA),
+    )
 
 
 class SourceBytes(importlib.abc.SourceLoader):
@@ -150,10 +162,25 @@ def file_module_name(path):
 # Where installed code lives (the interpreter's, the environment's and the user's site
 # packages, and any site-packages folder a .pth file adds): a module loaded from anywhere else is
 # the user's own, and its source is hashed.
-INSTALLED = tuple(sorted({str(Path(p).resolve()) for p in (
-    sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, site.getusersitepackages(),
-    *(sysconfig.get_paths().get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")))
-    if p}))
+INSTALLED = tuple(
+    sorted(
+        {
+            str(Path(p).resolve())
+            for p in (
+                sys.prefix,
+                sys.base_prefix,
+                sys.exec_prefix,
+                sys.base_exec_prefix,
+                site.getusersitepackages(),
+                *(
+                    sysconfig.get_paths().get(key)
+                    for key in ("stdlib", "platstdlib", "purelib", "platlib")
+                ),
+            )
+            if p
+        }
+    )
+)
 SITE_FOLDERS = {"site-packages", "dist-packages"}
 HARNESS = ("ablations", "nn_core")  # identified by the records' git commit, not by run ids
 
@@ -162,13 +189,17 @@ def user_file(module):
     """The file of `module` if it is the user's own code (not installed, not the harness), else
     None."""
     file = getattr(module, "__file__", None)
-    if not isinstance(module, types.ModuleType) or not file or \
-            module.__name__.split(".")[0] in HARNESS or module.__name__.startswith(
-                FILE_MODULE_PREFIX):
+    if (
+        not isinstance(module, types.ModuleType)
+        or not file
+        or module.__name__.split(".")[0] in HARNESS
+        or module.__name__.startswith(FILE_MODULE_PREFIX)
+    ):
         return None
     path = Path(file).resolve()
     installed = SITE_FOLDERS & set(path.parts) or any(
-        str(path).startswith(p + os.sep) for p in INSTALLED)
+        str(path).startswith(p + os.sep) for p in INSTALLED
+    )
     return None if installed else str(path)
 
 
@@ -177,8 +208,14 @@ def helper_modules(module, new, own_files):
     those its import loaded (`new`, module names) and those its namespace names (a module, or
     a function's or class's module), followed through their own namespaces; less the files
     hashed with the plugin already (`own_files`)."""
-    queue = [module, *(sys.modules[name] for name in sorted(new)
-                       if name in sys.modules and user_file(sys.modules[name]))]
+    queue = [
+        module,
+        *(
+            sys.modules[name]
+            for name in sorted(new)
+            if name in sys.modules and user_file(sys.modules[name])
+        ),
+    ]
     found, walked = {}, set()
     while queue:
         current = queue.pop()
@@ -189,12 +226,22 @@ def helper_modules(module, new, own_files):
             found[current.__name__] = user_file(current)
         for value in list(vars(current).values()):
             owner = getattr(value, "__module__", None)
-            other = value if isinstance(value, types.ModuleType) else \
-                sys.modules.get(owner) if isinstance(owner, str) else None
+            other = (
+                value
+                if isinstance(value, types.ModuleType)
+                else sys.modules.get(owner)
+                if isinstance(owner, str)
+                else None
+            )
             if other is not None and other.__name__ not in walked and user_file(other):
                 queue.append(other)
-    return tuple(sorted((name, file, sha256_hex(Path(file).read_bytes()))
-                        for name, file in found.items() if Path(file) not in own_files))
+    return tuple(
+        sorted(
+            (name, file, sha256_hex(Path(file).read_bytes()))
+            for name, file in found.items()
+            if Path(file) not in own_files
+        )
+    )
 
 
 def with_helpers(code, helpers):
@@ -238,16 +285,20 @@ def load(spec, kind="plugin", origin="--plugin"):
     path = Path(spec).expanduser().resolve()
     if is_file:
         if path.is_dir():
-            raise PluginError(f"{origin} {spec}: is a folder; give a .py file, or the module "
-                              f"name of a package (a folder with an __init__.py) on the path")
+            raise PluginError(
+                f"{origin} {spec}: is a folder; give a .py file, or the module "
+                f"name of a package (a folder with an __init__.py) on the path"
+            )
         try:
             data = path.read_bytes()
         except OSError as err:
             raise PluginError(f"{origin} {spec}: cannot read it ({err.strerror})") from None
         if path.name in LOADED:
             if LOADED[path.name].path != str(path):
-                raise PluginError(f"{origin} {spec}: another {path.name} is loaded already "
-                                  f"({LOADED[path.name].path}); rename one of them")
+                raise PluginError(
+                    f"{origin} {spec}: another {path.name} is loaded already "
+                    f"({LOADED[path.name].path}); rename one of them"
+                )
             return LOADED[path.name], sys.modules[LOADED[path.name].module]
     elif spec in LOADED:
         return LOADED[spec], sys.modules[LOADED[spec].module]
@@ -257,24 +308,31 @@ def load(spec, kind="plugin", origin="--plugin"):
     try:
         with importing(path if is_file else spec) as held:
             try:
-                module = run_file(file_module_name(path), path, data) if is_file \
+                module = (
+                    run_file(file_module_name(path), path, data)
+                    if is_file
                     else importlib.import_module(spec)
+                )
             except SystemExit as exit_:
                 said = held.getvalue().strip().splitlines()
-                raise PluginError(f"{origin} {spec}: it calls sys.exit({exit_.code!r}) while it "
-                                  f"is imported" + (f" (it printed: {said[-1].strip()})" if said
-                                                    else "") + "; a plugin or study must not "
-                                  "exit or parse the command line at import") from None
+                raise PluginError(
+                    f"{origin} {spec}: it calls sys.exit({exit_.code!r}) while it "
+                    f"is imported"
+                    + (f" (it printed: {said[-1].strip()})" if said else "")
+                    + "; a plugin or study must not "
+                    "exit or parse the command line at import"
+                ) from None
         if is_file:
             name, source, sha = path.name, data, sha256_hex(data)
-            code = study_code_sha256(importlib.util.decode_source(data)) \
-                if kind == "study" else sha
+            code = study_code_sha256(importlib.util.decode_source(data)) if kind == "study" else sha
             own_files = {path}
         else:
             if getattr(module, "__file__", None) is None:
-                raise PluginError(f"{origin} {spec}: is a folder without __init__.py (a "
-                                  f"namespace package); add {spec}/__init__.py that imports "
-                                  f"its modules, or give a .py file")
+                raise PluginError(
+                    f"{origin} {spec}: is a folder without __init__.py (a "
+                    f"namespace package); add {spec}/__init__.py that imports "
+                    f"its modules, or give a .py file"
+                )
             name, source = spec, None
             path, files = module_files(module)
             sha = code = files_sha256(path, files)
@@ -285,13 +343,16 @@ def load(spec, kind="plugin", origin="--plugin"):
         hint = ""
         if isinstance(err, ModuleNotFoundError) and Path(f"{spec}.py").is_file():
             hint = f" (for the file here, give its path: {origin} ./{spec}.py)"
-        raise PluginError(f"{origin} {spec}: importing it raised "
-                          f"{type(err).__name__}: {one_line(err)}{hint}") from None
+        raise PluginError(
+            f"{origin} {spec}: importing it raised {type(err).__name__}: {one_line(err)}{hint}"
+        ) from None
     touched = builtin_change()
     if touched:
-        raise PluginError(f"{origin} {spec}: it changes the built-in {touched}; a plugin may "
-                          f"add components, never change a built-in one (register yours "
-                          f"under a new name)")
+        raise PluginError(
+            f"{origin} {spec}: it changes the built-in {touched}; a plugin may "
+            f"add components, never change a built-in one (register yours "
+            f"under a new name)"
+        )
     after, settings_after = snapshot()
     registers = tuple(sorted(key for key, entry in after.items() if before.get(key) != entry))
     for kind_name in registers:
@@ -299,8 +360,18 @@ def load(spec, kind="plugin", origin="--plugin"):
         if problem:
             raise PluginError(f"{origin} {spec}: {problem}")
     helpers = helper_modules(module, set(sys.modules) - modules_before, own_files)
-    plugin = Plugin(name, kind, module.__name__, str(path), sha, with_helpers(code, helpers),
-                    source, registers, tuple(sorted(settings_after - settings_before)), helpers)
+    plugin = Plugin(
+        name,
+        kind,
+        module.__name__,
+        str(path),
+        sha,
+        with_helpers(code, helpers),
+        source,
+        registers,
+        tuple(sorted(settings_after - settings_before)),
+        helpers,
+    )
     LOADED[name] = plugin
     return plugin, module
 
@@ -318,35 +389,53 @@ def component_problem(kind, name, entry):
     name it, a trainer whose `honours` leaves out `trainer`."""
     function = entry.train if isinstance(entry, Trainer) else entry
     try:
-        parameters = inspect.signature(function).parameters if isinstance(
-            function, (type, types.FunctionType)) else {}
+        parameters = (
+            inspect.signature(function).parameters
+            if isinstance(function, (type, types.FunctionType))
+            else {}
+        )
     except (TypeError, ValueError):
         parameters = {}
     for key, p in parameters.items():
         if isinstance(p.default, MUTABLE):
-            return (f"{kind} {name!r}: the argument {key!r} defaults to a {type(p.default).__name__}"
-                    f" ({p.default!r}), one object shared by every run in a worker; default to "
-                    f"None or a tuple and make a new one inside")
-        if kind in SET_BY_NAME and key not in SCHEMA and p.default is p.empty and \
-                p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-            return (f"{kind} {name!r}: the argument {key!r} has no default; give it one (a grid "
-                    f"sets it by name, and a run that does not gets the default)")
+            return (
+                f"{kind} {name!r}: the argument {key!r} defaults to a {type(p.default).__name__}"
+                f" ({p.default!r}), one object shared by every run in a worker; default to "
+                f"None or a tuple and make a new one inside"
+            )
+        if (
+            kind in SET_BY_NAME
+            and key not in SCHEMA
+            and p.default is p.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ):
+            return (
+                f"{kind} {name!r}: the argument {key!r} has no default; give it one (a grid "
+                f"sets it by name, and a run that does not gets the default)"
+            )
     if kind == REGULARIZERS.kind:
         defaults = {key: setting.default for key, setting in SCHEMA.items()}
-        on = [f"{key}={setting.default!r}" for key, setting in entry.settings.items()
-              if setting.default]
+        on = [
+            f"{key}={setting.default!r}"
+            for key, setting in entry.settings.items()
+            if setting.default
+        ]
         try:
             switched_on = entry.is_on(defaults)
         except Exception as err:  # noqa: BLE001 - a plugin's code, reported in one line
             return f"regularizer {name!r}: is_on(the default settings) raised {type(err).__name__}"
         if on or switched_on:
-            return (f"regularizer {name!r} is on in a run that does not name it"
-                    + (f" (its setting {on[0]} is not off)" if on else "")
-                    + "; every setting must default to off (0, None or False), so that the "
-                    "baseline 'none' stays the baseline")
+            return (
+                f"regularizer {name!r} is on in a run that does not name it"
+                + (f" (its setting {on[0]} is not off)" if on else "")
+                + "; every setting must default to off (0, None or False), so that the "
+                "baseline 'none' stays the baseline"
+            )
     if isinstance(entry, Trainer) and entry.honours is not None and "trainer" not in entry.honours:
-        return (f"trainer {name!r}: honours= must include 'trainer' (the setting that chooses it), "
-                f"beside every other setting it implements")
+        return (
+            f"trainer {name!r}: honours= must include 'trainer' (the setting that chooses it), "
+            f"beside every other setting it implements"
+        )
     return None
 
 
@@ -357,11 +446,16 @@ def one_line(err):
 def specs_from_environment(environ=None):
     """(origin, module) of every entry point of ENTRY_POINT_GROUP, then (origin, spec) of
     $SCRATCHBENCH_PLUGINS, comma- or os.pathsep-separated."""
-    found = [(f"entry point {ep.name!r}", ep.module)
-             for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)]
+    found = [
+        (f"entry point {ep.name!r}", ep.module)
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    ]
     listed = (os.environ if environ is None else environ).get(PLUGINS_ENV, "")
-    found += [(f"${PLUGINS_ENV}", part.strip())
-              for part in re.split(f"[,{re.escape(os.pathsep)}]", listed) if part.strip()]
+    found += [
+        (f"${PLUGINS_ENV}", part.strip())
+        for part in re.split(f"[,{re.escape(os.pathsep)}]", listed)
+        if part.strip()
+    ]
     return found
 
 
@@ -370,6 +464,7 @@ class Study:
     """What a study declares: its grids, the built-in grids it replaces, what each grid's
     report needs ({grid: declaration}, analysis/report/needs.py) and the grids run when no
     --grid is given (empty: all of its grids)."""
+
     grids: dict
     replaces: set
     reports: dict
@@ -383,8 +478,10 @@ def load_study(spec):
     where = f"--study {spec}"
     if not hasattr(module, "GRIDS"):
         close = [n for n in vars(module) if n.isupper() and n not in STUDY_NAMES]
-        raise PluginError(f"{where}: defines no GRIDS (a dict mapping grid names to blocks)"
-                          + (f"; it defines {', '.join(sorted(close))}" if close else ""))
+        raise PluginError(
+            f"{where}: defines no GRIDS (a dict mapping grid names to blocks)"
+            + (f"; it defines {', '.join(sorted(close))}" if close else "")
+        )
     grids = module.GRIDS
     replaces = getattr(module, "REPLACES", set())
     reports = getattr(module, "REPORTS", {})
@@ -396,8 +493,10 @@ def load_study(spec):
     if not isinstance(reports, dict) or not set(reports) <= set(grids):
         raise PluginError(f"{where}: REPORTS must map grids it defines to declarations")
     if not is_names(defaults, (list, tuple)) or not set(defaults) <= set(grids):
-        raise PluginError(f"{where}: DEFAULT_GRIDS must be a list of grids it defines "
-                          f"({', '.join(grids) or 'none'}), got {defaults!r}")
+        raise PluginError(
+            f"{where}: DEFAULT_GRIDS must be a list of grids it defines "
+            f"({', '.join(grids) or 'none'}), got {defaults!r}"
+        )
     return Study(grids, set(replaces), reports, list(defaults))
 
 
@@ -408,8 +507,12 @@ def is_names(value, containers):
 def defined_in_main():
     """'optimizer 'x'' for each registry entry (a class or function) defined in __main__, which
     worker processes do not import."""
-    return [f"{r.kind} {name!r}" for r in REGISTRIES for name, entry in r.items()
-            if getattr(entry, "__module__", None) == "__main__"]
+    return [
+        f"{r.kind} {name!r}"
+        for r in REGISTRIES
+        for name, entry in r.items()
+        if getattr(entry, "__module__", None) == "__main__"
+    ]
 
 
 def load_in_worker(plugins):
@@ -427,16 +530,21 @@ def load_in_worker(plugins):
                     module = importlib.import_module(plugin.module)
                     root, files = module_files(module)
                     if files_sha256(root, files) != plugin.sha256:
-                        raise PluginError(f"its files at {root} differ from the client's "
-                                          f"(sha256 {plugin.sha256[:12]}...)")
+                        raise PluginError(
+                            f"its files at {root} differ from the client's "
+                            f"(sha256 {plugin.sha256[:12]}...)"
+                        )
             for helper, file, sha in plugin.helpers:
                 here = user_file(sys.modules.get(helper))
                 if here is None or sha256_hex(Path(here).read_bytes()) != sha:
-                    raise PluginError(f"its helper module {helper} ({here or 'not imported'}) "
-                                      f"differs from the client's {file}")
+                    raise PluginError(
+                        f"its helper module {helper} ({here or 'not imported'}) "
+                        f"differs from the client's {file}"
+                    )
         except (Exception, SystemExit) as err:  # noqa: BLE001 - reported by probe / run_checked
-            _WORKER_FAILURE.append(f"{plugin.kind} {plugin.name}: {type(err).__name__}: "
-                                   f"{one_line(err)}")
+            _WORKER_FAILURE.append(
+                f"{plugin.kind} {plugin.name}: {type(err).__name__}: {one_line(err)}"
+            )
             return
         LOADED[plugin.name] = plugin
 
@@ -452,12 +560,15 @@ def probe(plugins, components=(), settings=()):
     load_in_worker(plugins)
     if _WORKER_FAILURE:
         return f"worker {worker_name()} cannot load {_WORKER_FAILURE[0]}"
-    missing = [f"{kind} {name!r}" for kind, name in sorted(components)
-               if name not in registry_of(kind)]
+    missing = [
+        f"{kind} {name!r}" for kind, name in sorted(components) if name not in registry_of(kind)
+    ]
     missing += [f"setting {key!r}" for key in sorted(settings) if key not in SCHEMA]
     if missing:
-        return (f"worker {worker_name()} has no {missing[0]}: load the module that registers it "
-                f"with --plugin MODULE or --study FILE, so that every worker imports it")
+        return (
+            f"worker {worker_name()} has no {missing[0]}: load the module that registers it "
+            f"with --plugin MODULE or --study FILE, so that every worker imports it"
+        )
     return None
 
 
@@ -468,8 +579,12 @@ def registry_of(kind):
 def needs(configs):
     """(components, settings) that runs of `configs` need a worker to have: (registry kind,
     name) of each component they name, and the settings they hold besides `plugins`."""
-    components = {(r.kind, config[key]) for config in configs
-                  for key, r in COMPONENT_SETTINGS.items() if config.get(key) is not None}
+    components = {
+        (r.kind, config[key])
+        for config in configs
+        for key, r in COMPONENT_SETTINGS.items()
+        if config.get(key) is not None
+    }
     return components, {key for config in configs for key in config if key not in STAMPS}
 
 

@@ -13,6 +13,7 @@ back to back. nn_core's floor is its matrix products alone plus that in-epoch op
 epoch it would take if everything else in a step were free. A last table states each of the speed
 issue's targets, the measured figure, whether it is met and what the floor would give.
 """
+
 import argparse
 import math
 import os
@@ -68,7 +69,7 @@ def gemm_gflops(threads, n=2048, repeats=5):
             start = time.perf_counter()
             a @ b
             times.append(time.perf_counter() - start)
-    return 2 * n ** 3 / min(times) / 1e9
+    return 2 * n**3 / min(times) / 1e9
 
 
 class NoStep:
@@ -85,8 +86,9 @@ def nn_core_trainer(X, y, spec, threads, optimizer_steps=True):
     rng = np.random.default_rng(0)
     model = MLP(spec["sizes"], rng, activation=spec["activation"])
     opt = OPTIMIZERS.create(spec["optimizer"], lr=spec["lr"]) if optimizer_steps else NoStep()
-    return lambda: fit(model, X, y, optimizer=opt, rng=rng, epochs=1,
-                       batch_size=BATCH).train_time_s[0]
+    return lambda: fit(
+        model, X, y, optimizer=opt, rng=rng, epochs=1, batch_size=BATCH
+    ).train_time_s[0]
 
 
 def matmuls_alone(X, y, spec, threads):
@@ -149,9 +151,10 @@ def torch_trainer(X, y, spec, threads):
         if i < len(spec["sizes"]) - 2:
             layers.append(act())
     model = torch.nn.Sequential(*layers)
-    opt = {"adam": lambda p: torch.optim.Adam(p, lr=spec["lr"]),
-           "momentum": lambda p: torch.optim.SGD(p, lr=spec["lr"], momentum=0.9)}[spec["optimizer"]](
-        model.parameters())
+    opt = {
+        "adam": lambda p: torch.optim.Adam(p, lr=spec["lr"]),
+        "momentum": lambda p: torch.optim.SGD(p, lr=spec["lr"], momentum=0.9),
+    }[spec["optimizer"]](model.parameters())
     loss_fn = torch.nn.CrossEntropyLoss()
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
 
@@ -159,7 +162,7 @@ def torch_trainer(X, y, spec, threads):
         start = time.perf_counter()
         order = torch.randperm(len(X_t))
         for i in range(0, len(X_t), BATCH):
-            idx = order[i:i + BATCH]
+            idx = order[i : i + BATCH]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(X_t[idx]), y_t[idx])
             loss.backward()
@@ -173,11 +176,20 @@ def sklearn_trainer(X, y, spec, threads):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    solver = ({"solver": "adam"} if spec["optimizer"] == "adam"
-              else {"solver": "sgd", "momentum": 0.9, "nesterovs_momentum": False})
-    model = MLPClassifier(hidden_layer_sizes=spec["sizes"][1:-1], batch_size=BATCH,
-                          activation={"relu": "relu", "sigmoid": "logistic"}[spec["activation"]],
-                          learning_rate_init=spec["lr"], random_state=0, alpha=0.0, **solver)
+    solver = (
+        {"solver": "adam"}
+        if spec["optimizer"] == "adam"
+        else {"solver": "sgd", "momentum": 0.9, "nesterovs_momentum": False}
+    )
+    model = MLPClassifier(
+        hidden_layer_sizes=spec["sizes"][1:-1],
+        batch_size=BATCH,
+        activation={"relu": "relu", "sigmoid": "logistic"}[spec["activation"]],
+        learning_rate_init=spec["lr"],
+        random_state=0,
+        alpha=0.0,
+        **solver,
+    )
 
     def epoch():
         with warnings.catch_warnings():
@@ -204,9 +216,19 @@ def median_epochs(trainers, threads, epochs):
 
 def bench_grid(seeds, epochs=2):
     """Runs of the default grid's size: a 784-256-128-10 MLP on MNIST, Adam, batch 128."""
-    return [{"base": {"dataset": "mnist", "hidden": [256, 128], "epochs": epochs,
-                      "batch_size": BATCH, "optimizer": "adam", "lr": 1e-3},
-             "axes": {"activation": ["relu", "tanh"], "seed": seeds}}]
+    return [
+        {
+            "base": {
+                "dataset": "mnist",
+                "hidden": [256, 128],
+                "epochs": epochs,
+                "batch_size": BATCH,
+                "optimizer": "adam",
+                "lr": 1e-3,
+            },
+            "axes": {"activation": ["relu", "tanh"], "seed": seeds},
+        }
+    ]
 
 
 def worker_counts(cores):
@@ -237,7 +259,9 @@ def grid_scaling(data_dir, counts, runs_per_worker=4, epochs=2, rounds=2):
     train seconds (and its slowdown against 1 worker: contention for memory bandwidth and
     caches), and each run's seconds outside training and evaluation (building the model, and
     loading the data where a worker missed the warm-up)."""
-    timed = expand_grid("bench", bench_grid(list(range(runs_per_worker * max(counts) // 2)), epochs))
+    timed = expand_grid(
+        "bench", bench_grid(list(range(runs_per_worker * max(counts) // 2)), epochs)
+    )
     rows = {w: {"wall_s": math.inf, "rss_mb": 0.0} for w in counts}
     for _ in range(rounds):
         for w in counts:
@@ -252,9 +276,13 @@ def grid_scaling(data_dir, counts, runs_per_worker=4, epochs=2, rounds=2):
             row = rows[w]
             row["rss_mb"] = max(row["rss_mb"], *(r["worker_peak_rss_mb"] for r in records))
             if wall < row["wall_s"]:
-                row.update(wall_s=wall, train_s=statistics.mean(r["train_time_s"] for r in records),
-                           outside_s=statistics.mean(r["wall_time_s"] - r["train_time_s"]
-                                                     - r["eval_time_s"] for r in records))
+                row.update(
+                    wall_s=wall,
+                    train_s=statistics.mean(r["train_time_s"] for r in records),
+                    outside_s=statistics.mean(
+                        r["wall_time_s"] - r["train_time_s"] - r["eval_time_s"] for r in records
+                    ),
+                )
     for row in rows.values():
         row["runs"] = len(timed)
     return with_efficiency(rows)
@@ -264,20 +292,27 @@ def with_efficiency(rows):
     """Add to each worker count w's row its parallel efficiency T1 / (w Tw) and the slowdown of
     its runs' training against 1 worker's (both need the row of 1 worker)."""
     for w, row in rows.items():
-        row.update(efficiency=rows[1]["wall_s"] / (w * row["wall_s"]),
-                   slowdown=row["train_s"] / rows[1]["train_s"])
+        row.update(
+            efficiency=rows[1]["wall_s"] / (w * row["wall_s"]),
+            slowdown=row["train_s"] / rows[1]["train_s"],
+        )
     return rows
 
 
 def scaling_table(rows):
     """Markdown table of `grid_scaling`'s rows."""
-    lines = ["| workers | runs | wall s (warm) | parallel efficiency | fresh pool start s | "
-             "train s per run | slowdown vs 1 worker | s per run outside training | "
-             "peak RSS per worker MB |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| workers | runs | wall s (warm) | parallel efficiency | fresh pool start s | "
+        "train s per run | slowdown vs 1 worker | s per run outside training | "
+        "peak RSS per worker MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for w, r in rows.items():
-        lines.append(f"| {w} | {r['runs']} | {r['wall_s']:.1f} | {r['efficiency']:.2f} | "
-                     f"{r['start_s']:.2f} | {r['train_s']:.2f} | {r['slowdown']:.2f} | "
-                     f"{r['outside_s']:.2f} | {r['rss_mb']:.0f} |")
+        lines.append(
+            f"| {w} | {r['runs']} | {r['wall_s']:.1f} | {r['efficiency']:.2f} | "
+            f"{r['start_s']:.2f} | {r['train_s']:.2f} | {r['slowdown']:.2f} | "
+            f"{r['outside_s']:.2f} | {r['rss_mb']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -291,22 +326,29 @@ def data_load_seconds(data_dir):
 def print_scaling(data_dir, cores, rows):
     measured = ", ".join(map(str, rows))
     missing = [w for w in WORKER_COUNTS if w not in rows]
-    print(f"Grid scaling (loky, {cores} cores; {rows[max(rows)]['runs']} runs of the default "
-          f"grid's size, 2 epochs each; best of 2 rounds; workers measured: {measured}):\n")
+    print(
+        f"Grid scaling (loky, {cores} cores; {rows[max(rows)]['runs']} runs of the default "
+        f"grid's size, 2 epochs each; best of 2 rounds; workers measured: {measured}):\n"
+    )
     print(scaling_table(rows))
-    print(f"\nData load per worker (MNIST splits from the memory-mapped cache): "
-          f"{data_load_seconds(data_dir):.2f} s")
+    print(
+        f"\nData load per worker (MNIST splits from the memory-mapped cache): "
+        f"{data_load_seconds(data_dir):.2f} s"
+    )
     if missing:
-        print(f"Not measured: {', '.join(map(str, missing))} workers (this machine has {cores} "
-              f"cores)")
+        print(
+            f"Not measured: {', '.join(map(str, missing))} workers (this machine has {cores} cores)"
+        )
     print("grid_eff " + " ".join(f"{w}w={r['efficiency']:.2f}" for w, r in rows.items()) + "\n")
 
 
 def speed_figures(medians, seconds, roof_1_thread, n_train):
     """The speed targets' figures for a reference-workload epoch of `seconds` at 1 thread."""
     flops = matmul_flops_per_sample(REFERENCE["sizes"]) * n_train
-    figures = {"nn_core/sklearn": seconds / medians[REF, "sklearn (float32)", 1],
-               "roof": 100 * flops / seconds / 1e9 / roof_1_thread}
+    figures = {
+        "nn_core/sklearn": seconds / medians[REF, "sklearn (float32)", 1],
+        "roof": 100 * flops / seconds / 1e9 / roof_1_thread,
+    }
     if (REF, "PyTorch 2.13 CPU", 1) in medians:
         figures["nn_core/torch"] = seconds / medians[REF, "PyTorch 2.13 CPU", 1]
     return figures
@@ -315,8 +357,9 @@ def speed_figures(medians, seconds, roof_1_thread, n_train):
 def floor_seconds(medians):
     """The epoch nn_core would take if all but its matrix products and optimizer steps were free:
     its matrix products alone plus what its optimizer steps add to the epoch."""
-    in_epoch_optimizer = (medians[REF, "nn_core", 1]
-                          - medians[REF, "nn_core: epoch without optimizer steps", 1])
+    in_epoch_optimizer = (
+        medians[REF, "nn_core", 1] - medians[REF, "nn_core: epoch without optimizer steps", 1]
+    )
     return medians[REF, "nn_core: matrix products alone", 1] + in_epoch_optimizer
 
 
@@ -329,8 +372,10 @@ def targets_table(measured, at_floor):
             value = measured[key]
             met = value <= bound if relation == "<=" else value >= bound
             floor = f"{at_floor[key]:.2f}" if key in at_floor else "-"
-            lines.append(f"| {label} | {relation} {bound} | {value:.2f} | {'yes' if met else 'no'} "
-                         f"| {floor} |")
+            lines.append(
+                f"| {label} | {relation} {bound} | {value:.2f} | {'yes' if met else 'no'} "
+                f"| {floor} |"
+            )
     return "\n".join(lines)
 
 
@@ -338,17 +383,25 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs (after one warm-up)")
     parser.add_argument("--no-torch", action="store_true")
-    parser.add_argument("--scaling-only", action="store_true",
-                        help="only the grid-scaling table (the last part of make bench)")
-    parser.add_argument("--runs-per-worker", type=int, default=4,
-                        help="the scaling grid has this many runs per worker at the most workers")
+    parser.add_argument(
+        "--scaling-only",
+        action="store_true",
+        help="only the grid-scaling table (the last part of make bench)",
+    )
+    parser.add_argument(
+        "--runs-per-worker",
+        type=int,
+        default=4,
+        help="the scaling grid has this many runs per worker at the most workers",
+    )
     args = parser.parse_args()
     data_dir = default_data_dir()
     DATASETS["mnist"].fetch(data_dir, log=lambda line: print(line, file=sys.stderr))
     cores = os.cpu_count()
     if args.scaling_only:
-        print_scaling(data_dir, cores, grid_scaling(data_dir, worker_counts(cores),
-                                                    args.runs_per_worker))
+        print_scaling(
+            data_dir, cores, grid_scaling(data_dir, worker_counts(cores), args.runs_per_worker)
+        )
         return
     load_times = []
     for _ in range(5):
@@ -368,49 +421,66 @@ def main():
     if not args.no_torch:
         peers["PyTorch 2.13 CPU"] = torch_trainer
     # Where nn_core's epoch goes, timed in the same rounds (see the module docstring).
-    parts = {"nn_core: matrix products alone": matmuls_alone,
-             "nn_core: optimizer steps alone": optimizer_alone,
-             "nn_core: epoch without optimizer steps": without_optimizer_steps}
+    parts = {
+        "nn_core: matrix products alone": matmuls_alone,
+        "nn_core: optimizer steps alone": optimizer_alone,
+        "nn_core: epoch without optimizer steps": without_optimizer_steps,
+    }
     roof = {t: gemm_gflops(t) for t in (1, 2)}
     rows, medians = [], {}
-    for workload, spec in [(REF, REFERENCE),
-                           ("784-64-10 sigmoid momentum", SMALL)]:
+    for workload, spec in [(REF, REFERENCE), ("784-64-10 sigmoid momentum", SMALL)]:
         flops = matmul_flops_per_sample(spec["sizes"]) * n_train
         for threads in (1, 2):
-            trainers = {name: make(X, y, spec, threads)
-                        for name, make in {**peers, **parts}.items()}
+            trainers = {
+                name: make(X, y, spec, threads) for name, make in {**peers, **parts}.items()
+            }
             for name, median in median_epochs(trainers, threads, args.epochs).items():
                 medians[workload, name, threads] = median
                 if name == "nn_core: optimizer steps alone":  # no matrix products in it
                     rows.append(f"| {workload} | {name} | {threads} | {median:.3f} | - | - |")
                     continue
                 gflops = flops / median / 1e9
-                rows.append(f"| {workload} | {name} | {threads} | {median:.3f} | {gflops:.1f} | "
-                            f"{100 * gflops / roof[threads]:.0f}% |")
+                rows.append(
+                    f"| {workload} | {name} | {threads} | {median:.3f} | {gflops:.1f} | "
+                    f"{100 * gflops / roof[threads]:.0f}% |"
+                )
                 print(rows[-1], file=sys.stderr)
     efficiency = grid[2]["efficiency"]
 
-    print(f"GEMM roof (numpy float32, 2048^3): {roof[1]:.0f} GFLOP/s on 1 thread, "
-          f"{roof[2]:.0f} on 2")
-    print(f"Loading cached MNIST (memory-mapped, SHA-256 verified): median "
-          f"{statistics.median(load_times):.3f} s\n")
+    print(
+        f"GEMM roof (numpy float32, 2048^3): {roof[1]:.0f} GFLOP/s on 1 thread, {roof[2]:.0f} on 2"
+    )
+    print(
+        f"Loading cached MNIST (memory-mapped, SHA-256 verified): median "
+        f"{statistics.median(load_times):.3f} s\n"
+    )
     print("| workload | implementation | threads | s/epoch (median) | GFLOP/s | % of roof |")
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))
     print()
     print_scaling(data_dir, cores, grid)
     print(f"(peak RSS per worker includes {mapped_mb:.0f} MB of memory-mapped MNIST)\n")
-    measured = {**speed_figures(medians, medians[REF, "nn_core", 1], roof[1], n_train),
-                "grid_eff": efficiency,
-                "rss_mb": 2 * (grid[2]["rss_mb"] - mapped_mb)}  # at most: twice the larger worker
+    measured = {
+        **speed_figures(medians, medians[REF, "nn_core", 1], roof[1], n_train),
+        "grid_eff": efficiency,
+        "rss_mb": 2 * (grid[2]["rss_mb"] - mapped_mb),
+    }  # at most: twice the larger worker
     floor = floor_seconds(medians)
     at_floor = speed_figures(medians, floor, roof[1], n_train)
-    print("Targets (the floor: nn_core's matrix products alone plus what its optimizer steps add "
-          f"to its epoch, {floor:.3f} s/epoch at 1 thread):\n")
+    print(
+        "Targets (the floor: nn_core's matrix products alone plus what its optimizer steps add "
+        f"to its epoch, {floor:.3f} s/epoch at 1 thread):\n"
+    )
     print(targets_table(measured, at_floor))
-    print("\n" + " ".join(f"{key}={measured[key]:.2f}" for key in ("nn_core/torch", "nn_core/sklearn")
-                          if key in measured)
-          + f" roof={measured['roof']:.0f}% grid_eff={efficiency:.2f}")
+    print(
+        "\n"
+        + " ".join(
+            f"{key}={measured[key]:.2f}"
+            for key in ("nn_core/torch", "nn_core/sklearn")
+            if key in measured
+        )
+        + f" roof={measured['roof']:.0f}% grid_eff={efficiency:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Registries (one per component kind; add an entry with `@REGISTRY.register("name")`):
 ACTIVATIONS, LOSSES, INITIALIZERS, OPTIMIZERS, REGULARIZERS, SCHEDULES.
 """
+
 from .activations import ACTIVATIONS
 from .augment import RandomShiftRotateFlip
 from .initializers import INITIALIZERS
@@ -15,6 +16,20 @@ from .regularizers import REGULARIZERS
 from .schedules import SCHEDULES
 from .train import History, fit
 
-__all__ = ["ACTIVATIONS", "INITIALIZERS", "LOSSES", "OPTIMIZERS", "REGULARIZERS", "SCHEDULES",
-           "Dense", "Dropout", "History", "MLP", "RandomShiftRotateFlip", "Registry",
-           "UnknownNameError", "fit", "one_hot"]
+__all__ = [
+    "ACTIVATIONS",
+    "INITIALIZERS",
+    "LOSSES",
+    "OPTIMIZERS",
+    "REGULARIZERS",
+    "SCHEDULES",
+    "Dense",
+    "Dropout",
+    "History",
+    "MLP",
+    "RandomShiftRotateFlip",
+    "Registry",
+    "UnknownNameError",
+    "fit",
+    "one_hot",
+]

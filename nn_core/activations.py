@@ -4,6 +4,7 @@ Every derivative is taken w.r.t. the pre-activation z: `backward(z, a, da)` retu
 dz = da * f'(z). It may overwrite `da` in place (the caller owns that buffer and no longer needs it).
 `default_init` names the initializer that keeps activations' variance stable for that nonlinearity.
 """
+
 import numpy as np
 
 from .registry import Registry

@@ -13,6 +13,7 @@ turned back into pixels, moved, and normalized again. (Moving normalized values 
 pixel's statistics to another position and fill the border with the mean image instead of
 background.)
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,12 +27,15 @@ from .settings import Setting, number
 class RandomShiftRotateFlip(Regularizer):
     into = DATA
     settings = {
-        "augment_shift": Setting(0, (int,), number(0, 10), argument="max_shift",
-                                 help="max random shift in pixels"),
-        "augment_degrees": Setting(0.0, (float,), number(0, 180), argument="max_degrees",
-                                   help="max random rotation"),
-        "augment_flip": Setting(False, (bool,), argument="flip",
-                                help="mirror left-right with probability 1/2"),
+        "augment_shift": Setting(
+            0, (int,), number(0, 10), argument="max_shift", help="max random shift in pixels"
+        ),
+        "augment_degrees": Setting(
+            0.0, (float,), number(0, 180), argument="max_degrees", help="max random rotation"
+        ),
+        "augment_flip": Setting(
+            False, (bool,), argument="flip", help="mirror left-right with probability 1/2"
+        ),
     }
 
     image_shape: tuple  # (h, w)
@@ -43,8 +47,12 @@ class RandomShiftRotateFlip(Regularizer):
 
     @classmethod
     def from_settings(cls, config, data=None):
-        return cls(data.image_shape, pixel_mean=data.pixel_mean, pixel_std=data.pixel_std,
-                   **cls.arguments(config))
+        return cls(
+            data.image_shape,
+            pixel_mean=data.pixel_mean,
+            pixel_std=data.pixel_std,
+            **cls.arguments(config),
+        )
 
     def __call__(self, batch, rng):
         """batch (n, h*w) -> augmented copy (n, h*w), same dtype."""

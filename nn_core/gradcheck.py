@@ -1,4 +1,5 @@
 """Central finite differences, to check analytic gradients (use float64)."""
+
 import numpy as np
 
 

@@ -4,6 +4,7 @@ Each targets a weight variance (Glorot & Bengio 2010; He et al. 2015; LeCun et a
 glorot 2/(fan_in+fan_out), he 2/fan_in, lecun 1/fan_in. Uniform variants draw from
 U(-limit, limit) with limit = sqrt(3 var); normal variants from N(0, var). Biases start at 0.
 """
+
 from dataclasses import dataclass
 from typing import Callable
 

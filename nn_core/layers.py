@@ -4,6 +4,7 @@ Dense computes z = x @ W + b, a = f(z) with x (n, d_in), W (d_in, d_out), b (d_o
 `backward(da)` takes dLoss/da (n, d_out), writes dW and db into the layer's gradient arrays and
 returns dx = dLoss/dx (n, d_in). Dropout is inverted dropout: scaled at train time, identity at eval.
 """
+
 import numpy as np
 
 from .activations import ACTIVATIONS
@@ -19,7 +20,9 @@ class Dense:
 
     def __init__(self, W, b, dW, db, activation="identity"):
         self.W, self.b, self.dW, self.db = W, b, dW, db
-        self.activation = ACTIVATIONS.create(activation) if isinstance(activation, str) else activation
+        self.activation = (
+            ACTIVATIONS.create(activation) if isinstance(activation, str) else activation
+        )
 
     @classmethod
     def create(cls, d_in, d_out, activation, rng, init=None, dtype=np.float32):

@@ -4,6 +4,7 @@ Shapes: logits (n, k), targets Y (n, k) (one-hot rows for classification). Every
 mean, and every gradient is dLoss/dlogits, already divided by n. Fusing the output with its loss
 makes all three gradients take the form (output - Y) / n, and keeps them finite for any logits.
 """
+
 import numpy as np
 
 from .registry import Registry

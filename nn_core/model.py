@@ -5,6 +5,7 @@ as views; gradients mirror that layout in `grads_flat`. An optimizer step, L2 or
 then a few vector operations on two arrays, and outside code still reaches every array in order
 through `parameters()` and `gradients()` ([W0, b0, W1, b1, ...]).
 """
+
 import json
 
 import numpy as np
@@ -55,23 +56,42 @@ class MLP:
         float32 for training, float64 for gradient checks.
     """
 
-    def __init__(self, sizes, rng, activation="relu", loss="softmax_cross_entropy", dropout=0.0,
-                 init=None, dtype=np.float32, input_dropout=0.0, label_smoothing=0.0,
-                 activation_params=None):
+    def __init__(
+        self,
+        sizes,
+        rng,
+        activation="relu",
+        loss="softmax_cross_entropy",
+        dropout=0.0,
+        init=None,
+        dtype=np.float32,
+        input_dropout=0.0,
+        label_smoothing=0.0,
+        activation_params=None,
+    ):
         if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
             raise ValueError(f"sizes must list at least 2 positive widths, got {sizes}")
-        self.config = dict(sizes=[int(s) for s in sizes], activation=activation, loss=loss,
-                           dropout=float(dropout), init=init, dtype=np.dtype(dtype).name,
-                           input_dropout=float(input_dropout),
-                           label_smoothing=float(label_smoothing),
-                           activation_params=dict(activation_params or {}))
+        self.config = dict(
+            sizes=[int(s) for s in sizes],
+            activation=activation,
+            loss=loss,
+            dropout=float(dropout),
+            init=init,
+            dtype=np.dtype(dtype).name,
+            input_dropout=float(input_dropout),
+            label_smoothing=float(label_smoothing),
+            activation_params=dict(activation_params or {}),
+        )
         self.dtype = np.dtype(dtype)
         conflict = LabelSmoothing.conflict({"label_smoothing": label_smoothing, "loss": loss})
         if conflict:
             raise ValueError(conflict)
         self.eval_loss = LOSSES.create(loss)  # what `evaluate` reports
-        self.loss = (LOSSES.create(loss, label_smoothing=label_smoothing) if label_smoothing
-                     else self.eval_loss)  # what training minimizes
+        self.loss = (
+            LOSSES.create(loss, label_smoothing=label_smoothing)
+            if label_smoothing
+            else self.eval_loss
+        )  # what training minimizes
         hidden_init = INITIALIZERS[init or ACTIVATIONS[activation].default_init]
         shapes = list(zip(sizes[:-1], sizes[1:]))
         self.n_weights = sum(i * o for i, o in shapes)
@@ -85,15 +105,23 @@ class MLP:
         w_at, b_at = 0, self.n_weights
         for index, (d_in, d_out) in enumerate(shapes):
             is_output = index == len(shapes) - 1
-            w_views = [buf[w_at:w_at + d_in * d_out].reshape(d_in, d_out)
-                       for buf in (self.params_flat, self.grads_flat)]
-            b_views = [buf[b_at:b_at + d_out] for buf in (self.params_flat, self.grads_flat)]
+            w_views = [
+                buf[w_at : w_at + d_in * d_out].reshape(d_in, d_out)
+                for buf in (self.params_flat, self.grads_flat)
+            ]
+            b_views = [buf[b_at : b_at + d_out] for buf in (self.params_flat, self.grads_flat)]
             w_at, b_at = w_at + d_in * d_out, b_at + d_out
             initializer = INITIALIZERS["glorot_uniform"] if is_output else hidden_init
             w_views[0][...] = initializer(d_in, d_out, rng, self.dtype)
-            layer = Dense(w_views[0], b_views[0], w_views[1], b_views[1],
-                          ACTIVATIONS.create("identity") if is_output
-                          else ACTIVATIONS.create(activation, **self.config["activation_params"]))
+            layer = Dense(
+                w_views[0],
+                b_views[0],
+                w_views[1],
+                b_views[1],
+                ACTIVATIONS.create("identity")
+                if is_output
+                else ACTIVATIONS.create(activation, **self.config["activation_params"]),
+            )
             self.layers.append(layer)
             self.dense.append(layer)
             if dropout > 0 and not is_output:
@@ -102,20 +130,20 @@ class MLP:
     @property
     def weights_flat(self):
         """Every weight matrix, flattened and concatenated (a view): what L2 and decay act on."""
-        return self.params_flat[:self.n_weights]
+        return self.params_flat[: self.n_weights]
 
     @property
     def weight_grads_flat(self):
-        return self.grads_flat[:self.n_weights]
+        return self.grads_flat[: self.n_weights]
 
     @property
     def biases_flat(self):
         """Every bias vector, concatenated after the weights (a view): never decayed."""
-        return self.params_flat[self.n_weights:]
+        return self.params_flat[self.n_weights :]
 
     @property
     def bias_grads_flat(self):
-        return self.grads_flat[self.n_weights:]
+        return self.grads_flat[self.n_weights :]
 
     @property
     def n_params(self):
@@ -151,7 +179,7 @@ class MLP:
 
     def _batched_logits(self, X):
         for start in range(0, len(X), EVAL_BATCH):
-            yield start, self.forward(np.asarray(X[start:start + EVAL_BATCH], self.dtype))
+            yield start, self.forward(np.asarray(X[start : start + EVAL_BATCH], self.dtype))
 
     def predict_proba(self, X):
         """Output probabilities (n, k): softmax or sigmoid of the logits (identity for MSE)."""
@@ -166,7 +194,7 @@ class MLP:
         k = self.config["sizes"][-1]
         loss_sum, correct = 0.0, 0
         for start, logits in self._batched_logits(X):
-            labels = np.asarray(y[start:start + len(logits)])
+            labels = np.asarray(y[start : start + len(logits)])
             loss_sum += self.eval_loss.loss(logits, one_hot(labels, k, self.dtype)) * len(logits)
             correct += int((logits.argmax(axis=1) == labels).sum())
         return loss_sum / len(X), correct / len(X)

@@ -6,6 +6,7 @@ position in the list. `decay[i]` says whether params[i] gets weight decay (defau
 does); fit passes [True, False] for [weights, biases]. `lr` may be changed between steps (schedules).
 Every update writes into preallocated buffers, so one step allocates nothing.
 """
+
 import math
 
 import numpy as np
@@ -92,8 +93,8 @@ class Momentum(Optimizer):
 class Nesterov(Momentum):
     """Nesterov momentum, as torch.optim.SGD(momentum=mu, nesterov=True):
 
-        buf <- mu buf + g
-        p   <- p - lr (g + mu buf)
+    buf <- mu buf + g
+    p   <- p - lr (g + mu buf)
     """
 
     nesterov = True
@@ -206,11 +207,11 @@ class Adam(Optimizer):
         v *= self.beta2
         v += tmp
         # m / (sqrt(v)/s + eps) == s m / (sqrt(v) + eps s), s = sqrt(1 - beta2^t): one pass fewer
-        s = math.sqrt(1.0 - self.beta2 ** self.t)
+        s = math.sqrt(1.0 - self.beta2**self.t)
         np.sqrt(v, out=tmp)
         tmp += self.eps * s
         np.divide(m, tmp, out=tmp)
-        tmp *= self.lr / (1.0 - self.beta1 ** self.t) * s
+        tmp *= self.lr / (1.0 - self.beta1**self.t) * s
         p -= tmp
 
 

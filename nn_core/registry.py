@@ -4,6 +4,7 @@ Every component kind (activation, loss, initializer, optimizer, regularizer, sch
 `Registry`. Adding an entry is one `@REGISTRY.register("name")` line beside its definition; an
 unknown name fails with one line that suggests the closest match and lists the valid names.
 """
+
 import difflib
 
 

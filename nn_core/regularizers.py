@@ -15,6 +15,7 @@ constructor's own defaults are an "on" strength (the tests switch each regulariz
 ablations/config.py's SCHEMA and ablations/regularization.py read these declarations: a new
 regularizer is one registered class here (or in a plugin) and a grid level.
 """
+
 import numpy as np
 
 from .registry import Registry
@@ -81,8 +82,9 @@ class DecoupledWeightDecay(Regularizer):
     """Decoupled weight decay after each step: W <- W - lr * weight_decay * W
     (Loshchilov & Hutter 2019). Not part of the loss or the gradient."""
 
-    settings = {"decoupled_weight_decay": Setting(0.0, (float,), number(0),
-                                                  argument="weight_decay")}
+    settings = {
+        "decoupled_weight_decay": Setting(0.0, (float,), number(0), argument="weight_decay")
+    }
 
     def __init__(self, weight_decay=1e-4):
         self.weight_decay = weight_decay
@@ -111,8 +113,11 @@ class InputDropout(HiddenDropout):
     """Inverted dropout on the input features: MLP(input_dropout=rate) (Srivastava et al. 2014
     drop 20% of MNIST's pixels)."""
 
-    settings = {"input_dropout": Setting(0.0, (float,), fraction, argument="rate",
-                                         help="dropout on the input pixels")}
+    settings = {
+        "input_dropout": Setting(
+            0.0, (float,), fraction, argument="rate", help="dropout on the input pixels"
+        )
+    }
 
     def model_kwargs(self):
         return {"input_dropout": self.rate}
@@ -124,8 +129,15 @@ class LabelSmoothing(Regularizer):
     losses.SoftmaxCrossEntropy (Szegedy et al. 2016)."""
 
     into = MODEL
-    settings = {"label_smoothing": Setting(0.0, (float,), fraction, argument="eps",
-                                           help="targets (1 - eps) one-hot + eps / classes")}
+    settings = {
+        "label_smoothing": Setting(
+            0.0,
+            (float,),
+            fraction,
+            argument="eps",
+            help="targets (1 - eps) one-hot + eps / classes",
+        )
+    }
 
     def __init__(self, eps=0.1):
         self.eps = eps
@@ -145,8 +157,11 @@ class GradClipByGlobalNorm(Regularizer):
     """Rescale every gradient (weights and biases) by min(1, max_norm / ||g||_2) over all of them."""
 
     into = GRADIENT
-    settings = {"clip_norm": Setting(None, (float,), number(0, low_open=True), optional=True,
-                                     argument="max_norm")}
+    settings = {
+        "clip_norm": Setting(
+            None, (float,), number(0, low_open=True), optional=True, argument="max_norm"
+        )
+    }
 
     def __init__(self, max_norm=1.0):
         self.max_norm = max_norm

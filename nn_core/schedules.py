@@ -4,6 +4,7 @@
 (step + 1) / warmup_steps over the first warmup_steps = warmup_epochs * steps_per_epoch steps,
 multiplied into the decay below.
 """
+
 import math
 
 from .registry import Registry

@@ -4,6 +4,7 @@ A `Setting` is one grid setting's default, accepted types and check; ablations/c
 its SCHEMA from them, and a component (e.g. a regularizer) declares its own, so that its name,
 default ("off"), range and constructor argument live beside its code.
 """
+
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -21,6 +22,7 @@ class Setting:
 
 def number(low=None, high=None, low_open=False, high_open=False):
     """A check: finite, and within [low, high] (open at an end where `low_open`/`high_open`)."""
+
     def check(value):
         if not math.isfinite(value):
             return f"must be finite, got {value}"
@@ -29,6 +31,7 @@ def number(low=None, high=None, low_open=False, high_open=False):
         if high is not None and (value > high or (high_open and value == high)):
             return f"must be {'<' if high_open else '<='} {high}, got {value}"
         return None
+
     return check
 
 

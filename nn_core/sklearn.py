@@ -7,6 +7,7 @@ are the grid's settings (ablations/grid/config.py's SCHEMA names) and train exac
 nn_core trainer does: an int `random_state` seeds the same independent streams (initial weights,
 batch order, dropout noise) as the harness's `seed`, so the same settings give the same weights.
 """
+
 import numbers
 import warnings
 
@@ -30,8 +31,14 @@ STREAM_IDS = {"init": 0, "order": 1, "noise": 2, "split": 3}
 
 # the regularizers' grid settings this estimator takes (every non-DATA regularizer's: a test
 # fails when a new one is registered without its parameter here)
-REGULARIZER_SETTINGS = ("l2", "decoupled_weight_decay", "dropout", "input_dropout",
-                        "label_smoothing", "clip_norm")
+REGULARIZER_SETTINGS = (
+    "l2",
+    "decoupled_weight_decay",
+    "dropout",
+    "input_dropout",
+    "label_smoothing",
+    "clip_norm",
+)
 
 CHECKS = {  # parameter -> value -> problem or None (the grid's ranges)
     "lr": number(0, low_open=True),
@@ -51,8 +58,10 @@ INTEGERS = ("epochs", "batch_size", "patience")
 
 def stream_generators(seed):
     """{stream: np.random.Generator} for an int `seed`, drawn as the harness draws a run's."""
-    return {stream: np.random.default_rng(np.random.SeedSequence([seed, stream_id]))
-            for stream, stream_id in STREAM_IDS.items()}
+    return {
+        stream: np.random.default_rng(np.random.SeedSequence([seed, stream_id]))
+        for stream, stream_id in STREAM_IDS.items()
+    }
 
 
 def seed_of(random_state):
@@ -62,8 +71,9 @@ def seed_of(random_state):
         return int(np.random.SeedSequence().entropy)
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         if random_state < 0:
-            raise ValueError(f"random_state must be >= 0, None or a RandomState, "
-                             f"got {random_state}")
+            raise ValueError(
+                f"random_state must be >= 0, None or a RandomState, got {random_state}"
+            )
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
@@ -112,12 +122,31 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_, feature_names_in_ : as scikit-learn sets them.
     """
 
-    def __init__(self, hidden=(128,), activation="relu", activation_params=None, init=None,
-                 optimizer="adam", lr=1e-3, optimizer_params=None, epochs=10, batch_size=128,
-                 schedule="constant", warmup_epochs=0.0, schedule_params=None, l2=0.0,
-                 decoupled_weight_decay=0.0, dropout=0.0, input_dropout=0.0, label_smoothing=0.0,
-                 clip_norm=None, early_stopping=False, validation_fraction=0.1, patience=10,
-                 random_state=None):
+    def __init__(
+        self,
+        hidden=(128,),
+        activation="relu",
+        activation_params=None,
+        init=None,
+        optimizer="adam",
+        lr=1e-3,
+        optimizer_params=None,
+        epochs=10,
+        batch_size=128,
+        schedule="constant",
+        warmup_epochs=0.0,
+        schedule_params=None,
+        l2=0.0,
+        decoupled_weight_decay=0.0,
+        dropout=0.0,
+        input_dropout=0.0,
+        label_smoothing=0.0,
+        clip_norm=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        patience=10,
+        random_state=None,
+    ):
         self.hidden = hidden
         self.activation = activation
         self.activation_params = activation_params
@@ -151,13 +180,18 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         X_val = y_val = patience = None
         if self.early_stopping:
             seed = int(self._streams["split"].integers(np.iinfo(np.int32).max))
-            train, val = train_test_split(np.arange(len(codes)), test_size=self.validation_fraction,
-                                          random_state=seed, stratify=codes)
+            train, val = train_test_split(
+                np.arange(len(codes)),
+                test_size=self.validation_fraction,
+                random_state=seed,
+                stratify=codes,
+            )
             train, val = np.sort(train), np.sort(val)
             X, codes, X_val, y_val = X[train], codes[train], X[val], codes[val]
             patience = self.patience
-        schedule = SCHEDULES.create(self.schedule, warmup_epochs=self.warmup_epochs,
-                                    **(self.schedule_params or {}))
+        schedule = SCHEDULES.create(
+            self.schedule, warmup_epochs=self.warmup_epochs, **(self.schedule_params or {})
+        )
         self._train(X, codes, self.epochs, schedule, X_val, y_val, patience)
         return self
 
@@ -174,11 +208,16 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
             self.classes_ = np.unique(classes)
             self._start(X.shape[1])
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(f"classes={list(classes)} differs from the first call's "
-                             f"{list(self.classes_)}")
+            raise ValueError(
+                f"classes={list(classes)} differs from the first call's {list(self.classes_)}"
+            )
         schedule = ContinuedSchedule(
-            SCHEDULES.create(self.schedule, warmup_epochs=self.warmup_epochs,
-                             **(self.schedule_params or {})), self.n_iter_, self.epochs)
+            SCHEDULES.create(
+                self.schedule, warmup_epochs=self.warmup_epochs, **(self.schedule_params or {})
+            ),
+            self.n_iter_,
+            self.epochs,
+        )
         self._train(X, self._encode(y), 1, schedule)
         return self
 
@@ -210,31 +249,55 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         self._check_params()
         self._streams = stream_generators(seed_of(self.random_state))
         settings = {key: getattr(self, key) for key in REGULARIZER_SETTINGS}
-        on = [r.from_settings(settings) for r in REGULARIZERS.values()
-              if r.into != DATA and set(r.settings) <= set(settings) and r.is_on(settings)]
-        self._hooks = ([r for r in on if r.into == PENALTY] + [r for r in on if r.into == GRADIENT])
-        model_kwargs = {k: v for r in on if r.into == MODEL
-                        for k, v in r.model_kwargs().items()}
+        on = [
+            r.from_settings(settings)
+            for r in REGULARIZERS.values()
+            if r.into != DATA and set(r.settings) <= set(settings) and r.is_on(settings)
+        ]
+        self._hooks = [r for r in on if r.into == PENALTY] + [r for r in on if r.into == GRADIENT]
+        model_kwargs = {k: v for r in on if r.into == MODEL for k, v in r.model_kwargs().items()}
         sizes = [n_features, *self.hidden, len(self.classes_)]
-        self.model_ = MLP(sizes, self._streams["init"], activation=self.activation,
-                          activation_params=self.activation_params, init=self.init, **model_kwargs)
-        self._optimizer = OPTIMIZERS.create(self.optimizer, lr=self.lr,
-                                            **(self.optimizer_params or {}))
+        self.model_ = MLP(
+            sizes,
+            self._streams["init"],
+            activation=self.activation,
+            activation_params=self.activation_params,
+            init=self.init,
+            **model_kwargs,
+        )
+        self._optimizer = OPTIMIZERS.create(
+            self.optimizer, lr=self.lr, **(self.optimizer_params or {})
+        )
         self.n_iter_, self.loss_curve_ = 0, []
         self.validation_scores_ = self.best_epoch_ = None
 
     def _train(self, X, codes, epochs, schedule, X_val=None, y_val=None, patience=None):
-        history = fit(self.model_, X, codes, optimizer=self._optimizer, rng=self._streams["order"],
-                      noise_rng=self._streams["noise"], epochs=epochs, batch_size=self.batch_size,
-                      X_val=X_val, y_val=y_val, schedule=schedule, regularizers=self._hooks,
-                      patience=patience)
+        history = fit(
+            self.model_,
+            X,
+            codes,
+            optimizer=self._optimizer,
+            rng=self._streams["order"],
+            noise_rng=self._streams["noise"],
+            epochs=epochs,
+            batch_size=self.batch_size,
+            X_val=X_val,
+            y_val=y_val,
+            schedule=schedule,
+            regularizers=self._hooks,
+            patience=patience,
+        )
         self.n_iter_ += len(history.train_loss)
         self.loss_curve_ = self.loss_curve_ + history.train_loss
         if X_val is not None:
             self.validation_scores_, self.best_epoch_ = history.val_acc, history.best_epoch
         if history.diverged:
-            warnings.warn(f"training diverged (a non-finite loss) after {self.n_iter_} epochs; "
-                          "lower lr or add clip_norm", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"training diverged (a non-finite loss) after {self.n_iter_} epochs; "
+                "lower lr or add clip_norm",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     def _encode(self, y):
         """Labels (n,) -> indices into `classes_`; ValueError for a label not in it."""
@@ -242,25 +305,30 @@ class NumpyMLPClassifier(ClassifierMixin, BaseEstimator):
         codes = np.minimum(codes, len(self.classes_) - 1)
         unknown = self.classes_[codes] != y
         if np.any(unknown):
-            raise ValueError(f"y holds labels not in classes_: {list(np.unique(y[unknown]))[:5]}; "
-                             f"classes_: {list(self.classes_)}")
+            raise ValueError(
+                f"y holds labels not in classes_: {list(np.unique(y[unknown]))[:5]}; "
+                f"classes_: {list(self.classes_)}"
+            )
         return codes
 
     def _check_params(self):
         """One-line ValueError for a parameter out of range (the registries check the names)."""
         if not isinstance(self.hidden, (list, tuple)) or not all(
-                isinstance(h, numbers.Integral) and not isinstance(h, bool) and h > 0
-                for h in self.hidden):
+            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h > 0
+            for h in self.hidden
+        ):
             raise ValueError(f"hidden must be a tuple of positive ints, got {self.hidden!r}")
         for key, check in CHECKS.items():
             value = getattr(self, key)
             kind = numbers.Integral if key in INTEGERS else numbers.Real
             if not isinstance(value, kind) or isinstance(value, bool):
-                raise ValueError(f"{key} must be {'an int' if key in INTEGERS else 'a number'}, "
-                                 f"got {value!r}")
+                raise ValueError(
+                    f"{key} must be {'an int' if key in INTEGERS else 'a number'}, got {value!r}"
+                )
             problem = check(value)
             if problem:
                 raise ValueError(f"{key} {problem}")
-        if self.clip_norm is not None and not (isinstance(self.clip_norm, numbers.Real)
-                                               and self.clip_norm > 0):
+        if self.clip_norm is not None and not (
+            isinstance(self.clip_norm, numbers.Real) and self.clip_norm > 0
+        ):
             raise ValueError(f"clip_norm must be None or > 0, got {self.clip_norm!r}")

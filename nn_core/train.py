@@ -5,6 +5,7 @@ fused loss gradient, backward, regularizer hooks, one optimizer step over the fl
 buffers. Train loss is the mean of the epoch's batch losses (no extra pass over the data). A
 non-finite loss ends training with `history.diverged = True` instead of raising.
 """
+
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -33,8 +34,24 @@ class History:
         return asdict(self)
 
 
-def fit(model, X, y, *, optimizer, rng, noise_rng=None, epochs=10, batch_size=128, X_val=None,
-        y_val=None, schedule=None, regularizers=(), patience=None, batch_transform=None, callback=None):
+def fit(
+    model,
+    X,
+    y,
+    *,
+    optimizer,
+    rng,
+    noise_rng=None,
+    epochs=10,
+    batch_size=128,
+    X_val=None,
+    y_val=None,
+    schedule=None,
+    regularizers=(),
+    patience=None,
+    batch_transform=None,
+    callback=None,
+):
     """Train `model` in place and return its History.
 
     Parameters
@@ -82,10 +99,10 @@ def fit(model, X, y, *, optimizer, rng, noise_rng=None, epochs=10, batch_size=12
             order = rng.permutation(n)
             loss_sum = 0.0
             for batch in range(steps_per_epoch):
-                idx = order[batch * batch_size:(batch + 1) * batch_size]
+                idx = order[batch * batch_size : (batch + 1) * batch_size]
                 # mode="clip" skips the per-index bounds check: a permutation is always in range
-                xb = np.take(X, idx, axis=0, out=x_buffer[:len(idx)], mode="clip")
-                yb = np.take(Y, idx, axis=0, out=y_buffer[:len(idx)], mode="clip")
+                xb = np.take(X, idx, axis=0, out=x_buffer[: len(idx)], mode="clip")
+                yb = np.take(Y, idx, axis=0, out=y_buffer[: len(idx)], mode="clip")
                 if batch_transform is not None:
                     xb = batch_transform(xb, noise_rng)
                 loss, dlogits = model.loss.loss_and_grad(model.forward(xb, noise_rng), yb)

@@ -7,6 +7,7 @@ showcase.py  the fair-comparison grids (SHOWCASE, in the order `make showcase` r
 searches.py  the frozen search rounds that chose their settings
 NOTES.md     what each round measured, beside the grid it chose
 """
+
 from . import searches, showcase
 from .showcase import PUBLISHED_ACCURACY, SHOWCASE, SHOWCASE_BUDGET
 
@@ -18,12 +19,20 @@ DEFAULT_GRIDS = ["baselines", "default"]  # the baselines first, so the default 
 REFERENCES = {"references": ["baselines", "tutorials"], "published": PUBLISHED_ACCURACY}
 GAP_GRIDS = ["default", "small_data"]  # their unregularized baselines, side by side
 EXTRA_NEEDS = {
-    "default": {"generalization_gap": GAP_GRIDS, "seed_variance": "variance",
-                "lr_sharing": "lr_by_regularization",
-                "wall_time": {"name": "Showcase", "grids": SHOWCASE, **SHOWCASE_BUDGET}},
+    "default": {
+        "generalization_gap": GAP_GRIDS,
+        "seed_variance": "variance",
+        "lr_sharing": "lr_by_regularization",
+        "wall_time": {"name": "Showcase", "grids": SHOWCASE, **SHOWCASE_BUDGET},
+    },
     "small_data": {"generalization_gap": GAP_GRIDS},
     "lr_by_regularization": {"lr_sharing": "lr_by_regularization"},
-    "algoperf": {"anchor": {"title": "AlgoPerf anchor", "workload": "AlgoPerf's MNIST workload",
-                            "budget_s": 60.0}},
+    "algoperf": {
+        "anchor": {
+            "title": "AlgoPerf anchor",
+            "workload": "AlgoPerf's MNIST workload",
+            "budget_s": 60.0,
+        }
+    },
 }
 REPORTS = {name: {**REFERENCES, **EXTRA_NEEDS.get(name, {})} for name in GRIDS}

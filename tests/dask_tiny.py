@@ -3,6 +3,7 @@
 Imported by the test process, and by `dask worker --preload` so that the worker's DATASETS has
 it too: both register it when $SCRATCHBENCH_TEST_MIRROR names the server's URL.
 """
+
 import hashlib
 import os
 
@@ -18,10 +19,12 @@ MIRROR_ENV = "SCRATCHBENCH_TEST_MIRROR"
 def arrays():
     rng = np.random.default_rng(7)
     labels = np.arange(4, dtype=np.uint8)
-    return {"train_images": rng.integers(0, 256, (80, 4, 4), dtype=np.uint8),
-            "train_labels": np.tile(labels, 20), "test_images": rng.integers(0, 256, (16, 4, 4),
-                                                                            dtype=np.uint8),
-            "test_labels": np.tile(labels, 4)}
+    return {
+        "train_images": rng.integers(0, 256, (80, 4, 4), dtype=np.uint8),
+        "train_labels": np.tile(labels, 20),
+        "test_images": rng.integers(0, 256, (16, 4, 4), dtype=np.uint8),
+        "test_labels": np.tile(labels, 4),
+    }
 
 
 def files():
@@ -37,8 +40,15 @@ def files():
 
 def register(url):
     if NAME not in DATASETS:
-        DATASETS[NAME] = IdxDataset(NAME, files(), (UrlMirror(url),), image_shape=(4, 4),
-                                    n_classes=4, val_size=16, target_val_acc=0.5)
+        DATASETS[NAME] = IdxDataset(
+            NAME,
+            files(),
+            (UrlMirror(url),),
+            image_shape=(4, 4),
+            n_classes=4,
+            val_size=16,
+            target_val_acc=0.5,
+        )
 
 
 if os.environ.get(MIRROR_ENV):

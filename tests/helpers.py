@@ -1,5 +1,6 @@
 """Shared by the tests: records (a valid synthetic one, without what varies run to run) and
 runner processes."""
+
 import os
 import signal
 import subprocess
@@ -17,9 +18,11 @@ def synthetic_record(run_id="r", status="ok", **fields):
     trainer field). The optional fields only where given."""
     error = status == "error"
     defaults = {"schema": SCHEMA_VERSION, "error": "ValueError: boom" if error else None}
-    record = {name: defaults.get(name, None if NONE in f.types else f.types[0]())
-              for name, f in FIELDS.items()
-              if not f.optional and (f.who == RUNNER or not error) and name != "status"}
+    record = {
+        name: defaults.get(name, None if NONE in f.types else f.types[0]())
+        for name, f in FIELDS.items()
+        if not f.optional and (f.who == RUNNER or not error) and name != "status"
+    }
     return validate({**record, "run_id": run_id, "status": status, **fields})
 
 
@@ -28,8 +31,9 @@ TIMING_KEYS = {"finished_at", "environment", "code_version", "seconds_to_target"
 
 def timeless(record):
     """A record without the fields that measure time or the session (they differ run to run)."""
-    out = {k: v for k, v in record.items()
-           if not k.endswith(("_s", "_mb")) and k not in TIMING_KEYS}
+    out = {
+        k: v for k, v in record.items() if not k.endswith(("_s", "_mb")) and k not in TIMING_KEYS
+    }
     out["history"] = {k: v for k, v in record["history"].items() if not k.endswith("_s")}
     return out
 
@@ -51,14 +55,35 @@ def venv_with_wheel(wheel, folder):
     env["HOME"] = str(Path(folder) / "home")
     venv = Path(folder) / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300, env=env)
-    purelib = subprocess.run([str(venv / "bin" / "python"), "-c",
-                              "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True, env=env).stdout.strip()
+    purelib = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.strip()
     Path(purelib, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     # without PYTHONPATH: a checkout on it (its scratchbench.egg-info) would look installed
-    install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps",
-                              "--no-index", "--quiet", str(wheel)], capture_output=True, text=True,
-                             timeout=300, env=env)
+    install = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert install.returncode == 0, install.stderr
     assert (venv / "bin" / "scratchbench").is_file(), install.stdout
     return venv / "bin", env

@@ -1,4 +1,5 @@
 """Augmentation: shape and dtype kept, deterministic per seed, pixels moved as they should."""
+
 import numpy as np
 import pytest
 
@@ -54,8 +55,9 @@ def test_standardized_batches_move_in_pixel_space(rng):
     mean = rng.random(100).astype(np.float32)
     std = rng.uniform(0.1, 2.0, 100).astype(np.float32)
     plain = RandomShiftRotateFlip((10, 10), max_shift=3, max_degrees=20.0)
-    aware = RandomShiftRotateFlip((10, 10), max_shift=3, max_degrees=20.0, pixel_mean=mean,
-                              pixel_std=std)
+    aware = RandomShiftRotateFlip(
+        (10, 10), max_shift=3, max_degrees=20.0, pixel_mean=mean, pixel_std=std
+    )
     expected = (plain(pixels.copy(), np.random.default_rng(3)) - mean) / std
     got = aware((pixels - mean) / std, np.random.default_rng(3))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
@@ -87,11 +89,13 @@ def test_every_normalization_augments_in_pixel_space(normalize):
     """With the statistics load_splits reports (scalars for global, (d,) for per_pixel), an
     augmented normalized batch is the normalized augmented pixels; the border is background."""
     from ablations.data.datasets import load_splits
+
     pixels = load_splits("digits").X_train[:64]
     s = load_splits("digits", normalize=normalize)
     plain = RandomShiftRotateFlip((8, 8), max_shift=2, flip=True)
-    aware = RandomShiftRotateFlip((8, 8), max_shift=2, flip=True, pixel_mean=s.pixel_mean,
-                                  pixel_std=s.pixel_std)
+    aware = RandomShiftRotateFlip(
+        (8, 8), max_shift=2, flip=True, pixel_mean=s.pixel_mean, pixel_std=s.pixel_std
+    )
     expected = (plain(pixels.copy(), np.random.default_rng(5)) - s.pixel_mean) / s.pixel_std
     got = aware(s.X_train[:64], np.random.default_rng(5))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)  # std floor 1e-3

@@ -1,4 +1,5 @@
 """The benchmark's arithmetic and its timed parts, on tiny inputs (no timings are asserted)."""
+
 import sys
 from pathlib import Path
 
@@ -16,9 +17,16 @@ def test_reference_workload_is_60_4_gflop_of_matrix_products_per_epoch():
     assert flops == pytest.approx(60.4e9, rel=1e-3)
 
 
-@pytest.mark.parametrize("make", [bench.nn_core_trainer, bench.matmuls_alone,
-                                  bench.optimizer_alone, bench.without_optimizer_steps,
-                                  bench.sklearn_trainer])
+@pytest.mark.parametrize(
+    "make",
+    [
+        bench.nn_core_trainer,
+        bench.matmuls_alone,
+        bench.optimizer_alone,
+        bench.without_optimizer_steps,
+        bench.sklearn_trainer,
+    ],
+)
 def test_each_timed_part_runs_an_epoch_and_returns_its_seconds(make):
     rng = np.random.default_rng(0)
     X = rng.random((300, 784), dtype=np.float32)
@@ -29,9 +37,13 @@ def test_each_timed_part_runs_an_epoch_and_returns_its_seconds(make):
 
 
 def fake_medians(nn_core, torch, sklearn, matmuls, without_optimizer):
-    seconds = {"nn_core": nn_core, "PyTorch 2.13 CPU": torch, "sklearn (float32)": sklearn,
-               "nn_core: matrix products alone": matmuls,
-               "nn_core: epoch without optimizer steps": without_optimizer}
+    seconds = {
+        "nn_core": nn_core,
+        "PyTorch 2.13 CPU": torch,
+        "sklearn (float32)": sklearn,
+        "nn_core: matrix products alone": matmuls,
+        "nn_core: epoch without optimizer steps": without_optimizer,
+    }
     return {(bench.REF, name, 1): s for name, s in seconds.items()}
 
 
@@ -44,15 +56,22 @@ def test_speed_figures_are_ratios_to_the_peers_and_the_share_of_the_roof():
 
 
 def test_targets_table_says_which_targets_are_met():
-    measured = {"nn_core/torch": 0.61, "nn_core/sklearn": 0.49, "roof": 51.0, "grid_eff": 0.9,
-                "rss_mb": 1100.0}
+    measured = {
+        "nn_core/torch": 0.61,
+        "nn_core/sklearn": 0.49,
+        "roof": 51.0,
+        "grid_eff": 0.9,
+        "rss_mb": 1100.0,
+    }
     rows = bench.targets_table(measured, at_floor={"roof": 66.0}).splitlines()[2:]
     met = {row.split(" | ")[0].lstrip("| "): row.split(" | ")[3] for row in rows}
-    assert met == {"nn_core epoch / PyTorch epoch, 1 thread": "no",
-                   "nn_core epoch / scikit-learn epoch, 1 thread": "yes",
-                   "% of the 1-thread GEMM roof": "no",
-                   "grid parallel efficiency, 2 workers": "yes",
-                   "both workers' RSS beyond the memory-mapped data (MB, at most)": "no"}
+    assert met == {
+        "nn_core epoch / PyTorch epoch, 1 thread": "no",
+        "nn_core epoch / scikit-learn epoch, 1 thread": "yes",
+        "% of the 1-thread GEMM roof": "no",
+        "grid parallel efficiency, 2 workers": "yes",
+        "both workers' RSS beyond the memory-mapped data (MB, at most)": "no",
+    }
     assert rows[2].endswith("| 66.00 |") and rows[0].endswith("| - |")
 
 
@@ -67,9 +86,13 @@ def test_no_step_lets_fit_run_everything_but_the_update():
 
 
 def test_scaling_efficiency_and_slowdown_are_against_one_worker():
-    rows = bench.with_efficiency({1: {"wall_s": 10.0, "train_s": 1.0},
-                                  2: {"wall_s": 6.0, "train_s": 1.2},
-                                  4: {"wall_s": 2.5, "train_s": 1.0}})
+    rows = bench.with_efficiency(
+        {
+            1: {"wall_s": 10.0, "train_s": 1.0},
+            2: {"wall_s": 6.0, "train_s": 1.2},
+            4: {"wall_s": 2.5, "train_s": 1.0},
+        }
+    )
     assert [rows[w]["efficiency"] for w in (1, 2, 4)] == pytest.approx([1.0, 10 / 12, 1.0])
     assert rows[2]["slowdown"] == pytest.approx(1.2)
 
@@ -86,5 +109,7 @@ def test_scaling_runs_are_the_default_grids_size():
 
     run = expand_grid("b", bench.bench_grid([0]))[0].config
     assert run["dataset"] == "mnist"
-    assert (run["hidden"], run["batch_size"]) == (DEFAULT_BUDGET["hidden"],
-                                                  DEFAULT_BUDGET["batch_size"])
+    assert (run["hidden"], run["batch_size"]) == (
+        DEFAULT_BUDGET["hidden"],
+        DEFAULT_BUDGET["batch_size"],
+    )

@@ -1,4 +1,5 @@
 """run_all.py as users run it: bad input gives exit 2 and one line, and writes nothing."""
+
 import io
 import json
 import math
@@ -16,9 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_all(*args, cwd=ROOT, env=None):
-    return subprocess.run([sys.executable, str(ROOT / "run_all.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run_all.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 BAD_ARGUMENTS = [
@@ -30,10 +36,14 @@ BAD_ARGUMENTS = [
     (["--backend", "loky", "--scheduler", "local:2"], "--scheduler is for --backend dask"),
     (["--only", "colour=red", "--grid", "smoke"], "unknown key 'colour'"),
     (["--only", "optimzer=adam", "--grid", "smoke"], "did you mean 'optimizer'"),
-    (["--only", "optimizer=adamm", "--grid", "smoke"],
-     "optimizer: unknown level 'adamm'; did you mean 'adam'? known: adam, sgd"),
-    (["--only", "optimizer=sgd,activation=relu,regularization=l2", "--grid", "smoke"],
-     "unknown level 'l2'"),
+    (
+        ["--only", "optimizer=adamm", "--grid", "smoke"],
+        "optimizer: unknown level 'adamm'; did you mean 'adam'? known: adam, sgd",
+    ),
+    (
+        ["--only", "optimizer=sgd,activation=relu,regularization=l2", "--grid", "smoke"],
+        "unknown level 'l2'",
+    ),
     (["--only", "dataset=mnist", "--grid", "smoke"], "unknown level 'mnist'; known: digits"),
     (["--only", "optimizer", "--grid", "smoke"], "expected key=value"),
     (["--scheduler", "local:zero", "--grid", "smoke"], "expected local:N with N >= 1"),
@@ -55,8 +65,16 @@ def test_bad_arguments_exit_2_with_one_line(args, message, tmp_path):
 
 def test_unreachable_dask_scheduler(tmp_path):
     pytest.importorskip("distributed")
-    result = run_all("--grid", "smoke", "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9",
-                     "--results-dir", str(tmp_path / "results"))
+    result = run_all(
+        "--grid",
+        "smoke",
+        "--backend",
+        "dask",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        "--results-dir",
+        str(tmp_path / "results"),
+    )
     assert result.returncode == 2
     assert "no scheduler reachable at 'tcp://127.0.0.1:9'" in result.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "results").exists()
@@ -101,15 +119,26 @@ NOT_DASK = [
 
 @pytest.mark.parametrize("answer,message", NOT_DASK)
 def test_an_address_that_does_not_speak_dask_is_one_line_exit_2(
-        answer, message, tmp_path, monkeypatch, capsys):
+    answer, message, tmp_path, monkeypatch, capsys
+):
     pytest.importorskip("distributed")
     import run_all
+
     monkeypatch.setattr("ablations.run.cluster.CONNECT_TIMEOUT_S", 2.0)
     address = serve(answer)
     start = time.monotonic()
-    code = run_all.main(["--grid", "smoke", "--scheduler", address,
-                         "--results-dir", str(tmp_path / "results"),
-                         "--reports-dir", str(tmp_path / "reports")])
+    code = run_all.main(
+        [
+            "--grid",
+            "smoke",
+            "--scheduler",
+            address,
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--reports-dir",
+            str(tmp_path / "reports"),
+        ]
+    )
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and message in lines[0], lines
     assert time.monotonic() - start < 10
@@ -135,8 +164,18 @@ def test_list_prints_the_runs_and_their_count():
 
 
 def test_smoke_grid_end_to_end_then_report_only(tmp_path):
-    args = ["--grid", "smoke", "--jobs", "2", "--results-dir", str(tmp_path / "results"),
-            "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data")]
+    args = [
+        "--grid",
+        "smoke",
+        "--jobs",
+        "2",
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
     result = run_all(*args)
     assert result.returncode == 0, result.stderr
     assert "[8/8]" in result.stderr
@@ -155,8 +194,18 @@ def test_smoke_grid_end_to_end_then_report_only(tmp_path):
 
 
 def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_path):
-    args = ["--grid", "smoke", "--jobs", "1", "--results-dir", str(tmp_path / "results"),
-            "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data")]
+    args = [
+        "--grid",
+        "smoke",
+        "--jobs",
+        "1",
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
     result = run_all(*args, "--only", "optimizer=sgd,activation=relu")
     assert result.returncode == 0, result.stderr
     assert "2 runs selected (grid.json lists 8), 0 already done, 2 to train" in result.stderr
@@ -169,8 +218,9 @@ def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_pat
 def test_a_setting_the_trainer_ignores_fails_pre_flight(tmp_path):
     grid = tmp_path / "grids.json"
     grid.write_text(json.dumps({"g": [{"base": {"trainer": "sklearn_mlp", "dropout": 0.2}}]}))
-    result = run_all("--grid-file", str(grid), "--grid", "g",
-                     "--results-dir", str(tmp_path / "results"))
+    result = run_all(
+        "--grid-file", str(grid), "--grid", "g", "--results-dir", str(tmp_path / "results")
+    )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert "trainer 'sklearn_mlp' ignores the setting 'dropout'" in lines[0]
@@ -181,7 +231,7 @@ def test_help_ends_with_worked_examples():
     result = run_all("--help")
     assert result.returncode == 0
     tail = result.stdout.strip().splitlines()
-    examples = tail[tail.index("examples:") + 1:]
+    examples = tail[tail.index("examples:") + 1 :]
     assert len(examples) >= 5 and all(line.strip().startswith("run_all.py") for line in examples)
 
 
@@ -192,8 +242,14 @@ def test_progress_is_one_bar_on_a_terminal_and_plain_lines_elsewhere():
         def isatty(self):
             return True
 
-    record = {"status": "ok", "test_acc": 0.9123, "labels": {"optimizer": "adam", "seed": 0},
-              "wall_time_s": 1.0, "error": None, "config": {}}
+    record = {
+        "status": "ok",
+        "test_acc": 0.9123,
+        "labels": {"optimizer": "adam", "seed": 0},
+        "wall_time_s": 1.0,
+        "error": None,
+        "config": {},
+    }
     terminal, lines = Terminal(), []
     session = Session(3, 30.0, lambda config: 10.0, terminal, lines.append)
     for phase_runs in (2, 1):  # two phases, one bar
@@ -227,39 +283,90 @@ def test_one_eta_across_phases_weighs_runs_by_their_estimate(monkeypatch):
 
 
 def test_the_plan_is_printed_before_training(tmp_path):
-    result = run_all("--grid", "smoke", "--jobs", "2", "--results-dir", str(tmp_path / "results"),
-                     "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data"))
+    result = run_all(
+        "--grid",
+        "smoke",
+        "--jobs",
+        "2",
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        "--data-dir",
+        str(tmp_path / "data"),
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     plan = next(i for i, line in enumerate(lines) if line.startswith("plan: "))
-    assert lines[plan].startswith("plan: 8 of 8 runs to train, about ") and " min wall with " in lines[plan]
+    assert (
+        lines[plan].startswith("plan: 8 of 8 runs to train, about ")
+        and " min wall with " in lines[plan]
+    )
     assert lines[plan - 1].startswith("| smoke ") and lines[plan - 1].split("|")[2:6] == [
-        "      8 ", "      0 ", "          8 ", "        1 "]  # runs, done, to train, phases
+        "      8 ",
+        "      0 ",
+        "          8 ",
+        "        1 ",
+    ]  # runs, done, to train, phases
     assert plan < next(i for i, line in enumerate(lines) if line.startswith("[1/8]"))
-    again = run_all("--grid", "smoke", "--results-dir", str(tmp_path / "results"),
-                    "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data"))
+    again = run_all(
+        "--grid",
+        "smoke",
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        "--data-dir",
+        str(tmp_path / "data"),
+    )
     assert "plan: nothing to train (8 runs already done)" in again.stderr
 
 
 def test_one_count_and_eta_across_the_phases_of_a_tuned_grid(tmp_path):
     grid = tmp_path / "grids.json"
-    grid.write_text(json.dumps({"t": [{
-        "base": {"dataset": "digits", "hidden": [16], "epochs": 2},
-        "axes": {"optimizer": [{"optimizer": "sgd", "tune": {"lr": [0.1, 0.3]}}], "seed": [0, 1]},
-        "tune": {"seeds": [9]}}]}))
-    result = run_all("--grid-file", str(grid), "--grid", "t", "--jobs", "2",
-                     "--results-dir", str(tmp_path / "results"),
-                     "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data"))
+    grid.write_text(
+        json.dumps(
+            {
+                "t": [
+                    {
+                        "base": {"dataset": "digits", "hidden": [16], "epochs": 2},
+                        "axes": {
+                            "optimizer": [{"optimizer": "sgd", "tune": {"lr": [0.1, 0.3]}}],
+                            "seed": [0, 1],
+                        },
+                        "tune": {"seeds": [9]},
+                    }
+                ]
+            }
+        )
+    )
+    result = run_all(
+        "--grid-file",
+        str(grid),
+        "--grid",
+        "t",
+        "--jobs",
+        "2",
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        "--data-dir",
+        str(tmp_path / "data"),
+    )
     assert result.returncode == 0, result.stderr
     assert "plan: 4 of 4 runs to train" in result.stderr
     assert "| t      |      4 |      0 |          4 |        2 |" in result.stderr  # 2 phases
-    counts = [line.split("]")[0] + "]" for line in result.stderr.splitlines() if line.startswith("[")]
+    counts = [
+        line.split("]")[0] + "]" for line in result.stderr.splitlines() if line.startswith("[")
+    ]
     assert counts == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
     assert all("(all grids)" in line for line in result.stderr.splitlines() if line.startswith("["))
 
 
 def test_installed_in_an_empty_folder_runs_the_quick_study_and_says_what_next(
-        tmp_path, monkeypatch, capsys):
+    tmp_path, monkeypatch, capsys
+):
     """The quick study itself takes minutes (measured outside the tests): smoke stands in."""
     from ablations import cli
 
@@ -282,15 +389,28 @@ def test_in_a_checkout_no_grid_still_means_the_default_grids(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.parametrize("reports, problem", [
-    ({"g": {"anchors": {}}}, "report of grid 'g': unknown key 'anchors'; valid keys:"),
-    ({"other": {"references": ["g"]}}, "declares the report of 'other', which it does not define"),
-])
+@pytest.mark.parametrize(
+    "reports, problem",
+    [
+        ({"g": {"anchors": {}}}, "report of grid 'g': unknown key 'anchors'; valid keys:"),
+        (
+            {"other": {"references": ["g"]}},
+            "declares the report of 'other', which it does not define",
+        ),
+    ],
+)
 def test_a_bad_report_declaration_in_a_grid_file_is_one_line(tmp_path, reports, problem):
     grids = tmp_path / "grids.json"
     grids.write_text(json.dumps({"g": [{"base": {}}], "reports": reports}))
-    result = run_all("--grid-file", str(grids), "--grid", "g", "--list",
-                     "--results-dir", str(tmp_path / "results"))
+    result = run_all(
+        "--grid-file",
+        str(grids),
+        "--grid",
+        "g",
+        "--list",
+        "--results-dir",
+        str(tmp_path / "results"),
+    )
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert problem in result.stderr and not (tmp_path / "results").exists()
 
@@ -298,9 +418,16 @@ def test_a_bad_report_declaration_in_a_grid_file_is_one_line(tmp_path, reports, 
 def test_a_study_may_be_a_module_whose_default_grids_run_when_none_is_named(tmp_path):
     (tmp_path / "mystudy.py").write_text(
         'GRIDS = {"a": [{"base": {"hidden": [8]}}], "b": [{"base": {"hidden": [16]}}]}\n'
-        'DEFAULT_GRIDS = ["b"]\nREPORTS = {"b": {"references": ["a"]}}\n')
-    result = run_all("--study", "mystudy", "--list", "--results-dir", str(tmp_path / "results"),
-                     env={"PYTHONPATH": str(tmp_path)})
+        'DEFAULT_GRIDS = ["b"]\nREPORTS = {"b": {"references": ["a"]}}\n'
+    )
+    result = run_all(
+        "--study",
+        "mystudy",
+        "--list",
+        "--results-dir",
+        str(tmp_path / "results"),
+        env={"PYTHONPATH": str(tmp_path)},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "b: 1 runs"
 
@@ -318,11 +445,21 @@ BAD_GRID_NAMES = [
 @pytest.mark.parametrize("name,message", BAD_GRID_NAMES)
 def test_a_grid_name_that_is_not_plain_is_one_line_exit_2(name, message, tmp_path, capsys):
     import run_all
+
     (tmp_path / "grids.json").write_text(json.dumps({name: SMOKE_BLOCK}))
     with pytest.raises(SystemExit) as stop:
-        run_all.main(["--grid-file", str(tmp_path / "grids.json"), "--grid", name,
-                      "--results-dir", str(tmp_path / "results"),
-                      "--reports-dir", str(tmp_path / "reports")])
+        run_all.main(
+            [
+                "--grid-file",
+                str(tmp_path / "grids.json"),
+                "--grid",
+                name,
+                "--results-dir",
+                str(tmp_path / "results"),
+                "--reports-dir",
+                str(tmp_path / "reports"),
+            ]
+        )
     lines = capsys.readouterr().err.strip().splitlines()
     assert stop.value.code == 2 and len(lines) == 1 and message in lines[0], lines
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grids.json"]
@@ -330,8 +467,15 @@ def test_a_grid_name_that_is_not_plain_is_one_line_exit_2(name, message, tmp_pat
 
 def test_a_study_grid_name_that_is_not_plain_is_one_line_exit_2(tmp_path):
     (tmp_path / "study.py").write_text(f"GRIDS = {{'../escaped': {SMOKE_BLOCK!r}}}\n")
-    result = run_all("--study", "study.py", "--results-dir", "out/results",
-                     "--reports-dir", "out/reports", cwd=tmp_path)
+    result = run_all(
+        "--study",
+        "study.py",
+        "--results-dir",
+        "out/results",
+        "--reports-dir",
+        "out/reports",
+        cwd=tmp_path,
+    )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert "--study study.py: grid name '../escaped' is not a plain name" in lines[0]
@@ -340,10 +484,26 @@ def test_a_study_grid_name_that_is_not_plain_is_one_line_exit_2(tmp_path):
 
 def test_list_shows_the_dataset_a_block_sets(tmp_path, capsys):
     import run_all
-    (tmp_path / "grids.json").write_text(json.dumps({"g": [
-        {"base": {"dataset": "digits", "hidden": [8]}, "axes": {"seed": [0, 1]}}]}))
-    assert run_all.main(["--grid-file", str(tmp_path / "grids.json"), "--grid", "g", "--list",
-                         "--results-dir", str(tmp_path / "results")]) == 0
+
+    (tmp_path / "grids.json").write_text(
+        json.dumps(
+            {"g": [{"base": {"dataset": "digits", "hidden": [8]}, "axes": {"seed": [0, 1]}}]}
+        )
+    )
+    assert (
+        run_all.main(
+            [
+                "--grid-file",
+                str(tmp_path / "grids.json"),
+                "--grid",
+                "g",
+                "--list",
+                "--results-dir",
+                str(tmp_path / "results"),
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert [cell.strip() for cell in lines[0].split("|")[1:4]] == ["run_id", "dataset", "seed"]
     assert [line.split("|")[2].strip() for line in lines[2:4]] == ["digits", "digits"]

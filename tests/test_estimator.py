@@ -2,6 +2,7 @@
 GridSearchCV against MLPClassifier on digits, the harness's trainer's weights, and the estimator's
 own contracts (random_state, partial_fit, labels, early stopping). `pytest -k "estimator or
 sklearn_checks"` selects this file: about 20 s of CPU, most of it the GridSearchCV comparison."""
+
 import os
 import re
 import subprocess
@@ -49,8 +50,15 @@ def mean_test_accuracy(search, step, seeds, digits):
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(X_train, y_train)
         best = search.best_estimator_
-        return np.mean([clone(best).set_params(**{f"{step}__random_state": seed})
-                        .fit(X_train, y_train).score(X_test, y_test) for seed in seeds])
+        return np.mean(
+            [
+                clone(best)
+                .set_params(**{f"{step}__random_state": seed})
+                .fit(X_train, y_train)
+                .score(X_test, y_test)
+                for seed in seeds
+            ]
+        )
 
 
 def test_estimator_in_a_pipeline_grid_search_is_within_a_point_of_sklearn_mlp(digits):
@@ -60,15 +68,31 @@ def test_estimator_in_a_pipeline_grid_search_is_within_a_point_of_sklearn_mlp(di
     theirs from -0.52 to +0.30 points."""
     lrs, l2s, batch_size, epochs, seeds = [1e-3, 3e-3], [0.0, 1e-3], 64, 30, (0, 1, 2)
     ours = GridSearchCV(
-        make_pipeline(StandardScaler(), NumpyMLPClassifier(hidden=(64,), epochs=epochs,
-                                                           batch_size=batch_size, random_state=0)),
-        {"numpymlpclassifier__lr": lrs, "numpymlpclassifier__l2": l2s}, cv=3)
+        make_pipeline(
+            StandardScaler(),
+            NumpyMLPClassifier(hidden=(64,), epochs=epochs, batch_size=batch_size, random_state=0),
+        ),
+        {"numpymlpclassifier__lr": lrs, "numpymlpclassifier__l2": l2s},
+        cv=3,
+    )
     theirs = GridSearchCV(
-        make_pipeline(StandardScaler(), MLPClassifier(
-            hidden_layer_sizes=(64,), max_iter=epochs, n_iter_no_change=epochs, tol=0.0,
-            batch_size=batch_size, random_state=0)),
-        {"mlpclassifier__learning_rate_init": lrs,  # alpha = l2 * batch: trainers.sklearn_alpha
-         "mlpclassifier__alpha": [l2 * batch_size for l2 in l2s]}, cv=3)
+        make_pipeline(
+            StandardScaler(),
+            MLPClassifier(
+                hidden_layer_sizes=(64,),
+                max_iter=epochs,
+                n_iter_no_change=epochs,
+                tol=0.0,
+                batch_size=batch_size,
+                random_state=0,
+            ),
+        ),
+        {
+            "mlpclassifier__learning_rate_init": lrs,  # alpha = l2 * batch: trainers.sklearn_alpha
+            "mlpclassifier__alpha": [l2 * batch_size for l2 in l2s],
+        },
+        cv=3,
+    )
     ours_acc = mean_test_accuracy(ours, "numpymlpclassifier", seeds, digits)
     theirs_acc = mean_test_accuracy(theirs, "mlpclassifier", seeds, digits)
     assert theirs_acc > 0.96
@@ -83,9 +107,21 @@ def test_estimator_gives_the_harness_trainers_weights(monkeypatch):
     from ablations.train import trainers
     from ablations.train.streams import split_seed
 
-    settings = dict(dataset="digits", seed=3, hidden=[32, 16], optimizer="momentum", lr=0.05,
-                    momentum=0.8, epochs=3, batch_size=64, l2=1e-4, dropout=0.1,
-                    schedule="cosine", warmup_epochs=1.0, clip_norm=5.0)
+    settings = dict(
+        dataset="digits",
+        seed=3,
+        hidden=[32, 16],
+        optimizer="momentum",
+        lr=0.05,
+        momentum=0.8,
+        epochs=3,
+        batch_size=64,
+        l2=1e-4,
+        dropout=0.1,
+        schedule="cosine",
+        warmup_epochs=1.0,
+        clip_norm=5.0,
+    )
     config = resolve(settings)
     built = []
 
@@ -98,9 +134,19 @@ def test_estimator_gives_the_harness_trainers_weights(monkeypatch):
     splits = load_splits("digits", split_seed=split_seed(config))  # the runner's splits
     result = trainers.TRAINERS["nn_core"](config, splits)
     estimator = NumpyMLPClassifier(
-        hidden=(32, 16), optimizer="momentum", lr=0.05, optimizer_params={"momentum": 0.8},
-        epochs=3, batch_size=64, l2=1e-4, dropout=0.1, schedule="cosine", warmup_epochs=1.0,
-        clip_norm=5.0, random_state=3).fit(splits.X_train, splits.y_train)
+        hidden=(32, 16),
+        optimizer="momentum",
+        lr=0.05,
+        optimizer_params={"momentum": 0.8},
+        epochs=3,
+        batch_size=64,
+        l2=1e-4,
+        dropout=0.1,
+        schedule="cosine",
+        warmup_epochs=1.0,
+        clip_norm=5.0,
+        random_state=3,
+    ).fit(splits.X_train, splits.y_train)
     assert len(built) == 1
     np.testing.assert_array_equal(estimator.model_.params_flat, built[0].params_flat)
     assert estimator.loss_curve_ == result["history"]["train_loss"]
@@ -120,7 +166,8 @@ def test_estimator_takes_every_non_data_regularizer_setting():
     assert set(REGULARIZER_SETTINGS) <= set(params)
     defaults = {key: s.default for r in REGULARIZERS.values() for key, s in r.settings.items()}
     assert {key: params[key] for key in REGULARIZER_SETTINGS} == {
-        key: defaults[key] for key in REGULARIZER_SETTINGS}  # every regularizer off by default
+        key: defaults[key] for key in REGULARIZER_SETTINGS
+    }  # every regularizer off by default
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +180,10 @@ def blobs():
 
 def test_estimator_random_state_int_gives_identical_fits(blobs):
     X, y = blobs
-    fits = [NumpyMLPClassifier(**SMALL, dropout=0.2, random_state=seed).fit(X, y).model_.params_flat
-            for seed in (7, 7, 8)]
+    fits = [
+        NumpyMLPClassifier(**SMALL, dropout=0.2, random_state=seed).fit(X, y).model_.params_flat
+        for seed in (7, 7, 8)
+    ]
     np.testing.assert_array_equal(fits[0], fits[1])
     assert not np.array_equal(fits[0], fits[2])
     assert fits[0].dtype == np.float32  # trained in float32
@@ -167,17 +216,28 @@ def test_estimator_encodes_any_labels(blobs):
 
 def test_estimator_early_stopping_keeps_the_best_epoch(blobs):
     X, y = blobs
-    model = NumpyMLPClassifier(**dict(SMALL, epochs=60), early_stopping=True, patience=3,
-                               validation_fraction=0.2, random_state=0).fit(X, y)
+    model = NumpyMLPClassifier(
+        **dict(SMALL, epochs=60),
+        early_stopping=True,
+        patience=3,
+        validation_fraction=0.2,
+        random_state=0,
+    ).fit(X, y)
     assert len(model.validation_scores_) == len(model.loss_curve_) == model.n_iter_
     assert model.n_iter_ < 60 and model.best_epoch_ == model.n_iter_ - 1 - 3
     assert NumpyMLPClassifier(**SMALL).fit(X, y).validation_scores_ is None
 
 
-@pytest.mark.parametrize("params, message", [
-    (dict(epochs=0), "epochs must be >= 1"), (dict(lr=-1.0), "lr must be > 0"),
-    (dict(hidden=(8, 0)), "hidden must be"), (dict(optimizer="adamm"), "did you mean 'adam'"),
-    (dict(dropout=1.0), "dropout must be < 1")])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(epochs=0), "epochs must be >= 1"),
+        (dict(lr=-1.0), "lr must be > 0"),
+        (dict(hidden=(8, 0)), "hidden must be"),
+        (dict(optimizer="adamm"), "did you mean 'adam'"),
+        (dict(dropout=1.0), "dropout must be < 1"),
+    ],
+)
 def test_estimator_bad_parameters_fail_at_fit_in_one_line(blobs, params, message):
     X, y = blobs
     estimator = NumpyMLPClassifier(**params)  # nothing checked in __init__
@@ -188,8 +248,12 @@ def test_estimator_bad_parameters_fail_at_fit_in_one_line(blobs, params, message
 def test_estimator_module_is_the_only_one_importing_sklearn():
     code = "import sys, nn_core; assert 'sklearn' not in sys.modules, 'nn_core imported sklearn'"
     root = Path(__file__).resolve().parents[1]
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=root,
-                   env={**os.environ, "PYTHONPATH": str(root)})
+    subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
 
 
 def test_estimator_example_in_docs_extending_runs_and_prints_what_the_page_says(capsys):

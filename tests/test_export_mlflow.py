@@ -2,6 +2,7 @@
 with MlflowClient (one run per record; params, final metrics and curves equal the records);
 exporting again adds nothing; a new record adds a run, a changed one replaces its run; without
 the extra, or with a bad grid, one line and exit 2, nothing written."""
+
 import json
 import shutil
 import sys
@@ -20,8 +21,14 @@ from ablations.run.runner import run_grid
 def smoke_results(tmp_path_factory):
     """The smoke grid trained once (8 runs on digits, one worker)."""
     root = tmp_path_factory.mktemp("smoke")
-    run_grid("smoke", expand_grid("smoke", GRIDS["smoke"]), root / "results", root / "data",
-             jobs=1, log=lambda line: None)
+    run_grid(
+        "smoke",
+        expand_grid("smoke", GRIDS["smoke"]),
+        root / "results",
+        root / "data",
+        jobs=1,
+        log=lambda line: None,
+    )
     return root / "results"
 
 
@@ -32,8 +39,18 @@ def file_store_opt_in_undone(monkeypatch):
 
 
 def export(results, store, capsys, grid="smoke"):
-    code = cli.main(["export", "mlflow", "--grid", grid, "--results-dir", str(results),
-                     "--tracking-uri", store.as_uri()])
+    code = cli.main(
+        [
+            "export",
+            "mlflow",
+            "--grid",
+            grid,
+            "--results-dir",
+            str(results),
+            "--tracking-uri",
+            store.as_uri(),
+        ]
+    )
     out, err = capsys.readouterr()
     return code, out.strip(), err.strip()
 
@@ -55,8 +72,11 @@ def non_default_settings(config):
     found = {}
     for key, value in config.items():
         if value != SCHEMA[key].default:
-            found.update({f"{key}.{k}": v for k, v in value.items()}
-                         if isinstance(value, dict) else {key: value})
+            found.update(
+                {f"{key}.{k}": v for k, v in value.items()}
+                if isinstance(value, dict)
+                else {key: value}
+            )
     return found
 
 
@@ -72,22 +92,31 @@ def test_smoke_round_trip_then_a_second_export_adds_nothing(smoke_results, tmp_p
         assert run.info.status == "FINISHED"
         expected = non_default_settings(record["config"])
         assert set(run.data.params) == set(expected) and {"lr", "hidden", "epochs"} <= set(expected)
-        assert all(json.loads(run.data.params[k]) == v if not isinstance(v, str)
-                   else run.data.params[k] == v for k, v in expected.items())
+        assert all(
+            json.loads(run.data.params[k]) == v
+            if not isinstance(v, str)
+            else run.data.params[k] == v
+            for k, v in expected.items()
+        )
         tags = run.data.tags
-        assert (tags["scratchbench.code_version"], tags["scratchbench.dataset"],
-                tags["scratchbench.status"], tags["axis.optimizer"]) == (
-            record["code_version"], "digits", record["status"], record["labels"]["optimizer"])
+        assert (
+            tags["scratchbench.code_version"],
+            tags["scratchbench.dataset"],
+            tags["scratchbench.status"],
+            tags["axis.optimizer"],
+        ) == (record["code_version"], "digits", record["status"], record["labels"]["optimizer"])
         for name in ("test_acc", "final_val_acc", "best_val_acc", "epochs_run", "n_params"):
             assert run.data.metrics[name] == record[name]
         curves = [k for k, v in record["history"].items() if isinstance(v, list)]
         assert {"val_acc", "train_loss", "val_loss"} <= set(curves)
         for curve in curves:
             history = client.get_metric_history(run.info.run_id, f"history.{curve}")
-            assert [m.step for m in sorted(history, key=lambda m: m.step)] == \
-                list(range(1, record["epochs_run"] + 1))
-            assert [m.value for m in sorted(history, key=lambda m: m.step)] == \
-                record["history"][curve]
+            assert [m.step for m in sorted(history, key=lambda m: m.step)] == list(
+                range(1, record["epochs_run"] + 1)
+            )
+            assert [m.value for m in sorted(history, key=lambda m: m.step)] == record["history"][
+                curve
+            ]
     mlflow_ids = {run.info.run_id for run in runs.values()}
 
     code, out, _ = export(smoke_results, store, capsys)
@@ -95,8 +124,9 @@ def test_smoke_round_trip_then_a_second_export_adds_nothing(smoke_results, tmp_p
     assert {run.info.run_id for run in runs_by_record(store)[1].values()} == mlflow_ids
 
 
-def test_a_new_record_adds_a_run_and_a_changed_one_replaces_its_run(smoke_results, tmp_path,
-                                                                    capsys):
+def test_a_new_record_adds_a_run_and_a_changed_one_replaces_its_run(
+    smoke_results, tmp_path, capsys
+):
     results, store = tmp_path / "results", tmp_path / "mlruns"
     shutil.copytree(smoke_results, results)
     new, changed = sorted((results / "smoke").glob("[0-9a-f]*.json"))[:2]
@@ -122,8 +152,9 @@ def test_a_new_record_adds_a_run_and_a_changed_one_replaces_its_run(smoke_result
     assert export(results, store, capsys)[1].endswith(": 0 added, 0 updated, 8 unchanged")
 
 
-def test_without_the_extra_one_line_names_it_and_exit_2(smoke_results, tmp_path, capsys,
-                                                        monkeypatch):
+def test_without_the_extra_one_line_names_it_and_exit_2(
+    smoke_results, tmp_path, capsys, monkeypatch
+):
     for name in [n for n in sys.modules if n == "mlflow" or n.startswith("mlflow.")] + ["mlflow"]:
         monkeypatch.setitem(sys.modules, name, None)  # `import mlflow` raises ImportError
     code, out, err = export(smoke_results, tmp_path / "mlruns", capsys)
@@ -132,12 +163,16 @@ def test_without_the_extra_one_line_names_it_and_exit_2(smoke_results, tmp_path,
     assert not (tmp_path / "mlruns").exists()
 
 
-@pytest.mark.parametrize("grid, message", [
-    ("smok", "unknown grid 'smok'; did you mean 'smoke'?"),
-    ("quick", "grid 'quick' has no records under"),
-])
-def test_a_bad_grid_is_one_line_exit_2_and_nothing_written(grid, message, smoke_results,
-                                                           tmp_path, capsys):
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ("smok", "unknown grid 'smok'; did you mean 'smoke'?"),
+        ("quick", "grid 'quick' has no records under"),
+    ],
+)
+def test_a_bad_grid_is_one_line_exit_2_and_nothing_written(
+    grid, message, smoke_results, tmp_path, capsys
+):
     code, out, err = export(smoke_results, tmp_path / "mlruns", capsys, grid=grid)
     assert code == 2 and not out and len(err.splitlines()) == 1 and message in err, err
     assert not (tmp_path / "mlruns").exists()

@@ -2,6 +2,7 @@
 ("Extending from outside the tree") works as printed, and a --plugin module with a JSON grid
 gives the same records with --jobs 1, --jobs 2 and --scheduler local:2 (the bar of issue 21).
 Select with `-m e2e`; about a minute on 2 cores."""
+
 import json
 import re
 import shlex
@@ -24,15 +25,16 @@ def docs_section():
     text = (ROOT / "docs" / "extending.md").read_text()
     start = text.index(SECTION)
     end = text.find("\n## ", start + 1)
-    return text[start:end if end >= 0 else len(text)]
+    return text[start : end if end >= 0 else len(text)]
 
 
 def docs_files_and_commands():
     """({file name: text} of the section's python blocks, named by their first comment line,
     and the command lines of its bash block, comments dropped)."""
     blocks = re.findall(r"```(python|bash)\n(.*?)```", docs_section(), re.S)
-    files = {re.match(r"# (\S+\.py):", text).group(1): text
-             for kind, text in blocks if kind == "python"}
+    files = {
+        re.match(r"# (\S+\.py):", text).group(1): text for kind, text in blocks if kind == "python"
+    }
     (commands,) = [text for kind, text in blocks if kind == "bash"]
     return files, [shlex.split(line, comments=True) for line in commands.splitlines()]
 
@@ -44,8 +46,15 @@ def installed(wheel, tmp_path_factory):  # noqa: F811 - pytest passes the import
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
 
     def run(args, cwd, extra_env=None):
-        return subprocess.run(args, cwd=cwd, env={**env, **(extra_env or {})},
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            args,
+            cwd=cwd,
+            env={**env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
     return run
 
 
@@ -67,8 +76,19 @@ def test_the_documented_study_works_as_printed_with_any_workers(installed, tmp_p
     expected = records(tmp_path / "results" / "my_study")
     assert len(expected) == 24 and {r["status"] for r in expected.values()} == {"ok"}
     for mode in (["--jobs", "1"], ["--scheduler", "local:2"]):
-        result = installed(["scratchbench", "--study", "my_study.py", *mode, "--results-dir",
-                            "again", "--reports-dir", "again-reports"], tmp_path)
+        result = installed(
+            [
+                "scratchbench",
+                "--study",
+                "my_study.py",
+                *mode,
+                "--results-dir",
+                "again",
+                "--reports-dir",
+                "again-reports",
+            ],
+            tmp_path,
+        )
         assert result.returncode == 0, result.stderr
         assert records(tmp_path / "again" / "my_study") == expected, mode
         for folder in ("again", "again-reports"):
@@ -76,25 +96,47 @@ def test_the_documented_study_works_as_printed_with_any_workers(installed, tmp_p
     checked = installed(["scratchbench", "check", "--study", "my_study.py"], tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert sorted(line.split(":")[0] for line in checked.stdout.splitlines()) == [
-        "activation 'softsign'", "dataset 'digits_npz'", "optimizer 'signsgd'", "regularizer 'l1'"]
-    assert all(line.endswith("the same in 3 runs (twice in one process, once in a fresh one)")
-               for line in checked.stdout.splitlines())
+        "activation 'softsign'",
+        "dataset 'digits_npz'",
+        "optimizer 'signsgd'",
+        "regularizer 'l1'",
+    ]
+    assert all(
+        line.endswith("the same in 3 runs (twice in one process, once in a fresh one)")
+        for line in checked.stdout.splitlines()
+    )
     report = (tmp_path / "reports" / "my_study.md").read_text()
-    for factor, level, baseline in [("optimizer", "signsgd", "adam"),
-                                    ("activation", "softsign", "relu"),
-                                    ("regularization", "l1", "none")]:
+    for factor, level, baseline in [
+        ("optimizer", "signsgd", "adam"),
+        ("activation", "softsign", "relu"),
+        ("regularization", "l1", "none"),
+    ]:
         assert re.search(rf"- \*\*{factor}\*\* on digits_npz: `{level}` .*`{baseline}`", report)
 
 
-def test_a_plugin_module_and_a_json_grid_give_the_same_records_with_any_workers(installed,
-                                                                                 tmp_path):
+def test_a_plugin_module_and_a_json_grid_give_the_same_records_with_any_workers(
+    installed, tmp_path
+):
     (tmp_path / "signsgd_plugin.py").write_text(SIGNSGD)
     (tmp_path / "grid.json").write_text(json.dumps(PLUG_GRID))
     found = []
     for mode in MODES:
-        result = installed(["scratchbench", "--plugin", "signsgd_plugin", "--grid-file",
-                            "grid.json", "--grid", "plug", *mode, "--results-dir", mode[1]],
-                           tmp_path, {"PYTHONPATH": str(tmp_path)})
+        result = installed(
+            [
+                "scratchbench",
+                "--plugin",
+                "signsgd_plugin",
+                "--grid-file",
+                "grid.json",
+                "--grid",
+                "plug",
+                *mode,
+                "--results-dir",
+                mode[1],
+            ],
+            tmp_path,
+            {"PYTHONPATH": str(tmp_path)},
+        )
         assert result.returncode == 0, result.stderr
         found.append(records(tmp_path / mode[1] / "plug"))
     assert len(found[0]) == 4 and {r["status"] for r in found[0].values()} == {"ok"}

@@ -1,6 +1,7 @@
 """A fault costs at most its own run: non-finite metrics, trainers that fail, workers that die,
 records and locks that cannot be trusted. Each case: the fault, then the record or line it
 must give, and that every other run finished as in an uninterrupted grid."""
+
 import dataclasses
 import json
 import os
@@ -36,12 +37,14 @@ def with_nan(split):
         X = getattr(splits, split).copy()
         X[0, 0] = np.nan  # one pixel
         return train_nn_core(config, dataclasses.replace(splits, **{split: X}))
+
     return train
 
 
 def returning(**changes):
     def train(config, splits):
         return {**train_nn_core(config, splits), **changes}
+
     return train
 
 
@@ -53,12 +56,24 @@ def raising(config, splits):
 FAULTS = [
     ("nan pixel in x_train", with_nan("X_train"), "diverged", None),
     ("nan pixel in x_val", with_nan("X_val"), "diverged", None),
-    ("nan in a trainer's test_acc", returning(test_acc=float("nan")), "error",
-     "RecordError: trainer result: field 'test_acc' is nan, expected float or None"),
-    ("inf in a trainer's train_time_s", returning(train_time_s=float("inf")), "error",
-     "field 'train_time_s' is inf"),
-    ("inf in a trainer's curve", returning(history={"train_loss": [0.5, float("inf")],
-                                                    "val_acc": [0.1, 0.2]}), "diverged", None),
+    (
+        "nan in a trainer's test_acc",
+        returning(test_acc=float("nan")),
+        "error",
+        "RecordError: trainer result: field 'test_acc' is nan, expected float or None",
+    ),
+    (
+        "inf in a trainer's train_time_s",
+        returning(train_time_s=float("inf")),
+        "error",
+        "field 'train_time_s' is inf",
+    ),
+    (
+        "inf in a trainer's curve",
+        returning(history={"train_loss": [0.5, float("inf")], "val_acc": [0.1, 0.2]}),
+        "diverged",
+        None,
+    ),
     ("a trainer that raises", raising, "error", "KeyError: 'mom'"),
 ]
 
@@ -83,8 +98,9 @@ def clean(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name,train,status,message", FAULTS, ids=[f[0] for f in FAULTS])
-def test_a_fault_in_one_run_costs_only_that_run(tmp_path, data_dir, monkeypatch, clean,
-                                                name, train, status, message):
+def test_a_fault_in_one_run_costs_only_that_run(
+    tmp_path, data_dir, monkeypatch, clean, name, train, status, message
+):
     monkeypatch.setitem(TRAINERS, FAULTY, Trainer(train))
     runs = expand_grid("g", GRID)
     outcome = run_grid("g", runs, tmp_path, data_dir, jobs=1, log=quiet)
@@ -96,16 +112,19 @@ def test_a_fault_in_one_run_costs_only_that_run(tmp_path, data_dir, monkeypatch,
     assert len(got) == 4 and all(r["status"] == status for r in faulty)
     if message is not None:
         assert all(message in r["error"] for r in faulty), faulty[0]["error"]
-        assert all(r["error_frames"] and len(frame) == 3 for r in faulty
-                   for frame in r["error_frames"])
-    assert {rid: timeless(r) for rid, r in got.items() if r["config"]["trainer"] == "nn_core"} \
-        == clean
+        assert all(
+            r["error_frames"] and len(frame) == 3 for r in faulty for frame in r["error_frames"]
+        )
+    assert {
+        rid: timeless(r) for rid, r in got.items() if r["config"]["trainer"] == "nn_core"
+    } == clean
     again = run_grid("g", runs, tmp_path, data_dir, jobs=1, log=quiet)  # the rerun, no crash
     assert again.trained == (2 if status == "error" else 0)
 
 
-def test_an_error_record_names_the_file_line_and_function_it_stopped_in(tmp_path, data_dir,
-                                                                          monkeypatch):
+def test_an_error_record_names_the_file_line_and_function_it_stopped_in(
+    tmp_path, data_dir, monkeypatch
+):
     monkeypatch.setitem(TRAINERS, FAULTY, Trainer(raising))
     runs = [r for r in expand_grid("g", GRID) if r.config["trainer"] == FAULTY][:1]
     run_grid("g", runs, tmp_path, data_dir, jobs=1, log=quiet)
@@ -115,13 +134,27 @@ def test_an_error_record_names_the_file_line_and_function_it_stopped_in(tmp_path
 
 
 def test_the_command_ends_with_a_line_counting_failures_and_exits_1_on_an_error(
-        tmp_path, data_dir, monkeypatch, capsys):
+    tmp_path, data_dir, monkeypatch, capsys
+):
     monkeypatch.setitem(TRAINERS, FAULTY, Trainer(raising))
     grid_file = tmp_path / "grids.json"
     grid_file.write_text(json.dumps({"g": GRID}))
-    code = run_all.main(["--grid-file", str(grid_file), "--grid", "g", "--jobs", "1",
-                         "--results-dir", str(tmp_path / "results"),
-                         "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(data_dir)])
+    code = run_all.main(
+        [
+            "--grid-file",
+            str(grid_file),
+            "--grid",
+            "g",
+            "--jobs",
+            "1",
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--reports-dir",
+            str(tmp_path / "reports"),
+            "--data-dir",
+            str(data_dir),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and err[-1].startswith("4 runs trained: 2 errors, 0 diverged"), err[-3:]
     assert "Traceback" not in "\n".join(err)
@@ -132,18 +165,23 @@ def loky_workers():
     children = []
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
         children += (task / "children").read_text().split()
-    return [int(pid) for pid in children
-            if b"popen_loky" in Path(f"/proc/{pid}/cmdline").read_bytes()
-            and b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    return [
+        int(pid)
+        for pid in children
+        if b"popen_loky" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        and b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
 
 
-KILL_GRID = [{"base": {**TINY, "epochs": 25},
-              "axes": {"optimizer": ["sgd", "adam"], "seed": [0, 1, 2]}}]
+KILL_GRID = [
+    {"base": {**TINY, "epochs": 25}, "axes": {"optimizer": ["sgd", "adam"], "seed": [0, 1, 2]}}
+]
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
 def test_a_sigkilled_loky_worker_costs_a_retry_and_the_grid_finishes_as_uninterrupted(
-        tmp_path, data_dir):
+    tmp_path, data_dir
+):
     runs = expand_grid("kill", KILL_GRID)
     killed = []
 
@@ -152,24 +190,35 @@ def test_a_sigkilled_loky_worker_costs_a_retry_and_the_grid_finishes_as_uninterr
             if not killed:
                 killed.append(loky_workers()[0])
                 os.kill(killed[0], signal.SIGKILL)  # what the OOM killer does
+
         show.close = lambda: None
         return show
 
     log = []
-    outcome = run_grid("kill", runs, tmp_path / "killed", data_dir, jobs=2, log=log.append,
-                       progress=kill_on_first_record)
+    outcome = run_grid(
+        "kill",
+        runs,
+        tmp_path / "killed",
+        data_dir,
+        jobs=2,
+        log=log.append,
+        progress=kill_on_first_record,
+    )
     assert killed and outcome.trained == len(runs) and outcome.counts == {"ok": len(runs)}
     assert any("a loky worker died (killed by SIGKILL)" in line for line in log), log
     run_grid("kill", runs, tmp_path / "clean", data_dir, jobs=1, log=quiet)
     got = {rid: timeless(r) for rid, r in read_records(tmp_path / "killed" / "kill", quiet).items()}
-    assert got == {rid: timeless(r)
-                   for rid, r in read_records(tmp_path / "clean" / "kill", quiet).items()}
+    assert got == {
+        rid: timeless(r) for rid, r in read_records(tmp_path / "clean" / "kill", quiet).items()
+    }
 
 
 class TwiceDied(Exception):
     def __str__(self):
-        return "A worker process managed by the executor was unexpectedly terminated. The " \
-               "exit codes of the workers are {SIGKILL(-9)}"
+        return (
+            "A worker process managed by the executor was unexpectedly terminated. The "
+            "exit codes of the workers are {SIGKILL(-9)}"
+        )
 
 
 def test_a_run_whose_worker_dies_twice_is_an_error_naming_the_signal():
@@ -180,15 +229,31 @@ def test_a_sigkilled_runner_leaves_no_loky_worker_behind(tmp_path):
     grid_file = tmp_path / "grids.json"
     grid_file.write_text(json.dumps({"kill": KILL_GRID}))
     folder = tmp_path / "results" / "kill"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), "--grid-file",
-                             str(grid_file), "--grid", "kill", "--jobs", "2", "--results-dir",
-                             str(folder.parent), "--reports-dir", str(tmp_path / "rep")],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "run_all.py"),
+            "--grid-file",
+            str(grid_file),
+            "--grid",
+            "kill",
+            "--jobs",
+            "2",
+            "--results-dir",
+            str(folder.parent),
+            "--reports-dir",
+            str(tmp_path / "rep"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 60
-        while not any(p.name != "grid.json" for p in folder.glob("*.json")) \
-                and time.time() < deadline:
+        while (
+            not any(p.name != "grid.json" for p in folder.glob("*.json")) and time.time() < deadline
+        ):
             time.sleep(0.05)
         proc.kill()  # the runner alone: its workers are orphaned
         proc.wait()
@@ -218,13 +283,25 @@ BAD_RECORDS = [
 @pytest.mark.parametrize("name,change,message", BAD_RECORDS, ids=[b[0] for b in BAD_RECORDS])
 @pytest.mark.parametrize("reader", ["runner", "report"])
 def test_an_invalid_record_is_set_aside_and_retrained_wherever_it_is_read(
-        tmp_path, data_dir, capsys, name, change, message, reader):
+    tmp_path, data_dir, capsys, name, change, message, reader
+):
     runs = expand_grid("tiny", [{"base": TINY, "axes": {"seed": [0, 1]}}])
     grid_file = tmp_path / "grids.json"
     grid_file.write_text(json.dumps({"tiny": [{"base": TINY, "axes": {"seed": [0, 1]}}]}))
-    args = ["--grid-file", str(grid_file), "--grid", "tiny", "--jobs", "1", "--results-dir",
-            str(tmp_path / "results"), "--reports-dir", str(tmp_path / "reports"),
-            "--data-dir", str(data_dir)]
+    args = [
+        "--grid-file",
+        str(grid_file),
+        "--grid",
+        "tiny",
+        "--jobs",
+        "1",
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        "--data-dir",
+        str(data_dir),
+    ]
     assert run_all.main(args) == 0
     victim = tmp_path / "results" / "tiny" / f"{runs[0].run_id}.json"
     if change is None:
@@ -262,10 +339,21 @@ def test_an_error_record_from_the_future_is_retried(tmp_path, data_dir):
     folder = tmp_path / "tiny"
     folder.mkdir()
     path = folder / f"{runs[0].run_id}.json"
-    path.write_text(json.dumps(synthetic_record(runs[0].run_id, "error", labels=runs[0].labels,
-                                                config=runs[0].config, environment={},
-                                                grid="tiny", finished_at="", code_version="",
-                                                wall_time_s=0.0)))
+    path.write_text(
+        json.dumps(
+            synthetic_record(
+                runs[0].run_id,
+                "error",
+                labels=runs[0].labels,
+                config=runs[0].config,
+                environment={},
+                grid="tiny",
+                finished_at="",
+                code_version="",
+                wall_time_s=0.0,
+            )
+        )
+    )
     future = time.time() + 3600 * 24 * 365
     os.utime(path, (future, future))
     outcome = run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=quiet)

@@ -2,6 +2,7 @@
 question its test answers (across settings, or on average over these settings and where), Holm
 keeps the family-wise error at 5% for each question, a regime change is an interaction, and the
 printed MDE is the effect the rule in use detects 80% of the time."""
+
 import itertools
 import re
 from pathlib import Path
@@ -27,21 +28,42 @@ def synthetic_data(rng, effect, levels, seeds=5, noise=0.1, regime=None):
     for opt in ["sgd", "adam"]:
         for cell in itertools.product(*levels.values()):
             for seed in range(seeds):
-                points = 90 + (effect(dict(zip(others, cell))) if opt == "adam" else 0.0) \
+                points = (
+                    90
+                    + (effect(dict(zip(others, cell))) if opt == "adam" else 0.0)
                     + rng.normal(0, noise)
-                rows.append({"run_id": f"{regime}-{opt}-{cell}-{seed}", "dataset": "mnist",
-                             "seed": seed, **({"regime": regime} if regime else {}),
-                             "optimizer": opt, **dict(zip(others, cell)), "status": "ok",
-                             "test_acc": points / 100, "s_per_epoch": 1.0})
+                )
+                rows.append(
+                    {
+                        "run_id": f"{regime}-{opt}-{cell}-{seed}",
+                        "dataset": "mnist",
+                        "seed": seed,
+                        **({"regime": regime} if regime else {}),
+                        "optimizer": opt,
+                        **dict(zip(others, cell)),
+                        "status": "ok",
+                        "test_acc": points / 100,
+                        "s_per_epoch": 1.0,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def report_data(frame):
-    factors = tuple(c for c in frame.columns
-                    if c not in ("run_id", "dataset", "seed", "status", "test_acc",
-                                 "s_per_epoch"))
-    return ReportData("synthetic", frame.fillna({f: "none" for f in factors}), factors, {}, {},
-                      Path("."), Path("."))
+    factors = tuple(
+        c
+        for c in frame.columns
+        if c not in ("run_id", "dataset", "seed", "status", "test_acc", "s_per_epoch")
+    )
+    return ReportData(
+        "synthetic",
+        frame.fillna({f: "none" for f in factors}),
+        factors,
+        {},
+        {},
+        Path("."),
+        Path("."),
+    )
 
 
 def adam_row(family):
@@ -50,8 +72,9 @@ def adam_row(family):
 
 def test_an_effect_in_one_cell_of_five_is_an_average_concentrated_there_not_general():
     rng = np.random.default_rng(0)
-    data = report_data(synthetic_data(rng, lambda c: 1.0 * (c["activation"] == "a0"),
-                                      {"activation": ACTIVATIONS}))
+    data = report_data(
+        synthetic_data(rng, lambda c: 1.0 * (c["activation"] == "a0"), {"activation": ACTIVATIONS})
+    )
     row = adam_row(data.contrasts)
     assert row["verdict"] == AVERAGE and row["delta"] == pytest.approx(0.2, abs=0.05)
     assert row["cells"] == 5 and row["cells_won"] in (1, 2)  # a0, and a null cell at 5%
@@ -65,9 +88,13 @@ def test_an_effect_in_four_cells_of_twenty_is_never_called_general():
     """Twenty cells can answer the across-settings question, and here it says no."""
     rng = np.random.default_rng(1)
     lives = {("a0", "none"), ("a1", "l2"), ("a2", "dropout"), ("a3", "augment")}
-    data = report_data(synthetic_data(
-        rng, lambda c: 1.0 * ((c["activation"], c["regularization"]) in lives),
-        {"activation": ACTIVATIONS, "regularization": REGULARIZERS}))
+    data = report_data(
+        synthetic_data(
+            rng,
+            lambda c: 1.0 * ((c["activation"], c["regularization"]) in lives),
+            {"activation": ACTIVATIONS, "regularization": REGULARIZERS},
+        )
+    )
     row = adam_row(data.contrasts)
     assert row["cells"] == 20 and row["across_p_floor"] < row["threshold"]
     assert row["verdict"] == AVERAGE and row["across_p_holm"] >= ALPHA
@@ -78,8 +105,11 @@ def test_an_effect_in_four_cells_of_twenty_is_never_called_general():
 
 def test_an_effect_in_every_cell_of_twenty_holds_across_settings():
     rng = np.random.default_rng(2)
-    data = report_data(synthetic_data(rng, lambda c: 0.5, {"activation": ACTIVATIONS,
-                                                           "regularization": REGULARIZERS}))
+    data = report_data(
+        synthetic_data(
+            rng, lambda c: 0.5, {"activation": ACTIVATIONS, "regularization": REGULARIZERS}
+        )
+    )
     row = adam_row(data.contrasts)
     assert row["verdict"] == ACROSS and row["cells_won"] == 20
     assert "`adam` beats `sgd` by +0.5" in " ".join(contrast_findings(data))
@@ -93,9 +123,14 @@ def test_holm_keeps_the_family_wise_error_at_five_percent_for_each_question():
     grids, claims = 200, {"over": 0, "across": 0}
     for seed in range(grids):
         rng = np.random.default_rng(100 + seed)
-        family = report_data(synthetic_data(
-            rng, lambda c: 0.0, {"activation": ACTIVATIONS[:4], "regularization": REGULARIZERS},
-            seeds=3)).contrasts
+        family = report_data(
+            synthetic_data(
+                rng,
+                lambda c: 0.0,
+                {"activation": ACTIVATIONS[:4], "regularization": REGULARIZERS},
+                seeds=3,
+            )
+        ).contrasts
         assert (family["across_p_floor"] < ALPHA).all()
         claims["over"] += bool((family["p_holm"] < ALPHA).any())
         claims["across"] += bool((family["across_p_holm"] < ALPHA).any())
@@ -107,8 +142,12 @@ def test_holm_keeps_the_family_wise_error_at_five_percent_for_each_question():
 def test_the_same_effect_in_regimes_of_25_and_100_pairs_is_no_change():
     rng = np.random.default_rng(3)
     small = synthetic_data(rng, lambda c: 0.5, {"activation": ACTIVATIONS}, regime="defaults")
-    large = synthetic_data(rng, lambda c: 0.5, {"activation": ACTIVATIONS,
-                                                "regularization": REGULARIZERS}, regime="tuned")
+    large = synthetic_data(
+        rng,
+        lambda c: 0.5,
+        {"activation": ACTIVATIONS, "regularization": REGULARIZERS},
+        regime="tuned",
+    )
     data = report_data(pd.concat([small, large], ignore_index=True))
     family = data.contrasts
     contrasts = family[(family["kind"] == "contrast") & (family["level"] == "adam")]
@@ -118,7 +157,7 @@ def test_the_same_effect_in_regimes_of_25_and_100_pairs_is_no_change():
     assert len(change) == 1 and change.iloc[0]["cells"] == 5 and change.iloc[0]["verdict"] == NONE
     text = " ".join(regime_findings(data))
     assert "no change shown in the effect of `adam` over `sgd` from defaults to tuned" in text
-    assert "`adam` over `sgd` is" not in text  # never "larger in" or "smaller in" 
+    assert "`adam` over `sgd` is" not in text  # never "larger in" or "smaller in"
 
 
 def test_the_printed_mde_is_detected_80_percent_of_the_time_by_the_rule_in_use():
@@ -126,14 +165,23 @@ def test_the_printed_mde_is_detected_80_percent_of_the_time_by_the_rule_in_use()
     the same design with the noise the MDE was computed from, Holm's rule finds it in about 80%
     of 400 grids."""
     levels = {"activation": ACTIVATIONS[:3]}
-    row = adam_row(report_data(synthetic_data(np.random.default_rng(4), lambda c: 0.0, levels,
-                                              seeds=4, noise=0.2)).contrasts)
+    row = adam_row(
+        report_data(
+            synthetic_data(np.random.default_rng(4), lambda c: 0.0, levels, seeds=4, noise=0.2)
+        ).contrasts
+    )
     s_p = row["se"] * row["cells"] / np.sqrt(row["cells"] / 4)  # SE = s_p sqrt(K / n) / K
     found = []
     for seed in range(400):
-        family = report_data(synthetic_data(np.random.default_rng(1000 + seed),
-                                            lambda c: row["mde"], levels, seeds=4,
-                                            noise=s_p / np.sqrt(2))).contrasts
+        family = report_data(
+            synthetic_data(
+                np.random.default_rng(1000 + seed),
+                lambda c: row["mde"],
+                levels,
+                seeds=4,
+                noise=s_p / np.sqrt(2),
+            )
+        ).contrasts
         found.append(adam_row(family)["p_holm"] < ALPHA)
     assert np.mean(found) == pytest.approx(0.80, abs=3 * np.sqrt(0.16 / 400))
 

@@ -1,4 +1,5 @@
 """Finite-difference checks (float64, relative error < 1e-6) for every registered component."""
+
 import numpy as np
 import pytest
 
@@ -72,8 +73,11 @@ def test_input_dropout_drops_whole_input_features_in_training_only(rng):
     plain = MLP([30, 5, 3], np.random.default_rng(1), dtype=np.float64)
     model = MLP([30, 5, 3], np.random.default_rng(1), input_dropout=0.5, dtype=np.float64)
     np.testing.assert_array_equal(model.forward(X), plain.forward(X))  # eval mode: identity
-    model.backward(model.loss.loss_and_grad(model.forward(X, np.random.default_rng(2)),
-                                            one_hot([1], 3, np.float64))[1])
+    model.backward(
+        model.loss.loss_and_grad(
+            model.forward(X, np.random.default_rng(2)), one_hot([1], 3, np.float64)
+        )[1]
+    )
     dropped = model.layers[0].mask[0] == 0  # (30,): the features this row lost
     assert 0 < dropped.sum() < 30
     first_dW = model.dense[0].dW
@@ -117,7 +121,9 @@ def test_three_layer_mlp_gradient(activation, loss, rng):
     """Every activation in a whole MLP (a kink of relu-like ones lies within the difference
     step of a pre-activation with probability ~1e-6 per unit: these seeded draws miss them)."""
     model = MLP([5, 7, 6, 4], rng, activation=activation, loss=loss, dtype=np.float64)
-    model.params_flat[model.n_weights:] = rng.standard_normal(model.n_params - model.n_weights) * 0.1
+    model.params_flat[model.n_weights :] = (
+        rng.standard_normal(model.n_params - model.n_weights) * 0.1
+    )
     X = rng.standard_normal((8, 5))
     Y = targets_for(loss, rng, 8, 4)
     model.loss_and_grad(X, Y)
@@ -128,11 +134,11 @@ def test_three_layer_mlp_gradient(activation, loss, rng):
 
 def test_l2_gradient_counts_weights_not_biases(rng):
     model = MLP([5, 6, 3], rng, activation="tanh", dtype=np.float64)
-    model.params_flat[model.n_weights:] = 1.0  # large biases: decaying them would show up
+    model.params_flat[model.n_weights :] = 1.0  # large biases: decaying them would show up
     l2 = REGULARIZERS.create("l2", l2=0.3)
     X, Y = rng.standard_normal((7, 5)), one_hot(rng.integers(0, 3, 7), 3, np.float64)
     model.loss_and_grad(X, Y)
     l2.add_to_gradient(model)
     numeric = numerical_gradient(lambda: mlp_objective(model, X, Y, [l2]), model.params_flat)
     assert relative_error(model.grads_flat, numeric) < TOL
-    assert l2.penalty(model) == pytest.approx(0.15 * np.sum(model.weights_flat ** 2))
+    assert l2.penalty(model) == pytest.approx(0.15 * np.sum(model.weights_flat**2))

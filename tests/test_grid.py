@@ -1,4 +1,5 @@
 """Grid expansion and pre-flight validation: counts, determinism, and one-line errors."""
+
 import json
 import math
 from pathlib import Path
@@ -12,9 +13,16 @@ from ablations.run.budget import full_plan_runs
 from ablations.grid.memory import memory_problem, run_bytes, total_memory_bytes
 from ablations.grid import examples
 import studies
-from studies.showcase import (ACTIVATION_LEVELS, DEFAULT_BUDGET, FINAL_SEEDS, LONG_BUDGET,
-                              LONG_DATASET_LEVELS, OPTIMIZER_LEVELS, REGULARIZATION_LEVELS,
-                              TUNED_OPTIMIZER_LEVELS)
+from studies.showcase import (
+    ACTIVATION_LEVELS,
+    DEFAULT_BUDGET,
+    FINAL_SEEDS,
+    LONG_BUDGET,
+    LONG_DATASET_LEVELS,
+    OPTIMIZER_LEVELS,
+    REGULARIZATION_LEVELS,
+    TUNED_OPTIMIZER_LEVELS,
+)
 from ablations.records.store import GRID_FILE, SCHEMA_VERSION, TUNING_FILE
 from ablations.train.streams import STREAMS
 from ablations.run.tuning import plan_from_results, plan_grid
@@ -34,8 +42,9 @@ def test_quick_grid_is_the_product_of_its_axes():
 @pytest.mark.parametrize("name", sorted(GRIDS))
 def test_every_named_grid_plans_and_is_deterministic(name):
     first, second = plan_grid(name, GRIDS[name]), plan_grid(name, GRIDS[name])
-    assert first.all_runs() and [r.run_id for r in first.all_runs()] == \
-        [r.run_id for r in second.all_runs()]
+    assert first.all_runs() and [r.run_id for r in first.all_runs()] == [
+        r.run_id for r in second.all_runs()
+    ]
 
 
 def test_untuned_grids_plan_to_their_expansion():
@@ -46,9 +55,14 @@ def test_untuned_grids_plan_to_their_expansion():
 
 def final_cells(name):
     """{cell labels without the seed: set of seeds} of a grid's final runs, all trials alike."""
-    plan = plan_grid(name, GRIDS[name], {r.run_id: {"schema": SCHEMA_VERSION, "status": "ok",
-                                                    "final_val_acc": 0.5}
-                                         for r in full_plan_runs(name, GRIDS[name])})
+    plan = plan_grid(
+        name,
+        GRIDS[name],
+        {
+            r.run_id: {"schema": SCHEMA_VERSION, "status": "ok", "final_val_acc": 0.5}
+            for r in full_plan_runs(name, GRIDS[name])
+        },
+    )
     cells = {}
     for run in plan.runs:
         key = tuple((k, v) for k, v in run.labels.items() if k != "seed")
@@ -67,8 +81,11 @@ def test_the_default_showcase_meets_the_issue_bar():
     assert {c["dataset"] for c in labels} == {"mnist", "fashion_mnist"}
     assert {c["regime"] for c in labels} == {"defaults", "tuned", "tuned_long"}
     tuned = [c for c in labels if c["regime"] == "tuned"]
-    assert len(tuned) == 2 * len(OPTIMIZER_LEVELS) * len(ACTIVATION_LEVELS) \
-        * len(REGULARIZATION_LEVELS) >= 160
+    assert (
+        len(tuned)
+        == 2 * len(OPTIMIZER_LEVELS) * len(ACTIVATION_LEVELS) * len(REGULARIZATION_LEVELS)
+        >= 160
+    )
     assert not {r.config["seed"] for r in plan.tuning} & set(FINAL_SEEDS)
     assert all(level["tune"]["lr"] for level in TUNED_OPTIMIZER_LEVELS)
 
@@ -79,14 +96,18 @@ def test_the_long_regime_tunes_every_regularizer_cell_at_its_own_budget():
     plan, cells = final_cells("default")
     long = [dict(key) for key in cells if dict(key)["regime"] == "tuned_long"]
     assert len(long) == 2 * len(REGULARIZATION_LEVELS)
-    nets = {level["dataset"]: level.get("hidden", LONG_BUDGET["hidden"])
-            for level in LONG_DATASET_LEVELS}
+    nets = {
+        level["dataset"]: level.get("hidden", LONG_BUDGET["hidden"])
+        for level in LONG_DATASET_LEVELS
+    }
     runs = [r for r in plan.runs + plan.tuning if r.labels["regime"] == "tuned_long"]
-    assert all(r.config["epochs"] == LONG_BUDGET["epochs"] > DEFAULT_BUDGET["epochs"]
-               and r.config["hidden"] == nets[r.config["dataset"]] for r in runs)
+    assert all(
+        r.config["epochs"] == LONG_BUDGET["epochs"] > DEFAULT_BUDGET["epochs"]
+        and r.config["hidden"] == nets[r.config["dataset"]]
+        for r in runs
+    )
     selections = [c for c in plan.cells if c["cell"]["regime"] == "tuned_long"]
-    assert len(selections) == 2 and all(c["shared_over"] == ["regularization"]
-                                        for c in selections)
+    assert len(selections) == 2 and all(c["shared_over"] == ["regularization"] for c in selections)
 
 
 def test_the_defaults_regime_keeps_one_lr_per_optimizer():
@@ -117,8 +138,10 @@ def test_algoperf_anchor_is_the_mnist_workload():
 
 
 def test_blocks_restrict_combinations():
-    blocks = [{"axes": {"optimizer": ["sgd", "adam"], "seed": [0, 1]}},
-              {"base": {"optimizer": "adam"}, "axes": {"lr": [0.1, 0.01, 0.003]}}]
+    blocks = [
+        {"axes": {"optimizer": ["sgd", "adam"], "seed": [0, 1]}},
+        {"base": {"optimizer": "adam"}, "axes": {"lr": [0.1, 0.01, 0.003]}},
+    ]
     runs = expand_grid("g", blocks)
     assert len(runs) == 2 * 2 + 3
 
@@ -130,18 +153,27 @@ def test_optimizer_arguments_move_into_optimizer_params():
 
 
 def test_activation_and_schedule_arguments_move_into_their_params():
-    config = resolve({"activation": "leaky_relu", "slope": 0.1, "schedule": "step",
-                      "gamma": 0.5, "step_epochs": 2})
+    config = resolve(
+        {
+            "activation": "leaky_relu",
+            "slope": 0.1,
+            "schedule": "step",
+            "gamma": 0.5,
+            "step_epochs": 2,
+        }
+    )
     assert config["activation_params"] == {"slope": 0.1}
     assert config["schedule_params"] == {"gamma": 0.5, "step_epochs": 2.0}
-    assert resolve({"activation": "leaky_relu", "activation_params": {"slope": 0.1}}) == \
-        resolve({"activation": "leaky_relu", "slope": 0.1})
+    assert resolve({"activation": "leaky_relu", "activation_params": {"slope": 0.1}}) == resolve(
+        {"activation": "leaky_relu", "slope": 0.1}
+    )
 
 
 def test_component_arguments_at_their_default_leave_the_run_id_alone():
     plain = resolve({"activation": "leaky_relu", "schedule": "cosine"})
-    spelled = resolve({"activation": "leaky_relu", "slope": 0.01, "schedule": "cosine",
-                       "min_factor": 0})
+    spelled = resolve(
+        {"activation": "leaky_relu", "slope": 0.01, "schedule": "cosine", "min_factor": 0}
+    )
     assert spelled == plain and spelled["activation_params"] == {}
     assert run_id(resolve({"activation": "leaky_relu", "slope": 0.2})) != run_id(plain)
 
@@ -159,8 +191,17 @@ def test_the_trainer_builds_components_with_their_arguments(monkeypatch):
         return real_fit(model, X, y, **kwargs)
 
     monkeypatch.setattr(trainers, "fit", spy)
-    config = resolve({"activation": "leaky_relu", "slope": 0.3, "schedule": "step", "gamma": 0.5,
-                      "step_epochs": 1, "hidden": [8], "epochs": 1})
+    config = resolve(
+        {
+            "activation": "leaky_relu",
+            "slope": 0.3,
+            "schedule": "step",
+            "gamma": 0.5,
+            "step_epochs": 1,
+            "hidden": [8],
+            "epochs": 1,
+        }
+    )
     trainers.train_nn_core(config, load_splits("digits"))
     assert seen["slope"] == 0.3
     assert (seen["schedule"].gamma, seen["schedule"].step_epochs) == (0.5, 1.0)
@@ -173,8 +214,10 @@ def test_the_memory_estimate_by_hand():
     assert run_bytes(config) == 11104
     assert memory_problem(config, available=11104) is None
     problem = memory_problem(config, available=11103)
-    assert problem == ("hidden [10] needs about 0.0 GiB (parameters, gradients, sgd state and "
-                       "activations, float32) but this machine has 0.0 GiB of memory")
+    assert problem == (
+        "hidden [10] needs about 0.0 GiB (parameters, gradients, sgd state and "
+        "activations, float32) but this machine has 0.0 GiB of memory"
+    )
     adam = run_bytes(resolve({"hidden": [10], "batch_size": 4}))  # two moments more
     assert adam == 11104 + 4 * 2 * 760
 
@@ -203,37 +246,210 @@ FROZEN_SCHEMA = {  # setting: (default, types, optional, check), from SCHEMA at 
     "trainer": ("nn_core", ("str",), False, ("registry", "trainer")),
     "dataset": ("digits", ("str",), False, ("registry", "dataset")),
     "seed": (0, ("int",), False, {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"}),
-    "init_seed": (None, ("int",), True, {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"}),
-    "order_seed": (None, ("int",), True, {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"}),
-    "noise_seed": (None, ("int",), True, {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"}),
-    "split_seed": (None, ("int",), True, {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"}),
-    "hidden": ([128], ("list",), False, {"[0]": "must be a list of positive integers, got [0]", "[-1]": "must be a list of positive integers, got [-1]", "[1.5]": "must be a list of positive integers, got [1.5]"}),
+    "init_seed": (
+        None,
+        ("int",),
+        True,
+        {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"},
+    ),
+    "order_seed": (
+        None,
+        ("int",),
+        True,
+        {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"},
+    ),
+    "noise_seed": (
+        None,
+        ("int",),
+        True,
+        {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"},
+    ),
+    "split_seed": (
+        None,
+        ("int",),
+        True,
+        {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"},
+    ),
+    "hidden": (
+        [128],
+        ("list",),
+        False,
+        {
+            "[0]": "must be a list of positive integers, got [0]",
+            "[-1]": "must be a list of positive integers, got [-1]",
+            "[1.5]": "must be a list of positive integers, got [1.5]",
+        },
+    ),
     "activation": ("relu", ("str",), False, ("registry", "activation")),
     "loss": ("softmax_cross_entropy", ("str",), False, ("registry", "loss")),
     "init": (None, ("str",), True, ("registry", "initializer")),
     "optimizer": ("adam", ("str",), False, ("registry", "optimizer")),
-    "lr": (0.001, ("float",), False, {"-1": "must be > 0, got -1", "0": "must be > 0, got 0", "inf": "must be finite, got inf"}),
+    "lr": (
+        0.001,
+        ("float",),
+        False,
+        {"-1": "must be > 0, got -1", "0": "must be > 0, got 0", "inf": "must be finite, got inf"},
+    ),
     "optimizer_params": ({}, ("dict",), False, None),
-    "epochs": (10, ("int",), False, {"-1": "must be >= 1, got -1", "0": "must be >= 1, got 0", "1e-09": "must be >= 1, got 1e-09", "0.5": "must be >= 1, got 0.5", "inf": "must be finite, got inf"}),
-    "batch_size": (128, ("int",), False, {"-1": "must be >= 1, got -1", "0": "must be >= 1, got 0", "1e-09": "must be >= 1, got 1e-09", "0.5": "must be >= 1, got 0.5", "inf": "must be finite, got inf"}),
+    "epochs": (
+        10,
+        ("int",),
+        False,
+        {
+            "-1": "must be >= 1, got -1",
+            "0": "must be >= 1, got 0",
+            "1e-09": "must be >= 1, got 1e-09",
+            "0.5": "must be >= 1, got 0.5",
+            "inf": "must be finite, got inf",
+        },
+    ),
+    "batch_size": (
+        128,
+        ("int",),
+        False,
+        {
+            "-1": "must be >= 1, got -1",
+            "0": "must be >= 1, got 0",
+            "1e-09": "must be >= 1, got 1e-09",
+            "0.5": "must be >= 1, got 0.5",
+            "inf": "must be finite, got inf",
+        },
+    ),
     "schedule": ("constant", ("str",), False, ("registry", "schedule")),
-    "warmup_epochs": (0.0, ("float",), False, {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"}),
-    "l2": (0.0, ("float",), False, {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"}),
-    "decoupled_weight_decay": (0.0, ("float",), False, {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"}),
-    "dropout": (0.0, ("float",), False, {"-1": "must be >= 0, got -1", "1": "must be < 1, got 1", "2": "must be < 1, got 2", "10": "must be < 1, got 10", "11": "must be < 1, got 11", "180": "must be < 1, got 180", "181": "must be < 1, got 181", "inf": "must be finite, got inf"}),
-    "input_dropout": (0.0, ("float",), False, {"-1": "must be >= 0, got -1", "1": "must be < 1, got 1", "2": "must be < 1, got 2", "10": "must be < 1, got 10", "11": "must be < 1, got 11", "180": "must be < 1, got 180", "181": "must be < 1, got 181", "inf": "must be finite, got inf"}),
-    "label_smoothing": (0.0, ("float",), False, {"-1": "must be >= 0, got -1", "1": "must be < 1, got 1", "2": "must be < 1, got 2", "10": "must be < 1, got 10", "11": "must be < 1, got 11", "180": "must be < 1, got 180", "181": "must be < 1, got 181", "inf": "must be finite, got inf"}),
-    "augment_shift": (0, ("int",), False, {"-1": "must be >= 0, got -1", "11": "must be <= 10, got 11", "180": "must be <= 10, got 180", "181": "must be <= 10, got 181", "inf": "must be finite, got inf"}),
-    "augment_degrees": (0.0, ("float",), False, {"-1": "must be >= 0, got -1", "181": "must be <= 180, got 181", "inf": "must be finite, got inf"}),
+    "warmup_epochs": (
+        0.0,
+        ("float",),
+        False,
+        {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"},
+    ),
+    "l2": (
+        0.0,
+        ("float",),
+        False,
+        {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"},
+    ),
+    "decoupled_weight_decay": (
+        0.0,
+        ("float",),
+        False,
+        {"-1": "must be >= 0, got -1", "inf": "must be finite, got inf"},
+    ),
+    "dropout": (
+        0.0,
+        ("float",),
+        False,
+        {
+            "-1": "must be >= 0, got -1",
+            "1": "must be < 1, got 1",
+            "2": "must be < 1, got 2",
+            "10": "must be < 1, got 10",
+            "11": "must be < 1, got 11",
+            "180": "must be < 1, got 180",
+            "181": "must be < 1, got 181",
+            "inf": "must be finite, got inf",
+        },
+    ),
+    "input_dropout": (
+        0.0,
+        ("float",),
+        False,
+        {
+            "-1": "must be >= 0, got -1",
+            "1": "must be < 1, got 1",
+            "2": "must be < 1, got 2",
+            "10": "must be < 1, got 10",
+            "11": "must be < 1, got 11",
+            "180": "must be < 1, got 180",
+            "181": "must be < 1, got 181",
+            "inf": "must be finite, got inf",
+        },
+    ),
+    "label_smoothing": (
+        0.0,
+        ("float",),
+        False,
+        {
+            "-1": "must be >= 0, got -1",
+            "1": "must be < 1, got 1",
+            "2": "must be < 1, got 2",
+            "10": "must be < 1, got 10",
+            "11": "must be < 1, got 11",
+            "180": "must be < 1, got 180",
+            "181": "must be < 1, got 181",
+            "inf": "must be finite, got inf",
+        },
+    ),
+    "augment_shift": (
+        0,
+        ("int",),
+        False,
+        {
+            "-1": "must be >= 0, got -1",
+            "11": "must be <= 10, got 11",
+            "180": "must be <= 10, got 180",
+            "181": "must be <= 10, got 181",
+            "inf": "must be finite, got inf",
+        },
+    ),
+    "augment_degrees": (
+        0.0,
+        ("float",),
+        False,
+        {
+            "-1": "must be >= 0, got -1",
+            "181": "must be <= 180, got 181",
+            "inf": "must be finite, got inf",
+        },
+    ),
     "augment_flip": (False, ("bool",), False, None),
-    "clip_norm": (None, ("float",), True, {"-1": "must be > 0, got -1", "0": "must be > 0, got 0", "inf": "must be finite, got inf"}),
-    "patience": (None, ("int",), True, {"-1": "must be >= 1, got -1", "0": "must be >= 1, got 0", "1e-09": "must be >= 1, got 1e-09", "0.5": "must be >= 1, got 0.5", "inf": "must be finite, got inf"}),
-    "train_size": (None, ("int",), True, {"-1": "must be >= 1, got -1", "0": "must be >= 1, got 0", "1e-09": "must be >= 1, got 1e-09", "0.5": "must be >= 1, got 0.5", "inf": "must be finite, got inf"}),
-    "val_size": (None, ("int",), True, {"-1": "must be >= 1, got -1", "0": "must be >= 1, got 0", "1e-09": "must be >= 1, got 1e-09", "0.5": "must be >= 1, got 0.5", "inf": "must be finite, got inf"}),
+    "clip_norm": (
+        None,
+        ("float",),
+        True,
+        {"-1": "must be > 0, got -1", "0": "must be > 0, got 0", "inf": "must be finite, got inf"},
+    ),
+    "patience": (
+        None,
+        ("int",),
+        True,
+        {
+            "-1": "must be >= 1, got -1",
+            "0": "must be >= 1, got 0",
+            "1e-09": "must be >= 1, got 1e-09",
+            "0.5": "must be >= 1, got 0.5",
+            "inf": "must be finite, got inf",
+        },
+    ),
+    "train_size": (
+        None,
+        ("int",),
+        True,
+        {
+            "-1": "must be >= 1, got -1",
+            "0": "must be >= 1, got 0",
+            "1e-09": "must be >= 1, got 1e-09",
+            "0.5": "must be >= 1, got 0.5",
+            "inf": "must be finite, got inf",
+        },
+    ),
+    "val_size": (
+        None,
+        ("int",),
+        True,
+        {
+            "-1": "must be >= 1, got -1",
+            "0": "must be >= 1, got 0",
+            "1e-09": "must be >= 1, got 1e-09",
+            "0.5": "must be >= 1, got 0.5",
+            "inf": "must be finite, got inf",
+        },
+    ),
     "normalize": ("none", ("str",), False, ("registry", "normalization")),
 }
-PROBES = {"list": [[128], [1, 2], [0], [-1], [1.5]],
-          "number": [-1, 0, 1e-9, 0.5, 1, 2, 10, 11, 180, 181, math.inf]}
+PROBES = {
+    "list": [[128], [1, 2], [0], [-1], [1.5]],
+    "number": [-1, 0, 1e-9, 0.5, 1, 2, 10, 11, 180, 181, math.inf],
+}
 
 
 @pytest.mark.parametrize("key", sorted(FROZEN_SCHEMA))
@@ -303,20 +519,29 @@ BAD_ENTRIES = [
     ({"optimizer": "momentum", "momentum": "high"}, "momentum must be a finite number"),
     ({"trainer": "torch"}, "unknown trainer 'torch'"),
     ({"normalize": "per_pixle"}, "did you mean 'per_pixel'"),
-    ({"standardize": True}, "'standardize' is retired; standardize=True is now normalize='per_pixel'"),
+    (
+        {"standardize": True},
+        "'standardize' is retired; standardize=True is now normalize='per_pixel'",
+    ),
     ({"init_seed": -1}, "init_seed: must be >= 0"),
     ({"activation": "leaky_relu", "slop": 0.1}, "unknown key 'slop'; did you mean 'slope'?"),
     ({"slope": 0.1}, "unknown key 'slope'"),
     ({"slope": 0.1}, "('slope' is an argument of activation 'leaky_relu')"),
-    ({"activation": "leaky_relu", "activation_params": {"slop": 0.1}},
-     "unknown argument of activation 'leaky_relu' 'slop'; did you mean 'slope'? known: slope"),
-    ({"schedule": "step", "schedule_params": {"gama": 0.1}},
-     "unknown argument of schedule 'step' 'gama'; did you mean 'gamma'? known: gamma, step_epochs"),
+    (
+        {"activation": "leaky_relu", "activation_params": {"slop": 0.1}},
+        "unknown argument of activation 'leaky_relu' 'slop'; did you mean 'slope'? known: slope",
+    ),
+    (
+        {"schedule": "step", "schedule_params": {"gama": 0.1}},
+        "unknown argument of schedule 'step' 'gama'; did you mean 'gamma'? known: gamma, step_epochs",
+    ),
     ({"activation": "leaky_relu", "slope": "steep"}, "slope must be a finite number"),
     ({"activation_params": [0.1]}, "activation_params must be a dict"),
-    ({"optimizer": "rmsprop", "activation": "elu", "alpha": 0.5},
-     "'alpha' is an argument of optimizer 'rmsprop' and of activation 'elu'; set it in "
-     "optimizer_params or activation_params"),
+    (
+        {"optimizer": "rmsprop", "activation": "elu", "alpha": 0.5},
+        "'alpha' is an argument of optimizer 'rmsprop' and of activation 'elu'; set it in "
+        "optimizer_params or activation_params",
+    ),
 ]
 
 
@@ -327,13 +552,19 @@ def test_bad_entries_give_one_line_naming_the_problem(settings, message):
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("blocks,message", [
-    ([{"axes": {"seed": []}}], "axis 'seed' must be a non-empty list"),
-    ([{"axes": {"seed": [0, 0]}}], "label '0' twice"),
-    ([{"axes": {"optimizer": ["adam", {"label": "a2", "optimizer": "adam"}]}}], "duplicate entry"),
-    ([], "non-empty list of blocks"),
-    ([{"axis": {}}], "a block is a dict with keys 'base'"),
-])
+@pytest.mark.parametrize(
+    "blocks,message",
+    [
+        ([{"axes": {"seed": []}}], "axis 'seed' must be a non-empty list"),
+        ([{"axes": {"seed": [0, 0]}}], "label '0' twice"),
+        (
+            [{"axes": {"optimizer": ["adam", {"label": "a2", "optimizer": "adam"}]}}],
+            "duplicate entry",
+        ),
+        ([], "non-empty list of blocks"),
+        ([{"axis": {}}], "a block is a dict with keys 'base'"),
+    ],
+)
 def test_bad_grids(blocks, message):
     with pytest.raises(GridError, match=message):
         expand_grid("g", blocks)

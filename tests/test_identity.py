@@ -3,6 +3,7 @@ user's modules a study imports, the built-ins (a plugin may not change them), a 
 defaults, a user dataset's bytes. Each identity case compares an existing results folder with a
 fresh one: the same ids must hold the same records. Plugins load in subprocesses only
 (test_plugins.cli), so this process's registries stay the built-in ones."""
+
 import json
 import os
 import subprocess
@@ -19,7 +20,8 @@ from test_plugins import BASE, ROOT, SIGNSGD, assert_one_line_exit_2, cli, to_tr
 from test_user_datasets import arrays, save_npz
 
 HELPER = SIGNSGD.replace('@OPTIMIZERS.register("signsgd")\n', "")  # the class, unregistered
-STUDY_WITH_HELPER = '''\
+STUDY_WITH_HELPER = (
+    """\
 from nn_core import OPTIMIZERS
 
 from helper_opt import SignSGD
@@ -28,7 +30,9 @@ OPTIMIZERS.register("signsgd")(SignSGD)
 GRIDS = {"mine": [{"base": %r, "axes": {"optimizer": [{"optimizer": "adam"},
                                                       {"optimizer": "signsgd"}],
                                         "seed": [0, 1]}}]}
-''' % BASE
+"""
+    % BASE
+)
 
 
 def records(folder, grid):
@@ -55,19 +59,25 @@ PATCHES = {
     "a method of a built-in optimizer": (
         "from nn_core.optimizers import SGD\n\n"
         "def update(self, p, g, state, decay):\n    p -= 2 * self.lr * g\n\nSGD.update = update\n",
-        "the built-in optimizer 'sgd'.SGD.update"),
+        "the built-in optimizer 'sgd'.SGD.update",
+    ),
     "a built-in initializer overwritten": (
         "from nn_core import INITIALIZERS\n\nINITIALIZERS['he_uniform'] = INITIALIZERS['glorot_normal']\n",
-        "the built-in initializer 'he_uniform'"),
+        "the built-in initializer 'he_uniform'",
+    ),
     "a constructor default": (
         "from nn_core.optimizers import Momentum\n\nMomentum.__init__.__defaults__ = (1e-3, 0.5)\n",
-        "the built-in optimizer 'momentum'.Momentum.__init__.__defaults__"),
+        "the built-in optimizer 'momentum'.Momentum.__init__.__defaults__",
+    ),
     "a SCHEMA default": (
         "from nn_core.settings import Setting\nfrom ablations.grid.config import SCHEMA\n\n"
-        "SCHEMA['epochs'] = Setting(3, (int,))\n", "the built-in setting 'epochs'"),
+        "SCHEMA['epochs'] = Setting(3, (int,))\n",
+        "the built-in setting 'epochs'",
+    ),
     "a harness function a trainer calls": (
         "import ablations.train.trainers as t\n\nt.train_fit = lambda model, X, y: {}\n",
-        "the built-in trainer 'nn_core'"),
+        "the built-in trainer 'nn_core'",
+    ),
 }
 
 
@@ -75,13 +85,16 @@ PATCHES = {
 def test_a_plugin_that_changes_a_built_in_is_refused(tmp_path, name):
     source, fragment = PATCHES[name]
     (tmp_path / "patch.py").write_text(source)
-    line = assert_one_line_exit_2(cli(["--plugin", "./patch.py", "--grid", "smoke"], tmp_path),
-                                  "--plugin ./patch.py: it changes", fragment,
-                                  "never change a built-in")
+    line = assert_one_line_exit_2(
+        cli(["--plugin", "./patch.py", "--grid", "smoke"], tmp_path),
+        "--plugin ./patch.py: it changes",
+        fragment,
+        "never change a built-in",
+    )
     assert "Traceback" not in line and not (tmp_path / "results").exists()
 
 
-OPTIMIZER = '''\
+OPTIMIZER = """\
 from nn_core import OPTIMIZERS
 from nn_core.optimizers import Optimizer
 
@@ -93,8 +106,8 @@ class Mine(Optimizer):
 
     def update(self, p, g, state, decay):
         p -= self.lr * g
-'''
-REGULARIZER = '''\
+"""
+REGULARIZER = """\
 from nn_core import REGULARIZERS
 from nn_core.regularizers import Regularizer
 from nn_core.settings import Setting, number
@@ -106,22 +119,31 @@ class MaxNorm(Regularizer):
 
     def __init__(self, max_norm=3.0):
         self.max_norm = max_norm
-'''
-TRAINER = '''\
+"""
+TRAINER = """\
 from ablations.train.trainers import register_trainer, train_nn_core
 
 register_trainer("mine", honours={"dataset", "seed", "epochs"})(train_nn_core)
-'''
+"""
 BAD_COMPONENTS = {
-    "a mutable default argument": (OPTIMIZER.format(arguments="lr=1e-3, seen=[]"),
-                                   "optimizer 'mine': the argument 'seen' defaults to a list"),
-    "an argument without a default": (OPTIMIZER.format(arguments="lr=1e-3, *, mom"),
-                                      "optimizer 'mine': the argument 'mom' has no default"),
-    "a regularizer on by default": (REGULARIZER.format(default=3.0),
-                                    "regularizer 'max_norm' is on in a run that does not name it",
-                                    "max_norm=3.0", "must default to off"),
-    "a trainer not honouring 'trainer'": (TRAINER,
-                                          "trainer 'mine': honours= must include 'trainer'"),
+    "a mutable default argument": (
+        OPTIMIZER.format(arguments="lr=1e-3, seen=[]"),
+        "optimizer 'mine': the argument 'seen' defaults to a list",
+    ),
+    "an argument without a default": (
+        OPTIMIZER.format(arguments="lr=1e-3, *, mom"),
+        "optimizer 'mine': the argument 'mom' has no default",
+    ),
+    "a regularizer on by default": (
+        REGULARIZER.format(default=3.0),
+        "regularizer 'max_norm' is on in a run that does not name it",
+        "max_norm=3.0",
+        "must default to off",
+    ),
+    "a trainer not honouring 'trainer'": (
+        TRAINER,
+        "trainer 'mine': honours= must include 'trainer'",
+    ),
 }
 
 
@@ -129,8 +151,11 @@ BAD_COMPONENTS = {
 def test_a_component_that_cannot_name_its_runs_is_refused_at_registration(tmp_path, name):
     source, *fragments = BAD_COMPONENTS[name]
     (tmp_path / "comp.py").write_text(source)
-    assert_one_line_exit_2(cli(["--plugin", "./comp.py", "--grid", "smoke"], tmp_path),
-                           "--plugin ./comp.py: ", *fragments)
+    assert_one_line_exit_2(
+        cli(["--plugin", "./comp.py", "--grid", "smoke"], tmp_path),
+        "--plugin ./comp.py: ",
+        *fragments,
+    )
     assert not (tmp_path / "results").exists()
 
 
@@ -142,18 +167,30 @@ def test_a_regularizer_off_by_default_loads_and_leaves_built_in_ids(tmp_path):
 
 
 BAD_STUDIES = {
-    "no GRIDS (a misspelt GRID)": ('GRID = {"x": [{"base": {}}]}\n',
-                                   "defines no GRIDS", "it defines GRID"),
-    "DEFAULT_GRIDS not a list": ('GRIDS = {"x": [{"base": {}}]}\nDEFAULT_GRIDS = 5\n',
-                                 "DEFAULT_GRIDS must be a list of grids it defines (x), got 5"),
-    "REPLACES not a set": ('GRIDS = {"x": [{"base": {}}]}\nREPLACES = 5\n',
-                           "REPLACES must be a set of grid names, got 5"),
-    "sys.exit at import": ("import sys\n\nsys.exit(0)\n", "it calls sys.exit(0) while it is imported"),
-    "argv parsed at import": ("import argparse\n\nparser = argparse.ArgumentParser()\n"
-                              "parser.add_argument('--lr', required=True)\nparser.parse_args()\n",
-                              "it calls sys.exit(2) while it is imported",
-                              "the following arguments are required: --lr",
-                              "must not exit or parse the command line"),
+    "no GRIDS (a misspelt GRID)": (
+        'GRID = {"x": [{"base": {}}]}\n',
+        "defines no GRIDS",
+        "it defines GRID",
+    ),
+    "DEFAULT_GRIDS not a list": (
+        'GRIDS = {"x": [{"base": {}}]}\nDEFAULT_GRIDS = 5\n',
+        "DEFAULT_GRIDS must be a list of grids it defines (x), got 5",
+    ),
+    "REPLACES not a set": (
+        'GRIDS = {"x": [{"base": {}}]}\nREPLACES = 5\n',
+        "REPLACES must be a set of grid names, got 5",
+    ),
+    "sys.exit at import": (
+        "import sys\n\nsys.exit(0)\n",
+        "it calls sys.exit(0) while it is imported",
+    ),
+    "argv parsed at import": (
+        "import argparse\n\nparser = argparse.ArgumentParser()\n"
+        "parser.add_argument('--lr', required=True)\nparser.parse_args()\n",
+        "it calls sys.exit(2) while it is imported",
+        "the following arguments are required: --lr",
+        "must not exit or parse the command line",
+    ),
 }
 
 
@@ -169,14 +206,18 @@ def test_a_plugin_folder_without_init_is_one_line(tmp_path):
     (tmp_path / "mypkg").mkdir()
     (tmp_path / "mypkg" / "opt.py").write_text(SIGNSGD)
     env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
-    assert_one_line_exit_2(cli(["--plugin", "mypkg", "--grid", "smoke"], tmp_path, env),
-                           "--plugin mypkg: is a folder without __init__.py",
-                           "add mypkg/__init__.py")
-    assert_one_line_exit_2(cli(["--plugin", "./mypkg", "--grid", "smoke"], tmp_path, env),
-                           "--plugin ./mypkg: is a folder; give a .py file")
+    assert_one_line_exit_2(
+        cli(["--plugin", "mypkg", "--grid", "smoke"], tmp_path, env),
+        "--plugin mypkg: is a folder without __init__.py",
+        "add mypkg/__init__.py",
+    )
+    assert_one_line_exit_2(
+        cli(["--plugin", "./mypkg", "--grid", "smoke"], tmp_path, env),
+        "--plugin ./mypkg: is a folder; give a .py file",
+    )
 
 
-DATA_STUDY = '''\
+DATA_STUDY = """\
 import hashlib
 
 from ablations.data.user_datasets import array_dataset
@@ -186,7 +227,7 @@ array_dataset("user_arrays", PATH, hashlib.sha256(open(PATH, "rb").read()).hexdi
               class_names="abc", image_shape=(4, 4), val_size=20)
 GRIDS = {{"mine": [{{"base": {{"dataset": "user_arrays", "hidden": [8], "epochs": 2}},
                    "axes": {{"seed": {seeds}}}}}]}}
-'''
+"""
 
 
 def test_a_replaced_npz_retrains_its_runs_and_a_new_seed_never_mixes_files(tmp_path):
@@ -211,13 +252,21 @@ def test_a_replaced_npz_retrains_its_runs_and_a_new_seed_never_mixes_files(tmp_p
     assert records(tmp_path / "fresh", "mine") == current
 
 
-LEAKY = SIGNSGD.replace('@OPTIMIZERS.register("signsgd")\nclass SignSGD',
-                        'CALLS = [0]  # grows with every optimizer made in this process\n\n\n'
-                        '@OPTIMIZERS.register("leaky")\nclass Leaky').replace(
-    "super().__init__(lr)", "super().__init__(lr)\n        CALLS[0] += 1\n"
-    "        self.scale = CALLS[0]").replace("np.sign(g)", "self.scale * g")
+LEAKY = (
+    SIGNSGD.replace(
+        '@OPTIMIZERS.register("signsgd")\nclass SignSGD',
+        "CALLS = [0]  # grows with every optimizer made in this process\n\n\n"
+        '@OPTIMIZERS.register("leaky")\nclass Leaky',
+    )
+    .replace(
+        "super().__init__(lr)",
+        "super().__init__(lr)\n        CALLS[0] += 1\n        self.scale = CALLS[0]",
+    )
+    .replace("np.sign(g)", "self.scale * g")
+)
 GLOBAL_RNG = SIGNSGD.replace('"signsgd"', '"noisy"').replace(
-    "np.sign(g)", "np.sign(g) * np.random.default_rng().uniform(0.5, 1.5)")
+    "np.sign(g)", "np.sign(g) * np.random.default_rng().uniform(0.5, 1.5)"
+)
 
 
 def test_check_trains_each_new_component_three_times_and_says_whether_they_agree(tmp_path):
@@ -225,20 +274,31 @@ def test_check_trains_each_new_component_three_times_and_says_whether_they_agree
         (tmp_path / name).write_text(source)
 
     def check(*args):
-        return subprocess.run([sys.executable, str(ROOT / "run_all.py"), "check", *args],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "PYTHONPATH": str(ROOT),
-                                   "SCRATCHBENCH_DATA_DIR": str(tmp_path / "data")})
+        return subprocess.run(
+            [sys.executable, str(ROOT / "run_all.py"), "check", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "SCRATCHBENCH_DATA_DIR": str(tmp_path / "data"),
+            },
+        )
+
     good = check("--plugin", "./good.py")
     assert good.returncode == 0, good.stderr
-    assert good.stdout == ("optimizer 'signsgd': the same in 3 runs (twice in one process, "
-                           "once in a fresh one)\n")
+    assert good.stdout == (
+        "optimizer 'signsgd': the same in 3 runs (twice in one process, once in a fresh one)\n"
+    )
     bad = check("--plugin", "./leaky.py", "--plugin", "./noisy.py")
     lines = bad.stdout.splitlines()
     assert bad.returncode == 1 and len(lines) == 2, bad.stdout + bad.stderr
     assert lines[0].startswith("optimizer 'leaky': differs in a second run in this process")
-    assert lines[1].startswith("optimizer 'noisy': differs in a second run in this process") \
-        or lines[1].startswith("optimizer 'noisy': differs in a run in a fresh process")
+    assert lines[1].startswith(
+        "optimizer 'noisy': differs in a second run in this process"
+    ) or lines[1].startswith("optimizer 'noisy': differs in a run in a fresh process")
     assert_one_line_exit_2(check(), "name what to check")
 
 
@@ -254,7 +314,8 @@ def test_the_built_in_snapshot_sees_a_patched_method_and_nothing_else(monkeypatc
     assert builtins.changed(before, walked) is None
 
 
-@pytest.mark.parametrize("kind, name", [(r.kind, name) for r in REGISTRIES for name in r],
-                         ids=lambda x: str(x))
+@pytest.mark.parametrize(
+    "kind, name", [(r.kind, name) for r in REGISTRIES for name in r], ids=lambda x: str(x)
+)
 def test_every_built_in_component_keeps_the_rules_a_plugin_is_held_to(kind, name):
     assert plugins.component_problem(kind, name, plugins.registry_of(kind)[name]) is None

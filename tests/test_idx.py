@@ -1,4 +1,5 @@
 """The IDX reader: round trips, and one clear error per kind of damage (plus a fuzz test)."""
+
 import gzip
 
 import numpy as np

@@ -1,6 +1,7 @@
 """The house's shape: ablations/'s import graph has no circle, imports run down the rooms
 (ablations/__init__.py), the analysis never imports the run room, and no module of the library
 names a grid of this project's study."""
+
 import ast
 import graphlib
 from pathlib import Path
@@ -13,8 +14,19 @@ from ablations.grid import examples
 PACKAGE = Path(__file__).resolve().parents[1] / "ablations"
 # Each room's rank: a module imports only modules of its own room or of lower ranks. run,
 # analysis and export share a rank, so none of them may import another.
-RANKS = {"ablations": 0, "files": 0, "data": 1, "records": 2, "train": 3, "grid": 4,
-         "plugins": 5, "run": 6, "analysis": 6, "export": 6, "cli": 7}
+RANKS = {
+    "ablations": 0,
+    "files": 0,
+    "data": 1,
+    "records": 2,
+    "train": 3,
+    "grid": 4,
+    "plugins": 5,
+    "run": 6,
+    "analysis": 6,
+    "export": 6,
+    "cli": 7,
+}
 
 
 def module_name(path):
@@ -40,7 +52,7 @@ def imported(module, path):
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
             for alias in node.names:
                 found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
@@ -60,8 +72,13 @@ def test_the_import_graph_has_no_circle():
 
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_imports_run_down_the_rooms(module):
-    upward = sorted(other for other in GRAPH[module] if room(other) != room(module)
-                    and RANKS[room(other)] >= RANKS[room(module)] and room(other) != "ablations")
+    upward = sorted(
+        other
+        for other in GRAPH[module]
+        if room(other) != room(module)
+        and RANKS[room(other)] >= RANKS[room(module)]
+        and room(other) != "ablations"
+    )
     assert not upward, f"{module} imports {upward}"
 
 
@@ -78,8 +95,12 @@ def test_the_checker_sees_an_upward_import():
 
 def registry_kinds(tree):
     """The constants that name a registry's kind (`Registry("normalization")`), not a grid."""
-    return {id(arg) for node in ast.walk(tree) if isinstance(node, ast.Call)
-            and getattr(node.func, "id", None) == "Registry" for arg in node.args}
+    return {
+        id(arg)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Registry"
+        for arg in node.args
+    }
 
 
 def test_no_module_of_the_library_names_a_grid_of_the_study():
@@ -88,6 +109,11 @@ def test_no_module_of_the_library_names_a_grid_of_the_study():
     for module, path in MODULES.items():
         tree = ast.parse(path.read_text())
         kinds = registry_kinds(tree)
-        named += [(module, node.value) for node in ast.walk(tree) if isinstance(node, ast.Constant)
-                  and node.value in study_grids and id(node) not in kinds]
+        named += [
+            (module, node.value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and node.value in study_grids
+            and id(node) not in kinds
+        ]
     assert not named

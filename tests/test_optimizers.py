@@ -4,6 +4,7 @@ worked out by hand, convergence on a quadratic, and 95% on digits.
 A registered optimizer without a row fails `test_every_optimizer_has_a_row`, which says what
 to add.
 """
+
 from typing import NamedTuple
 
 import numpy as np
@@ -27,23 +28,51 @@ class Row(NamedTuple):
 
 OPTIMIZER_ROWS = {  # e.g. adam's first two steps both move lr * sign(g)
     "sgd": Row({"lr": 0.1}, [0.95, -2.01], [0.90, -2.02], ({"lr": 0.05}, 300), 0.1),
-    "momentum": Row({"lr": 0.1, "momentum": 0.9}, [0.95, -2.01], [0.855, -2.029],  # buf: g, 1.9g
-                    ({"lr": 0.02, "momentum": 0.9}, 300), 0.05),
-    "nesterov": Row({"lr": 0.1, "momentum": 0.9}, [0.905, -2.019], [0.7695, -2.0461],  # g + .9 buf
-                    ({"lr": 0.02, "momentum": 0.9}, 300), 0.05),
-    "momentum_ema": Row({"lr": 0.1, "momentum": 0.9}, [0.995, -2.001],
-                        [0.9855, -2.0029],  # v: .1g, .19g
-                        ({"lr": 0.1, "momentum": 0.9}, 400), 0.3),
-    "adagrad": Row({"lr": 0.1, "eps": 0.0}, [0.9, -2.1], [0.8292893219, -2.1707106781],  # .1/sqrt 2
-                   ({"lr": 0.5}, 500), 0.05),
-    "rmsprop": Row({"lr": 0.01, "alpha": 0.99, "eps": 0.0}, [0.9, -2.1],
-                   [0.8291118795, -2.1708881205],  # v = .0199 g^2 at step 2
-                   ({"lr": 0.01}, 500), 1e-3),
-    "adam": Row({"lr": 1e-3, "eps": 0.0}, [0.999, -2.001], [0.998, -2.002], ({"lr": 0.05}, 500),
-                1e-3),
-    "adamw": Row({"lr": 1e-3, "eps": 0.0, "weight_decay": 0.01}, [0.99899, -2.00098],
-                 [0.9979800101, -2.0019599902],  # p (1 - 1e-5), then adam
-                 ({"lr": 0.05}, 500), 1e-3),
+    "momentum": Row(
+        {"lr": 0.1, "momentum": 0.9},
+        [0.95, -2.01],
+        [0.855, -2.029],  # buf: g, 1.9g
+        ({"lr": 0.02, "momentum": 0.9}, 300),
+        0.05,
+    ),
+    "nesterov": Row(
+        {"lr": 0.1, "momentum": 0.9},
+        [0.905, -2.019],
+        [0.7695, -2.0461],  # g + .9 buf
+        ({"lr": 0.02, "momentum": 0.9}, 300),
+        0.05,
+    ),
+    "momentum_ema": Row(
+        {"lr": 0.1, "momentum": 0.9},
+        [0.995, -2.001],
+        [0.9855, -2.0029],  # v: .1g, .19g
+        ({"lr": 0.1, "momentum": 0.9}, 400),
+        0.3,
+    ),
+    "adagrad": Row(
+        {"lr": 0.1, "eps": 0.0},
+        [0.9, -2.1],
+        [0.8292893219, -2.1707106781],  # .1/sqrt 2
+        ({"lr": 0.5}, 500),
+        0.05,
+    ),
+    "rmsprop": Row(
+        {"lr": 0.01, "alpha": 0.99, "eps": 0.0},
+        [0.9, -2.1],
+        [0.8291118795, -2.1708881205],  # v = .0199 g^2 at step 2
+        ({"lr": 0.01}, 500),
+        1e-3,
+    ),
+    "adam": Row(
+        {"lr": 1e-3, "eps": 0.0}, [0.999, -2.001], [0.998, -2.002], ({"lr": 0.05}, 500), 1e-3
+    ),
+    "adamw": Row(
+        {"lr": 1e-3, "eps": 0.0, "weight_decay": 0.01},
+        [0.99899, -2.00098],
+        [0.9979800101, -2.0019599902],  # p (1 - 1e-5), then adam
+        ({"lr": 0.05}, 500),
+        1e-3,
+    ),
 }
 
 
@@ -52,7 +81,8 @@ def test_every_optimizer_has_a_row():
     assert not missing, (
         f"add a row to OPTIMIZER_ROWS in tests/test_optimizers.py for {', '.join(missing)}: "
         f"Row(kwargs, params after one and two steps from {P0} with the constant gradient {G} "
-        f"worked out by hand, (kwargs, steps) for the quadratic, a learning rate for digits)")
+        f"worked out by hand, (kwargs, steps) for the quadratic, a learning rate for digits)"
+    )
     assert set(OPTIMIZER_ROWS) <= set(OPTIMIZERS), "a row for an optimizer that is not registered"
 
 
@@ -91,9 +121,17 @@ def test_reaches_95_percent_on_digits(name, digits):
     X_train, X_test, y_train, y_test = digits
     rng = np.random.default_rng(0)
     model = MLP([64, 32, 10], rng)
-    history = fit(model, X_train, y_train, rng=rng, epochs=25, batch_size=32, X_val=X_test,
-                  y_val=y_test,
-                  optimizer=OPTIMIZERS.create(name, lr=OPTIMIZER_ROWS[name].digits_lr))
+    history = fit(
+        model,
+        X_train,
+        y_train,
+        rng=rng,
+        epochs=25,
+        batch_size=32,
+        X_val=X_test,
+        y_val=y_test,
+        optimizer=OPTIMIZERS.create(name, lr=OPTIMIZER_ROWS[name].digits_lr),
+    )
     assert not history.diverged
     assert model.evaluate(X_test, y_test)[1] >= 0.95
     assert history.train_loss[-1] < history.train_loss[0]

@@ -1,5 +1,6 @@
 """The package as a user installs it: a wheel, installed (not editable) into a fresh virtual
 environment, gives a `scratchbench` command that works from any folder."""
+
 import subprocess
 import sys
 import zipfile
@@ -20,8 +21,20 @@ def run(args, **kwargs):
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    result = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                  "--quiet", "--wheel-dir", str(out), str(ROOT)])
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(out),
+            str(ROOT),
+        ]
+    )
     if result.returncode != 0 and "No module named" in result.stderr:
         pytest.skip(f"cannot build a wheel here: {result.stderr.strip().splitlines()[-1]}")
     assert result.returncode == 0, result.stderr
@@ -32,14 +45,24 @@ def wheel(tmp_path_factory):
 def test_the_wheel_holds_both_packages_the_command_and_the_version(wheel):
     assert wheel.name.startswith(f"scratchbench-{__version__}-")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"nn_core/__init__.py", "ablations/cli.py", "ablations/grid/examples.py",
-            "ablations/analysis/report/__init__.py", "ablations/analysis/stats/__init__.py",
-            *(f"ablations/{room}/__init__.py" for room in ("data", "grid", "train", "records",
-                                                          "run", "analysis"))} <= set(names)
+    assert {
+        "nn_core/__init__.py",
+        "ablations/cli.py",
+        "ablations/grid/examples.py",
+        "ablations/analysis/report/__init__.py",
+        "ablations/analysis/stats/__init__.py",
+        *(
+            f"ablations/{room}/__init__.py"
+            for room in ("data", "grid", "train", "records", "run", "analysis")
+        ),
+    } <= set(names)
     assert not [n for n in names if n.startswith("studies/")]  # the project's study stays home
     assert not [n for n in names if n.startswith("tests/")]
-    entry_points = zipfile.ZipFile(wheel).read(
-        f"scratchbench-{__version__}.dist-info/entry_points.txt").decode()
+    entry_points = (
+        zipfile.ZipFile(wheel)
+        .read(f"scratchbench-{__version__}.dist-info/entry_points.txt")
+        .decode()
+    )
     assert "scratchbench = ablations.cli:main" in entry_points
 
 
@@ -49,8 +72,11 @@ def test_installed_command_runs_the_smoke_grid_from_another_folder(wheel, tmp_pa
     work = tmp_path / "elsewhere"
     work.mkdir()
     command = str(venv / "bin" / "scratchbench")
-    where = run([str(venv / "bin" / "python"), "-c", "import ablations; print(ablations.__file__)"],
-                cwd=work, env=env)
+    where = run(
+        [str(venv / "bin" / "python"), "-c", "import ablations; print(ablations.__file__)"],
+        cwd=work,
+        env=env,
+    )
     assert where.stdout.startswith(str(venv)), where  # the installed copy, not the checkout
     help_ = run([command, "--help"], cwd=work, env=env)
     assert help_.returncode == 0 and "scratchbench --grid smoke" in help_.stdout

@@ -4,6 +4,7 @@ the runs that use them, and every slip one line with exit code 2 and nothing wri
 Plugins are loaded in subprocesses only (`run_all.py`), so that this process's registries stay
 the built-in ones for the other tests.
 """
+
 import json
 import os
 import subprocess
@@ -40,12 +41,15 @@ class SignSGD(Optimizer):
 '''
 # Imports only in the first process that imports it (its pid goes into the environment the
 # workers inherit): a plugin the parent has and the workers cannot load.
-FIRST_PROCESS_ONLY = '''\
+FIRST_PROCESS_ONLY = (
+    """\
 import os
 
 if os.environ.setdefault("SIGNSGD_HOME_PID", str(os.getpid())) != str(os.getpid()):
     raise ImportError("this plugin imports only in the process that loaded it first")
-''' + SIGNSGD
+"""
+    + SIGNSGD
+)
 BASE = {"dataset": "digits", "hidden": [16], "epochs": 2, "batch_size": 64}
 OPTIMIZER_AXIS = [{"optimizer": "adam", "lr": 1e-3}, {"optimizer": "signsgd", "lr": 1e-3}]
 PLUG_GRID = {"plug": [{"base": BASE, "axes": {"optimizer": OPTIMIZER_AXIS, "seed": [0, 1]}}]}
@@ -55,9 +59,22 @@ def cli(args, cwd, env=None):
     """run_all.py in `cwd` with results/ and reports/ there, the data cache in cwd/data."""
     environ = {k: v for k, v in os.environ.items() if k != plugins.PLUGINS_ENV}
     environ.update({"SCRATCHBENCH_DATA_DIR": str(Path(cwd) / "data"), **(env or {})})
-    return subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--results-dir", "results",
-                           "--reports-dir", "reports", *args], cwd=cwd, env=environ,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "run_all.py"),
+            "--results-dir",
+            "results",
+            "--reports-dir",
+            "reports",
+            *args,
+        ],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def assert_one_line_exit_2(result, *fragments):
@@ -100,12 +117,21 @@ def test_a_study_code_hash_leaves_out_its_grids_and_nothing_else():
     assert plugins.study_code_sha256(study) != plugins.study_code_sha256(study.replace("1", "2"))
     reads_grids = study + "Y = len(GRIDS)\n"  # the grids now matter to the code: all of it counts
     assert plugins.study_code_sha256(reads_grids) != plugins.study_code_sha256(
-        reads_grids.replace('{"base": {}}', '{"base": {"epochs": 3}}'))
+        reads_grids.replace('{"base": {}}', '{"base": {"epochs": 3}}')
+    )
 
 
 def test_stamp_marks_only_the_runs_that_use_a_plugin(monkeypatch):
-    plugin = loaded.Plugin("p.py", "plugin", "m", "/p.py", "f" * 64, "c" * 64,
-                            registers=(("optimizer", "signsgd"),), settings=("clip_norm",))
+    plugin = loaded.Plugin(
+        "p.py",
+        "plugin",
+        "m",
+        "/p.py",
+        "f" * 64,
+        "c" * 64,
+        registers=(("optimizer", "signsgd"),),
+        settings=("clip_norm",),
+    )
     monkeypatch.setitem(loaded.LOADED, plugin.name, plugin)
     (adam,) = expand_grid("g", [{"base": BASE}])
     assert "plugins" not in adam.config
@@ -116,20 +142,38 @@ def test_stamp_marks_only_the_runs_that_use_a_plugin(monkeypatch):
 def test_a_plugin_gives_identical_records_with_any_workers_and_leaves_other_run_ids(work):
     folders = {}
     for mode in (["--jobs", "1"], ["--jobs", "2"], ["--scheduler", "local:2"]):
-        result = cli(["--plugin", "signsgd_plugin", "--grid-file", "grid.json", "--grid", "plug",
-                      *mode, "--results-dir", f"results-{mode[1]}"], work,
-                     env={"PYTHONPATH": f"{work}{os.pathsep}{ROOT}"})
+        result = cli(
+            [
+                "--plugin",
+                "signsgd_plugin",
+                "--grid-file",
+                "grid.json",
+                "--grid",
+                "plug",
+                *mode,
+                "--results-dir",
+                f"results-{mode[1]}",
+            ],
+            work,
+            env={"PYTHONPATH": f"{work}{os.pathsep}{ROOT}"},
+        )
         assert result.returncode == 0, result.stderr
-        folders[mode[1]] = {rid: timeless(r) for rid, r in
-                            read_records(work / f"results-{mode[1]}" / "plug", print).items()}
+        folders[mode[1]] = {
+            rid: timeless(r)
+            for rid, r in read_records(work / f"results-{mode[1]}" / "plug", print).items()
+        }
     assert len(folders["1"]) == 4 and all(r["status"] == "ok" for r in folders["1"].values())
     assert folders["1"] == folders["2"] == folders["local:2"]
     record = json.loads(next((work / "results-2" / "plug").glob("*.json")).read_text())
     (plugin,) = record["environment"]["plugins"]
     assert plugin["name"] == "signsgd_plugin" and plugin["registers"] == ["optimizer signsgd"]
     assert plugin["sha256"] == plugins.sha256_hex(SIGNSGD.encode())
-    adam_ids = {r.run_id for r in expand_grid("plug", [{"base": BASE, "axes": {
-        "optimizer": OPTIMIZER_AXIS[:1], "seed": [0, 1]}}])}
+    adam_ids = {
+        r.run_id
+        for r in expand_grid(
+            "plug", [{"base": BASE, "axes": {"optimizer": OPTIMIZER_AXIS[:1], "seed": [0, 1]}}]
+        )
+    }
     by_optimizer = {r["config"]["optimizer"]: set() for r in folders["1"].values()}
     for rid, r in folders["1"].items():
         by_optimizer[r["config"]["optimizer"]].add(rid)
@@ -137,8 +181,16 @@ def test_a_plugin_gives_identical_records_with_any_workers_and_leaves_other_run_
 
 
 def test_a_changed_plugin_retrains_its_runs_and_an_unchanged_one_trains_nothing(work):
-    args = ["--plugin", "./signsgd_plugin.py", "--grid-file", "grid.json", "--grid", "plug",
-            "--jobs", "2"]
+    args = [
+        "--plugin",
+        "./signsgd_plugin.py",
+        "--grid-file",
+        "grid.json",
+        "--grid",
+        "plug",
+        "--jobs",
+        "2",
+    ]
     assert to_train(cli(args, work)) == (0, 4)
     assert to_train(cli(args, work)) == (4, 0)
     (work / "signsgd_plugin.py").write_text(SIGNSGD + "# changed\n")
@@ -152,30 +204,49 @@ def test_editing_a_study_grid_trains_only_new_runs_and_editing_its_code_retrains
     assert to_train(cli(["--study", "study.py", "--jobs", "1"], work), "mine") == (0, 2)
     (work / "study.py").write_text(study.replace("[0, 1]", "[0, 1, 2]"))
     assert to_train(cli(["--study", "study.py", "--jobs", "1"], work), "mine") == (2, 1)
-    (work / "study.py").write_text(study.replace("[0, 1]", "[0, 1, 2]").replace("sign(g)", "sign(g) "))
+    (work / "study.py").write_text(
+        study.replace("[0, 1]", "[0, 1, 2]").replace("sign(g)", "sign(g) ")
+    )
     assert to_train(cli(["--study", "study.py", "--jobs", "1"], work), "mine") == (0, 3)
 
 
 @pytest.mark.parametrize("mode", [["--jobs", "2"], ["--scheduler", "local:2"]])
 def test_a_worker_that_cannot_import_a_plugin_stops_everything_before_training(work, mode):
     (work / "first_only.py").write_text(FIRST_PROCESS_ONLY)
-    result = cli(["--plugin", "./first_only.py", "--grid-file", "grid.json", "--grid", "plug",
-                  *mode], work)
-    assert_one_line_exit_2(result, "cannot load plugin first_only.py", "ImportError",
-                           "imports only in the process")
+    result = cli(
+        ["--plugin", "./first_only.py", "--grid-file", "grid.json", "--grid", "plug", *mode], work
+    )
+    assert_one_line_exit_2(
+        result, "cannot load plugin first_only.py", "ImportError", "imports only in the process"
+    )
     assert not (work / "results").exists()
 
 
 def test_a_component_registered_by_the_running_script_is_refused_with_any_workers(work):
-    (work / "wrapper.py").write_text(SIGNSGD + "\nimport sys\n\nfrom ablations import cli\n\n"
-                                               "sys.exit(cli.main(sys.argv[1:]))\n")
+    (work / "wrapper.py").write_text(
+        SIGNSGD + "\nimport sys\n\nfrom ablations import cli\n\nsys.exit(cli.main(sys.argv[1:]))\n"
+    )
     for jobs in ("1", "2"):
         result = subprocess.run(
-            [sys.executable, "wrapper.py", "--grid-file", "grid.json", "--grid", "plug",
-             "--jobs", jobs], cwd=work, capture_output=True, text=True, timeout=120,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "SCRATCHBENCH_DATA_DIR": str(work)})
-        assert_one_line_exit_2(result, "optimizer 'signsgd' is defined in the script being run",
-                               "--plugin MODULE")
+            [
+                sys.executable,
+                "wrapper.py",
+                "--grid-file",
+                "grid.json",
+                "--grid",
+                "plug",
+                "--jobs",
+                jobs,
+            ],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "SCRATCHBENCH_DATA_DIR": str(work)},
+        )
+        assert_one_line_exit_2(
+            result, "optimizer 'signsgd' is defined in the script being run", "--plugin MODULE"
+        )
         assert not (work / "results").exists()
 
 
@@ -183,22 +254,33 @@ def test_entry_points_and_the_environment_variable_load_plugins(work):
     site = work / "site"
     (site / "sbtest_ep-0.1.dist-info").mkdir(parents=True)
     (site / "sbtest_ep-0.1.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: sbtest-ep\nVersion: 0.1\n")
+        "Metadata-Version: 2.1\nName: sbtest-ep\nVersion: 0.1\n"
+    )
     (site / "sbtest_ep-0.1.dist-info" / "entry_points.txt").write_text(
-        f"[{plugins.ENTRY_POINT_GROUP}]\nsignsgd = sbtest_ep_plugin\n")
+        f"[{plugins.ENTRY_POINT_GROUP}]\nsignsgd = sbtest_ep_plugin\n"
+    )
     (site / "sbtest_ep_plugin.py").write_text(SIGNSGD)
     (work / "relu_too.py").write_text(
         "from nn_core import ACTIVATIONS\nfrom nn_core.activations import ReLU\n\n\n"
-        "@ACTIVATIONS.register('relu_too')\nclass ReLUToo(ReLU):\n    pass\n")
+        "@ACTIVATIONS.register('relu_too')\nclass ReLUToo(ReLU):\n    pass\n"
+    )
     grid = {"both": [{"base": {**BASE, "optimizer": "signsgd", "activation": "relu_too"}}]}
     (work / "both.json").write_text(json.dumps(grid))
-    result = cli(["--grid-file", "both.json", "--grid", "both", "--jobs", "2"], work,
-                 env={"PYTHONPATH": f"{site}{os.pathsep}{ROOT}",
-                      plugins.PLUGINS_ENV: f"{work / 'relu_too.py'},"})
+    result = cli(
+        ["--grid-file", "both.json", "--grid", "both", "--jobs", "2"],
+        work,
+        env={
+            "PYTHONPATH": f"{site}{os.pathsep}{ROOT}",
+            plugins.PLUGINS_ENV: f"{work / 'relu_too.py'},",
+        },
+    )
     assert result.returncode == 0, result.stderr
     (record,) = read_records(work / "results" / "both", print).values()
     assert record["status"] == "ok"
-    assert {p["name"] for p in record["environment"]["plugins"]} == {"sbtest_ep_plugin", "relu_too.py"}
+    assert {p["name"] for p in record["environment"]["plugins"]} == {
+        "sbtest_ep_plugin",
+        "relu_too.py",
+    }
     assert set(record["config"]["plugins"]) == {"sbtest_ep_plugin", "relu_too.py"}
 
 
@@ -210,16 +292,29 @@ def test_a_plugin_leaves_the_run_ids_of_built_in_grids_alone(work):
 
 
 BAD_STUDIES = {
-    "a built-in grid's name": ('GRIDS = {"smoke": [{"base": {}}]}\n',
-                               "grid 'smoke' is a built-in grid", "REPLACES"),
-    "replacing a grid it lacks": ('GRIDS = {"x": [{"base": {}}]}\nREPLACES = {"smoke"}\n',
-                                  "replaces 'smoke', which it does not define"),
-    "replacing no built-in": ('GRIDS = {"x": [{"base": {}}]}\nREPLACES = {"x"}\n',
-                              "replaces 'x', which is not a built-in grid"),
-    "an import that fails": ("import no_such_module_here\n", "ModuleNotFoundError",
-                             "no_such_module_here"),
-    "a name registered twice": (SIGNSGD + SIGNSGD.split("\n\n\n")[1], "ValueError",
-                                "optimizer 'signsgd' is already registered"),
+    "a built-in grid's name": (
+        'GRIDS = {"smoke": [{"base": {}}]}\n',
+        "grid 'smoke' is a built-in grid",
+        "REPLACES",
+    ),
+    "replacing a grid it lacks": (
+        'GRIDS = {"x": [{"base": {}}]}\nREPLACES = {"smoke"}\n',
+        "replaces 'smoke', which it does not define",
+    ),
+    "replacing no built-in": (
+        'GRIDS = {"x": [{"base": {}}]}\nREPLACES = {"x"}\n',
+        "replaces 'x', which is not a built-in grid",
+    ),
+    "an import that fails": (
+        "import no_such_module_here\n",
+        "ModuleNotFoundError",
+        "no_such_module_here",
+    ),
+    "a name registered twice": (
+        SIGNSGD + SIGNSGD.split("\n\n\n")[1],
+        "ValueError",
+        "optimizer 'signsgd' is already registered",
+    ),
     "GRIDS not a dict": ("GRIDS = [1]\n", "GRIDS must be a dict"),
 }
 
@@ -233,18 +328,35 @@ def test_a_bad_study_is_one_line_exit_2_and_nothing_written(work, name):
 
 
 def test_bad_plugins_and_grid_files_are_one_line_exit_2(work):
-    assert_one_line_exit_2(cli(["--plugin", "no_such_plugin"], work), "--plugin no_such_plugin",
-                           "ModuleNotFoundError")
-    assert_one_line_exit_2(cli(["--plugin", "signsgd_plugin"], work),
-                           "give its path: --plugin ./signsgd_plugin.py")
-    assert_one_line_exit_2(cli(["--study", "missing.py"], work), "--study missing.py",
-                           "cannot read it")
+    assert_one_line_exit_2(
+        cli(["--plugin", "no_such_plugin"], work), "--plugin no_such_plugin", "ModuleNotFoundError"
+    )
+    assert_one_line_exit_2(
+        cli(["--plugin", "signsgd_plugin"], work), "give its path: --plugin ./signsgd_plugin.py"
+    )
+    assert_one_line_exit_2(
+        cli(["--study", "missing.py"], work), "--study missing.py", "cannot read it"
+    )
     (work / "smoke.json").write_text(json.dumps({"smoke": PLUG_GRID["plug"]}))
-    assert_one_line_exit_2(cli(["--grid-file", "smoke.json", "--list"], work),
-                           "grid 'smoke' is a built-in grid", '"replaces"')
-    (work / "smoke.json").write_text(json.dumps({"smoke": PLUG_GRID["plug"],
-                                                 "replaces": ["smoke"]}))
-    replaced = cli(["--grid-file", "smoke.json", "--grid", "smoke", "--list",
-                    "--plugin", "./signsgd_plugin.py"], work)
+    assert_one_line_exit_2(
+        cli(["--grid-file", "smoke.json", "--list"], work),
+        "grid 'smoke' is a built-in grid",
+        '"replaces"',
+    )
+    (work / "smoke.json").write_text(
+        json.dumps({"smoke": PLUG_GRID["plug"], "replaces": ["smoke"]})
+    )
+    replaced = cli(
+        [
+            "--grid-file",
+            "smoke.json",
+            "--grid",
+            "smoke",
+            "--list",
+            "--plugin",
+            "./signsgd_plugin.py",
+        ],
+        work,
+    )
     assert replaced.returncode == 0 and "smoke: 4 runs" in replaced.stdout, replaced.stderr
     assert not (work / "results").exists()

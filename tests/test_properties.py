@@ -1,4 +1,5 @@
 """Properties of the outputs, losses, initializers and registries."""
+
 import numpy as np
 import pytest
 
@@ -77,7 +78,7 @@ def test_registering_a_name_twice_fails():
 def test_registries_hold_every_component():
     assert {"sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu"} <= set(ACTIVATIONS)
     assert {"softmax_cross_entropy", "sigmoid_binary_cross_entropy", "mse"} <= set(LOSSES)
-    assert {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
-            "lecun_normal"} <= set(INITIALIZERS)
-    assert {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
-            "adamw"} <= set(OPTIMIZERS)
+    assert {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal"} <= set(
+        INITIALIZERS
+    )
+    assert {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"} <= set(OPTIMIZERS)

@@ -2,6 +2,7 @@
 Every test here is parametrized over REGULARIZERS, so a new regularizer is checked without a row:
 its declaration is valid, its settings are SCHEMA rows, it is built when (and only when) they
 are on, and the gradient fit steps with matches finite differences of the training objective."""
+
 import inspect
 
 import numpy as np
@@ -50,8 +51,9 @@ def test_a_declaration_is_complete(name):
         assert SCHEMA[key] is setting, f"{name}: {key} is not the SCHEMA row"
         assert not setting.default, f"{name}: {key}'s default must switch it off"
         assert (setting.argument or key) in defaults, f"{name}: {key} fills no constructor argument"
-    assert regularizer.is_on(resolve(switched_on(regularizer))), \
+    assert regularizer.is_on(resolve(switched_on(regularizer))), (
         f"{name}: its constructor's defaults must switch it on (the tests use them)"
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -86,8 +88,11 @@ def test_the_training_gradient_matches_finite_differences(name, splits):
     Y = one_hot(splits.y_train[:6], 10, np.float64)
 
     def logits():
-        batch = X.copy() if parts.batch_transform is None \
+        batch = (
+            X.copy()
+            if parts.batch_transform is None
             else parts.batch_transform(X.copy(), np.random.default_rng(5))
+        )
         return model.forward(batch, np.random.default_rng(7))  # training mode, fixed masks
 
     def objective():
@@ -102,14 +107,29 @@ def test_the_training_gradient_matches_finite_differences(name, splits):
 
 
 def test_gradient_hooks_follow_every_penalty(splits):
-    parts = regularization(resolve({"clip_norm": 1.0, "l2": 1e-4, "decoupled_weight_decay": 0.1}),
-                           splits)
-    assert [type(h) for h in parts.hooks] == [REGULARIZERS["l2"], REGULARIZERS["weight_decay"],
-                                              REGULARIZERS["grad_clip"]]
+    parts = regularization(
+        resolve({"clip_norm": 1.0, "l2": 1e-4, "decoupled_weight_decay": 0.1}), splits
+    )
+    assert [type(h) for h in parts.hooks] == [
+        REGULARIZERS["l2"],
+        REGULARIZERS["weight_decay"],
+        REGULARIZERS["grad_clip"],
+    ]
     kinds = [REGULARIZERS[n].into for n in REGULARIZERS if REGULARIZERS[n].into in HOOK_KINDS]
-    ordered = [h.into for h in regularization(resolve(
-        {k: v for n in REGULARIZERS if REGULARIZERS[n].into in HOOK_KINDS
-         for k, v in switched_on(REGULARIZERS[n]).items()}), splits).hooks]
+    ordered = [
+        h.into
+        for h in regularization(
+            resolve(
+                {
+                    k: v
+                    for n in REGULARIZERS
+                    if REGULARIZERS[n].into in HOOK_KINDS
+                    for k, v in switched_on(REGULARIZERS[n]).items()
+                }
+            ),
+            splits,
+        ).hooks
+    ]
     assert ordered == sorted(kinds, key=HOOK_KINDS.index)
 
 
@@ -123,8 +143,9 @@ def test_the_trainer_hands_each_hook_to_fit(name, splits, monkeypatch):
         return real_fit(model, X, y, **kwargs)
 
     monkeypatch.setattr(trainers, "fit", spy)
-    trainers.train_nn_core(resolve({**switched_on(REGULARIZERS[name]), "hidden": [8],
-                                    "epochs": 1}), splits)
+    trainers.train_nn_core(
+        resolve({**switched_on(REGULARIZERS[name]), "hidden": [8], "epochs": 1}), splits
+    )
     assert seen["hooks"] == [REGULARIZERS[name]]
 
 

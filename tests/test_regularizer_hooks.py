@@ -1,6 +1,7 @@
 """docs/extending.md's "The hooks a regularizer can use": its max-norm example, run as printed
 (the file as a plugin, the command with its grid), and the bound it promises checked on the
 weights of a fit. About 20 s of CPU."""
+
 import json
 import os
 import re
@@ -35,7 +36,7 @@ def docs_section():
     text = (ROOT / "docs" / "extending.md").read_text()
     start = text.index(SECTION)
     end = text.find("\n## ", start + 1)
-    return text[start:end if end >= 0 else len(text)]
+    return text[start : end if end >= 0 else len(text)]
 
 
 def test_the_max_norm_example_bounds_every_unit_and_trains_as_printed(tmp_path):
@@ -46,9 +47,14 @@ def test_the_max_norm_example_bounds_every_unit_and_trains_as_printed(tmp_path):
     (tmp_path / "max_norm.py").write_text(python)
     (tmp_path / "max_norm.json").write_text(json.dumps(json.loads(grid)))
 
-    fitted = subprocess.run([sys.executable, "-c", FIT, str(BOUND)], cwd=tmp_path, text=True,
-                            capture_output=True, timeout=120,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    fitted = subprocess.run(
+        [sys.executable, "-c", FIT, str(BOUND)],
+        cwd=tmp_path,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert fitted.returncode == 0, fitted.stderr
     free, bounded = map(float, fitted.stdout.split())
     assert free > BOUND and bounded <= BOUND * (1 + 1e-5), (free, bounded)
@@ -57,8 +63,10 @@ def test_the_max_norm_example_bounds_every_unit_and_trains_as_printed(tmp_path):
     assert command[0] == "scratchbench"
     result = cli(command[1:], tmp_path)  # run_all.py takes the same arguments
     assert result.returncode == 0, result.stderr
-    records = [json.loads(p.read_text()) for p in (tmp_path / "results" / "max_norm").glob("*.json")
-               if p.name != "grid.json"]
-    assert sorted(r["labels"]["regularization"] for r in records) == [
-        "max_norm", "none"]
+    records = [
+        json.loads(p.read_text())
+        for p in (tmp_path / "results" / "max_norm").glob("*.json")
+        if p.name != "grid.json"
+    ]
+    assert sorted(r["labels"]["regularization"] for r in records) == ["max_norm", "none"]
     assert all(r["status"] == "ok" for r in records)

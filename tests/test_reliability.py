@@ -1,4 +1,5 @@
 """Reliability: kill it, run two at once, corrupt it, fill the disk, feed it nonsense."""
+
 import json
 import os
 import re
@@ -26,21 +27,45 @@ ROOT = Path(__file__).resolve().parents[1]
 # 24 runs on the bundled digits, each long enough (about 0.8 s; 25 epochs took 0.1-0.2 s, so a
 # runner often finished several runs in the kill's random delay) for the kills to land in the
 # middle of the grid.
-CRASH_GRID = {"crash": [{"base": {"dataset": "digits", "hidden": [64], "epochs": 150,
-                                  "batch_size": 16},
-                         "axes": {"optimizer": [{"optimizer": "sgd", "lr": 0.05},
-                                                {"optimizer": "adam", "lr": 1e-3}],
-                                  "dropout": [0.0, 0.1, 0.2], "seed": [0, 1, 2, 3]}}]}
+CRASH_GRID = {
+    "crash": [
+        {
+            "base": {"dataset": "digits", "hidden": [64], "epochs": 150, "batch_size": 16},
+            "axes": {
+                "optimizer": [{"optimizer": "sgd", "lr": 0.05}, {"optimizer": "adam", "lr": 1e-3}],
+                "dropout": [0.0, 0.1, 0.2],
+                "seed": [0, 1, 2, 3],
+            },
+        }
+    ]
+}
 N_RUNS = 24
 
 
 def start_runner(grid_file, results, extra=()):
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "run_all.py"), "--grid-file", str(grid_file), "--grid", "crash",
-         "--jobs", "2", "--results-dir", str(results), "--reports-dir", str(results.parent / "rep"),
-         *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(ROOT / "run_all.py"),
+            "--grid-file",
+            str(grid_file),
+            "--grid",
+            "crash",
+            "--jobs",
+            "2",
+            "--results-dir",
+            str(results),
+            "--reports-dir",
+            str(results.parent / "rep"),
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,  # its own process group: a kill takes its workers too
-        preexec_fn=ctrl_c_answered)
+        preexec_fn=ctrl_c_answered,
+    )
 
 
 def assert_clean(folder):
@@ -67,8 +92,10 @@ def count_records(folder):
 def test_sigkill_ten_times_loses_nothing_and_trains_nothing_twice(tmp_path, grid_file):
     reference = start_runner(grid_file, tmp_path / "reference")
     assert reference.wait(timeout=300) == 0, reference.stderr.read()
-    expected = {rid: timeless(r) for rid, r in
-                read_records(tmp_path / "reference" / "crash", lambda _: None).items()}
+    expected = {
+        rid: timeless(r)
+        for rid, r in read_records(tmp_path / "reference" / "crash", lambda _: None).items()
+    }
     assert len(expected) == N_RUNS
 
     folder = tmp_path / "killed" / "crash"
@@ -123,12 +150,16 @@ def test_corrupt_record_is_set_aside_and_retrained(tmp_path, data_dir):
     assert json.loads(victim.read_text())["status"] == "ok"
 
 
-@pytest.mark.parametrize("error,message", [
-    (OSError(28, "No space left on device"), "No space left on device"),
-    (PermissionError(13, "Permission denied"), "permission denied"),
-])
+@pytest.mark.parametrize(
+    "error,message",
+    [
+        (OSError(28, "No space left on device"), "No space left on device"),
+        (PermissionError(13, "Permission denied"), "permission denied"),
+    ],
+)
 def test_disk_full_or_read_only_gives_one_clear_line_and_keeps_finished_runs(
-        tmp_path, data_dir, monkeypatch, capsys, grid_file, error, message):
+    tmp_path, data_dir, monkeypatch, capsys, grid_file, error, message
+):
     real_write = records_module.write_json_atomic
     written = []
 
@@ -142,8 +173,20 @@ def test_disk_full_or_read_only_gives_one_clear_line_and_keeps_finished_runs(
             written.append(path)
 
     monkeypatch.setattr("ablations.run.runner.write_json_atomic", failing_write)
-    code = run_all.main(["--grid-file", str(grid_file), "--grid", "crash", "--jobs", "1",
-                         "--results-dir", str(tmp_path / "results"), "--data-dir", str(data_dir)])
+    code = run_all.main(
+        [
+            "--grid-file",
+            str(grid_file),
+            "--grid",
+            "crash",
+            "--jobs",
+            "1",
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--data-dir",
+            str(data_dir),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and message in err[-1] and "Traceback" not in "\n".join(err)
     kept = read_records(tmp_path / "results" / "crash", lambda _: None)
@@ -151,8 +194,9 @@ def test_disk_full_or_read_only_gives_one_clear_line_and_keeps_finished_runs(
     assert not list((tmp_path / "results" / "crash").glob("*.tmp"))
 
 
-def test_a_full_disk_mid_write_names_the_path_and_exits_2(tmp_path, data_dir, monkeypatch, capsys,
-                                                          grid_file):
+def test_a_full_disk_mid_write_names_the_path_and_exits_2(
+    tmp_path, data_dir, monkeypatch, capsys, grid_file
+):
     real_fsync, synced = os.fsync, []
 
     def full_after_3_records(fd):  # the kernel's ENOSPC names no file
@@ -162,12 +206,27 @@ def test_a_full_disk_mid_write_names_the_path_and_exits_2(tmp_path, data_dir, mo
         real_fsync(fd)
 
     monkeypatch.setattr("ablations.files.os.fsync", full_after_3_records)
-    code = run_all.main(["--grid-file", str(grid_file), "--grid", "crash", "--jobs", "1",
-                         "--results-dir", str(tmp_path / "results"), "--data-dir", str(data_dir)])
+    code = run_all.main(
+        [
+            "--grid-file",
+            str(grid_file),
+            "--grid",
+            "crash",
+            "--jobs",
+            "1",
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--data-dir",
+            str(data_dir),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     folder = tmp_path / "results" / "crash"
-    assert code == 2 and re.fullmatch(rf"error: cannot write {re.escape(str(folder))}/\w+\.json: "
-                                      r"No space left on device", err[-1]), err[-1]
+    assert code == 2 and re.fullmatch(
+        rf"error: cannot write {re.escape(str(folder))}/\w+\.json: "
+        r"No space left on device",
+        err[-1],
+    ), err[-1]
     assert len(read_records(folder, lambda _: None)) == 3 and not list(folder.glob("*.tmp"))
 
 
@@ -179,8 +238,10 @@ BAD_GRID_FILES = [
     ('{"g": [{"base": {"lr": NaN}}]}', "lr: must be finite"),
     ('{"g": [{"axes": {"activation": []}}]}', "must be a non-empty list"),
     ('{"g": [{"axes": {"seed": [1, 1]}}]}', "twice"),
-    ('{"g": [{"axes": {"optimizer": ["adam", {"label": "b", "optimizer": "adam"}]}}]}',
-     "duplicate entry"),
+    (
+        '{"g": [{"axes": {"optimizer": ["adam", {"label": "b", "optimizer": "adam"}]}}]}',
+        "duplicate entry",
+    ),
     ('{"g": [{"base": {"learning_rate": 0.1}}]}', "unknown key 'learning_rate'"),
     ('{"g": [{"axes": {"seed": [0.5]}}]}', "seed must be int"),
     ('{"g": [{"base": {"epochs": -3}}]}', "epochs: must be >= 1"),
@@ -189,9 +250,11 @@ BAD_GRID_FILES = [
     ('{"g": [{"base": [1, 2]}]}', "a block is a dict"),
     ('{"g": [{"base": {"hidden": [2000000000]}}]}', "GiB (parameters, gradients, adam state"),
     ('{"g": [{"base": {"activation": "leaky_relu", "slop": 0.1}}]}', "did you mean 'slope'"),
-    ('{"g": [{"base": {"schedule": "step", "schedule_params": {"gama": 0.5}}}]}',
-     "unknown argument of schedule 'step' 'gama'; did you mean 'gamma'?"),
-    ('[1, 2]', "must hold an object"),
+    (
+        '{"g": [{"base": {"schedule": "step", "schedule_params": {"gama": 0.5}}}]}',
+        "unknown argument of schedule 'step' 'gama'; did you mean 'gamma'?",
+    ),
+    ("[1, 2]", "must hold an object"),
     ('{"g": [', "is not valid JSON"),
 ]
 
@@ -201,23 +264,43 @@ def test_bad_grid_files_exit_2_with_one_line_and_write_nothing(tmp_path, text, m
     path = tmp_path / "bad.json"
     path.write_text(text)
     grid = ["--grid", "g"] if text.startswith('{"g"') else []
-    result = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--grid-file", str(path),
-                             *grid, "--results-dir", str(tmp_path / "results")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "run_all.py"),
+            "--grid-file",
+            str(path),
+            *grid,
+            "--results-dir",
+            str(tmp_path / "results"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
     assert not (tmp_path / "results").exists()
 
 
-SETTING_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 1000),
-                           st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
-                           st.lists(st.integers(-3, 300), max_size=3),
-                           st.dictionaries(st.text(max_size=5), st.floats(), max_size=2))
+SETTING_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 1000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(-3, 300), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.floats(), max_size=2),
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(sorted(SCHEMA) + ["momentum", "beta1", "bogus"]),
-                       SETTING_VALUES, max_size=5))
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(SCHEMA) + ["momentum", "beta1", "bogus"]), SETTING_VALUES, max_size=5
+    )
+)
 def test_any_settings_resolve_or_fail_with_one_line(settings_):
     try:
         config = resolve(settings_)
@@ -228,8 +311,13 @@ def test_any_settings_resolve_or_fail_with_one_line(settings_):
         json.dumps(config, allow_nan=False)  # a resolved config is always plain JSON
 
 
-UNSAFE = [(r"\beval\(", "eval"), (r"\bexec\(", "exec"), (r"shell\s*=\s*True", "a shell"),
-          (r"allow_pickle\s*=\s*True", "pickle loading"), (r"\bimport pickle\b", "pickle")]
+UNSAFE = [
+    (r"\beval\(", "eval"),
+    (r"\bexec\(", "exec"),
+    (r"shell\s*=\s*True", "a shell"),
+    (r"allow_pickle\s*=\s*True", "pickle loading"),
+    (r"\bimport pickle\b", "pickle"),
+]
 
 
 def test_no_eval_exec_shell_or_pickle_in_the_code():
@@ -272,7 +360,7 @@ def test_sigterm_ends_the_workers_quietly_and_keeps_finished_runs(tmp_path, grid
     try:
         _, stderr = runner.communicate(timeout=60)  # returns once no worker holds the pipe
         assert runner.returncode == 130, stderr
-        after = stderr[stderr.index("(all grids)"):]
+        after = stderr[stderr.index("(all grids)") :]
         assert "run the same command to resume" in after
         assert not re.search(r"(?i)warn|leaked|traceback|semlock", after), after
         deadline = time.time() + 10

@@ -1,5 +1,6 @@
 """reports/index.md: one entry per report, each with its link, its first screen verbatim and the
 headline table of its Summary; same reports, same bytes."""
+
 from ablations.analysis.report.index import write_index
 
 ALPHA_SCREEN = """# scratchbench report: grid `alpha`
@@ -63,8 +64,16 @@ def test_the_index_links_each_report_with_its_first_screen_and_headline_table(tm
     assert alpha < beta  # sorted by name, whatever the order the files were written in
     assert text.index(ALPHA_SCREEN) > alpha and text.index(BETA_SCREEN) > beta
     assert text.index(ALPHA_TABLE) < beta  # alpha's headline table, under alpha
-    for absent in ["forest_digits.png", "## Runs", "| not | this | one |", "| nor | this |",
-                   "alpha_cells", "Every cell", "| dataset | sd |", "Findings"]:
+    for absent in [
+        "forest_digits.png",
+        "## Runs",
+        "| not | this | one |",
+        "| nor | this |",
+        "alpha_cells",
+        "Every cell",
+        "| dataset | sd |",
+        "Findings",
+    ]:
         assert absent not in text, absent
     assert text.endswith("\n") and not text.endswith("\n\n")
 

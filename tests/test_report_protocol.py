@@ -2,6 +2,7 @@
 regimes compared within themselves, tuning diagnostics from a hand-made tuning.json (edge flags, the
 inclusion check), the generalization gap, seed variance by stream, the AlgoPerf anchor with misses
 as infinity, and the showcase's wall time summed over sittings without the gaps between them."""
+
 import math
 import re
 
@@ -20,10 +21,18 @@ from ablations.analysis.stats.aggregates import std_ci
 from ablations.analysis.stats.bootstrap import bootstrap_weights
 import studies
 
-NEW_HEADINGS = ["## Tuning", "### Learning-rate sensitivity",
-                "### Selections at the edge of their search range", "### Diverged tuning trials",
-                "### Inclusion check", "### What each cell selected", "## Generalization gap",
-                "## Seed variance by source", "## AlgoPerf anchor", "**Showcase wall time:**"]
+NEW_HEADINGS = [
+    "## Tuning",
+    "### Learning-rate sensitivity",
+    "### Selections at the edge of their search range",
+    "### Diverged tuning trials",
+    "### Inclusion check",
+    "### What each cell selected",
+    "## Generalization gap",
+    "## Seed variance by source",
+    "## AlgoPerf anchor",
+    "**Showcase wall time:**",
+]
 LRS = {"sgd": [0.03, 0.3, 3.0], "momentum": [1e-3, 1e-2, 1e-1]}
 
 
@@ -36,23 +45,54 @@ class Grid:
         self.runs, self.cells, self.tuning_ids = [], [], []
         self.rng = np.random.default_rng(len(name))
 
-    def record(self, rid, labels, config, acc, *, status="ok", finished="2026-11-22T10:00:00",
-               wall=60.0, train_acc=None, to_target=(2, 20.0), final=True, jitter=0.002):
+    def record(
+        self,
+        rid,
+        labels,
+        config,
+        acc,
+        *,
+        status="ok",
+        finished="2026-11-22T10:00:00",
+        wall=60.0,
+        train_acc=None,
+        to_target=(2, 20.0),
+        final=True,
+        jitter=0.002,
+    ):
         """One run's record (accuracy `acc` on test and validation, plus noise of sd `jitter`)."""
         acc = acc + self.rng.normal(0, jitter)
         record = synthetic_record(
-            rid, status, labels=labels, config=config,
-            **{"test_acc": acc if status == "ok" else None, "test_loss": 1 - acc,
-               "final_val_acc": acc if status == "ok" else None, "best_val_acc": acc,
-               "train_acc": train_acc if train_acc is not None else acc + 0.01,
-               "train_time_s": wall - 5, "eval_time_s": 1.0, "wall_time_s": wall,
-               "epochs_run": 3, "epochs_to_target": to_target[0],
-               "seconds_to_target": to_target[1], "target_val_acc": 0.97, "n_params": 100,
-               "history": {"val_acc": [acc - 0.05, acc - 0.01, acc],
-                           "val_loss": [0.5, 0.3, 0.4], "train_loss": [1, .5, .3]},
-               "test_confusion": (np.eye(10, dtype=int) * 900 + 11).tolist(),
-               "test_misclassified": [], "finished_at": finished,
-               "environment": {"cpu": "test cpu", "cores": 2}, "code_version": "abc1234"})
+            rid,
+            status,
+            labels=labels,
+            config=config,
+            **{
+                "test_acc": acc if status == "ok" else None,
+                "test_loss": 1 - acc,
+                "final_val_acc": acc if status == "ok" else None,
+                "best_val_acc": acc,
+                "train_acc": train_acc if train_acc is not None else acc + 0.01,
+                "train_time_s": wall - 5,
+                "eval_time_s": 1.0,
+                "wall_time_s": wall,
+                "epochs_run": 3,
+                "epochs_to_target": to_target[0],
+                "seconds_to_target": to_target[1],
+                "target_val_acc": 0.97,
+                "n_params": 100,
+                "history": {
+                    "val_acc": [acc - 0.05, acc - 0.01, acc],
+                    "val_loss": [0.5, 0.3, 0.4],
+                    "train_loss": [1, 0.5, 0.3],
+                },
+                "test_confusion": (np.eye(10, dtype=int) * 900 + 11).tolist(),
+                "test_misclassified": [],
+                "finished_at": finished,
+                "environment": {"cpu": "test cpu", "cores": 2},
+                "code_version": "abc1234",
+            },
+        )
         write_json_atomic(self.folder / f"{rid}.json", record)
         if final:
             self.runs.append({"run_id": rid, "labels": labels, "config": config})
@@ -63,28 +103,55 @@ class Grid:
         trials = []
         for value, score in zip(values, scores):
             rid = "tune-" + "-".join(map(str, [*cell.values(), value]))
-            config = {**{k: v for k, v in cell.items() if k != "regime"}, setting: value,
-                      "seed": 1000}
+            config = {
+                **{k: v for k, v in cell.items() if k != "regime"},
+                setting: value,
+                "seed": 1000,
+            }
             diverged = score is None
-            self.record(rid, {**cell, "seed": "1000"}, config, 0.1 if diverged else score,
-                        status="diverged" if diverged else "ok", final=False, finished=finished)
+            self.record(
+                rid,
+                {**cell, "seed": "1000"},
+                config,
+                0.1 if diverged else score,
+                status="diverged" if diverged else "ok",
+                final=False,
+                finished=finished,
+            )
             self.tuning_ids.append(rid)
-            trials.append({"settings": {setting: value}, "run_ids": [rid],
-                           "score": score or 0.0, "diverged": int(score is None)})
-        self.cells.append({"cell": cell, "rule": "final_val_acc", "seeds": [1000],
-                           "rungs": [{"epochs": None, "trials": trials}],
-                           "selected": {setting: selected},
-                           "selected_val": max(s or 0 for s in scores)})
+            trials.append(
+                {
+                    "settings": {setting: value},
+                    "run_ids": [rid],
+                    "score": score or 0.0,
+                    "diverged": int(score is None),
+                }
+            )
+        self.cells.append(
+            {
+                "cell": cell,
+                "rule": "final_val_acc",
+                "seeds": [1000],
+                "rungs": [{"epochs": None, "trials": trials}],
+                "selected": {setting: selected},
+                "selected_val": max(s or 0 for s in scores),
+            }
+        )
 
     def save(self):
         write_json_atomic(self.folder / "grid.json", self.runs)
         if self.cells:
-            write_json_atomic(self.folder / "tuning.json", {
-                "grid": self.folder.name,
-                "rules": {"final_val_acc": "validation accuracy after the last epoch"},
-                "tuning_run_ids": self.tuning_ids,
-                "final_run_ids": [r["run_id"] for r in self.runs], "pending_final_runs": 0,
-                "cells": self.cells})
+            write_json_atomic(
+                self.folder / "tuning.json",
+                {
+                    "grid": self.folder.name,
+                    "rules": {"final_val_acc": "validation accuracy after the last epoch"},
+                    "tuning_run_ids": self.tuning_ids,
+                    "final_run_ids": [r["run_id"] for r in self.runs],
+                    "pending_final_runs": 0,
+                    "cells": self.cells,
+                },
+            )
 
 
 def default_grid(root, tuned_sgd_bonus=0.0):
@@ -98,22 +165,46 @@ def default_grid(root, tuned_sgd_bonus=0.0):
                 if regime == "tuned":
                     top = act == "relu" and opt == "sgd"
                     lrs = LRS[opt]
-                    grid.tune({"regime": regime, "dataset": "mnist", "optimizer": opt,
-                               "activation": act}, "lr", lrs,
-                              [0.90, 0.95, 0.97] if top else [0.90, 0.96, None],
-                              lrs[2] if top else lrs[1])
-                for reg in (["none"] if regime == "defaults" else ["none", "dropout"]):
+                    grid.tune(
+                        {"regime": regime, "dataset": "mnist", "optimizer": opt, "activation": act},
+                        "lr",
+                        lrs,
+                        [0.90, 0.95, 0.97] if top else [0.90, 0.96, None],
+                        lrs[2] if top else lrs[1],
+                    )
+                for reg in ["none"] if regime == "defaults" else ["none", "dropout"]:
                     for seed in range(4):
-                        labels = {"regime": regime, "dataset": "mnist", "optimizer": opt,
-                                  "activation": act, "regularization": reg, "seed": str(seed)}
-                        config = {"dataset": "mnist", "seed": seed, "optimizer": opt,
-                                  "activation": act, "lr": 1e-3, "hidden": [32], "epochs": 3,
-                                  "dropout": 0.2 if reg == "dropout" else 0.0}
-                        acc = 0.95 + (0.03 * (opt == "momentum") if regime == "defaults"
-                                      else tuned_sgd_bonus * (opt == "sgd"))
-                        grid.record(f"{regime}-{opt}-{act}-{reg}-{seed}", labels, config, acc,
-                                    finished=f"2026-11-22T10:{seed:02d}:00",
-                                    train_acc=0.99 if reg == "none" else None)
+                        labels = {
+                            "regime": regime,
+                            "dataset": "mnist",
+                            "optimizer": opt,
+                            "activation": act,
+                            "regularization": reg,
+                            "seed": str(seed),
+                        }
+                        config = {
+                            "dataset": "mnist",
+                            "seed": seed,
+                            "optimizer": opt,
+                            "activation": act,
+                            "lr": 1e-3,
+                            "hidden": [32],
+                            "epochs": 3,
+                            "dropout": 0.2 if reg == "dropout" else 0.0,
+                        }
+                        acc = 0.95 + (
+                            0.03 * (opt == "momentum")
+                            if regime == "defaults"
+                            else tuned_sgd_bonus * (opt == "sgd")
+                        )
+                        grid.record(
+                            f"{regime}-{opt}-{act}-{reg}-{seed}",
+                            labels,
+                            config,
+                            acc,
+                            finished=f"2026-11-22T10:{seed:02d}:00",
+                            train_acc=0.99 if reg == "none" else None,
+                        )
     grid.save()
 
 
@@ -124,9 +215,14 @@ def small_data_grid(root):
         if values:
             grid.tune(cell, "l2", values, [0.93, 0.94, 0.92], 1e-4)
         for seed in range(3):
-            grid.record(f"small-{reg}-{seed}", {**cell, "seed": str(seed)},
-                        {"dataset": "mnist", "seed": seed, "train_size": 5000}, 0.93,
-                        train_acc=1.0, finished="2026-11-22T14:00:00")  # a later sitting
+            grid.record(
+                f"small-{reg}-{seed}",
+                {**cell, "seed": str(seed)},
+                {"dataset": "mnist", "seed": seed, "train_size": 5000},
+                0.93,
+                train_acc=1.0,
+                finished="2026-11-22T14:00:00",
+            )  # a later sitting
     grid.save()
 
 
@@ -137,11 +233,18 @@ def variance_grid(root):
     for varied, noise in spread.items():
         for value in range(6 if varied == "all" else 5):
             value += varied != "all"
-            config = {"dataset": "mnist", "seed": value if varied == "all" else 0,
-                      **({} if varied == "all" else {f"{varied}_seed": value})}
-            grid.record(f"var-{varied}-{value}", {"dataset": "mnist", "varied": varied,
-                                                  "value": str(value)}, config,
-                        0.97 + noise * math.sin(3 * value), jitter=0.0)
+            config = {
+                "dataset": "mnist",
+                "seed": value if varied == "all" else 0,
+                **({} if varied == "all" else {f"{varied}_seed": value}),
+            }
+            grid.record(
+                f"var-{varied}-{value}",
+                {"dataset": "mnist", "varied": varied, "value": str(value)},
+                config,
+                0.97 + noise * math.sin(3 * value),
+                jitter=0.0,
+            )
     grid.save()
 
 
@@ -151,11 +254,23 @@ def algoperf_grid(root):
     for opt, lr in [("sgd", 0.3), ("adam", 1e-3)]:
         for seed in range(3):
             reached = seed < (2 if opt == "adam" else 1)
-            grid.record(f"ap-{opt}-{seed}", {"optimizer": opt, "seed": str(seed)},
-                        {"dataset": "mnist", "seed": seed, "optimizer": opt, "lr": lr,
-                         "hidden": [128], "activation": "sigmoid", "epochs": 20,
-                         "batch_size": 128, "schedule": "constant"}, 0.97,
-                        to_target=(5, 10.0 + seed) if reached else (None, None))
+            grid.record(
+                f"ap-{opt}-{seed}",
+                {"optimizer": opt, "seed": str(seed)},
+                {
+                    "dataset": "mnist",
+                    "seed": seed,
+                    "optimizer": opt,
+                    "lr": lr,
+                    "hidden": [128],
+                    "activation": "sigmoid",
+                    "epochs": 20,
+                    "batch_size": 128,
+                    "schedule": "constant",
+                },
+                0.97,
+                to_target=(5, 10.0 + seed) if reached else (None, None),
+            )
     grid.save()
 
 
@@ -175,8 +290,9 @@ def needs(grid):
 
 
 def render(tmp_path, grid):
-    return render_report(grid, tmp_path / "results", tmp_path / "reports",
-                         tmp_path / "data", needs(grid)).read_text()
+    return render_report(
+        grid, tmp_path / "results", tmp_path / "reports", tmp_path / "data", needs(grid)
+    ).read_text()
 
 
 def data_of(tmp_path, grid):
@@ -202,8 +318,14 @@ def test_sections_return_nothing_where_they_do_not_apply(showcase):
     assert seed_variance(data_of(showcase, "small_data")).markdown == ""
     assert tuning(variance).markdown == "" and generalization_gap(variance).markdown == ""
     text = render(showcase, "variance")
-    for heading in ["## Tuning", "## Generalization gap", "## AlgoPerf", "Showcase wall time",
-                    "## With and without each component", "## Cost"]:
+    for heading in [
+        "## Tuning",
+        "## Generalization gap",
+        "## AlgoPerf",
+        "Showcase wall time",
+        "## With and without each component",
+        "## Cost",
+    ]:
         assert heading not in text  # the stream axes replicate; they are not compared
     assert "**Factors:** none" in text and "## Seed variance by source" in text
 
@@ -220,16 +342,26 @@ def test_findings_are_within_each_regime_and_changes_are_interactions(showcase):
     # the change of momentum's effect is estimated on the cells both regimes have (tanh, relu
     # without a regularizer), seed by seed
     change = family[(family["kind"] == "change") & (family["level"] == "momentum")].iloc[0]
-    assert (change["from_regime"], change["regime"], change["cells"], change["pairs"]) == \
-        ("defaults", "tuned", 2, 8)
+    assert (change["from_regime"], change["regime"], change["cells"], change["pairs"]) == (
+        "defaults",
+        "tuned",
+        2,
+        8,
+    )
     assert change["delta"] == pytest.approx(-3.0, abs=0.5)  # 4 runs of jitter 0.2 per seed
     text = render(showcase, "default")
-    assert re.search(r"\*\*optimizer\*\* on mnist \(defaults regime\): `momentum` beats `sgd` "
-                     r"by \+(2\.9|3\.0)\d points on average over these settings", text)
+    assert re.search(
+        r"\*\*optimizer\*\* on mnist \(defaults regime\): `momentum` beats `sgd` "
+        r"by \+(2\.9|3\.0)\d points on average over these settings",
+        text,
+    )
     assert "**optimizer** on mnist (tuned regime): `momentum` is not distinguishable" in text
-    assert re.search(r"\*\*Change between regimes\*\*, optimizer on mnist: the effect of "
-                     r"`momentum` over `sgd` is (2\.[5-9]|3\.[0-4])\d points smaller in tuned than in "
-                     r"defaults on average over these settings", text)
+    assert re.search(
+        r"\*\*Change between regimes\*\*, optimizer on mnist: the effect of "
+        r"`momentum` over `sgd` is (2\.[5-9]|3\.[0-4])\d points smaller in tuned than in "
+        r"defaults on average over these settings",
+        text,
+    )
     assert "The best activation" not in text  # rankings of means are not called changes
     assert "#### mnist, regime `defaults`" in text and "#### mnist, regime `tuned`" in text
 
@@ -238,15 +370,19 @@ def test_tuning_flags_edges_divergences_and_lists_selections(showcase):
     text = tuning(data_of(showcase, "default")).markdown
     assert "1 of 4 tuned settings selected the smallest or largest candidate" in text
     edge = text.split("### Selections at the edge")[1].split("###")[0]
-    assert re.search(r"\| mnist +\| tuned +\| sgd +\| relu +\| lr +\| +3 \| +0\.03 \| +3 \| high",
-                     edge), edge
+    assert re.search(
+        r"\| mnist +\| tuned +\| sgd +\| relu +\| lr +\| +3 \| +0\.03 \| +3 \| high", edge
+    ), edge
     assert "tanh" not in edge
     # one of three trials diverged in every cell but sgd/relu's
     assert re.search(r"\| momentum +\| +6 \| +2 \| +33\.3 \|", text)
     assert re.search(r"\| sgd +\| +6 \| +1 \| +16\.7 \|", text)
     assert "None of the 4 pairs violates it." in text
-    assert re.search(r"\| mnist +\| tuned +\| momentum +\| tanh +\| +3 \| +1 \| lr=0\.01 +\| "
-                     r"+96\.00", text)
+    assert re.search(
+        r"\| mnist +\| tuned +\| momentum +\| tanh +\| +3 \| +1 \| lr=0\.01 +\| "
+        r"+96\.00",
+        text,
+    )
 
 
 def test_a_violated_inclusion_check_is_flagged(tmp_path):
@@ -254,27 +390,42 @@ def test_a_violated_inclusion_check_is_flagged(tmp_path):
     data = data_of(tmp_path, "default")
     text = tuning(data).markdown
     assert "**4 of 4 pairs violate it**" in text
-    assert re.search(r"\| mnist +\| tuned +\| relu +\| dropout +\| sgd +\| momentum +\| "
-                     r"+-[12]\.\d\d", text)
+    assert re.search(
+        r"\| mnist +\| tuned +\| relu +\| dropout +\| sgd +\| momentum +\| "
+        r"+-[12]\.\d\d",
+        text,
+    )
 
 
 def test_generalization_gap_sets_the_regimes_and_small_data_side_by_side(showcase):
     text = generalization_gap(data_of(showcase, "default")).markdown
-    rows = [line for line in text.splitlines() if line.startswith("| default")
-            or line.startswith("| small_data")]
+    rows = [
+        line
+        for line in text.splitlines()
+        if line.startswith("| default") or line.startswith("| small_data")
+    ]
     assert len(rows) == 3  # defaults, tuned, small_data
     # the unregularized baseline only: train 99 vs val ~95 in default, 100 vs ~93 in small_data
-    assert re.search(r"\| default +\| defaults +\| mnist +\| +16 \| +99\.00 \| +9[67]\.\d\d \|",
-                     text)
-    assert re.search(r"\| small_data +\| +\| mnist +\| +3 \| +100\.00 \| +9[23]\.\d\d \| "
-                     r"+[67]\.\d\d", text)
+    assert re.search(
+        r"\| default +\| defaults +\| mnist +\| +16 \| +99\.00 \| +9[67]\.\d\d \|", text
+    )
+    assert re.search(
+        r"\| small_data +\| +\| mnist +\| +3 \| +100\.00 \| +9[23]\.\d\d \| "
+        r"+[67]\.\d\d",
+        text,
+    )
 
 
 def test_seed_variance_per_stream_beside_the_test_set_se(showcase):
     text = seed_variance(data_of(showcase, "variance")).markdown
-    table = {cells[1]: cells for cells in (
-        [c.strip() for c in line.strip("|").split("|")] for line in text.splitlines()
-        if line.startswith("| mnist"))}
+    table = {
+        cells[1]: cells
+        for cells in (
+            [c.strip() for c in line.strip("|").split("|")]
+            for line in text.splitlines()
+            if line.startswith("| mnist")
+        )
+    }
     assert set(table) == {"all", "init", "order"}
     assert table["all"][2] == "6" and table["init"][2] == "6"  # 5 values + the all-zero run
     assert float(table["init"][3]) > 2 * float(table["order"][3])
@@ -339,8 +490,10 @@ def test_the_choice_compares_validation_accuracy_on_one_validation_set(tmp_path)
     best, second = data.choices["mnist"]
     assert best["training images"] == "50,000" and second is None
     assert data.left_out_of_choice("mnist") == {1000: 1}
-    assert ("On mnist, the configurations validated on fewer images than 10,000 (1 on 1,000) "
-            "took no part in the choice") in render(tmp_path, "refit")
+    assert (
+        "On mnist, the configurations validated on fewer images than 10,000 (1 on 1,000) "
+        "took no part in the choice"
+    ) in render(tmp_path, "refit")
 
 
 def test_the_report_knows_no_grid_by_name_only_what_the_study_declares(showcase):
@@ -352,19 +505,26 @@ def test_the_report_knows_no_grid_by_name_only_what_the_study_declares(showcase)
     plain = render_report("algoperf", results, reports, showcase / "data").read_text()
     assert "## AlgoPerf anchor" not in plain and "## Baselines" not in plain
     shutil.copytree(results / "algoperf", results / "my_runs")
-    declared = report_needs("my_runs", {
-        "anchor": {"title": "My anchor", "workload": "My workload", "budget_s": 9.0},
-        "references": ["algoperf"]})
+    declared = report_needs(
+        "my_runs",
+        {
+            "anchor": {"title": "My anchor", "workload": "My workload", "budget_s": 9.0},
+            "references": ["algoperf"],
+        },
+    )
     text = render_report("my_runs", results, reports, showcase / "data", declared).read_text()
     assert "## My anchor" in text and "My workload as run here" in text
     assert "within 9 s" in text and "Grid `algoperf`" in text
 
 
-@pytest.mark.parametrize("declaration, problem", [
-    ({"anchors": {}}, "unknown key 'anchors'; valid keys: references, published"),
-    ({"references": "baselines"}, "references must be a list"),
-    ({"anchor": {"title": "x"}}, "anchor needs exactly the keys budget_s, title, workload"),
-])
+@pytest.mark.parametrize(
+    "declaration, problem",
+    [
+        ({"anchors": {}}, "unknown key 'anchors'; valid keys: references, published"),
+        ({"references": "baselines"}, "references must be a list"),
+        ({"anchor": {"title": "x"}}, "anchor needs exactly the keys budget_s, title, workload"),
+    ],
+)
 def test_a_bad_report_declaration_is_one_line_naming_it(declaration, problem):
     from ablations.analysis.report.needs import NeedsError
 

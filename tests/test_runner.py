@@ -1,4 +1,5 @@
 """The runner: reproducible across workers and backends, resumable, failures isolated."""
+
 import dataclasses
 import hashlib
 import json
@@ -17,9 +18,16 @@ from ablations.records.store import ID_SCHEMA, SCHEMA_VERSION, migrate_records, 
 from ablations.run.runner import LokyBackend, run_grid
 
 TINY = {"dataset": "digits", "hidden": [16], "epochs": 3, "batch_size": 64}
-GRID = [{"base": TINY, "axes": {"optimizer": [{"optimizer": "sgd", "lr": 0.1},
-                                              {"optimizer": "adam", "lr": 3e-3}],
-                                "dropout": [0.0, 0.2], "seed": [0, 1]}}]
+GRID = [
+    {
+        "base": TINY,
+        "axes": {
+            "optimizer": [{"optimizer": "sgd", "lr": 0.1}, {"optimizer": "adam", "lr": 3e-3}],
+            "dropout": [0.0, 0.2],
+            "seed": [0, 1],
+        },
+    }
+]
 
 
 def quiet(_line):
@@ -45,31 +53,52 @@ def test_grid_is_saved_and_a_rerun_trains_nothing(tmp_path, data_dir):
     saved = json.loads((tmp_path / "tiny" / "grid.json").read_text())
     assert [r["run_id"] for r in saved] == [r.run_id for r in runs]
     assert all(list(r["labels"]) == ["optimizer", "dropout", "seed"] for r in saved)  # grid order
-    record = json.loads(next(p for p in (tmp_path / "tiny").glob("*.json")
-                             if p.name != "grid.json").read_text())
+    record = json.loads(
+        next(p for p in (tmp_path / "tiny").glob("*.json") if p.name != "grid.json").read_text()
+    )
     assert list(record) == sorted(record)  # records stay sorted
     before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "tiny").glob("*.json")}
     again = run_grid("tiny", runs, tmp_path, data_dir, jobs=2, log=quiet)
     assert (first.trained, again.trained, again.skipped) == (8, 0, 8)
-    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "tiny").glob("*.json")
-             if p.name != "grid.json"}
+    after = {
+        p.name: p.stat().st_mtime_ns
+        for p in (tmp_path / "tiny").glob("*.json")
+        if p.name != "grid.json"
+    }
     assert all(before[name] == mtime for name, mtime in after.items())
 
 
 def test_a_new_entry_trains_only_its_runs(tmp_path, data_dir):
     run_grid("tiny", expand_grid("tiny", GRID), tmp_path, data_dir, jobs=1, log=quiet)
-    grown = [{**GRID[0], "axes": {**GRID[0]["axes"], "optimizer": [
-        *GRID[0]["axes"]["optimizer"], {"label": "adam_1e-2", "optimizer": "adam", "lr": 1e-2}]}}]
+    grown = [
+        {
+            **GRID[0],
+            "axes": {
+                **GRID[0]["axes"],
+                "optimizer": [
+                    *GRID[0]["axes"]["optimizer"],
+                    {"label": "adam_1e-2", "optimizer": "adam", "lr": 1e-2},
+                ],
+            },
+        }
+    ]
     outcome = run_grid("tiny", expand_grid("tiny", grown), tmp_path, data_dir, jobs=1, log=quiet)
     assert (outcome.total, outcome.trained) == (12, 4)
 
 
 def test_divergence_and_errors_are_recorded_and_the_grid_goes_on(tmp_path, data_dir):
-    grid = [{"base": TINY, "axes": {"case": [
-        {"label": "fine", "optimizer": "adam", "lr": 3e-3},
-        {"label": "absurd_lr", "optimizer": "sgd", "lr": 1e30},
-        {"label": "raises", "trainer": "sklearn_mlp", "activation": "gelu"},
-    ]}}]
+    grid = [
+        {
+            "base": TINY,
+            "axes": {
+                "case": [
+                    {"label": "fine", "optimizer": "adam", "lr": 3e-3},
+                    {"label": "absurd_lr", "optimizer": "sgd", "lr": 1e30},
+                    {"label": "raises", "trainer": "sklearn_mlp", "activation": "gelu"},
+                ]
+            },
+        }
+    ]
     outcome = run_grid("bad", expand_grid("bad", grid), tmp_path, data_dir, jobs=2, log=quiet)
     by_case = {r["labels"]["case"]: r for r in read_records(tmp_path / "bad", quiet).values()}
     assert outcome.counts == {"ok": 1, "diverged": 1, "error": 1}
@@ -80,7 +109,9 @@ def test_divergence_and_errors_are_recorded_and_the_grid_goes_on(tmp_path, data_
 
 
 def test_errored_runs_are_retried_on_the_next_run(tmp_path, data_dir):
-    grid = [{"base": {**TINY, "trainer": "sklearn_mlp", "activation": "gelu"}, "axes": {"seed": [0]}}]
+    grid = [
+        {"base": {**TINY, "trainer": "sklearn_mlp", "activation": "gelu"}, "axes": {"seed": [0]}}
+    ]
     runs = expand_grid("err", grid)
     run_grid("err", runs, tmp_path, data_dir, jobs=1, log=quiet)
     assert run_grid("err", runs, tmp_path, data_dir, jobs=1, log=quiet).trained == 1
@@ -104,8 +135,9 @@ def test_dask_local_cluster_gives_the_same_records_as_loky(tmp_path, data_dir):
 def test_loky_workers_leave_ctrl_c_to_the_parent():
     """Ctrl-C reaches the whole process group; a worker that took it would print a traceback."""
     with LokyBackend(2, None).parallel_config():
-        handlers = joblib.Parallel()(joblib.delayed(signal.getsignal)(signal.SIGINT)
-                                     for _ in range(4))
+        handlers = joblib.Parallel()(
+            joblib.delayed(signal.getsignal)(signal.SIGINT) for _ in range(4)
+        )
     assert handlers == [signal.SIG_IGN] * 4
 
 
@@ -159,8 +191,9 @@ def test_a_newer_schema_record_is_kept_aside_never_overwritten(tmp_path, data_di
     folder = tmp_path / "tiny"
     newer = runs[0].run_id
     path = folder / f"{newer}.json"
-    text = json.dumps({**json.loads(path.read_text()), "schema": SCHEMA_VERSION + 1,
-                       "a_future_field": [1, 2]})
+    text = json.dumps(
+        {**json.loads(path.read_text()), "schema": SCHEMA_VERSION + 1, "a_future_field": [1, 2]}
+    )
     path.write_text(text)
     assert migrate_records(folder, run_id) == 0
     lines = []
@@ -168,9 +201,11 @@ def test_a_newer_schema_record_is_kept_aside_never_overwritten(tmp_path, data_di
     kept = folder / f"{newer}.json.schema{SCHEMA_VERSION + 1}"
     assert kept.read_text() == text
     warnings = [line for line in lines if line.startswith("warning: record")]
-    assert warnings == [f"warning: record {newer}.json is of schema {SCHEMA_VERSION + 1}, newer "
-                        f"than this code's {SCHEMA_VERSION}: kept as {kept.name}, and its run "
-                        f"trains again with this code"]
+    assert warnings == [
+        f"warning: record {newer}.json is of schema {SCHEMA_VERSION + 1}, newer "
+        f"than this code's {SCHEMA_VERSION}: kept as {kept.name}, and its run "
+        f"trains again with this code"
+    ]
     assert outcome.trained == 1 and json.loads(path.read_text())["schema"] == SCHEMA_VERSION
     path.write_text(text)  # the same again: the first one kept is not overwritten either
     run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=quiet)
@@ -187,8 +222,11 @@ def test_records_with_the_retired_standardize_setting_are_renamed_to_normalize(t
     config = {k: v for k, v in runs[0].config.items() if k != "normalize"}
     config["standardize"] = True
     old_id = run_id(config)
-    (folder / f"{old_id}.json").write_text(json.dumps(
-        {"schema": 2, "run_id": old_id, "config": config, "status": "ok", "test_acc": 0.5}))
+    (folder / f"{old_id}.json").write_text(
+        json.dumps(
+            {"schema": 2, "run_id": old_id, "config": config, "status": "ok", "test_acc": 0.5}
+        )
+    )
     assert migrate_records(folder, run_id) == 1
     moved = read_records(folder, quiet)
     assert list(moved) == [runs[0].run_id] and moved[runs[0].run_id]["test_acc"] == 0.5
@@ -200,8 +238,12 @@ def test_checkout_version_ignores_records_and_reports_but_not_code(tmp_path):
     from ablations.run.runner import checkout_version
 
     def git(*args):
-        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
 
     (tmp_path / "results").mkdir()
     (tmp_path / "reports").mkdir()
@@ -227,11 +269,11 @@ def test_a_rerun_of_an_unchanged_plan_leaves_grid_json_as_it_was(tmp_path, data_
     run_grid("tiny", runs, tmp_path, data_dir, jobs=1, only=[], log=lines.append)
     assert grid_file.stat().st_mtime_ns == before
     assert lines[-1] == f"grid tiny: {len(runs)} runs, all finished; nothing to train"
-    shuffled = [dataclasses.replace(r, labels=dict(reversed(list(r.labels.items()))))
-                for r in runs]
+    shuffled = [dataclasses.replace(r, labels=dict(reversed(list(r.labels.items())))) for r in runs]
     run_grid("tiny", shuffled, tmp_path, data_dir, jobs=1, log=lambda *a: None)
-    assert list(json.loads(grid_file.read_text())[0]["labels"]) == \
-        list(reversed(list(runs[0].labels)))  # a new axis order is a changed plan: written
+    assert list(json.loads(grid_file.read_text())[0]["labels"]) == list(
+        reversed(list(runs[0].labels))
+    )  # a new axis order is a changed plan: written
 
 
 def test_in_this_checkout_the_code_version_is_its_commit_and_the_data_its_folder():

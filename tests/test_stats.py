@@ -1,4 +1,5 @@
 """Each statistic of ablations.analysis.stats against a worked example or an independent brute force."""
+
 import itertools
 
 import numpy as np
@@ -6,11 +7,24 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from ablations.analysis.stats.aggregates import (binomial_se, curve_band, discrete_quantiles, iqm,
-                                        iqm_ci, pareto_front, performance_profile,
-                                        trimmed_means)
-from ablations.analysis.stats.bootstrap import (acceleration, bca_interval, bootstrap_weights,
-                                       inflate_within, resample_weights, stratified_indices)
+from ablations.analysis.stats.aggregates import (
+    binomial_se,
+    curve_band,
+    discrete_quantiles,
+    iqm,
+    iqm_ci,
+    pareto_front,
+    performance_profile,
+    trimmed_means,
+)
+from ablations.analysis.stats.bootstrap import (
+    acceleration,
+    bca_interval,
+    bootstrap_weights,
+    inflate_within,
+    resample_weights,
+    stratified_indices,
+)
 from ablations.analysis.stats.factorial import HIGHER_ORDER, WITHIN, balance, variance_decomposition
 from ablations.analysis.stats.paired import holm, mean_ci, pair_up, sign_flip_p
 
@@ -24,9 +38,13 @@ def test_mean_ci_by_hand():
 
 
 def test_paired_differences_match_on_the_other_factors():
-    df = pd.DataFrame({"opt": ["sgd", "adam", "sgd", "adam", "adam"],
-                       "seed": [0, 0, 1, 1, 2],
-                       "acc": [0.90, 0.95, 0.80, 0.86, 0.99]})
+    df = pd.DataFrame(
+        {
+            "opt": ["sgd", "adam", "sgd", "adam", "adam"],
+            "seed": [0, 0, 1, 1, 2],
+            "acc": [0.90, 0.95, 0.80, 0.86, 0.99],
+        }
+    )
     pairs = pair_up(df, "opt", ["seed"], ["acc"])("adam", "sgd")
     diffs = pairs["acc_a"] - pairs["acc_b"]
     np.testing.assert_allclose(sorted(diffs), [0.05, 0.06])  # seed 2 has no sgd twin
@@ -37,8 +55,10 @@ def test_paired_differences_match_on_the_other_factors():
 def test_exact_sign_flip_p_equals_brute_force_enumeration(n):
     diffs = np.random.default_rng(n).normal(0.3, 1.0, n)
     observed = abs(diffs.sum())
-    patterns = [abs(np.dot(signs, diffs)) >= observed - 1e-12
-                for signs in itertools.product([-1, 1], repeat=n)]
+    patterns = [
+        abs(np.dot(signs, diffs)) >= observed - 1e-12
+        for signs in itertools.product([-1, 1], repeat=n)
+    ]
     p, method = sign_flip_p(diffs, np.random.default_rng(0))
     assert method == "exact" and p == pytest.approx(np.mean(patterns))
 
@@ -46,14 +66,13 @@ def test_exact_sign_flip_p_equals_brute_force_enumeration(n):
 def test_sign_flip_p_by_hand_and_its_floor():
     # sum 5.5; only (+,+,+,+), (+,+,+,-) and their negations reach |sum| >= 5.5: 4 of 16
     assert sign_flip_p([1, 2, 3, -0.5], None) == (0.25, "exact")
-    assert sign_flip_p([1.0, 2.0, 3.0], None)[0] == pytest.approx(2 / 2 ** 3)  # the floor
+    assert sign_flip_p([1.0, 2.0, 3.0], None)[0] == pytest.approx(2 / 2**3)  # the floor
 
 
 def test_monte_carlo_sign_flip_p_is_near_the_exact_one_and_never_zero():
     diffs = np.random.default_rng(3).normal(0.4, 1.0, 18)
     exact, _ = sign_flip_p(diffs, None)
-    sampled, method = sign_flip_p(diffs, np.random.default_rng(1), exact_max=10,
-                                  resamples=20_000)
+    sampled, method = sign_flip_p(diffs, np.random.default_rng(1), exact_max=10, resamples=20_000)
     assert method == "permutation" and sampled == pytest.approx(exact, abs=0.01)
     far, _ = sign_flip_p(np.full(40, 1.0), np.random.default_rng(1), resamples=999)
     assert far == pytest.approx(1 / 1000)  # (1 + 0) / (1 + 999), Phipson & Smyth
@@ -68,8 +87,9 @@ def test_holm_on_a_hand_made_list():
 
 def test_bca_matches_scipy_bootstrap_on_a_plain_case():
     x = np.random.default_rng(1).exponential(size=30)
-    theirs = scipy_stats.bootstrap((x,), np.mean, n_resamples=50_000, method="BCa",
-                                   random_state=0).confidence_interval
+    theirs = scipy_stats.bootstrap(
+        (x,), np.mean, n_resamples=50_000, method="BCa", random_state=0
+    ).confidence_interval
     replicates = bootstrap_weights(np.zeros(30), np.random.default_rng(0), 50_000) @ x / 30
     jackknife = (x.sum() - x) / 29
     low, high, method = bca_interval(replicates, x.mean(), acceleration(jackknife))
@@ -89,11 +109,13 @@ def test_stratified_resamples_stay_in_their_stratum_and_are_seeded():
     indices = stratified_indices(strata, 500, np.random.default_rng(4))
     assert indices.shape == (500, 6)
     drawn = np.array(strata)[indices]
-    assert sorted(map(tuple, {tuple(sorted(row)) for row in drawn})) == \
-        [("a", "a", "a", "b", "b", "c")]  # every resample keeps each stratum's size
+    assert sorted(map(tuple, {tuple(sorted(row)) for row in drawn})) == [
+        ("a", "a", "a", "b", "b", "c")
+    ]  # every resample keeps each stratum's size
     assert set(indices[:, 3]) == {3}  # a stratum of one row always draws that row
-    np.testing.assert_array_equal(indices, stratified_indices(strata, 500,
-                                                              np.random.default_rng(4)))
+    np.testing.assert_array_equal(
+        indices, stratified_indices(strata, 500, np.random.default_rng(4))
+    )
     weights = resample_weights(indices, 6)
     np.testing.assert_array_equal(weights.sum(axis=1), 6)
 
@@ -102,8 +124,9 @@ def test_stratified_resamples_stay_in_their_stratum_and_are_seeded():
 def test_bootstrap_weights_are_the_counts_of_the_stratified_indices(strata):
     """The fast path (counts by sorted position) draws exactly what the reference does."""
     fast = bootstrap_weights(strata, np.random.default_rng(5), 300)
-    reference = resample_weights(stratified_indices(strata, 300, np.random.default_rng(5)),
-                                 len(strata))
+    reference = resample_weights(
+        stratified_indices(strata, 300, np.random.default_rng(5)), len(strata)
+    )
     np.testing.assert_array_equal(fast, reference)
 
 
@@ -121,7 +144,8 @@ def test_iqm_against_trim_mean_and_its_interval():
 def test_performance_profile_by_hand():
     values = np.array([90.0, 91.0, 92.0, 93.0])
     fraction, low, high = performance_profile(
-        values, [89.0, 91.5, 93.0], bootstrap_weights([0, 0, 1, 1], np.random.default_rng(0)))
+        values, [89.0, 91.5, 93.0], bootstrap_weights([0, 0, 1, 1], np.random.default_rng(0))
+    )
     np.testing.assert_allclose(fraction, [1.0, 0.5, 0.0])
     assert np.all(low <= fraction) and np.all(fraction <= high)
     assert low[0] == high[0] == 1.0  # every resample scores above 89
@@ -141,17 +165,25 @@ def test_binomial_se():
 
 
 def test_pareto_front():
-    np.testing.assert_array_equal(pareto_front([1, 2, 3, 3], [0.5, 0.4, 0.9, 0.8]),
-                                  [True, False, True, False])
+    np.testing.assert_array_equal(
+        pareto_front([1, 2, 3, 3], [0.5, 0.4, 0.9, 0.8]), [True, False, True, False]
+    )
 
 
 def test_variance_decomposition_of_a_hand_made_2x2():
     """y = cells (a1,b1)=1, (a1,b2)=3, (a2,b1)=5, (a2,b2)=7, each with seeds +-1.
     SS_total = 20 * 2 + 4 (seeds: 8 runs, each 1 from its cell mean) = 48, SS_a = 32, SS_b = 8,
     SS_ab = 0, within = 8."""
-    rows = [(a, b, mean + noise) for (a, b), mean in
-            {("a1", "b1"): 1, ("a1", "b2"): 3, ("a2", "b1"): 5, ("a2", "b2"): 7}.items()
-            for noise in (-1.0, 1.0)]
+    rows = [
+        (a, b, mean + noise)
+        for (a, b), mean in {
+            ("a1", "b1"): 1,
+            ("a1", "b2"): 3,
+            ("a2", "b1"): 5,
+            ("a2", "b2"): 7,
+        }.items()
+        for noise in (-1.0, 1.0)
+    ]
     df = pd.DataFrame(rows, columns=["a", "b", "y"])
     shares = variance_decomposition(df, ["a", "b"], "y")
     assert shares["a"][0] == pytest.approx(32 / 48)
@@ -173,8 +205,9 @@ def synthetic_factorial(seed, effects, seeds=3, noise=0.3):
     rng = np.random.default_rng(seed)
     rows = []
     for i, j, k in itertools.product(range(3), range(3), range(2)):
-        cell = effects["a"] * i + effects["b"] * (j == 1) + effects["c"] * k \
-            + effects["ab"] * (i == j)
+        cell = (
+            effects["a"] * i + effects["b"] * (j == 1) + effects["c"] * k + effects["ab"] * (i == j)
+        )
         rows += [(f"a{i}", f"b{j}", f"c{k}", cell + rng.normal(0, noise)) for _ in range(seeds)]
     return pd.DataFrame(rows, columns=["a", "b", "c", "y"])
 
@@ -230,8 +263,10 @@ def test_variance_decomposition_ranks_factors_like_a_random_forest_surrogate():
     shares = variance_decomposition(df, ["a", "b", "c"], "y")
     onehot = pd.get_dummies(df[["a", "b", "c"]])
     forest = RandomForestRegressor(n_estimators=64, random_state=0).fit(onehot, df["y"])
-    surrogate = {f: forest.feature_importances_[onehot.columns.str.startswith(f + "_")].sum()
-                 for f in ["a", "b", "c"]}
+    surrogate = {
+        f: forest.feature_importances_[onehot.columns.str.startswith(f + "_")].sum()
+        for f in ["a", "b", "c"]
+    }
     assert sorted(surrogate, key=surrogate.get) == sorted("abc", key=lambda f: shares[f][0])
     assert sorted("abc", key=lambda f: shares[f][0]) == ["c", "b", "a"]
 
@@ -242,9 +277,11 @@ def test_inflated_within_resampling_keeps_the_seed_variance_unbiased():
     rng = np.random.default_rng(5)
     values, strata = rng.normal(size=30), np.repeat(np.arange(10), 3)
     adjusted = inflate_within(values, strata)
-    np.testing.assert_allclose([adjusted[strata == c].mean() for c in range(10)],
-                               [values[strata == c].mean() for c in range(10)])
-    target = sum(3 * values[strata == c].var(ddof=1) for c in range(10)) / 30 ** 2
+    np.testing.assert_allclose(
+        [adjusted[strata == c].mean() for c in range(10)],
+        [values[strata == c].mean() for c in range(10)],
+    )
+    target = sum(3 * values[strata == c].var(ddof=1) for c in range(10)) / 30**2
     weights = resample_weights(stratified_indices(strata, 40_000, rng), 30)
     assert (weights @ adjusted / 30).var() == pytest.approx(target, rel=0.05)
     assert (weights @ values / 30).var() == pytest.approx(target * 2 / 3, rel=0.05)
@@ -256,8 +293,11 @@ def test_trimmed_means_of_resamples_equal_scipy_trim_mean(n):
     x = rng.normal(size=n)
     indices = stratified_indices(np.zeros(n), 300, rng)
     order = np.argsort(x)
-    np.testing.assert_allclose(trimmed_means(x[order], resample_weights(indices, n)[:, order]),
-                               scipy_stats.trim_mean(x[indices], 0.25, axis=1), atol=1e-12)
+    np.testing.assert_allclose(
+        trimmed_means(x[order], resample_weights(indices, n)[:, order]),
+        scipy_stats.trim_mean(x[indices], 0.25, axis=1),
+        atol=1e-12,
+    )
 
 
 def test_discrete_quantiles_match_numpy_inverted_cdf():
@@ -280,6 +320,8 @@ def test_time_to_target_ranks_misses_last_and_ties_give_no_p():
     assert kruskal_p([[5] * 6, [np.inf] * 6]) < 0.01
     rng = np.random.default_rng(7)
     for _ in range(20):  # scipy's test, ties and misses included
-        groups = [np.where(rng.random(n) < 0.2, np.inf, rng.integers(1, 6, n))
-                  for n in rng.integers(2, 9, size=rng.integers(2, 5))]
+        groups = [
+            np.where(rng.random(n) < 0.2, np.inf, rng.integers(1, 6, n))
+            for n in rng.integers(2, 9, size=rng.integers(2, 5))
+        ]
         assert kruskal_p(groups) == pytest.approx(kruskal(*groups).pvalue, rel=1e-9)

@@ -1,10 +1,16 @@
 """The two questions of one contrast (ablations/stats/cells.py), by hand and against scipy."""
+
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from ablations.analysis.stats.cells import (detectable_effect, exact_floor, t_power, two_questions,
-                                   units_needed)
+from ablations.analysis.stats.cells import (
+    detectable_effect,
+    exact_floor,
+    t_power,
+    two_questions,
+    units_needed,
+)
 
 
 def test_both_questions_by_hand():
@@ -19,8 +25,9 @@ def test_both_questions_by_hand():
     assert (result.ci_low, result.ci_high) == pytest.approx((3.5 - half, 3.5 + half))
     # across settings: t over the cell means 2 and 5, and the sign flip over them (2 of 4)
     across = scipy_stats.t.ppf(0.975, 1) * np.std([2, 5], ddof=1) / np.sqrt(2)
-    assert (result.across_ci_low, result.across_ci_high) == pytest.approx((3.5 - across,
-                                                                           3.5 + across))
+    assert (result.across_ci_low, result.across_ci_high) == pytest.approx(
+        (3.5 - across, 3.5 + across)
+    )
     assert result.across_p == pytest.approx(0.5) and result.across_p_floor == 0.5
     # heterogeneity: F = (3 (2 - 3.2)^2 + 2 (5 - 3.2)^2) / 1 / (4 / 3) on (1, 3) df
     assert result.heterogeneity_p == pytest.approx(scipy_stats.f.sf(10.8 / (4 / 3), 1, 3))
@@ -78,11 +85,12 @@ def test_the_mde_is_detected_80_percent_of_the_time_by_simulation():
     labels = np.repeat(np.arange(cells), seeds)
     se = sd * np.sqrt(cells / seeds) / cells
     mde = detectable_effect(se, cells * (seeds - 1), alpha)
-    found = [two_questions(mde + rng.normal(0, sd, cells * seeds), labels).p < alpha
-             for _ in range(4000)]
+    found = [
+        two_questions(mde + rng.normal(0, sd, cells * seeds), labels).p < alpha for _ in range(4000)
+    ]
     assert np.mean(found) == pytest.approx(0.80, abs=3 * np.sqrt(0.16 / 4000))
 
 
 def test_what_an_exact_test_over_cells_can_reach():
-    assert exact_floor(5) == pytest.approx(0.0625) and exact_floor(20) == pytest.approx(2 ** -19)
+    assert exact_floor(5) == pytest.approx(0.0625) and exact_floor(20) == pytest.approx(2**-19)
     assert units_needed(0.05) == 6 and units_needed(0.05 / 40) == 11  # METHODOLOGY.md sec. 7

@@ -1,5 +1,6 @@
 """Seed streams: each source of randomness has its own generator, and changing one stream's seed
 leaves every other stream's draws as they were."""
+
 import numpy as np
 import pytest
 
@@ -9,8 +10,15 @@ from ablations.data.datasets import load_splits
 from ablations.train.streams import STREAMS, split_seed, stream_rng, stream_setting
 
 REAL_FIT = trainers.fit
-BASE = {"dataset": "digits", "hidden": [16], "epochs": 1, "batch_size": 64, "dropout": 0.2,
-        "augment_shift": 1, "seed": 3}
+BASE = {
+    "dataset": "digits",
+    "hidden": [16],
+    "epochs": 1,
+    "batch_size": 64,
+    "dropout": 0.2,
+    "augment_shift": 1,
+    "seed": 3,
+}
 
 
 @pytest.fixture(scope="module")

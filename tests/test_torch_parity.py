@@ -1,5 +1,6 @@
 """Optimizer trajectories against torch.optim with default options (runs where torch is installed:
 `make bench` installs it)."""
+
 import numpy as np
 import pytest
 
@@ -10,9 +11,14 @@ torch = pytest.importorskip("torch")
 # name: (torch optimizer factory, our kwargs), same hyperparameters on both sides.
 TORCH_TWINS = {
     "sgd": (lambda p: torch.optim.SGD(p, lr=0.01), {"lr": 0.01}),
-    "momentum": (lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9), {"lr": 0.01, "momentum": 0.9}),
-    "nesterov": (lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, nesterov=True),
-                 {"lr": 0.01, "momentum": 0.9}),
+    "momentum": (
+        lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9),
+        {"lr": 0.01, "momentum": 0.9},
+    ),
+    "nesterov": (
+        lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, nesterov=True),
+        {"lr": 0.01, "momentum": 0.9},
+    ),
     "adagrad": (lambda p: torch.optim.Adagrad(p, lr=0.01), {"lr": 0.01}),
     "rmsprop": (lambda p: torch.optim.RMSprop(p, lr=0.01), {"lr": 0.01}),
     "adam": (lambda p: torch.optim.Adam(p, lr=1e-3), {"lr": 1e-3}),
@@ -24,7 +30,10 @@ TORCH_TWINS = {
 def test_trajectory_matches_torch_in_float32(name):
     rng = np.random.default_rng(0)
     make_torch, kwargs = TORCH_TWINS[name]
-    ours = [rng.standard_normal((30, 20)).astype(np.float32), rng.standard_normal(20).astype(np.float32)]
+    ours = [
+        rng.standard_normal((30, 20)).astype(np.float32),
+        rng.standard_normal(20).astype(np.float32),
+    ]
     theirs = [torch.tensor(p.copy(), requires_grad=True) for p in ours]
     opt, opt_torch = OPTIMIZERS.create(name, **kwargs), make_torch(theirs)
     for _ in range(100):

@@ -1,4 +1,5 @@
 """fit, the MLP's API and the schedules, end to end on scikit-learn's bundled digits."""
+
 import warnings
 
 import numpy as np
@@ -13,18 +14,33 @@ from nn_core import MLP, OPTIMIZERS, REGULARIZERS, SCHEDULES, fit
 def digits():
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0,
-                                                        stratify=y)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=0, stratify=y
+    )
     return X_train, y_train, X_test, y_test
 
 
 def train(digits, seed=0, optimizer="adam", lr=1e-3, epochs=5, **kwargs):
     X_train, y_train, X_test, y_test = digits
     rng = np.random.default_rng(seed)
-    model = MLP([64, 32, 10], rng, activation=kwargs.pop("activation", "relu"),
-                dropout=kwargs.pop("dropout", 0.0))
-    history = fit(model, X_train, y_train, optimizer=OPTIMIZERS.create(optimizer, lr=lr), rng=rng,
-                  epochs=epochs, batch_size=32, X_val=X_test, y_val=y_test, **kwargs)
+    model = MLP(
+        [64, 32, 10],
+        rng,
+        activation=kwargs.pop("activation", "relu"),
+        dropout=kwargs.pop("dropout", 0.0),
+    )
+    history = fit(
+        model,
+        X_train,
+        y_train,
+        optimizer=OPTIMIZERS.create(optimizer, lr=lr),
+        rng=rng,
+        epochs=epochs,
+        batch_size=32,
+        X_val=X_test,
+        y_val=y_test,
+        **kwargs,
+    )
     return model, history
 
 
@@ -62,7 +78,9 @@ def test_early_stopping_restores_best_weights(digits):
 
 def test_callback_sees_each_epoch_and_can_stop(digits):
     seen = []
-    _, history = train(digits, epochs=10, callback=lambda epoch, h: seen.append(epoch) or epoch == 2)
+    _, history = train(
+        digits, epochs=10, callback=lambda epoch, h: seen.append(epoch) or epoch == 2
+    )
     assert seen == [0, 1, 2]
     assert len(history.train_loss) == 3
 
@@ -90,11 +108,11 @@ def test_more_l2_gives_smaller_weights(digits):
 def test_weight_decay_shrinks_weights_not_biases(digits):
     rng = np.random.default_rng(0)
     model = MLP([4, 3, 2], rng)
-    model.params_flat[model.n_weights:] = 1.0
+    model.params_flat[model.n_weights :] = 1.0
     before = model.params_flat.copy()
     REGULARIZERS.create("weight_decay", weight_decay=0.5).after_step(model, lr=0.1)
-    np.testing.assert_allclose(model.weights_flat, before[:model.n_weights] * 0.95, rtol=1e-6)
-    np.testing.assert_array_equal(model.params_flat[model.n_weights:], 1.0)
+    np.testing.assert_allclose(model.weights_flat, before[: model.n_weights] * 0.95, rtol=1e-6)
+    np.testing.assert_array_equal(model.params_flat[model.n_weights :], 1.0)
 
 
 def test_grad_clip_bounds_the_global_norm():
@@ -161,8 +179,9 @@ def test_schedules(name, kwargs, expected):
     np.testing.assert_allclose(got, expected, rtol=1e-9)
 
 
-def textbook_adam_training(weights, biases, X, y, rng, epochs, batch_size, lr=1e-3,
-                           beta1=0.9, beta2=0.999, eps=1e-8):
+def textbook_adam_training(
+    weights, biases, X, y, rng, epochs, batch_size, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8
+):
     """The same training written plainly: one array per layer, ReLU hidden layers, softmax
     cross-entropy, Adam exactly as Kingma & Ba write it. Returns the trained [W0, b0, W1, b1, ...]."""
     params = [p.copy() for pair in zip(weights, biases) for p in pair]
@@ -172,7 +191,7 @@ def textbook_adam_training(weights, biases, X, y, rng, epochs, batch_size, lr=1e
     for _ in range(epochs):
         order = rng.permutation(len(X))
         for start in range(0, len(X), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             activations, pre = [X[idx]], []
             for layer in range(len(weights)):
                 pre.append(activations[-1] @ params[2 * layer] + params[2 * layer + 1])
@@ -190,7 +209,7 @@ def textbook_adam_training(weights, biases, X, y, rng, epochs, batch_size, lr=1e
             for i, g in enumerate(grads):
                 m[i] = beta1 * m[i] + (1 - beta1) * g
                 v[i] = beta2 * v[i] + (1 - beta2) * g * g
-                m_hat, v_hat = m[i] / (1 - beta1 ** t), v[i] / (1 - beta2 ** t)
+                m_hat, v_hat = m[i] / (1 - beta1**t), v[i] / (1 - beta2**t)
                 params[i] = params[i] - lr * m_hat / (np.sqrt(v_hat) + eps)
     return params
 
@@ -201,10 +220,23 @@ def test_fit_gives_the_numbers_of_the_plain_textbook_loop(digits):
     X_train, y_train = digits[0].astype(np.float64), digits[1]
     model = MLP([64, 32, 16, 10], np.random.default_rng(0), dtype=np.float64)
     model.biases_flat[...] = np.random.default_rng(1).normal(0, 0.1, model.biases_flat.size)
-    expected = textbook_adam_training([layer.W for layer in model.dense],
-                                      [layer.b for layer in model.dense], X_train, y_train,
-                                      np.random.default_rng(2), epochs=2, batch_size=50)
-    fit(model, X_train, y_train, optimizer=OPTIMIZERS.create("adam", lr=1e-3),
-        rng=np.random.default_rng(2), epochs=2, batch_size=50)  # 1347 samples: a short last batch
+    expected = textbook_adam_training(
+        [layer.W for layer in model.dense],
+        [layer.b for layer in model.dense],
+        X_train,
+        y_train,
+        np.random.default_rng(2),
+        epochs=2,
+        batch_size=50,
+    )
+    fit(
+        model,
+        X_train,
+        y_train,
+        optimizer=OPTIMIZERS.create("adam", lr=1e-3),
+        rng=np.random.default_rng(2),
+        epochs=2,
+        batch_size=50,
+    )  # 1347 samples: a short last batch
     for ours, theirs in zip(model.parameters(), expected):
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)

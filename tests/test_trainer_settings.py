@@ -1,5 +1,6 @@
 """Trainers declare the settings they honour; a grid that sets one a trainer ignores is rejected
 before anything trains; sklearn_mlp's L2 is the same penalty as nn_core's."""
+
 import warnings
 
 import numpy as np
@@ -13,12 +14,23 @@ from test_regularization import switched_on
 # A valid non-default value for each setting that scikit-learn's MLPClassifier cannot honour:
 # every regularizer's (but l2) that its constructor's defaults switch on, and these.
 IGNORED_BY_SKLEARN = {
-    **{key: value for name, regularizer in REGULARIZERS.items()
-       for key, value in switched_on(regularizer).items() if key not in SKLEARN_HONOURS and value},
-    "schedule": "cosine", "warmup_epochs": 1.0, "augment_degrees": 5.0, "augment_flip": True,
+    **{
+        key: value
+        for name, regularizer in REGULARIZERS.items()
+        for key, value in switched_on(regularizer).items()
+        if key not in SKLEARN_HONOURS and value
+    },
+    "schedule": "cosine",
+    "warmup_epochs": 1.0,
+    "augment_degrees": 5.0,
+    "augment_flip": True,
     "init": "he_normal",
-    "patience": 3, "loss": "mse",
-    "init_seed": 1, "order_seed": 1, "noise_seed": 1}  # its random_state is `seed`
+    "patience": 3,
+    "loss": "mse",
+    "init_seed": 1,
+    "order_seed": 1,
+    "noise_seed": 1,
+}  # its random_state is `seed`
 
 
 def test_every_unhonoured_setting_is_in_the_table_above():
@@ -36,20 +48,26 @@ def test_sklearn_mlp_rejects_a_setting_it_ignores(key):
     resolve({**settings, "trainer": "nn_core"})  # nn_core honours every setting
 
 
-@pytest.mark.parametrize("settings", [
-    {"optimizer": "adam", "beta1": 0.8, "beta2": 0.99, "eps": 1e-7},  # mapped to beta_1, ...
-    {"optimizer": "momentum", "momentum": 0.5},
-    {"l2": 1e-4, "schedule": "constant", "dropout": 0.0},  # defaults, even when spelled out
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"optimizer": "adam", "beta1": 0.8, "beta2": 0.99, "eps": 1e-7},  # mapped to beta_1, ...
+        {"optimizer": "momentum", "momentum": 0.5},
+        {"l2": 1e-4, "schedule": "constant", "dropout": 0.0},  # defaults, even when spelled out
+    ],
+)
 def test_sklearn_mlp_accepts_what_it_honours(settings):
     resolve({"trainer": "sklearn_mlp", **settings})
 
 
-@pytest.mark.parametrize("settings,argument", [
-    ({"optimizer": "rmsprop", "alpha": 0.9}, "alpha"),
-    ({"activation": "leaky_relu", "slope": 0.1}, "slope"),
-    ({"schedule": "step", "gamma": 0.5}, "gamma"),  # the first in order: gamma, schedule
-])
+@pytest.mark.parametrize(
+    "settings,argument",
+    [
+        ({"optimizer": "rmsprop", "alpha": 0.9}, "alpha"),
+        ({"activation": "leaky_relu", "slope": 0.1}, "slope"),
+        ({"schedule": "step", "gamma": 0.5}, "gamma"),  # the first in order: gamma, schedule
+    ],
+)
 def test_a_component_argument_sklearn_lacks_is_rejected(settings, argument):
     with pytest.raises(GridError, match=f"ignores the setting '{argument}'"):
         resolve({"trainer": "sklearn_mlp", **settings})
@@ -71,8 +89,16 @@ def test_sklearn_l2_step_equals_ours():
     X, y = rng.random((n, 5)), np.arange(n) % 3
 
     def sklearn_step(alpha):
-        model = MLPClassifier(hidden_layer_sizes=[4], solver="sgd", momentum=0.0, batch_size=n,
-                              learning_rate_init=lr, alpha=alpha, shuffle=False, random_state=0)
+        model = MLPClassifier(
+            hidden_layer_sizes=[4],
+            solver="sgd",
+            momentum=0.0,
+            batch_size=n,
+            learning_rate_init=lr,
+            alpha=alpha,
+            shuffle=False,
+            random_state=0,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.partial_fit(X, y, classes=[0, 1, 2])  # initializes, takes step 1
@@ -84,8 +110,16 @@ def test_sklearn_l2_step_equals_ours():
     ours = MLP([5, 4, 3], rng)
     for p, value in zip(ours.parameters(), start):
         p[...] = value
-    fit(ours, X, y, optimizer=OPTIMIZERS.create("sgd", lr=lr), rng=rng, epochs=1, batch_size=n,
-        regularizers=[REGULARIZERS.create("l2", l2=l2)])
+    fit(
+        ours,
+        X,
+        y,
+        optimizer=OPTIMIZERS.create("sgd", lr=lr),
+        rng=rng,
+        epochs=1,
+        batch_size=n,
+        regularizers=[REGULARIZERS.create("l2", l2=l2)],
+    )
     for mine, sk in zip(ours.parameters(), theirs):
         np.testing.assert_allclose(mine, sk, atol=2e-6)
     _, unmapped = sklearn_step(l2)

@@ -1,5 +1,6 @@
 """Tuning in the grid language: expansion counts, selection on validation only, successive
 halving, runs shared between tuning and final evaluation, and bad specs rejected in one line."""
+
 import json
 import math
 
@@ -13,35 +14,56 @@ from ablations.run.runner import GridOutcome, run_grid
 from ablations.run.tuning import plan_grid, run_tuned_grid
 
 BASE = {"dataset": "digits", "hidden": [16], "epochs": 3, "batch_size": 64}
-OPTIMIZERS = [{"optimizer": "sgd", "tune": {"lr": [0.03, 0.1, 0.3, 1.0]}},
-              {"optimizer": "adam", "tune": {"lr": [1e-3, 3e-3, 1e-2]}}]
+OPTIMIZERS = [
+    {"optimizer": "sgd", "tune": {"lr": [0.03, 0.1, 0.3, 1.0]}},
+    {"optimizer": "adam", "tune": {"lr": [1e-3, 3e-3, 1e-2]}},
+]
 REGULARIZATION = [{"label": "none"}, {"label": "l2", "l2": 1e-4}]
 
 
 def block(**tune):
-    return {"base": BASE, "axes": {"optimizer": OPTIMIZERS, "activation": ["relu", "tanh"],
-                                   "regularization": REGULARIZATION, "seed": [0, 1, 2]},
-            "tune": {"seeds": [0, 7], **tune}}
+    return {
+        "base": BASE,
+        "axes": {
+            "optimizer": OPTIMIZERS,
+            "activation": ["relu", "tanh"],
+            "regularization": REGULARIZATION,
+            "seed": [0, 1, 2],
+        },
+        "tune": {"seeds": [0, 7], **tune},
+    }
 
 
 def val_acc(config):
     """A made-up validation accuracy peaked at lr 0.1 (sgd) / 3e-3 (adam), better for tanh,
     and for longer training."""
     best = {"sgd": 0.1, "adam": 3e-3}[config["optimizer"]]
-    return 0.9 - 0.05 * abs(math.log10(config["lr"] / best)) + 0.01 * (
-        config["activation"] == "tanh") + 0.001 * config["epochs"] + 0.0001 * config["seed"]
+    return (
+        0.9
+        - 0.05 * abs(math.log10(config["lr"] / best))
+        + 0.01 * (config["activation"] == "tanh")
+        + 0.001 * config["epochs"]
+        + 0.0001 * config["seed"]
+    )
 
 
 def fake_records(runs, poison=False):
     """A finished record per run; `poison` gives test metrics that would pick other winners."""
     rng = np.random.default_rng(0)
-    return {r.run_id: {"schema": SCHEMA_VERSION, "run_id": r.run_id, "config": r.config,
-                       "status": "ok", "final_val_acc": val_acc(r.config),
-                       "best_val_acc": val_acc(r.config) + 0.002,
-                       "test_acc": float(rng.random()) if poison else val_acc(r.config),
-                       "test_loss": float(rng.random()) if poison else 0.3,
-                       "test_confusion": [[int(rng.integers(9))]] if poison else [[1]]}
-            for r in runs}
+    return {
+        r.run_id: {
+            "schema": SCHEMA_VERSION,
+            "run_id": r.run_id,
+            "config": r.config,
+            "status": "ok",
+            "final_val_acc": val_acc(r.config),
+            "best_val_acc": val_acc(r.config) + 0.002,
+            "test_acc": float(rng.random()) if poison else val_acc(r.config),
+            "test_loss": float(rng.random()) if poison else 0.3,
+            "test_confusion": [[int(rng.integers(9))]] if poison else [[1]],
+        }
+        for r in runs
+    }
 
 
 def settle(blocks, poison=False):
@@ -69,8 +91,10 @@ def test_per_shares_a_selection_across_the_other_axes():
     assert {r.labels["regularization"] for r in plan.tuning} == {"none"}  # first level
     plan, _ = settle([block(per=["optimizer", "activation"])])
     assert len(plan.runs) == 2 * 2 * 2 * 3 and plan.pending_finals == 0
-    by_cell = {(r.labels["optimizer"], r.labels["activation"], r.labels["regularization"]):
-               r.config["lr"] for r in plan.runs}
+    by_cell = {
+        (r.labels["optimizer"], r.labels["activation"], r.labels["regularization"]): r.config["lr"]
+        for r in plan.runs
+    }
     assert by_cell[("sgd", "relu", "none")] == by_cell[("sgd", "relu", "l2")] == 0.1
 
 
@@ -83,8 +107,14 @@ def test_the_winner_of_each_cell_trains_on_the_final_seeds(select):
         assert "trial" not in run.labels and run.config["epochs"] == 3
     cell = plan.cells[0]
     assert cell["rule"] == select and cell["selected"] == {"lr": 0.1}
-    expected = np.mean([records[rid][select] for rid in next(
-        t["run_ids"] for t in cell["rungs"][-1]["trials"] if t["settings"] == {"lr": 0.1})])
+    expected = np.mean(
+        [
+            records[rid][select]
+            for rid in next(
+                t["run_ids"] for t in cell["rungs"][-1]["trials"] if t["settings"] == {"lr": 0.1}
+            )
+        ]
+    )
     assert cell["selected_val"] == pytest.approx(expected)
 
 
@@ -126,8 +156,9 @@ def test_a_diverged_trial_scores_zero():
 
 def test_records_of_an_older_schema_are_not_results():
     plan = plan_grid("g", [block()])
-    stale = {rid: {**r, "schema": SCHEMA_VERSION - 1}
-             for rid, r in fake_records(plan.tuning).items()}
+    stale = {
+        rid: {**r, "schema": SCHEMA_VERSION - 1} for rid, r in fake_records(plan.tuning).items()
+    }
     assert plan_grid("g", [block()], stale).pending_finals == plan.pending_finals
 
 
@@ -197,8 +228,10 @@ def test_a_candidate_added_later_leaves_grid_json_listing_every_final_run(tmp_pa
         folder.mkdir(exist_ok=True)
         for run_id, record in fake_records(todo).items():
             write_json_atomic(folder / f"{run_id}.json", record)
-        write_json_atomic(folder / "grid.json", [{"run_id": r.run_id, "labels": r.labels,
-                                                  "config": r.config} for r in finals])
+        write_json_atomic(
+            folder / "grid.json",
+            [{"run_id": r.run_id, "labels": r.labels, "config": r.config} for r in finals],
+        )
         return GridOutcome(len(todo), 0, len(todo), {"ok": len(todo)})
 
     run_tuned_grid("g", [block()], tmp_path, train, log=lambda _: None)
@@ -214,12 +247,18 @@ def test_a_candidate_added_later_leaves_grid_json_listing_every_final_run(tmp_pa
 
 def test_poisoned_test_labels_change_no_selection(tmp_path, data_dir, monkeypatch):
     """End to end on digits: shuffling the test labels changes test accuracy, not the tuning."""
-    blocks = [{"base": {**BASE, "epochs": 2}, "axes": {"optimizer": OPTIMIZERS[:1], "seed": [0]},
-               "tune": {"seeds": [0, 1]}}]
+    blocks = [
+        {
+            "base": {**BASE, "epochs": 2},
+            "axes": {"optimizer": OPTIMIZERS[:1], "seed": [0]},
+            "tune": {"seeds": [0, 1]},
+        }
+    ]
 
     def run(folder):
         def train(finals, only):
             return run_grid("g", finals, folder, data_dir, jobs=1, only=only, log=lambda _: None)
+
         run_tuned_grid("g", blocks, folder, train, log=lambda _: None)
         return json.loads((folder / "g" / TUNING_FILE).read_text()), read_records(folder / "g")
 
@@ -239,10 +278,12 @@ def test_poisoned_test_labels_change_no_selection(tmp_path, data_dir, monkeypatc
 
 def test_cli_rejects_a_bad_tune_spec_with_one_line_and_writes_nothing(tmp_path):
     from test_cli import run_all
+
     grid_file = tmp_path / "grids.json"
     grid_file.write_text(json.dumps({"bad": [block(space={"lr": []})]}))
-    result = run_all("--grid-file", str(grid_file), "--grid", "bad",
-                     "--results-dir", str(tmp_path / "results"))
+    result = run_all(
+        "--grid-file", str(grid_file), "--grid", "bad", "--results-dir", str(tmp_path / "results")
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "'lr' must be a non-empty list" in lines[0]
@@ -251,11 +292,21 @@ def test_cli_rejects_a_bad_tune_spec_with_one_line_and_writes_nothing(tmp_path):
 
 def test_cli_lists_a_tuned_grid_with_its_pending_finals(tmp_path):
     from test_cli import run_all
+
     grid_file = tmp_path / "grids.json"
     grid_file.write_text(json.dumps({"tuned": [block(per=["optimizer"])]}))
-    result = run_all("--grid-file", str(grid_file), "--grid", "tuned", "--list",
-                     "--results-dir", str(tmp_path / "results"))
+    result = run_all(
+        "--grid-file",
+        str(grid_file),
+        "--grid",
+        "tuned",
+        "--list",
+        "--results-dir",
+        str(tmp_path / "results"),
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == \
-        "tuned: 14 runs (14 tuning runs; 24 final runs pending tuning results)"
+    assert (
+        result.stdout.strip().splitlines()[-1]
+        == "tuned: 14 runs (14 tuning runs; 24 final runs pending tuning results)"
+    )
     assert "trial" in result.stdout.splitlines()[0]

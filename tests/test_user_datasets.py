@@ -1,5 +1,6 @@
 """A user's own dataset (ablations/user_datasets.py): a .npz file or a folder of IDX files, pinned
 by SHA-256, verified into the memory-mapped cache, split like MNIST; every bad file one line."""
+
 import hashlib
 
 import numpy as np
@@ -16,10 +17,12 @@ NAME = "user_arrays"
 
 def arrays(n_train=120, n_test=40, shape=(4, 4), classes=3):
     rng = np.random.default_rng(5)
-    return {"x_train": rng.integers(0, 256, (n_train, *shape), dtype=np.uint8),
-            "y_train": np.arange(n_train, dtype=np.uint8) % classes,
-            "x_test": rng.integers(0, 256, (n_test, *shape), dtype=np.uint8),
-            "y_test": np.arange(n_test, dtype=np.uint8) % classes}
+    return {
+        "x_train": rng.integers(0, 256, (n_train, *shape), dtype=np.uint8),
+        "y_train": np.arange(n_train, dtype=np.uint8) % classes,
+        "x_test": rng.integers(0, 256, (n_test, *shape), dtype=np.uint8),
+        "y_test": np.arange(n_test, dtype=np.uint8) % classes,
+    }
 
 
 def save_npz(path, content):
@@ -103,8 +106,9 @@ def test_a_bad_file_is_one_line_and_nothing_is_cached(tmp_path, data_dir, declar
 
 def test_a_wrong_hash_is_refused_before_anything_is_read(tmp_path, data_dir, declared):
     save_npz(tmp_path / "a.npz", arrays())
-    dataset = array_dataset(NAME, tmp_path / "a.npz", "0" * 64, class_names="abc",
-                            image_shape=(4, 4), val_size=20)
+    dataset = array_dataset(
+        NAME, tmp_path / "a.npz", "0" * 64, class_names="abc", image_shape=(4, 4), val_size=20
+    )
     with pytest.raises(DatasetError, match="SHA-256 .* does not match the declared 0000"):
         dataset.fetch(data_dir, log=print)
     assert list(data_dir.iterdir()) == []
@@ -123,8 +127,11 @@ GRIDS = {{"mine": [{{"base": {{"dataset": "user_arrays", "hidden": [8], "epochs"
 def test_a_study_with_a_bad_dataset_stops_before_writing_and_a_good_one_trains(tmp_path):
     path, sha = bad_npz(tmp_path, lambda a: a["y_train"].__setitem__(0, 7))
     (tmp_path / "study.py").write_text(STUDY.format(path=path, sha=sha))
-    assert_one_line_exit_2(cli(["--study", "study.py", "--jobs", "2"], tmp_path),
-                           "error: dataset 'user_arrays'", "outside 0..2")
+    assert_one_line_exit_2(
+        cli(["--study", "study.py", "--jobs", "2"], tmp_path),
+        "error: dataset 'user_arrays'",
+        "outside 0..2",
+    )
     assert not (tmp_path / "results").exists() and not (tmp_path / "data" / "user_arrays").exists()
     (tmp_path / "study.py").write_text(STUDY.format(path=path, sha="1" * 64))
     assert_one_line_exit_2(cli(["--study", "study.py"], tmp_path), "does not match the declared")
@@ -138,14 +145,17 @@ def test_a_study_with_a_bad_dataset_stops_before_writing_and_a_good_one_trains(t
 
 def test_a_malformed_declaration_is_one_line(tmp_path):
     (tmp_path / "study.py").write_text(STUDY.format(path=tmp_path / "a.npz", sha="abc"))
-    assert_one_line_exit_2(cli(["--study", "study.py", "--list"], tmp_path),
-                           "sha256 must be the 64 lowercase hex digits of a.npz")
+    assert_one_line_exit_2(
+        cli(["--study", "study.py", "--list"], tmp_path),
+        "sha256 must be the 64 lowercase hex digits of a.npz",
+    )
 
 
 def with_float_pixel(value):
     def change(a):
         a["x_train"] = a["x_train"].astype(np.float32)
         a["x_train"][3, 1, 2] = value
+
     return change
 
 
@@ -154,11 +164,14 @@ BAD_INPUTS = {
     "a NaN pixel": (with_float_pixel(np.nan), "x_train holds nan values; every pixel must be"),
     "an +Inf pixel": (with_float_pixel(np.inf), "x_train holds inf values"),
     "a -Inf pixel": (with_float_pixel(-np.inf), "x_train holds -inf values"),
-    "an empty test split": (lambda a: a.update(x_test=a["x_test"][:0], y_test=a["y_test"][:0]),
-                            "x_test is empty; each split needs images"),
-    "an empty training split": (lambda a: a.update(x_train=a["x_train"][:0],
-                                                   y_train=a["y_train"][:0]),
-                                "x_train is empty; each split needs images"),
+    "an empty test split": (
+        lambda a: a.update(x_test=a["x_test"][:0], y_test=a["y_test"][:0]),
+        "x_test is empty; each split needs images",
+    ),
+    "an empty training split": (
+        lambda a: a.update(x_train=a["x_train"][:0], y_train=a["y_train"][:0]),
+        "x_train is empty; each split needs images",
+    ),
 }
 
 
@@ -167,8 +180,11 @@ def test_a_bad_study_dataset_is_one_line_exit_2_and_writes_nothing(tmp_path, nam
     change, fragment = BAD_INPUTS[name]
     path, sha = bad_npz(tmp_path, change)
     (tmp_path / "study.py").write_text(STUDY.format(path=path, sha=sha))
-    assert_one_line_exit_2(cli(["--study", "study.py", "--jobs", "1"], tmp_path),
-                           "error: dataset 'user_arrays'", fragment)
+    assert_one_line_exit_2(
+        cli(["--study", "study.py", "--jobs", "1"], tmp_path),
+        "error: dataset 'user_arrays'",
+        fragment,
+    )
     assert not (tmp_path / "results").exists() and not (tmp_path / "data").exists()
     assert not (tmp_path / "reports").exists()
 
@@ -192,6 +208,8 @@ def test_flat_features_train_and_the_report_draws_no_image_grid(tmp_path):
 def test_a_bad_scheduler_is_one_line_before_the_dataset_cache_is_written(tmp_path):
     sha = save_npz(tmp_path / "good.npz", arrays())
     (tmp_path / "study.py").write_text(STUDY.format(path=tmp_path / "good.npz", sha=sha))
-    assert_one_line_exit_2(cli(["--study", "study.py", "--scheduler", "local:abc"], tmp_path),
-                           "--scheduler 'local:abc': expected local:N with N >= 1")
+    assert_one_line_exit_2(
+        cli(["--study", "study.py", "--scheduler", "local:abc"], tmp_path),
+        "--scheduler 'local:abc': expected local:N with N >= 1",
+    )
     assert not (tmp_path / "data").exists() and not (tmp_path / "results").exists()

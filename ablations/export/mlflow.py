@@ -14,6 +14,7 @@ steps cannot be taken back. The record hash is the run's last tag, so a run cut 
 is made again next time. Runs of the experiment that no record names are left as they are.
 Needs the `mlflow` extra (mlflow-skinny); imported only here, only when exporting.
 """
+
 import hashlib
 import json
 import os
@@ -64,12 +65,15 @@ def record_sha256(record):
 def tags(record, grid):
     """{name: text}: the record's identity and outcome, and its axis labels (without the record
     hash, which the exporter sets last)."""
-    found = {RUN_ID_TAG: record["run_id"], "scratchbench.grid": record.get("grid", grid),
-             "scratchbench.code_version": record.get("code_version", "unknown"),
-             "scratchbench.schema": text(record["schema"]),
-             "scratchbench.dataset": record["config"].get("dataset", ""),
-             "scratchbench.status": record["status"],
-             **{f"axis.{axis}": text(level) for axis, level in record.get("labels", {}).items()}}
+    found = {
+        RUN_ID_TAG: record["run_id"],
+        "scratchbench.grid": record.get("grid", grid),
+        "scratchbench.code_version": record.get("code_version", "unknown"),
+        "scratchbench.schema": text(record["schema"]),
+        "scratchbench.dataset": record["config"].get("dataset", ""),
+        "scratchbench.status": record["status"],
+        **{f"axis.{axis}": text(level) for axis, level in record.get("labels", {}).items()},
+    }
     if record.get("error"):
         found["scratchbench.error"] = record["error"]
     return found
@@ -77,17 +81,23 @@ def tags(record, grid):
 
 def final_metrics(record):
     """{field: value} of the record's numeric fields (FIELDS) that it holds and are not None."""
-    return {name: float(record[name]) for name in FINAL_METRICS
-            if isinstance(record.get(name), (int, float)) and not isinstance(record[name], bool)}
+    return {
+        name: float(record[name])
+        for name in FINAL_METRICS
+        if isinstance(record.get(name), (int, float)) and not isinstance(record[name], bool)
+    }
 
 
 def curves(record):
     """{`history.<curve>`: [(epoch, value), ...]} for each per-epoch list of the record's
     history (epochs from 1; None entries left out)."""
-    return {f"history.{name}": [(epoch, float(v)) for epoch, v in enumerate(values, start=1)
-                                if v is not None]
-            for name, values in sorted(record.get("history", {}).items())
-            if isinstance(values, list)}
+    return {
+        f"history.{name}": [
+            (epoch, float(v)) for epoch, v in enumerate(values, start=1) if v is not None
+        ]
+        for name, values in sorted(record.get("history", {}).items())
+        if isinstance(values, list)
+    }
 
 
 def times_ms(record):
@@ -121,9 +131,11 @@ def experiment_id(client, grid):
     if experiment is None:
         return client.create_experiment(grid, tags={"scratchbench.grid": grid})
     if experiment.lifecycle_stage != "active":
-        raise StoreError(f"experiment {grid!r} is deleted; restore it (mlflow experiments "
-                         f"restore --experiment-id {experiment.experiment_id}) or purge it "
-                         f"(mlflow gc) first")
+        raise StoreError(
+            f"experiment {grid!r} is deleted; restore it (mlflow experiments "
+            f"restore --experiment-id {experiment.experiment_id}) or purge it "
+            f"(mlflow gc) first"
+        )
     return experiment.experiment_id
 
 
@@ -141,7 +153,7 @@ def exported_runs(client, experiment):
 
 
 def chunks(items, size):
-    return [items[i:i + size] for i in range(0, len(items), size)] or [[]]
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
 
 
 def log_record(client, experiment, record, grid):
@@ -150,18 +162,28 @@ def log_record(client, experiment, record, grid):
 
     start, end = times_ms(record)
     labels = record.get("labels") or {}
-    run = client.create_run(experiment, start_time=start, tags={RUN_ID_TAG: record["run_id"]},
-                            run_name=" ".join(f"{k}={v}" for k, v in labels.items())
-                            or record["run_id"])
+    run = client.create_run(
+        experiment,
+        start_time=start,
+        tags={RUN_ID_TAG: record["run_id"]},
+        run_name=" ".join(f"{k}={v}" for k, v in labels.items()) or record["run_id"],
+    )
     stamp = end or 0
     metrics = [Metric(name, value, stamp, 0) for name, value in final_metrics(record).items()]
-    metrics += [Metric(name, value, stamp, step)
-                for name, points in curves(record).items() for step, value in points]
-    entries = [Param(k, v) for k, v in params(record).items()] + \
-        [RunTag(k, v) for k, v in tags(record, grid).items()]
+    metrics += [
+        Metric(name, value, stamp, step)
+        for name, points in curves(record).items()
+        for step, value in points
+    ]
+    entries = [Param(k, v) for k, v in params(record).items()] + [
+        RunTag(k, v) for k, v in tags(record, grid).items()
+    ]
     for part in chunks(entries, MAX_PARAMS_TAGS):
-        client.log_batch(run.info.run_id, params=[e for e in part if isinstance(e, Param)],
-                         tags=[e for e in part if isinstance(e, RunTag)])
+        client.log_batch(
+            run.info.run_id,
+            params=[e for e in part if isinstance(e, Param)],
+            tags=[e for e in part if isinstance(e, RunTag)],
+        )
     for part in chunks(metrics, MAX_METRICS):
         client.log_batch(run.info.run_id, metrics=part)
     client.set_tag(run.info.run_id, RECORD_HASH_TAG, record_sha256(record))
@@ -187,7 +209,12 @@ def export(grid, records, tracking_uri):
             log_record(client, experiment, record, grid)
             counts["updated" if runs else "added"] += 1
     except MlflowException as err:  # what was exported stays; the same command goes on from it
-        raise StoreError(str(err).splitlines()[0] + (
-            f" (after {counts['added'] + counts['updated']} runs written)"
-            if counts["added"] + counts["updated"] else "")) from None
+        raise StoreError(
+            str(err).splitlines()[0]
+            + (
+                f" (after {counts['added'] + counts['updated']} runs written)"
+                if counts["added"] + counts["updated"]
+                else ""
+            )
+        ) from None
     return counts

@@ -7,6 +7,7 @@ that differs afterwards (a patched `SGD.update`, an overwritten `INITIALIZERS["h
 A plugin may add components; one that changes a built-in is refused (ablations/plugins.py): the
 runs of built-in grids would change under unchanged run ids.
 """
+
 import types
 from dataclasses import fields, is_dataclass
 
@@ -14,9 +15,21 @@ from .config import SCHEMA
 from .loaded import REGISTRIES
 
 HARNESS = ("nn_core", "ablations")  # the packages whose code a walk follows
-SKIPPED = {"__dict__", "__weakref__", "__doc__", "__module__", "__qualname__",
-           "__dataclass_fields__", "__dataclass_params__", "__match_args__", "__annotations__",
-           "__parameters__", "__orig_bases__", "__abstractmethods__", "_abc_impl"}
+SKIPPED = {
+    "__dict__",
+    "__weakref__",
+    "__doc__",
+    "__module__",
+    "__qualname__",
+    "__dataclass_fields__",
+    "__dataclass_params__",
+    "__match_args__",
+    "__annotations__",
+    "__parameters__",
+    "__orig_bases__",
+    "__abstractmethods__",
+    "_abc_impl",
+}
 LEAVES = (type(None), bool, int, float, complex, str, bytes)
 
 
@@ -50,8 +63,9 @@ def walk(obj, path, seen, out):
                         if key not in SKIPPED:
                             walk(value, f"{path}.{cls.__name__}.{key}", seen, out)
     elif isinstance(obj, (list, tuple, frozenset, set)):
-        for i, item in enumerate(sorted(obj, key=repr) if isinstance(obj, (set, frozenset))
-                                 else obj):
+        for i, item in enumerate(
+            sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
+        ):
             walk(item, f"{path}[{i}]", seen, out)
     elif isinstance(obj, dict):
         for key, value in obj.items():
@@ -76,8 +90,12 @@ def walk_function(func, path, seen, out):
     for name in sorted(global_names(func.__code__)):
         value = func.__globals__.get(name)
         if isinstance(value, (types.FunctionType, type)) and ours(value):
-            walk(value, f"{path.split(' (through ')[0]} (through {value.__module__}.{name})",
-                 seen, out)
+            walk(
+                value,
+                f"{path.split(' (through ')[0]} (through {value.__module__}.{name})",
+                seen,
+                out,
+            )
 
 
 def global_names(code):
@@ -90,9 +108,14 @@ def global_names(code):
 
 def roots():
     """(path, object) of every registry entry and SCHEMA setting held now."""
-    return [*((f"{registry.kind} {name!r}", entry) for registry in REGISTRIES
-              for name, entry in registry.items()),
-            *((f"setting {key!r}", setting) for key, setting in SCHEMA.items())]
+    return [
+        *(
+            (f"{registry.kind} {name!r}", entry)
+            for registry in REGISTRIES
+            for name, entry in registry.items()
+        ),
+        *((f"setting {key!r}", setting) for key, setting in SCHEMA.items()),
+    ]
 
 
 def snapshot(walked=None):
@@ -110,7 +133,9 @@ def changed(before, walked):
     longer there or not the same, or None."""
     now = snapshot(walked)
     for path, obj in before.items():
-        if path not in now or (now[path] is not obj and not (
-                isinstance(obj, LEAVES) and type(now[path]) is type(obj) and now[path] == obj)):
+        if path not in now or (
+            now[path] is not obj
+            and not (isinstance(obj, LEAVES) and type(now[path]) is type(obj) and now[path] == obj)
+        ):
             return path
     return None

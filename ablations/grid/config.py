@@ -9,6 +9,7 @@ numbers, unknown registry names and nets too large for this machine's memory (me
 one-line GridError. `run_id(config)` is a stable hash
 of the resolved settings that differ from their defaults: a record's name and its identity.
 """
+
 import hashlib
 import inspect
 import json
@@ -36,6 +37,7 @@ def _registry(registry):
         if value not in registry:
             return unknown_name_message(registry.kind, value, registry)
         return None
+
     return check
 
 
@@ -49,14 +51,18 @@ SCHEMA = {
     "trainer": Setting("nn_core", (str,), _registry(TRAINERS), help="what trains the model"),
     "dataset": Setting("digits", (str,), _registry(DATASETS)),
     "seed": Setting(0, (int,), number(0), help="every random stream whose own seed is None"),
-    **{stream_setting(stream): Setting(None, (int,), number(0), optional=True,
-                                       help=f"{what}; None: the run's seed")
-       for stream, (_, what) in STREAMS.items()},
+    **{
+        stream_setting(stream): Setting(
+            None, (int,), number(0), optional=True, help=f"{what}; None: the run's seed"
+        )
+        for stream, (_, what) in STREAMS.items()
+    },
     "hidden": Setting([128], (list,), _positive_int_list, help="hidden layer widths"),
     "activation": Setting("relu", (str,), _registry(ACTIVATIONS)),
     "loss": Setting("softmax_cross_entropy", (str,), _registry(LOSSES)),
-    "init": Setting(None, (str,), _registry(INITIALIZERS), optional=True,
-                    help="None: the activation's default"),
+    "init": Setting(
+        None, (str,), _registry(INITIALIZERS), optional=True, help="None: the activation's default"
+    ),
     "optimizer": Setting("adam", (str,), _registry(OPTIMIZERS)),
     "lr": Setting(1e-3, (float,), number(0, low_open=True)),
     "optimizer_params": Setting({}, (dict,), help="filled from the optimizer's own arguments"),
@@ -69,10 +75,15 @@ SCHEMA = {
     "patience": Setting(None, (int,), number(1), optional=True, help="early stopping"),
     "train_size": Setting(None, (int,), number(1), optional=True, help="subsample the train split"),
     "val_size": Setting(None, (int,), number(1), optional=True, help="None: the dataset's"),
-    "normalize": Setting("none", (str,), _registry(NORMALIZATIONS),
-                         help="none: [0, 1]; global or per_pixel training mean and std"),
+    "normalize": Setting(
+        "none",
+        (str,),
+        _registry(NORMALIZATIONS),
+        help="none: [0, 1]; global or per_pixel training mean and std",
+    ),
 }
 follow_regularizers(SCHEMA)  # the settings each regularizer declares (nn_core/regularizers.py)
+
 
 def _type_ok(value, types):
     if isinstance(value, bool):
@@ -107,8 +118,11 @@ def component_arguments(kind, name):
     """{argument: default} of the `kind` component `name`'s constructor, leaving out SCHEMA
     settings (`lr`, `warmup_epochs`: set as such)."""
     params = inspect.signature(COMPONENT_ARGUMENTS[kind].registry[name]).parameters
-    return {k: p.default for k, p in params.items() if k not in SCHEMA
-            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return {
+        k: p.default
+        for k, p in params.items()
+        if k not in SCHEMA and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
 
 
 def _problem(key, value):
@@ -139,9 +153,14 @@ def _collect_arguments(settings, where):
     for key in [k for k in settings if k not in SCHEMA]:
         owners = [kind for kind in COMPONENT_ARGUMENTS if key in accepted[kind]]
         if len(owners) > 1:
-            raise GridError(f"{where}: {key!r} is an argument of " + " and of ".join(
-                f"{kind} {settings.get(kind, SCHEMA[kind].default)!r}" for kind in owners)
-                + "; set it in " + " or ".join(COMPONENT_ARGUMENTS[k].params for k in owners))
+            raise GridError(
+                f"{where}: {key!r} is an argument of "
+                + " and of ".join(
+                    f"{kind} {settings.get(kind, SCHEMA[kind].default)!r}" for kind in owners
+                )
+                + "; set it in "
+                + " or ".join(COMPONENT_ARGUMENTS[k].params for k in owners)
+            )
         if owners:
             given[owners[0]][key] = settings.pop(key)
     return accepted, given
@@ -151,9 +170,14 @@ def _checked_arguments(where, kind, name, given, accepted):
     """The `params` entry of a resolved config: given arguments as floats, sorted."""
     for key, value in given.items():
         if key not in accepted:
-            raise GridError(f"{where}: " + unknown_name_message(
-                f"argument of {kind} {name!r}", key, accepted))
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise GridError(
+                f"{where}: " + unknown_name_message(f"argument of {kind} {name!r}", key, accepted)
+            )
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             raise GridError(f"{where}: {key} must be a finite number, got {value!r}")
     keep = COMPONENT_ARGUMENTS[kind].keep_defaults
     return {k: float(v) for k, v in sorted(given.items()) if keep or v != accepted[k]}
@@ -169,10 +193,17 @@ def resolve(settings, where="run"):
     unknown = sorted(set(settings) - set(SCHEMA))
     if unknown:
         valid = (set(SCHEMA) - PARAMS_KEYS).union(*accepted.values())
-        owners = [f"{kind} {name!r}" for kind, spec in COMPONENT_ARGUMENTS.items()
-                  for name in spec.registry if unknown[0] in component_arguments(kind, name)]
-        raise GridError(f"{where}: " + unknown_name_message("key", unknown[0], valid) + (
-            f" ({unknown[0]!r} is an argument of {', '.join(owners)})" if owners else ""))
+        owners = [
+            f"{kind} {name!r}"
+            for kind, spec in COMPONENT_ARGUMENTS.items()
+            for name in spec.registry
+            if unknown[0] in component_arguments(kind, name)
+        ]
+        raise GridError(
+            f"{where}: "
+            + unknown_name_message("key", unknown[0], valid)
+            + (f" ({unknown[0]!r} is an argument of {', '.join(owners)})" if owners else "")
+        )
     config = {}
     for key, setting in SCHEMA.items():
         value = settings.get(key, setting.default)
@@ -181,17 +212,22 @@ def resolve(settings, where="run"):
             raise GridError(f"{where}: {problem}")
         config[key] = float(value) if float in setting.types and value is not None else value
     for kind, spec in COMPONENT_ARGUMENTS.items():
-        config[spec.params] = _checked_arguments(where, kind, config[kind], given[kind],
-                                                 accepted[kind])
+        config[spec.params] = _checked_arguments(
+            where, kind, config[kind], given[kind], accepted[kind]
+        )
     conflict = regularizer_conflict(config) or memory_problem(config)
     if conflict:
         raise GridError(f"{where}: {conflict}")
     ignored = TRAINERS[config["trainer"]].ignored(
-        config, {k: s.default for k, s in SCHEMA.items()},
-        {spec.params: accepted[kind] for kind, spec in COMPONENT_ARGUMENTS.items()})
+        config,
+        {k: s.default for k, s in SCHEMA.items()},
+        {spec.params: accepted[kind] for kind, spec in COMPONENT_ARGUMENTS.items()},
+    )
     if ignored:
-        raise GridError(f"{where}: trainer {config['trainer']!r} ignores the setting {ignored[0]!r}; "
-                        f"leave it at its default or use trainer 'nn_core'")
+        raise GridError(
+            f"{where}: trainer {config['trainer']!r} ignores the setting {ignored[0]!r}; "
+            f"leave it at its default or use trainer 'nn_core'"
+        )
     return config
 
 
@@ -200,7 +236,10 @@ def run_id(config):
     the settings at their SCHEMA default. A setting added to SCHEMA (with a default) thus keeps
     every existing run's id, and only the runs that set it train. Changing an existing default
     would silently reuse the records of runs that relied on it, so tests/test_grid.py pins them."""
-    identity = {key: value for key, value in config.items()
-                if key not in SCHEMA or value != SCHEMA[key].default}
+    identity = {
+        key: value
+        for key, value in config.items()
+        if key not in SCHEMA or value != SCHEMA[key].default
+    }
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]

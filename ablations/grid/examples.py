@@ -9,8 +9,14 @@ The levels are those this project's showcase study chose on validation (studies/
 checkout). A study of your own is a --study file or a --grid-file (README).
 """
 
-BUDGET = {"hidden": [256, 128], "epochs": 5, "batch_size": 128, "schedule": "cosine",
-          "train_size": 10_000, "val_size": 5_000}
+BUDGET = {
+    "hidden": [256, 128],
+    "epochs": 5,
+    "batch_size": 128,
+    "schedule": "cosine",
+    "train_size": 10_000,
+    "val_size": 5_000,
+}
 OPTIMIZER_LEVELS = [
     {"optimizer": "sgd", "lr": 0.3},
     {"optimizer": "momentum", "lr": 0.1, "momentum": 0.9},
@@ -26,23 +32,27 @@ REGULARIZATION_LEVELS = [
 ]
 
 GRIDS = {
-    "smoke": [{
-        "base": {"dataset": "digits", "hidden": [32], "epochs": 20, "batch_size": 32},
-        "axes": {
-            "optimizer": [{"optimizer": "sgd", "lr": 0.1}, {"optimizer": "adam", "lr": 3e-3}],
-            "activation": ["relu", "tanh"],
-            "regularization": [{"label": "none"}, {"label": "dropout", "dropout": 0.1}],
-            "seed": [0],
-        },
-    }],
-    "quick": [{
-        "base": BUDGET,
-        "axes": {
-            "dataset": ["mnist", "fashion_mnist"],
-            "optimizer": OPTIMIZER_LEVELS,
-            "activation": ["sigmoid", "tanh", "relu", "leaky_relu"],
-            "regularization": REGULARIZATION_LEVELS,
-            "seed": [0],
-        },
-    }],
+    "smoke": [
+        {
+            "base": {"dataset": "digits", "hidden": [32], "epochs": 20, "batch_size": 32},
+            "axes": {
+                "optimizer": [{"optimizer": "sgd", "lr": 0.1}, {"optimizer": "adam", "lr": 3e-3}],
+                "activation": ["relu", "tanh"],
+                "regularization": [{"label": "none"}, {"label": "dropout", "dropout": 0.1}],
+                "seed": [0],
+            },
+        }
+    ],
+    "quick": [
+        {
+            "base": BUDGET,
+            "axes": {
+                "dataset": ["mnist", "fashion_mnist"],
+                "optimizer": OPTIMIZER_LEVELS,
+                "activation": ["sigmoid", "tanh", "relu", "leaky_relu"],
+                "regularization": REGULARIZATION_LEVELS,
+                "seed": [0],
+            },
+        }
+    ],
 }

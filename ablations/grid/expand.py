@@ -5,6 +5,7 @@ A grid is a list of blocks (like scikit-learn's ParameterGrid given a list of di
 A level is a plain value (sets the setting named like the axis) or a dict of settings with an
 optional "label" (default: the value of the setting named like the axis, else "k=v,...").
 """
+
 import itertools
 from dataclasses import dataclass
 
@@ -32,8 +33,11 @@ def level_settings(axis, level):
         if label is not None and not isinstance(label, (str, int, float)):
             raise GridError(f"axis {axis!r}: a label must be a string, got {label!r}")
         if label is None:
-            label = settings[axis] if axis in settings else ",".join(
-                f"{k}={v}" for k, v in settings.items())
+            label = (
+                settings[axis]
+                if axis in settings
+                else ",".join(f"{k}={v}" for k, v in settings.items())
+            )
         return str(label), settings
     return str(level), {axis: level}
 
@@ -44,11 +48,16 @@ BLOCK_KEYS = ("base", "axes", "tune")
 def check_block(where, block):
     """The block's (base, axes), or GridError: a dict of 'base' settings and 'axes' lists (and,
     in a tuned block, a 'tune' spec that ablations/tuning.py checks), with distinct labels."""
-    if not isinstance(block, dict) or set(block) - set(BLOCK_KEYS) \
-            or not isinstance(block.get("base", {}), dict) \
-            or not isinstance(block.get("axes", {}), dict):
-        raise GridError(f"{where}: a block is a dict with keys 'base' (a dict of settings), "
-                        f"'axes' (a dict of lists) and optionally 'tune'")
+    if (
+        not isinstance(block, dict)
+        or set(block) - set(BLOCK_KEYS)
+        or not isinstance(block.get("base", {}), dict)
+        or not isinstance(block.get("axes", {}), dict)
+    ):
+        raise GridError(
+            f"{where}: a block is a dict with keys 'base' (a dict of settings), "
+            f"'axes' (a dict of lists) and optionally 'tune'"
+        )
     axes = block.get("axes", {})
     for axis, levels in axes.items():
         if not isinstance(levels, list) or not levels:
@@ -56,8 +65,10 @@ def check_block(where, block):
         labels = [level_settings(axis, level)[0] for level in levels]
         duplicates = sorted({lab for lab in labels if labels.count(lab) > 1})
         if duplicates:
-            raise GridError(f"{where}: axis {axis!r} has the label {duplicates[0]!r} twice; "
-                            f"give each level a distinct 'label'")
+            raise GridError(
+                f"{where}: axis {axis!r} has the label {duplicates[0]!r} twice; "
+                f"give each level a distinct 'label'"
+            )
     return block.get("base", {}), axes
 
 
@@ -79,8 +90,9 @@ def make_run(where, labels, settings, seen):
     config = stamp(resolve(settings, run_where))  # + the hashes of the plugins it uses, if any
     rid = run_id(config)
     if rid in seen:
-        raise GridError(f"{run_where}: duplicate entry, same settings as "
-                        f"{seen[rid].describe() or '(base)'}")
+        raise GridError(
+            f"{run_where}: duplicate entry, same settings as {seen[rid].describe() or '(base)'}"
+        )
     seen[rid] = Run(rid, labels, config)
     return seen[rid]
 
@@ -91,8 +103,9 @@ def expand_block(where, block, seen):
     runs = []
     for labels, settings, own in combinations(axes):
         if own:
-            raise GridError(f"{where}: a level carries tune candidates but the block has no "
-                            f"'tune' spec")
+            raise GridError(
+                f"{where}: a level carries tune candidates but the block has no 'tune' spec"
+            )
         runs.append(make_run(where, labels, {**base, **settings}, seen))
     return runs
 
@@ -107,8 +120,10 @@ def expand_grid(name, blocks):
     for b, block in enumerate(blocks):
         where = f"grid {name!r} block {b}"
         if isinstance(block, dict) and "tune" in block:
-            raise GridError(f"{where}: a tuned block's final runs depend on its tuning results; "
-                            f"expand it with ablations.run.tuning.plan_grid")
+            raise GridError(
+                f"{where}: a tuned block's final runs depend on its tuning results; "
+                f"expand it with ablations.run.tuning.plan_grid"
+            )
         runs.extend(expand_block(where, block, seen))
     return runs
 
@@ -127,8 +142,9 @@ def filter_runs(runs, only):
             raise GridError("--only: " + unknown_name_message("key", key, levels))
         missing = sorted(values - levels[key])
         if missing:
-            raise GridError(f"--only: {key}: "
-                            + unknown_name_message("level", missing[0], levels[key]))
+            raise GridError(
+                f"--only: {key}: " + unknown_name_message("level", missing[0], levels[key])
+            )
     selected = matching_runs(runs, only)
     if wanted and not selected:
         raise GridError(f"--only: no run has {only!r} (each value exists, but not together)")
@@ -139,8 +155,7 @@ def matching_runs(runs, only):
     """The runs matching every `key=value` of `only`, as filter_runs, without its checks: for a
     subset of runs already checked (a phase of a tuned grid, say)."""
     wanted = parse_only(only)
-    return [r for r in runs
-            if all(_only_value(r, key) in values for key, values in wanted.items())]
+    return [r for r in runs if all(_only_value(r, key) in values for key, values in wanted.items())]
 
 
 def parse_only(only):

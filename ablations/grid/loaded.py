@@ -5,6 +5,7 @@ user dataset carries its content hash (`data_sha256`) the same way. Filled by
 ablations/plugins.py, which loads them; read by the expansion (`stamp`), the runner (`current`,
 `environment`) and the workers.
 """
+
 from dataclasses import dataclass
 
 from nn_core import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, REGULARIZERS, SCHEDULES
@@ -15,9 +16,16 @@ from ablations.train.trainers import TRAINERS
 from .config import SCHEMA
 
 # The settings whose value names a registry entry (tests/test_plugins.py checks it against SCHEMA).
-COMPONENT_SETTINGS = {"trainer": TRAINERS, "dataset": DATASETS, "activation": ACTIVATIONS,
-                      "loss": LOSSES, "init": INITIALIZERS, "optimizer": OPTIMIZERS,
-                      "schedule": SCHEDULES, "normalize": NORMALIZATIONS}
+COMPONENT_SETTINGS = {
+    "trainer": TRAINERS,
+    "dataset": DATASETS,
+    "activation": ACTIVATIONS,
+    "loss": LOSSES,
+    "init": INITIALIZERS,
+    "optimizer": OPTIMIZERS,
+    "schedule": SCHEDULES,
+    "normalize": NORMALIZATIONS,
+}
 # Every registry a plugin may add to: those, and the regularizers (switched on by settings).
 REGISTRIES = (*COMPONENT_SETTINGS.values(), REGULARIZERS)
 
@@ -68,15 +76,18 @@ def data_problem(config):
     held = DATASETS[config["dataset"]]
     if isinstance(held, ArrayDataset) and held.content_sha256 == config[DATA_KEY]:
         return None
-    return (f"dataset {config['dataset']!r} here is not the one the client planned with "
-            f"(sha256 {config[DATA_KEY][:12]}...): its file differs")
+    return (
+        f"dataset {config['dataset']!r} here is not the one the client planned with "
+        f"(sha256 {config[DATA_KEY][:12]}...): its file differs"
+    )
 
 
 def uses(config, plugin, named):
     """Whether `config` (naming the components `named`: {(registry kind, name)}) uses one of
     `plugin`'s components or sets one of its settings away from its default."""
     return bool(named & set(plugin.registers)) or any(
-        key in config and config[key] != SCHEMA[key].default for key in plugin.settings)
+        key in config and config[key] != SCHEMA[key].default for key in plugin.settings
+    )
 
 
 def environment():
@@ -85,8 +96,17 @@ def environment():
     shipped = current()
     if not shipped:
         return {}
-    return {"plugins": [{"name": p.name, "kind": p.kind, "path": p.path, "sha256": p.sha256,
-                         "code_sha256": p.code_sha256,
-                         "registers": [f"{kind} {name}" for kind, name in p.registers],
-                         "settings": list(p.settings)}
-                        for p in shipped]}
+    return {
+        "plugins": [
+            {
+                "name": p.name,
+                "kind": p.kind,
+                "path": p.path,
+                "sha256": p.sha256,
+                "code_sha256": p.code_sha256,
+                "registers": [f"{kind} {name}" for kind, name in p.registers],
+                "settings": list(p.settings),
+            }
+            for p in shipped
+        ]
+    }

@@ -9,6 +9,7 @@ backward gradient. Left out: the dataset (memory-mapped) and evaluation passes (
 nn_core.model.EVAL_BATCH rows), so this is a floor: a run near it may still fail, but none above
 it can succeed.
 """
+
 import os
 
 import numpy as np
@@ -33,7 +34,9 @@ def run_bytes(config):
     dataset = DATASETS[config["dataset"]]
     sizes = [int(np.prod(dataset.image_shape)), *config["hidden"], dataset.n_classes]
     n_params = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
-    optimizer = OPTIMIZERS.create(config["optimizer"], lr=config["lr"], **config["optimizer_params"])
+    optimizer = OPTIMIZERS.create(
+        config["optimizer"], lr=config["lr"], **config["optimizer_params"]
+    )
     state_arrays = len(optimizer.init_state(np.zeros(1, np.float32)))
     activations = config["batch_size"] * (sizes[0] + 3 * sum(sizes[1:]))
     return FLOAT32_BYTES * ((2 + state_arrays) * n_params + activations)
@@ -45,6 +48,8 @@ def memory_problem(config, available=None):
     needed = run_bytes(config)
     if available is None or needed <= available:
         return None
-    return (f"hidden {config['hidden']} needs about {needed / 2**30:,.1f} GiB (parameters, "
-            f"gradients, {config['optimizer']} state and activations, float32) but this machine "
-            f"has {available / 2**30:,.1f} GiB of memory")
+    return (
+        f"hidden {config['hidden']} needs about {needed / 2**30:,.1f} GiB (parameters, "
+        f"gradients, {config['optimizer']} state and activations, float32) but this machine "
+        f"has {available / 2**30:,.1f} GiB of memory"
+    )

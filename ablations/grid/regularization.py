@@ -6,6 +6,7 @@ registers), and `regularizer_conflict` asks each of them whether a config is val
 build for a run is ablations/train/regularization.py. A new regularizer is one registered class
 and a grid level: nothing here changes.
 """
+
 from nn_core import REGULARIZERS
 
 

@@ -9,6 +9,7 @@ A record (results/<grid>/<run_id>.json, written by store.py with sorted keys) ho
   as it writes the record (environment, code_version, grid, finished_at).
 Readers take their columns from `columns(reader)`, in FIELDS' order (the report's CSV columns).
 """
+
 import math
 from dataclasses import dataclass
 
@@ -54,55 +55,158 @@ def _field(name, types, who, help, *readers, optional=False):
 
 FLOAT_OR_NONE, INT_OR_NONE = (float, NONE), (int, NONE)
 # Ordered as the report's columns (its summary CSV); the trainer's and the runner's interleave.
-FIELDS = {f.name: f for f in [
-    _field("schema", int, RUNNER, "SCHEMA_VERSION of the code that wrote it (older: migrated)"),
-    _field("run_id", str, RUNNER, "hash of the settings that differ from their defaults"),
-    _field("labels", dict, RUNNER, "axis -> level label, from the grid's expansion"),
-    _field("config", dict, RUNNER, "the resolved settings", BUDGET),
-    _field("test_acc", FLOAT_OR_NONE, TRAINER, "test accuracy; None if diverged",
-           REPORT, DIAGNOSTICS),
-    _field("test_loss", FLOAT_OR_NONE, TRAINER, "mean test loss; None if diverged", REPORT),
-    _field("final_val_acc", FLOAT_OR_NONE, TRAINER, "validation accuracy after the last epoch",
-           REPORT, DIAGNOSTICS),
-    _field("best_val_acc", FLOAT_OR_NONE, TRAINER, "best validation accuracy of any epoch",
-           REPORT, DIAGNOSTICS),
-    _field("target_val_acc", float, TRAINER, "the dataset's time-to-target validation accuracy"),
-    _field("train_acc", float, TRAINER, "eval-mode accuracy on up to 10,000 training rows "
-           "(nn_core, not diverged)", DIAGNOSTICS, optional=True),
-    _field("train_eval_loss", float, TRAINER, "eval-mode loss on those rows", optional=True),
-    _field("train_time_s", float, TRAINER, "seconds in training steps, all epochs",
-           REPORT, DIAGNOSTICS, BUDGET),
-    _field("eval_time_s", float, TRAINER, "seconds on validation passes, all epochs",
-           REPORT, BUDGET),
-    _field("wall_time_s", float, RUNNER, "seconds of the whole run: load, train, test",
-           REPORT, BUDGET),
-    _field("epochs_run", int, TRAINER, "epochs trained (fewer if stopped early or diverged)",
-           REPORT, DIAGNOSTICS, BUDGET),
-    _field("epochs_to_target", INT_OR_NONE, TRAINER, "epochs until target_val_acc, or None",
-           REPORT, DIAGNOSTICS),
-    _field("seconds_to_target", FLOAT_OR_NONE, TRAINER, "train seconds until target_val_acc, "
-           "or None", REPORT, DIAGNOSTICS),
-    _field("status", str, TRAINER, f"one of {', '.join(STATUSES)} (the runner writes error)",
-           REPORT, DIAGNOSTICS, BUDGET),
-    _field("n_params", int, TRAINER, "trainable weights and biases", REPORT),
-    _field("error", (str, NONE), RUNNER, "'<Exception>: <message>' of an error record, else None",
-           REPORT),
-    _field("error_frames", list, RUNNER, "an error record's last traceback frames, innermost "
-           "last, each [file, line, function] ([] for a worker that died; absent in other "
-           "records and in error records of earlier code)", optional=True),
-    _field("history", dict, TRAINER, "per-epoch curves and how training ended (nn_core History)"),
-    _field("test_confusion", list, TRAINER, "confusion matrix, rows: true class (not diverged)",
-           optional=True),
-    _field("test_misclassified", list, TRAINER, "the first 16 [index, true, predicted]",
-           optional=True),
-    _field("worker_peak_rss_mb", float, RUNNER, "the worker's peak resident memory so far "
-           "(absent where the worker died)", optional=True),
-    _field("environment", dict, RUNNER, "Python, numpy, BLAS, CPU, cores, plugins"),
-    _field("grid", str, RUNNER, "the grid it was trained for"),
-    _field("finished_at", str, RUNNER, "local time it was written, ISO 8601 to the second",
-           REPORT),
-    _field("code_version", str, RUNNER, "git commit (+dirty) or package version", REPORT),
-]}
+FIELDS = {
+    f.name: f
+    for f in [
+        _field("schema", int, RUNNER, "SCHEMA_VERSION of the code that wrote it (older: migrated)"),
+        _field("run_id", str, RUNNER, "hash of the settings that differ from their defaults"),
+        _field("labels", dict, RUNNER, "axis -> level label, from the grid's expansion"),
+        _field("config", dict, RUNNER, "the resolved settings", BUDGET),
+        _field(
+            "test_acc",
+            FLOAT_OR_NONE,
+            TRAINER,
+            "test accuracy; None if diverged",
+            REPORT,
+            DIAGNOSTICS,
+        ),
+        _field("test_loss", FLOAT_OR_NONE, TRAINER, "mean test loss; None if diverged", REPORT),
+        _field(
+            "final_val_acc",
+            FLOAT_OR_NONE,
+            TRAINER,
+            "validation accuracy after the last epoch",
+            REPORT,
+            DIAGNOSTICS,
+        ),
+        _field(
+            "best_val_acc",
+            FLOAT_OR_NONE,
+            TRAINER,
+            "best validation accuracy of any epoch",
+            REPORT,
+            DIAGNOSTICS,
+        ),
+        _field(
+            "target_val_acc", float, TRAINER, "the dataset's time-to-target validation accuracy"
+        ),
+        _field(
+            "train_acc",
+            float,
+            TRAINER,
+            "eval-mode accuracy on up to 10,000 training rows (nn_core, not diverged)",
+            DIAGNOSTICS,
+            optional=True,
+        ),
+        _field("train_eval_loss", float, TRAINER, "eval-mode loss on those rows", optional=True),
+        _field(
+            "train_time_s",
+            float,
+            TRAINER,
+            "seconds in training steps, all epochs",
+            REPORT,
+            DIAGNOSTICS,
+            BUDGET,
+        ),
+        _field(
+            "eval_time_s",
+            float,
+            TRAINER,
+            "seconds on validation passes, all epochs",
+            REPORT,
+            BUDGET,
+        ),
+        _field(
+            "wall_time_s",
+            float,
+            RUNNER,
+            "seconds of the whole run: load, train, test",
+            REPORT,
+            BUDGET,
+        ),
+        _field(
+            "epochs_run",
+            int,
+            TRAINER,
+            "epochs trained (fewer if stopped early or diverged)",
+            REPORT,
+            DIAGNOSTICS,
+            BUDGET,
+        ),
+        _field(
+            "epochs_to_target",
+            INT_OR_NONE,
+            TRAINER,
+            "epochs until target_val_acc, or None",
+            REPORT,
+            DIAGNOSTICS,
+        ),
+        _field(
+            "seconds_to_target",
+            FLOAT_OR_NONE,
+            TRAINER,
+            "train seconds until target_val_acc, or None",
+            REPORT,
+            DIAGNOSTICS,
+        ),
+        _field(
+            "status",
+            str,
+            TRAINER,
+            f"one of {', '.join(STATUSES)} (the runner writes error)",
+            REPORT,
+            DIAGNOSTICS,
+            BUDGET,
+        ),
+        _field("n_params", int, TRAINER, "trainable weights and biases", REPORT),
+        _field(
+            "error",
+            (str, NONE),
+            RUNNER,
+            "'<Exception>: <message>' of an error record, else None",
+            REPORT,
+        ),
+        _field(
+            "error_frames",
+            list,
+            RUNNER,
+            "an error record's last traceback frames, innermost "
+            "last, each [file, line, function] ([] for a worker that died; absent in other "
+            "records and in error records of earlier code)",
+            optional=True,
+        ),
+        _field(
+            "history", dict, TRAINER, "per-epoch curves and how training ended (nn_core History)"
+        ),
+        _field(
+            "test_confusion",
+            list,
+            TRAINER,
+            "confusion matrix, rows: true class (not diverged)",
+            optional=True,
+        ),
+        _field(
+            "test_misclassified",
+            list,
+            TRAINER,
+            "the first 16 [index, true, predicted]",
+            optional=True,
+        ),
+        _field(
+            "worker_peak_rss_mb",
+            float,
+            RUNNER,
+            "the worker's peak resident memory so far (absent where the worker died)",
+            optional=True,
+        ),
+        _field("environment", dict, RUNNER, "Python, numpy, BLAS, CPU, cores, plugins"),
+        _field("grid", str, RUNNER, "the grid it was trained for"),
+        _field(
+            "finished_at", str, RUNNER, "local time it was written, ISO 8601 to the second", REPORT
+        ),
+        _field("code_version", str, RUNNER, "git commit (+dirty) or package version", REPORT),
+    ]
+}
 TRAINER_FIELDS = tuple(name for name, f in FIELDS.items() if f.who == TRAINER)
 # What a file needs to be read as a record at all (else it is set aside as corrupt): its
 # identity and outcome. A record lacking other fields is read, and `validate` names what it lacks.
@@ -142,9 +246,10 @@ def problems(record, names=None):
             value = record[name]
             non_finite = isinstance(value, float) and not math.isfinite(value)
             expected = " or ".join("None" if t is NONE else t.__name__ for t in field.types)
-            found.append(f"field {name!r} is {value if non_finite else type(value).__name__}, "
-                         f"expected {expected}" + (" (JSON has no NaN or infinity)"
-                                                   if non_finite else ""))
+            found.append(
+                f"field {name!r} is {value if non_finite else type(value).__name__}, "
+                f"expected {expected}" + (" (JSON has no NaN or infinity)" if non_finite else "")
+            )
         elif not finite(record[name]):
             found.append(f"field {name!r} holds a non-finite number (JSON has none: null instead)")
     if "status" in names and record.get("status") not in STATUSES:

@@ -6,6 +6,7 @@ over its final name, so a reader, or a runner killed mid-write, sees the whole r
 A claim is an exclusive `flock` on `<run_id>.lock`, held while the run trains: the kernel drops
 it when its runner dies, so a run in flight in a killed runner is free to be claimed again.
 """
+
 import fcntl
 import json
 import os
@@ -62,8 +63,10 @@ def read_records(folder, log=print, set_aside=True, move_newer=None):
         if problem is not None:
             if set_aside:
                 os.replace(path, path.with_suffix(".json.corrupt"))
-                log(f"corrupt record {path.name} set aside as {path.stem}.json.corrupt "
-                    f"({problem}); its run will train again")
+                log(
+                    f"corrupt record {path.name} set aside as {path.stem}.json.corrupt "
+                    f"({problem}); its run will train again"
+                )
             else:
                 log(f"corrupt record {path.name} skipped ({problem})")
             continue
@@ -100,8 +103,11 @@ def load_record(path):
     if is_newer(record):
         return record, None
     if record["schema"] != SCHEMA_VERSION:
-        return record, (None if record["status"] in STATUSES else
-                        f"field 'status' is {record['status']!r}, expected one of {STATUSES}")
+        return record, (
+            None
+            if record["status"] in STATUSES
+            else f"field 'status' is {record['status']!r}, expected one of {STATUSES}"
+        )
     found = problems(record)
     return record, (found[0] if found else None)
 
@@ -116,12 +122,16 @@ def set_aside_newer(path, record, log):
     """Rename a newer-schema record to `<name>.schema<N>` (`.1`, `.2`, ... if taken): kept for the
     newer code, out of this code's way (its run trains again here)."""
     base = path.with_name(f"{path.name}.schema{record['schema']}")
-    target = next(candidate for candidate in
-                  (base, *(base.with_name(f"{base.name}.{i}") for i in range(1, 10_000)))
-                  if not candidate.exists())
+    target = next(
+        candidate
+        for candidate in (base, *(base.with_name(f"{base.name}.{i}") for i in range(1, 10_000)))
+        if not candidate.exists()
+    )
     os.replace(path, target)
-    log(f"warning: record {path.name} is of schema {record['schema']}, newer than this code's "
-        f"{SCHEMA_VERSION}: kept as {target.name}, and its run trains again with this code")
+    log(
+        f"warning: record {path.name} is of schema {record['schema']}, newer than this code's "
+        f"{SCHEMA_VERSION}: kept as {target.name}, and its run trains again with this code"
+    )
 
 
 def migrate_records(folder, identify):
@@ -137,14 +147,18 @@ def migrate_records(folder, identify):
             record = json.loads(path.read_text())
         except (ValueError, UnicodeDecodeError):
             continue  # read_records sets it aside
-        if not isinstance(record, dict) or not isinstance(record.get("config"), dict) \
-                or is_newer(record):  # read_records sets a newer one aside, unchanged
+        if (
+            not isinstance(record, dict)
+            or not isinstance(record.get("config"), dict)
+            or is_newer(record)
+        ):  # read_records sets a newer one aside, unchanged
             continue
         config = upgrade_config(record["config"])
         if record.get("schema") != 1 and config == record["config"]:
             continue
-        record.update(schema=max(record.get("schema", 1), ID_SCHEMA), config=config,
-                      run_id=identify(config))
+        record.update(
+            schema=max(record.get("schema", 1), ID_SCHEMA), config=config, run_id=identify(config)
+        )
         write_json_atomic(record_path(folder, record["run_id"]), record)
         if record["run_id"] != path.stem:
             path.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ scored alike (so finals take each cell's first candidate, and halving keeps its 
 command line), from REFERENCE_RATES: the rates of the committed default records, frozen so that
 an installed package, which has no records, can estimate too.
 """
+
 import functools
 import math
 import statistics
@@ -36,8 +37,11 @@ REFERENCE_PIXELS = (REFERENCE_ROWS + REFERENCE_ROWS_VAL) * 784  # what SPLIT_REL
 # The part of a run's overhead that no size changes (dispatch, building the model, the record):
 # 10-epoch runs of 64-32-10 on digits took 0.07 s beyond their train and eval time (two workers).
 RUN_FLOOR_S = 0.07
-DATASET_ROWS = {"mnist": (50_000, 10_000, 784, 10), "fashion_mnist": (50_000, 10_000, 784, 10),
-                "digits": (1_077, 270, 64, 10)}
+DATASET_ROWS = {
+    "mnist": (50_000, 10_000, 784, 10),
+    "fashion_mnist": (50_000, 10_000, 784, 10),
+    "digits": (1_077, 270, 64, 10),
+}
 
 
 @dataclass(frozen=True)
@@ -58,16 +62,22 @@ def measured_rates(records):
     that ran the reference setup on MNIST or Fashion-MNIST with nn_core and finished; of each,
     only the fields records/schema.py says the budget reads."""
     records = [{key: r.get(key) for key in columns(BUDGET)} for r in records]
-    rows = [r for r in records if r["status"] == "ok" and r["config"].get("trainer") ==
-            "nn_core" and r["config"]["dataset"] in ("mnist", "fashion_mnist")
-            and all(r["config"].get(k) == v for k, v in REFERENCE.items())]
+    rows = [
+        r
+        for r in records
+        if r["status"] == "ok"
+        and r["config"].get("trainer") == "nn_core"
+        and r["config"]["dataset"] in ("mnist", "fashion_mnist")
+        and all(r["config"].get(k) == v for k, v in REFERENCE.items())
+    ]
     if not rows:
         raise ValueError("no finished nn_core record of the reference setup to measure")
     train = [r["train_time_s"] / r["epochs_run"] for r in rows]
     evals = [r["eval_time_s"] / r["epochs_run"] for r in rows]
     overhead = [r["wall_time_s"] - r["train_time_s"] - r["eval_time_s"] for r in rows]
-    return Rates(statistics.median(train), statistics.median(evals), statistics.median(overhead),
-                 len(rows))
+    return Rates(
+        statistics.median(train), statistics.median(evals), statistics.median(overhead), len(rows)
+    )
 
 
 def run_seconds(config, rates, data_dir=None):
@@ -78,8 +88,9 @@ def run_seconds(config, rates, data_dir=None):
     n_val = config["val_size"] or n_val
     sizes = [d_in, *config["hidden"], k]
     weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) / REFERENCE_WEIGHTS
-    per_epoch = (n_train / REFERENCE_ROWS * rates.train_s + n_val / REFERENCE_ROWS_VAL
-                 * rates.eval_s) * weights
+    per_epoch = (
+        n_train / REFERENCE_ROWS * rates.train_s + n_val / REFERENCE_ROWS_VAL * rates.eval_s
+    ) * weights
     passes = (n_train + n_val) / (REFERENCE_ROWS + REFERENCE_ROWS_VAL) * weights
     overhead = RUN_FLOOR_S + max(rates.overhead_s - RUN_FLOOR_S, 0.0) * passes
     reload = SPLIT_RELOAD_S * (n_train + n_val) * d_in / REFERENCE_PIXELS
@@ -99,8 +110,12 @@ def dataset_rows(name, data_dir=None):
         rows = len(dataset.load_raw(data_dir or default_data_dir())["train_labels"])
     except (DatasetError, IdxFormatError):
         rows = REFERENCE_ROWS + dataset.val_size
-    return (rows - dataset.val_size, dataset.val_size, int(np.prod(dataset.image_shape)),
-            dataset.n_classes)
+    return (
+        rows - dataset.val_size,
+        dataset.val_size,
+        int(np.prod(dataset.image_shape)),
+        dataset.n_classes,
+    )
 
 
 def remaining_plan(name, blocks, finished):
@@ -113,8 +128,17 @@ def remaining_plan(name, blocks, finished):
         if not new:
             return runs, phases
         phases += 1
-        records.update({r.run_id: {"schema": SCHEMA_VERSION, "status": "ok", "final_val_acc": 0.5,
-                                   "best_val_acc": 0.5} for r in new})
+        records.update(
+            {
+                r.run_id: {
+                    "schema": SCHEMA_VERSION,
+                    "status": "ok",
+                    "final_val_acc": 0.5,
+                    "best_val_acc": 0.5,
+                }
+                for r in new
+            }
+        )
 
 
 def full_plan_runs(name, blocks):
@@ -138,8 +162,15 @@ def plan_costs(grids, finished, rates=REFERENCE_RATES, only=None, force=False, d
         runs, phases = remaining_plan(name, blocks, {} if force else finished[name])
         runs = matching_runs(runs, only) if only else runs
         todo = [r for r in runs if force or r.run_id not in finished[name]]
-        costs.append(GridCost(name, runs, todo, phases if todo else 0,
-                              math.fsum(run_seconds(r.config, rates, data_dir) for r in todo)))
+        costs.append(
+            GridCost(
+                name,
+                runs,
+                todo,
+                phases if todo else 0,
+                math.fsum(run_seconds(r.config, rates, data_dir) for r in todo),
+            )
+        )
     return costs
 
 

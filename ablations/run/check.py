@@ -8,6 +8,7 @@ kept between runs (a mutable default, a class attribute), a fresh process that d
 randomness not drawn from the run's streams (the global RNG, the clock). One line per
 component; exit 0 when every one agrees, 1 when one does not, 2 for bad input.
 """
+
 import argparse
 import inspect
 import json
@@ -40,8 +41,10 @@ def tiny_config(kind, name):
         for key, setting in regularizer.settings.items():
             default = arguments.get(setting.argument or key)
             if default is None or default.default is default.empty:
-                raise GridError(f"its setting {key!r} fills no constructor argument with a "
-                                f"default to switch it on with")
+                raise GridError(
+                    f"its setting {key!r} fills no constructor argument with a "
+                    f"default to switch it on with"
+                )
             config[key] = default.default
     else:
         config[SETTING_OF_KIND[kind]] = name
@@ -55,8 +58,9 @@ def timeless(record):
     """A record (as JSON reads it back) without what measures time or the session."""
     record = json.loads(json.dumps(record))
     out = {k: v for k, v in record.items() if not k.endswith(("_s", "_mb")) and k not in UNTIMED}
-    out["history"] = {k: v for k, v in (record.get("history") or {}).items()
-                      if not k.endswith("_s")}
+    out["history"] = {
+        k: v for k, v in (record.get("history") or {}).items() if not k.endswith("_s")
+    }
     return out
 
 
@@ -77,8 +81,13 @@ def first_difference(a, b, where=""):
                 return found
         return None
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return next(filter(None, (first_difference(x, y, f"{where}[{i}]")
-                                  for i, (x, y) in enumerate(zip(a, b)))), None)
+        return next(
+            filter(
+                None,
+                (first_difference(x, y, f"{where}[{i}]") for i, (x, y) in enumerate(zip(a, b))),
+            ),
+            None,
+        )
     return None if a == b else f"{where} {a!r} != {b!r}"
 
 
@@ -86,10 +95,18 @@ def verdict(label, first, second, fresh):
     """(agrees, one line) for a component's three records."""
     if first.get("status") == "error":
         return False, f"{label}: its run failed: {first.get('error')}"
-    for other, what, why in [(second, "a second run in this process",
-                              "state kept between runs: a mutable default, a class attribute?"),
-                             (fresh, "a run in a fresh process",
-                              "randomness not drawn from the run's streams: the global RNG?")]:
+    for other, what, why in [
+        (
+            second,
+            "a second run in this process",
+            "state kept between runs: a mutable default, a class attribute?",
+        ),
+        (
+            fresh,
+            "a run in a fresh process",
+            "randomness not drawn from the run's streams: the global RNG?",
+        ),
+    ]:
         found = first_difference(first, other)
         if found:
             return False, f"{label}: differs in {what} ({found}); {why}"
@@ -118,8 +135,13 @@ def components(args):
         plugins.load(spec, origin="--plugin")
     for spec in args.study:
         plugins.load_study(spec)
-    named = [p for p in LOADED.values() if p.kind == "study" or p.name in args.plugin
-             or p.path in {str(Path(s).expanduser().resolve()) for s in args.plugin}]
+    named = [
+        p
+        for p in LOADED.values()
+        if p.kind == "study"
+        or p.name in args.plugin
+        or p.path in {str(Path(s).expanduser().resolve()) for s in args.plugin}
+    ]
     return [key for p in named for key in p.registers]
 
 
@@ -133,8 +155,10 @@ def main(argv=None, prog="scratchbench check"):
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     if not found:
-        print(f"{prog}: error: {', '.join(args.study + args.plugin)} registers no component",
-              file=sys.stderr)
+        print(
+            f"{prog}: error: {', '.join(args.study + args.plugin)} registers no component",
+            file=sys.stderr,
+        )
         return 2
     if args.fresh:  # the child: one record per component, as JSON on stdout
         print(json.dumps({f"{k} {n}": train_once(k, n, data_dir) for k, n in found}))
@@ -145,15 +169,23 @@ def main(argv=None, prog="scratchbench check"):
             records[f"{kind} {name}"] = [train_once(kind, name, data_dir) for _ in range(2)]
         except (GridError, ValueError) as err:
             lines.append((False, f"{kind} {name!r}: cannot be checked: {err}"))
-    child = subprocess.run([sys.executable, "-m", "ablations.run.check", "--fresh",
-                            "--data-dir", data_dir, *argv], capture_output=True, text=True,
-                           env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))})
+    child = subprocess.run(
+        [sys.executable, "-m", "ablations.run.check", "--fresh", "--data-dir", data_dir, *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))},
+    )
     fresh = json.loads(child.stdout) if child.returncode == 0 else {}
     for key, (first, second) in records.items():
         kind, name = key.split(" ", 1)
         if key not in fresh:
-            lines.append((False, f"{kind} {name!r}: the fresh process failed: "
-                                 f"{(child.stderr.strip().splitlines() or ['?'])[-1]}"))
+            lines.append(
+                (
+                    False,
+                    f"{kind} {name!r}: the fresh process failed: "
+                    f"{(child.stderr.strip().splitlines() or ['?'])[-1]}",
+                )
+            )
             continue
         lines.append(verdict(f"{kind} {name!r}", first, second, fresh[key]))
     for _, line in lines:

@@ -7,6 +7,7 @@ resolve the dataset cache on their own host ($SCRATCHBENCH_DATA_DIR there) and f
 only the client writes records. A run in flight on a worker that dies is rescheduled by the
 scheduler on another one (up to distributed's `allowed-failures`, 3 by default).
 """
+
 import contextlib
 import logging
 import signal
@@ -37,8 +38,15 @@ class DaskBackend:
     cluster : a LocalCluster this backend started and closes, or None.
     """
 
-    def __init__(self, client, data_dir=None, cluster=None, poll_s=30.0, no_worker_timeout_s=120.0,
-                 plugin_set=None):
+    def __init__(
+        self,
+        client,
+        data_dir=None,
+        cluster=None,
+        poll_s=30.0,
+        no_worker_timeout_s=120.0,
+        plugin_set=None,
+    ):
         self.client, self.data_dir, self.cluster = client, data_dir, cluster
         self.poll_s, self.no_worker_timeout_s = poll_s, no_worker_timeout_s
         self.plugin_set = loaded.current() if plugin_set is None else plugin_set
@@ -81,15 +89,22 @@ class DaskBackend:
                     run = next(runs, None)
                     if run is None:
                         break
-                    future = self.client.submit(plugins.run_checked, self.plugin_set, execute,
-                                                run, self.data_dir, pure=False,
-                                                key=f"{run.run_id}-{uuid.uuid4().hex[:8]}")
+                    future = self.client.submit(
+                        plugins.run_checked,
+                        self.plugin_set,
+                        execute,
+                        run,
+                        self.data_dir,
+                        pure=False,
+                        key=f"{run.run_id}-{uuid.uuid4().hex[:8]}",
+                    )
                     in_flight[future] = run
                 if not in_flight:
                     return
                 try:
-                    done, _ = wait(list(in_flight), timeout=self.poll_s,
-                                   return_when="FIRST_COMPLETED")
+                    done, _ = wait(
+                        list(in_flight), timeout=self.poll_s, return_when="FIRST_COMPLETED"
+                    )
                 except TimeoutError:
                     done = ()
                 for future in done:
@@ -106,18 +121,24 @@ class DaskBackend:
                 workers = len(self.client.scheduler_info()["workers"])
                 if workers:
                     no_workers_since = None
-                    log(f"waiting: {len(in_flight)} runs in flight on {workers} dask workers, "
-                        f"none finished in the last {time.monotonic() - last_news:.0f} s")
+                    log(
+                        f"waiting: {len(in_flight)} runs in flight on {workers} dask workers, "
+                        f"none finished in the last {time.monotonic() - last_news:.0f} s"
+                    )
                     continue
                 no_workers_since = no_workers_since or time.monotonic()
                 if time.monotonic() - no_workers_since > self.no_worker_timeout_s:
-                    raise GridError(f"--backend dask: no worker left on the scheduler for "
-                                    f"{self.no_worker_timeout_s:.0f} s with {len(in_flight)} "
-                                    f"runs unfinished; start workers and run the same command")
+                    raise GridError(
+                        f"--backend dask: no worker left on the scheduler for "
+                        f"{self.no_worker_timeout_s:.0f} s with {len(in_flight)} "
+                        f"runs unfinished; start workers and run the same command"
+                    )
                 log(f"waiting: no dask worker connected, {len(in_flight)} runs unfinished")
         except (CancelledError, OSError) as err:  # futures cancelled, comm closed: scheduler gone
-            raise GridError(f"--backend dask: lost the scheduler ({type(err).__name__}); "
-                            f"finished runs are saved, run the same command to resume") from None
+            raise GridError(
+                f"--backend dask: lost the scheduler ({type(err).__name__}); "
+                f"finished runs are saved, run the same command to resume"
+            ) from None
         finally:
             if in_flight:
                 self.client.cancel(list(in_flight))
@@ -143,8 +164,10 @@ def connect(address, data_dir=None, timeout_s=None):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise GridError("--backend dask needs dask.distributed: pip install "
-                        "'scratchbench[dask]' (or make setup)") from None
+        raise GridError(
+            "--backend dask needs dask.distributed: pip install "
+            "'scratchbench[dask]' (or make setup)"
+        ) from None
     cluster = None
     n_workers = check_address(address)
     if n_workers is None and scheme_of(address) == "tcp":
@@ -152,17 +175,23 @@ def connect(address, data_dir=None, timeout_s=None):
     try:
         if n_workers:
             with ctrl_c_ignored():  # inherited by the worker processes: Ctrl-C is the client's
-                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1,
-                                       processes=True, dashboard_address=":0", timeout=timeout_s,
-                                       silence_logs=logging.ERROR)
+                cluster = LocalCluster(
+                    n_workers=n_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    timeout=timeout_s,
+                    silence_logs=logging.ERROR,
+                )
             client = Client(cluster, timeout=timeout_s)
         else:
             client = Client(address, timeout=timeout_s)
     except (OSError, TimeoutError, ValueError, MemoryError) as err:  # MemoryError: not Dask
         if cluster is not None:
             cluster.close()
-        raise GridError(f"--backend dask: no scheduler reachable at {address!r} "
-                        f"({type(err).__name__})") from None
+        raise GridError(
+            f"--backend dask: no scheduler reachable at {address!r} ({type(err).__name__})"
+        ) from None
     backend = DaskBackend(client, data_dir if cluster is not None else None, cluster)
     try:
         check_cluster(client, address, timeout_s)
@@ -196,16 +225,22 @@ def check_address(address):
         return local_workers(address)
     scheme, rest = address.split("://", 1) if "://" in address else ("tcp", address)
     if scheme not in SCHEMES:
-        raise GridError(f"--scheduler {address!r}: unknown scheme {scheme!r}; expected "
-                        f"local:N or {'|'.join(SCHEMES)}://host:port")
+        raise GridError(
+            f"--scheduler {address!r}: unknown scheme {scheme!r}; expected "
+            f"local:N or {'|'.join(SCHEMES)}://host:port"
+        )
     host, _, port = rest.rpartition(":")
     if scheme in ("tcp", "tls") and not (host and port.isdigit()):
-        raise GridError(f"--scheduler {address!r}: expected {scheme}://host:port "
-                        f"(e.g. {scheme}://10.0.0.5:8786) or local:N")
+        raise GridError(
+            f"--scheduler {address!r}: expected {scheme}://host:port "
+            f"(e.g. {scheme}://10.0.0.5:8786) or local:N"
+        )
     if scheme == "tls" and not tls_configured():
-        raise GridError(f"--scheduler {address!r}: tls:// needs TLS settings: set "
-                        f"distributed.comm.tls.ca-file and .client.cert (and .client.key) in the "
-                        f"Dask config (e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE), or use tcp://")
+        raise GridError(
+            f"--scheduler {address!r}: tls:// needs TLS settings: set "
+            f"distributed.comm.tls.ca-file and .client.cert (and .client.key) in the "
+            f"Dask config (e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE), or use tcp://"
+        )
     return None
 
 
@@ -214,8 +249,9 @@ def tls_configured():
     certificate authority and a client certificate (distributed.security)."""
     import dask.config
 
-    return all(dask.config.get(f"distributed.comm.tls.{key}", None)
-               for key in ("ca-file", "client.cert"))
+    return all(
+        dask.config.get(f"distributed.comm.tls.{key}", None) for key in ("ca-file", "client.cert")
+    )
 
 
 def probe_handshake(address, timeout_s):
@@ -233,21 +269,26 @@ def probe_handshake(address, timeout_s):
                     break
                 head += chunk
     except TimeoutError:
-        raise GridError(f"--backend dask: {address!r} accepted the connection but sent no Dask "
-                        f"handshake within {timeout_s:.0f} s; is it a Dask scheduler's "
-                        f"address (dask scheduler prints it)?") from None
+        raise GridError(
+            f"--backend dask: {address!r} accepted the connection but sent no Dask "
+            f"handshake within {timeout_s:.0f} s; is it a Dask scheduler's "
+            f"address (dask scheduler prints it)?"
+        ) from None
     except OSError as err:
-        raise GridError(f"--backend dask: no scheduler reachable at {address!r} "
-                        f"({type(err).__name__})") from None
+        raise GridError(
+            f"--backend dask: no scheduler reachable at {address!r} ({type(err).__name__})"
+        ) from None
     nbytes = struct.unpack("Q", head)[0] if len(head) == 8 else 0
     if not 0 < nbytes <= HANDSHAKE_MAX_BYTES:
-        raise GridError(f"--backend dask: {address!r} answered, but not as a Dask scheduler "
-                        f"(its first bytes: {head[:8]!r}); is it a Dask scheduler's address "
-                        f"(dask scheduler prints it)?")
+        raise GridError(
+            f"--backend dask: {address!r} answered, but not as a Dask scheduler "
+            f"(its first bytes: {head[:8]!r}); is it a Dask scheduler's address "
+            f"(dask scheduler prints it)?"
+        )
 
 
 def local_workers(address):
-    count = address[len(LOCAL_PREFIX):]
+    count = address[len(LOCAL_PREFIX) :]
     if not count.isdigit() or int(count) < 1:
         raise GridError(f"--scheduler {address!r}: expected local:N with N >= 1 worker processes")
     return int(count)
@@ -262,15 +303,20 @@ def check_cluster(client, address, timeout_s):
     try:
         client.wait_for_workers(1, timeout=timeout_s)
     except TimeoutError:
-        raise GridError(f"--backend dask: no worker joined the scheduler at {address!r} within "
-                        f"{timeout_s:.0f} s; start one: dask worker {address} --nthreads 1 "
-                        f"--nworkers N") from None
+        raise GridError(
+            f"--backend dask: no worker joined the scheduler at {address!r} within "
+            f"{timeout_s:.0f} s; start one: dask worker {address} --nthreads 1 "
+            f"--nworkers N"
+        ) from None
     try:
-        versions = client.sync(client._get_versions, packages=[DISTRIBUTION],
-                               callback_timeout=timeout_s)
+        versions = client.sync(
+            client._get_versions, packages=[DISTRIBUTION], callback_timeout=timeout_s
+        )
     except (TimeoutError, OSError, CommClosedError) as err:
-        raise GridError(f"--backend dask: the scheduler at {address!r} did not report its "
-                        f"versions within {timeout_s:.0f} s ({type(err).__name__})") from None
+        raise GridError(
+            f"--backend dask: the scheduler at {address!r} did not report its "
+            f"versions within {timeout_s:.0f} s ({type(err).__name__})"
+        ) from None
     problem = version_problem("the scheduler", versions["scheduler"])
     for worker, info in sorted(versions["workers"].items()):
         problem = problem or version_problem(f"worker {worker}", info)
@@ -283,11 +329,17 @@ def version_problem(node, info):
     packages = (info or {}).get("packages", {})
     theirs = packages.get(DISTRIBUTION)
     if theirs is None:
-        return f"{node} cannot import {DISTRIBUTION}; install it there ({INSTALL_HINT}) and restart it"
+        return (
+            f"{node} cannot import {DISTRIBUTION}; install it there ({INSTALL_HINT}) and restart it"
+        )
     if theirs != __version__:
-        return (f"{node} has {DISTRIBUTION} {theirs}, this client {__version__}; install "
-                f"{__version__} there ({INSTALL_HINT}) and restart it")
+        return (
+            f"{node} has {DISTRIBUTION} {theirs}, this client {__version__}; install "
+            f"{__version__} there ({INSTALL_HINT}) and restart it"
+        )
     if packages.get("numpy") != np.__version__:
-        return (f"{node} has numpy {packages.get('numpy')}, this client {np.__version__} (records "
-                f"would differ); pip install numpy=={np.__version__} there and restart it")
+        return (
+            f"{node} has numpy {packages.get('numpy')}, this client {np.__version__} (records "
+            f"would differ); pip install numpy=={np.__version__} there and restart it"
+        )
     return None

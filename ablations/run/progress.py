@@ -6,6 +6,7 @@ calls the result with each finished record, and `.close()` at the end of the pha
 a whole session: every grid and tuning phase share one count, one ETA (the plan's estimate,
 rescaled by how the finished runs went) and, on a terminal, one bar.
 """
+
 import shutil
 import time
 
@@ -39,8 +40,9 @@ def run_name(record):
 
 def plain_lines(log):
     """The runner's default: one line per finished run through `log`, counting one phase."""
-    return lambda total: SessionPhase(Session(total, float(total), lambda config: 1.0, None, log,
-                                              scope=""))
+    return lambda total: SessionPhase(
+        Session(total, float(total), lambda config: 1.0, None, log, scope="")
+    )
 
 
 def clock(seconds):
@@ -70,9 +72,13 @@ class Session:
         self.start = time.perf_counter()
         self.bar = None
         if stream is not None and stream.isatty():
-            self.bar = tqdm(total=total, file=stream, unit="run",
-                            ncols=shutil.get_terminal_size().columns,
-                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+            self.bar = tqdm(
+                total=total,
+                file=stream,
+                unit="run",
+                ncols=shutil.get_terminal_size().columns,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
+            )
 
     def eta_s(self):
         left = max(self.wall_s - self.done_s, 0.0)
@@ -89,13 +95,16 @@ class Session:
         result = f"{run_name(record)}: {describe_result(record)}"
         if self.bar is not None:
             self.bar.total = self.total
-            self.bar.set_postfix_str(f"ETA {clock(self.eta_s())}{self.scope} | {result}",
-                                     refresh=False)
+            self.bar.set_postfix_str(
+                f"ETA {clock(self.eta_s())}{self.scope} | {result}", refresh=False
+            )
             self.bar.update(1)
         else:
             elapsed = time.perf_counter() - self.start
-            self.log(f"[{self.done}/{self.total}] {elapsed:6.0f}s elapsed, ETA {self.eta_s():5.0f}s"
-                     f"{self.scope} | {result} ({record['wall_time_s']:.1f}s)")
+            self.log(
+                f"[{self.done}/{self.total}] {elapsed:6.0f}s elapsed, ETA {self.eta_s():5.0f}s"
+                f"{self.scope} | {result} ({record['wall_time_s']:.1f}s)"
+            )
 
     def close(self):
         if self.bar is not None:

@@ -7,6 +7,7 @@ worker), trains with one BLAS thread, and returns the record; a failure inside b
 "error" instead of stopping the grid. `run_grid` saves the expanded grid, skips runs that
 already have a record, and writes records as they arrive.
 """
+
 import functools
 import itertools
 import os
@@ -33,9 +34,19 @@ from ablations.data.idx import IdxFormatError
 from ablations.grid import loaded
 from ablations.grid.config import run_id
 from ablations.records.schema import SCHEMA_VERSION, RecordError, trainer_result, validate
-from ablations.records.store import (GRID_FILE, is_finished, json_text, migrate_records,
-                                     read_record, read_records, record_path, release,
-                                     remove_orphans, try_claim, write_json_atomic)
+from ablations.records.store import (
+    GRID_FILE,
+    is_finished,
+    json_text,
+    migrate_records,
+    read_record,
+    read_records,
+    record_path,
+    release,
+    remove_orphans,
+    try_claim,
+    write_json_atomic,
+)
 from ablations.train.streams import split_seed
 from ablations.train.trainers import TRAINERS
 from .progress import plain_lines
@@ -43,8 +54,13 @@ from .progress import plain_lines
 
 def split_key(config):
     """What a run's splits depend on: runs sorted by it share `cached_splits`' one entry."""
-    return (config["dataset"], config["val_size"], config["train_size"], config["normalize"],
-            split_seed(config))
+    return (
+        config["dataset"],
+        config["val_size"],
+        config["train_size"],
+        config["normalize"],
+        split_seed(config),
+    )
 
 
 @functools.lru_cache(maxsize=1)  # runs are ordered by split_key, so one cached split set suffices
@@ -52,9 +68,17 @@ def cached_splits(dataset, data_dir, val_size, train_size, normalize, split_seed
     """The run's splits, fetched first where this host's cache lacks them (a Dask worker).
     load_splits verifies the cache itself, so the fetch (a second verification) runs only when
     that fails."""
+
     def load():
-        return load_splits(dataset, data_dir, val_size=val_size, train_size=train_size,
-                           normalize=normalize, split_seed=split_seed)
+        return load_splits(
+            dataset,
+            data_dir,
+            val_size=val_size,
+            train_size=train_size,
+            normalize=normalize,
+            split_seed=split_seed,
+        )
+
     try:
         return load()
     except (DatasetError, IdxFormatError):
@@ -74,10 +98,17 @@ def execute(run, data_dir=None):
             splits = cached_splits(dataset, str(data_dir or default_data_dir()), *split)
             result = trainer_result(**TRAINERS[config["trainer"]](config, splits))
     except Exception as err:  # isolate any failure (a plugin's malformed result too) to its run
-        result = {"status": "error", "error": f"{type(err).__name__}: {err}",
-                  "error_frames": last_frames(err)}
-    return {**error_record(run, None), **result, "wall_time_s": time.perf_counter() - start,
-            "worker_peak_rss_mb": peak_rss_mb()}
+        result = {
+            "status": "error",
+            "error": f"{type(err).__name__}: {err}",
+            "error_frames": last_frames(err),
+        }
+    return {
+        **error_record(run, None),
+        **result,
+        "wall_time_s": time.perf_counter() - start,
+        "worker_peak_rss_mb": peak_rss_mb(),
+    }
 
 
 ERROR_FRAMES_KEPT = 5
@@ -86,16 +117,23 @@ ERROR_FRAMES_KEPT = 5
 def last_frames(err):
     """The last ERROR_FRAMES_KEPT frames of `err`'s traceback, innermost last, each
     [file, line, function]: where a failed run stopped."""
-    return [[frame.filename, frame.lineno, frame.name]
-            for frame in traceback.extract_tb(err.__traceback__)[-ERROR_FRAMES_KEPT:]]
+    return [
+        [frame.filename, frame.lineno, frame.name]
+        for frame in traceback.extract_tb(err.__traceback__)[-ERROR_FRAMES_KEPT:]
+    ]
 
 
 def error_record(run, error, frames=()):
     """A run's record fields known before it trains (records/schema.py); with `error`, the
     record of a failed run (its last traceback `frames`, see last_frames), but the fields
     `run_grid` adds."""
-    record = {"schema": SCHEMA_VERSION, "run_id": run.run_id, "labels": run.labels,
-              "config": run.config, "error": error}
+    record = {
+        "schema": SCHEMA_VERSION,
+        "run_id": run.run_id,
+        "labels": run.labels,
+        "config": run.config,
+        "error": error,
+    }
     if error is not None:
         record.update(status="error", wall_time_s=0.0, error_frames=list(frames))
     return record
@@ -129,10 +167,19 @@ def cpu_model():
 @functools.lru_cache(maxsize=1)
 def environment():
     """Where the records were produced: Python, numpy, BLAS, CPU, cores."""
-    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})"
-            for i in threadpool_info() if i.get("user_api") == "blas"]
-    return {"python": platform.python_version(), "numpy": np.__version__, "blas": blas,
-            "cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()}
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": blas,
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+    }
 
 
 # Written by the runner and the report, not code: the runner renaming committed records (see
@@ -155,11 +202,28 @@ def checkout_version(root):
     """The git commit of the checkout at `root`, with '+dirty' when a tracked file outside
     GENERATED_FOLDERS has uncommitted changes; "unknown" without git."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                                capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                *(f":(exclude){folder}" for folder in GENERATED_FOLDERS)],
-                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                *(f":(exclude){folder}" for folder in GENERATED_FOLDERS),
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
@@ -216,8 +280,9 @@ class LokyBackend:
         return f"{self.jobs} loky workers"
 
     def parallel_config(self):
-        return joblib.parallel_config(backend="loky", n_jobs=self.jobs, initializer=start_worker,
-                                      initargs=(self.plugin_set,))
+        return joblib.parallel_config(
+            backend="loky", n_jobs=self.jobs, initializer=start_worker, initargs=(self.plugin_set,)
+        )
 
     def check_workers(self, configs):
         """PluginError unless the workers loaded the plugins and have every component and
@@ -227,7 +292,8 @@ class LokyBackend:
         with self.parallel_config():
             problems = joblib.Parallel()(
                 joblib.delayed(plugins.probe)(self.plugin_set, *plugins.needs(configs))
-                for _ in range(self.jobs))
+                for _ in range(self.jobs)
+            )
         if any(problems):
             raise plugins.PluginError(next(filter(None, problems)))
 
@@ -252,22 +318,26 @@ class LokyBackend:
             try:
                 with self.parallel_config():
                     for record in joblib.Parallel(return_as="generator_unordered")(
-                            joblib.delayed(plugins.run_checked)(self.plugin_set, execute, run,
-                                                                self.data_dir)
-                            for run in dispatch(itertools.chain(retries, runs))):
+                        joblib.delayed(plugins.run_checked)(
+                            self.plugin_set, execute, run, self.data_dir
+                        )
+                        for run in dispatch(itertools.chain(retries, runs))
+                    ):
                         dispatched.pop(record["run_id"], None)
                         yield record
                 return
             except TerminatedWorkerError as err:
                 cause = worker_deaths(err)
-                log(f"a loky worker died ({cause}); retrying the {len(dispatched)} runs it may "
-                    f"have held on new workers")
+                log(
+                    f"a loky worker died ({cause}); retrying the {len(dispatched)} runs it may "
+                    f"have held on new workers"
+                )
             retries = []
-            for run_id, run in dispatched.items():
-                if run_id in lost_before:
+            for lost_id, run in dispatched.items():
+                if lost_id in lost_before:
                     yield error_record(run, f"WorkerDied: its worker died twice ({cause})")
                 else:
-                    lost_before.add(run_id)
+                    lost_before.add(lost_id)
                     retries.append(run)
 
     def close(self):
@@ -296,8 +366,18 @@ def save_plan(folder, runs):
     write_json_atomic(path, plan)
 
 
-def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, force=False,
-             only=None, log=print, progress=None):
+def run_grid(
+    grid_name,
+    runs,
+    results_dir,
+    data_dir,
+    jobs=None,
+    backend=None,
+    force=False,
+    only=None,
+    log=print,
+    progress=None,
+):
     """Train every run of `runs` (or of its subset `only`) that has no record yet (all of them
     with `force`). The whole grid is saved either way, so that its report covers every run.
 
@@ -330,19 +410,28 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
     if not todo:  # the closing save counts the whole grid, finished or not
         listed = runs if closing else wanted
         done = sum(r.run_id in finished for r in listed)
-        log(f"grid {grid_name}: {len(listed)} runs{selection}, "
-            f"{'all' if done == len(listed) else done} finished; nothing to train")
+        log(
+            f"grid {grid_name}: {len(listed)} runs{selection}, "
+            f"{'all' if done == len(listed) else done} finished; nothing to train"
+        )
         return outcome
-    log(f"grid {grid_name}: {len(wanted)} runs{selection}, {outcome.skipped} already done, "
-        f"{len(todo)} to train with {backend.describe()}")
+    log(
+        f"grid {grid_name}: {len(wanted)} runs{selection}, {outcome.skipped} already done, "
+        f"{len(todo)} to train with {backend.describe()}"
+    )
     if code_version().endswith("+dirty"):
-        log(f"warning: training from a tree with uncommitted changes ({code_version()}): these "
-            f"records cannot be tied to a commit; commit first for results you will publish")
+        log(
+            f"warning: training from a tree with uncommitted changes ({code_version()}): these "
+            f"records cannot be tied to a commit; commit first for results you will publish"
+        )
     if backend.fetches_on_client:  # else each worker fetches into its own host's cache
         for name in sorted({r.config["dataset"] for r in todo}):
             DATASETS[name].fetch(data_dir, log=log)
-    extra = {"environment": {**environment(), **loaded.environment()},
-             "code_version": code_version(), "grid": grid_name}
+    extra = {
+        "environment": {**environment(), **loaded.environment()},
+        "code_version": code_version(),
+        "grid": grid_name,
+    }
     held = {}  # run_id -> claim of a run dispatched and not yet recorded
 
     def claimed_runs():  # consumed lazily by the backend, just before each dispatch
@@ -364,8 +453,11 @@ def run_grid(grid_name, runs, results_dir, data_dir, jobs=None, backend=None, fo
             try:
                 validate(record)
             except RecordError as err:  # never reached by today's trainers: costs its run only
-                record = {**error_record(next(r for r in todo if r.run_id == record["run_id"]),
-                                         str(err)), **extra, "finished_at": record["finished_at"]}
+                record = {
+                    **error_record(next(r for r in todo if r.run_id == record["run_id"]), str(err)),
+                    **extra,
+                    "finished_at": record["finished_at"],
+                }
             write_json_atomic(record_path(folder, record["run_id"]), record)
             release(folder, record["run_id"], held.pop(record["run_id"]))
             outcome.trained += 1

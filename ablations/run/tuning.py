@@ -28,6 +28,7 @@ from the records, train what is known, plan again, until nothing new appears. Th
 cell (candidates, scores, run ids, the selected setting and its validation figure) is written to
 results/<grid>/tuning.json.
 """
+
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -36,8 +37,15 @@ from pathlib import Path
 from nn_core.registry import unknown_name_message
 
 from ablations.grid.config import SCHEMA, GridError, resolve
-from ablations.grid.expand import (check_block, combinations, describe, expand_block,
-                                   level_settings, make_run, matching_runs)
+from ablations.grid.expand import (
+    check_block,
+    combinations,
+    describe,
+    expand_block,
+    level_settings,
+    make_run,
+    matching_runs,
+)
 from ablations.records.store import TUNING_FILE, is_finished, read_records, write_json_atomic
 
 TUNE_KEYS = ("space", "seeds", "select", "per", "halving")
@@ -80,8 +88,13 @@ class Plan:
 
 
 def _is_number_list(values, check):
-    return isinstance(values, list) and values and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and check(v) for v in values)
+    return (
+        isinstance(values, list)
+        and values
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and check(v) for v in values
+        )
+    )
 
 
 def parse_tune(where, block):
@@ -97,27 +110,37 @@ def parse_tune(where, block):
         raise GridError(f"{where}: tune: space must be a dict of candidate lists")
     seeds = spec.get("seeds")
     if not _is_number_list(seeds, lambda v: isinstance(v, int) and v >= 0):
-        raise GridError(f"{where}: tune: seeds must be a non-empty list of integers >= 0, "
-                        f"got {seeds!r}")
+        raise GridError(
+            f"{where}: tune: seeds must be a non-empty list of integers >= 0, got {seeds!r}"
+        )
     select = spec.get("select", "final_val_acc")
     if select not in SELECTION_RULES:
-        raise GridError(f"{where}: tune: select: "
-                        + unknown_name_message("selection rule", select, SELECTION_RULES))
+        raise GridError(
+            f"{where}: tune: select: "
+            + unknown_name_message("selection rule", select, SELECTION_RULES)
+        )
     per = spec.get("per", [axis for axis in axes if axis != REPLICATE])
     if not isinstance(per, list) or any(a not in axes or a == REPLICATE for a in per):
         valid = [a for a in axes if a != REPLICATE]
-        raise GridError(f"{where}: tune: per must list axes of the block other than "
-                        f"{REPLICATE!r} ({', '.join(valid)}), got {per!r}")
+        raise GridError(
+            f"{where}: tune: per must list axes of the block other than "
+            f"{REPLICATE!r} ({', '.join(valid)}), got {per!r}"
+        )
     rungs, keep = [None], 1.0
     if "halving" in spec:
         halving = spec["halving"]
         if not isinstance(halving, dict) or set(halving) != {"epochs", "keep"}:
             raise GridError(f"{where}: tune: halving must be {{'epochs': [..], 'keep': ..}}")
         rungs, keep = halving["epochs"], halving["keep"]
-        if not _is_number_list(rungs, lambda v: isinstance(v, int) and v >= 1) or len(rungs) < 2 \
-                or rungs != sorted(set(rungs)):
-            raise GridError(f"{where}: tune: halving epochs must be >= 2 increasing positive "
-                            f"integers, got {rungs!r}")
+        if (
+            not _is_number_list(rungs, lambda v: isinstance(v, int) and v >= 1)
+            or len(rungs) < 2
+            or rungs != sorted(set(rungs))
+        ):
+            raise GridError(
+                f"{where}: tune: halving epochs must be >= 2 increasing positive "
+                f"integers, got {rungs!r}"
+            )
         if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0 < keep < 1:
             raise GridError(f"{where}: tune: halving keep must be in (0, 1), got {keep!r}")
     level_spaces = [level_space(where, axis, level) for axis in axes for level in axes[axis]]
@@ -126,8 +149,10 @@ def parse_tune(where, block):
     for axis, levels in axes.items():
         for level, own in zip(levels, (level_space(where, axis, lv) for lv in levels)):
             if own and axis not in per:
-                raise GridError(f"{where}: tune: axis {axis!r} is not in tune.per, so its levels "
-                                f"cannot carry their own candidates")
+                raise GridError(
+                    f"{where}: tune: axis {axis!r} is not in tune.per, so its levels "
+                    f"cannot carry their own candidates"
+                )
     for settings in [space, *level_spaces]:
         for key, values in settings.items():
             check_tunable(where, block, key, values)
@@ -151,16 +176,20 @@ def check_tunable(where, block, key, values):
     if key == "seed" or key.endswith("_seed"):
         raise GridError(f"{where}: tune: {key!r} is a random seed, not a nuisance to tune")
     if key in block.get("axes", {}):
-        raise GridError(f"{where}: tune: {key!r} is an axis of the block; a setting is either "
-                        f"compared (an axis) or tuned (a nuisance), not both")
+        raise GridError(
+            f"{where}: tune: {key!r} is an axis of the block; a setting is either "
+            f"compared (an axis) or tuned (a nuisance), not both"
+        )
     if key in block.get("base", {}):
         raise GridError(f"{where}: tune: {key!r} is fixed by the block's base")
     for axis, levels in block.get("axes", {}).items():
         for level in levels:
             label, settings = level_settings(axis, level)
             if key in settings:
-                raise GridError(f"{where}: tune: {key!r} is set by level {label!r} of axis "
-                                f"{axis!r}; leave it to the tuning")
+                raise GridError(
+                    f"{where}: tune: {key!r} is set by level {label!r} of axis "
+                    f"{axis!r}; leave it to the tuning"
+                )
     if key in SCHEMA:  # optimizer arguments are checked when the runs resolve
         for value in values:
             resolve({key: value}, f"{where} tune")
@@ -189,7 +218,7 @@ def survivors(scored, keep):
     """Indices of the best ceil(keep * n) of `scored` [(index, score)], best first; ties keep
     the earlier candidate."""
     ranked = sorted(scored, key=lambda item: (-item[1], item[0]))
-    return [index for index, _ in ranked[:max(1, math.ceil(keep * len(ranked)))]]
+    return [index for index, _ in ranked[: max(1, math.ceil(keep * len(ranked)))]]
 
 
 def plan_cell(where, cell, spec, records, seen_tuning):
@@ -203,31 +232,53 @@ def plan_cell(where, cell, spec, records, seen_tuning):
         for index in alive:
             extra = {} if epochs is None else {"epochs": epochs}
             trial = describe({**options[index], **extra})
-            trial_runs = [make_run(f"{where} tune", {**labels, REPLICATE: str(seed),
-                                                      "trial": trial},
-                                   {**settings, **options[index], **extra, "seed": seed}, {})
-                          for seed in spec.seeds]
+            trial_runs = [
+                make_run(
+                    f"{where} tune",
+                    {**labels, REPLICATE: str(seed), "trial": trial},
+                    {**settings, **options[index], **extra, "seed": seed},
+                    {},
+                )
+                for seed in spec.seeds
+            ]
             for run in trial_runs:
                 seen_tuning.setdefault(run.run_id, run)
             runs.extend(seen_tuning[run.run_id] for run in trial_runs)
             trials.append((index, trial_runs, score(records, trial_runs, spec.select)))
-        rungs.append({"epochs": epochs, "trials": [
-            {"settings": options[index], "run_ids": [r.run_id for r in trial_runs],
-             "score": None if result is None else result[0],
-             "diverged": None if result is None else result[1]}
-            for index, trial_runs, result in trials]})
+        rungs.append(
+            {
+                "epochs": epochs,
+                "trials": [
+                    {
+                        "settings": options[index],
+                        "run_ids": [r.run_id for r in trial_runs],
+                        "score": None if result is None else result[0],
+                        "diverged": None if result is None else result[1],
+                    }
+                    for index, trial_runs, result in trials
+                ],
+            }
+        )
         if any(result is None for _, _, result in trials):
             return runs, summary(labels, spec, rungs, None, None)
-        alive = survivors([(index, result[0]) for index, _, result in trials],
-                          spec.keep if rung < len(spec.rungs) - 1 else 0.0)
+        alive = survivors(
+            [(index, result[0]) for index, _, result in trials],
+            spec.keep if rung < len(spec.rungs) - 1 else 0.0,
+        )
     best = alive[0]
     figure = next(t["score"] for t in rungs[-1]["trials"] if t["settings"] == options[best])
     return runs, summary(labels, spec, rungs, options[best], figure)
 
 
 def summary(labels, spec, rungs, selected, figure):
-    return {"cell": labels, "rule": spec.select, "seeds": spec.seeds, "rungs": rungs,
-            "selected": selected, "selected_val": figure}
+    return {
+        "cell": labels,
+        "rule": spec.select,
+        "seeds": spec.seeds,
+        "rungs": rungs,
+        "selected": selected,
+        "selected_val": figure,
+    }
 
 
 def plan_block(where, block, records, seen, seen_tuning):
@@ -239,9 +290,13 @@ def plan_block(where, block, records, seen, seen_tuning):
     context_labels, context, _ = next(combinations({a: axes[a][:1] for a in shared}))
     finals, tuning, cells, pending = [], [], [], 0
     for labels, settings, own in combinations({a: axes[a] for a in spec.per}):
-        runs, cell = plan_cell(where, ({**labels, **context_labels},
-                                       {**base, **context, **settings}, {**spec.space, **own}),
-                               spec, records, seen_tuning)
+        runs, cell = plan_cell(
+            where,
+            ({**labels, **context_labels}, {**base, **context, **settings}, {**spec.space, **own}),
+            spec,
+            records,
+            seen_tuning,
+        )
         cell.update(cell=labels, shared_over=shared)
         tuning.extend(runs)
         cells.append(cell)
@@ -250,8 +305,14 @@ def plan_block(where, block, records, seen, seen_tuning):
             continue
         for rest_labels, rest_settings, _ in combinations(rest):
             run_labels = {a: {**labels, **rest_labels}[a] for a in axes}
-            finals.append(make_run(where, run_labels, {**base, **settings, **rest_settings,
-                                                       **cell["selected"]}, seen))
+            finals.append(
+                make_run(
+                    where,
+                    run_labels,
+                    {**base, **settings, **rest_settings, **cell["selected"]},
+                    seen,
+                )
+            )
     return finals, tuning, cells, pending
 
 
@@ -299,14 +360,17 @@ def plan_from_results(name, blocks, results_dir):
 def write_tuning_file(folder, name, plan):
     """results/<grid>/tuning.json: which runs tuned, and what each cell selected on what figure."""
     Path(folder).mkdir(parents=True, exist_ok=True)
-    write_json_atomic(Path(folder) / TUNING_FILE, {
-        "grid": name,
-        "rules": {rule: SELECTION_RULES[rule] for rule in {c["rule"] for c in plan.cells}},
-        "tuning_run_ids": [run.run_id for run in plan.tuning],
-        "final_run_ids": [run.run_id for run in plan.runs],
-        "pending_final_runs": plan.pending_finals,
-        "cells": plan.cells,
-    })
+    write_json_atomic(
+        Path(folder) / TUNING_FILE,
+        {
+            "grid": name,
+            "rules": {rule: SELECTION_RULES[rule] for rule in {c["rule"] for c in plan.cells}},
+            "tuning_run_ids": [run.run_id for run in plan.tuning],
+            "final_run_ids": [run.run_id for run in plan.runs],
+            "pending_final_runs": plan.pending_finals,
+            "cells": plan.cells,
+        },
+    )
 
 
 def run_tuned_grid(name, blocks, results_dir, train, only=None, force=False, log=print):
@@ -322,16 +386,23 @@ def run_tuned_grid(name, blocks, results_dir, train, only=None, force=False, log
         plan = plan_grid(name, blocks, records)
         write_tuning_file(folder, name, plan)
         wanted = plan.all_runs() if only is None else matching_runs(plan.all_runs(), only)
-        todo = [run for run in wanted if run.run_id not in attempted
-                and (force or run.run_id not in records)]
+        todo = [
+            run
+            for run in wanted
+            if run.run_id not in attempted and (force or run.run_id not in records)
+        ]
         if not todo:
             if plan.pending_finals:
-                log(f"grid {name}: {plan.pending_finals} final runs wait for tuning results "
-                    f"that this session could not produce")
+                log(
+                    f"grid {name}: {plan.pending_finals} final runs wait for tuning results "
+                    f"that this session could not produce"
+                )
             saved = train(plan.runs, [])  # grid.json lists the last plan's final runs
             return total if total is not None else saved
-        log(f"grid {name}: phase with {len(todo)} runs to train ({len(plan.tuning)} tuning runs "
-            f"known, {len(plan.runs)} final runs known, {plan.pending_finals} pending)")
+        log(
+            f"grid {name}: phase with {len(todo)} runs to train ({len(plan.tuning)} tuning runs "
+            f"known, {len(plan.runs)} final runs known, {plan.pending_finals} pending)"
+        )
         outcome = train(plan.runs, todo)
         attempted.update(run.run_id for run in todo)
         if total is not None:

@@ -4,6 +4,7 @@ regularization.py), in registry order: fit's hooks (PENALTY ones, then GRADIENT 
 sees the penalized gradient), MLP keywords, and fit's batch_transform (DATA ones, applied in
 turn).
 """
+
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,11 +36,20 @@ class Chain:
 def regularization(config, splits):
     """The regularizers that `config` switches on, built (DATA ones with `splits`' image shape
     and normalization), sorted into where they plug in."""
-    on = [regularizer.from_settings(config, splits) for regularizer in REGULARIZERS.values()
-          if regularizer.is_on(config)]
+    on = [
+        regularizer.from_settings(config, splits)
+        for regularizer in REGULARIZERS.values()
+        if regularizer.is_on(config)
+    ]
     transforms = [r for r in on if r.into == DATA]
     return Regularization(
         hooks=[r for r in on if r.into == PENALTY] + [r for r in on if r.into == GRADIENT],
         model_kwargs={k: v for r in on if r.into == MODEL for k, v in r.model_kwargs().items()},
-        batch_transform=(None if not transforms else transforms[0] if len(transforms) == 1
-                         else Chain(tuple(transforms))))
+        batch_transform=(
+            None
+            if not transforms
+            else transforms[0]
+            if len(transforms) == 1
+            else Chain(tuple(transforms))
+        ),
+    )

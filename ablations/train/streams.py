@@ -8,6 +8,7 @@ changing one stream's value leaves every other stream's draws unchanged (Bouthil
 attribute the seed spread to each source this way). Stream ids are part of every result: never
 renumber them; a new stream takes a new id.
 """
+
 import numpy as np
 
 STREAMS = {  # stream -> (id in the SeedSequence, what it draws)

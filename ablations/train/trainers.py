@@ -7,6 +7,7 @@ factor also share their initial weights and batch order (paired).
 Each trainer declares the settings it honours (`register_trainer`); a grid that sets another
 one away from its default is rejected before anything trains (`Trainer.ignored`).
 """
+
 import time
 import warnings
 from dataclasses import dataclass
@@ -42,19 +43,29 @@ class Trainer:
         component's arguments -> default) that this trainer does not honour, sorted."""
         if self.honours is EVERY_SETTING:
             return []
-        changed = [key for key, value in config.items()
-                   if key not in argument_defaults and value != defaults.get(key, value)]
-        changed += [key for params, arguments in argument_defaults.items()
-                    for key, value in config[params].items() if value != arguments.get(key)]
+        changed = [
+            key
+            for key, value in config.items()
+            if key not in argument_defaults and value != defaults.get(key, value)
+        ]
+        changed += [
+            key
+            for params, arguments in argument_defaults.items()
+            for key, value in config[params].items()
+            if value != arguments.get(key)
+        ]
         return sorted(set(changed) - self.honours)
 
 
 def register_trainer(name, honours=EVERY_SETTING):
     """Decorator: add `train` to TRAINERS as `name`, honouring the settings `honours`."""
+
     def add(train):
-        TRAINERS.register(name)(Trainer(train, EVERY_SETTING if honours is EVERY_SETTING
-                                        else frozenset(honours)))
+        TRAINERS.register(name)(
+            Trainer(train, EVERY_SETTING if honours is EVERY_SETTING else frozenset(honours))
+        )
         return train
+
     return add
 
 
@@ -62,7 +73,7 @@ def time_to_target(history, target):
     """(epochs, train seconds) until val accuracy first reaches `target`, or (None, None)."""
     for epoch, acc in enumerate(history["val_acc"]):
         if acc >= target:
-            return epoch + 1, float(sum(history["train_time_s"][:epoch + 1]))
+            return epoch + 1, float(sum(history["train_time_s"][: epoch + 1]))
     return None, None
 
 
@@ -84,8 +95,10 @@ def test_errors(y_true, y_pred, n_classes):
     wrong = np.flatnonzero(y_true != y_pred)[:N_MISCLASSIFIED_KEPT]
     confusion = np.zeros((n_classes, n_classes), np.int64)
     np.add.at(confusion, (y_true, y_pred), 1)
-    return {"test_confusion": confusion.tolist(),
-            "test_misclassified": [[int(i), int(y_true[i]), int(y_pred[i])] for i in wrong]}
+    return {
+        "test_confusion": confusion.tolist(),
+        "test_misclassified": [[int(i), int(y_true[i]), int(y_pred[i])] for i in wrong],
+    }
 
 
 def summarize(history, test_loss, test_acc, n_params, diverged, target, **measured):
@@ -114,39 +127,85 @@ def summarize(history, test_loss, test_acc, n_params, diverged, target, **measur
 def train_nn_core(config, splits):
     sizes = [splits.X_train.shape[1], *config["hidden"], splits.n_classes]
     parts = regularization(config, splits)
-    model = MLP(sizes, stream_rng(config, "init"), activation=config["activation"],
-                activation_params=config["activation_params"], loss=config["loss"],
-                init=config["init"], **parts.model_kwargs)
-    optimizer = OPTIMIZERS.create(config["optimizer"], lr=config["lr"], **config["optimizer_params"])
-    history = fit(model, splits.X_train, splits.y_train, optimizer=optimizer,
-                  rng=stream_rng(config, "order"), noise_rng=stream_rng(config, "noise"),
-                  epochs=config["epochs"], batch_size=config["batch_size"],
-                  X_val=splits.X_val, y_val=splits.y_val,
-                  schedule=SCHEDULES.create(config["schedule"], warmup_epochs=config["warmup_epochs"],
-                                            **config["schedule_params"]),
-                  regularizers=parts.hooks, patience=config["patience"],
-                  batch_transform=parts.batch_transform)
+    model = MLP(
+        sizes,
+        stream_rng(config, "init"),
+        activation=config["activation"],
+        activation_params=config["activation_params"],
+        loss=config["loss"],
+        init=config["init"],
+        **parts.model_kwargs,
+    )
+    optimizer = OPTIMIZERS.create(
+        config["optimizer"], lr=config["lr"], **config["optimizer_params"]
+    )
+    history = fit(
+        model,
+        splits.X_train,
+        splits.y_train,
+        optimizer=optimizer,
+        rng=stream_rng(config, "order"),
+        noise_rng=stream_rng(config, "noise"),
+        epochs=config["epochs"],
+        batch_size=config["batch_size"],
+        X_val=splits.X_val,
+        y_val=splits.y_val,
+        schedule=SCHEDULES.create(
+            config["schedule"], warmup_epochs=config["warmup_epochs"], **config["schedule_params"]
+        ),
+        regularizers=parts.hooks,
+        patience=config["patience"],
+        batch_transform=parts.batch_transform,
+    )
     test_loss = test_acc = None
     errors = {}
     if not history.diverged:
         test_loss, test_acc = model.evaluate(splits.X_test, splits.y_test)
-        errors = {**test_errors(splits.y_test, model.predict(splits.X_test), splits.n_classes),
-                  **train_fit(model, splits.X_train, splits.y_train)}
-    return summarize(history.as_dict(), test_loss, test_acc, model.n_params, history.diverged,
-                     DATASETS[config["dataset"]].target_val_acc, **errors)
+        errors = {
+            **test_errors(splits.y_test, model.predict(splits.X_test), splits.n_classes),
+            **train_fit(model, splits.X_train, splits.y_train),
+        }
+    return summarize(
+        history.as_dict(),
+        test_loss,
+        test_acc,
+        model.n_params,
+        history.diverged,
+        DATASETS[config["dataset"]].target_val_acc,
+        **errors,
+    )
 
 
 SKLEARN_ACTIVATION = {"relu": "relu", "tanh": "tanh", "sigmoid": "logistic"}
-SKLEARN_SOLVER = {"sgd": {"solver": "sgd", "momentum": 0.0},
-                  "momentum": {"solver": "sgd", "nesterovs_momentum": False},
-                  "nesterov": {"solver": "sgd", "nesterovs_momentum": True},
-                  "adam": {"solver": "adam"}}
-SKLEARN_OPTIMIZER_ARGUMENTS = {"momentum": "momentum", "beta1": "beta_1", "beta2": "beta_2",
-                               "eps": "epsilon"}  # ours -> MLPClassifier's
-SKLEARN_HONOURS = {"trainer", "dataset", "seed", "hidden", "activation", "optimizer", "lr",
-                   "epochs", "batch_size", "l2", "train_size", "val_size", "normalize",
-                   stream_setting("split"),  # the splits are made before the trainer runs
-                   *SKLEARN_OPTIMIZER_ARGUMENTS}  # its random_state is `seed`: no other stream
+SKLEARN_SOLVER = {
+    "sgd": {"solver": "sgd", "momentum": 0.0},
+    "momentum": {"solver": "sgd", "nesterovs_momentum": False},
+    "nesterov": {"solver": "sgd", "nesterovs_momentum": True},
+    "adam": {"solver": "adam"},
+}
+SKLEARN_OPTIMIZER_ARGUMENTS = {
+    "momentum": "momentum",
+    "beta1": "beta_1",
+    "beta2": "beta_2",
+    "eps": "epsilon",
+}  # ours -> MLPClassifier's
+SKLEARN_HONOURS = {
+    "trainer",
+    "dataset",
+    "seed",
+    "hidden",
+    "activation",
+    "optimizer",
+    "lr",
+    "epochs",
+    "batch_size",
+    "l2",
+    "train_size",
+    "val_size",
+    "normalize",
+    stream_setting("split"),  # the splits are made before the trainer runs
+    *SKLEARN_OPTIMIZER_ARGUMENTS,
+}  # its random_state is `seed`: no other stream
 
 
 def sklearn_alpha(l2, batch_size):
@@ -162,17 +221,26 @@ def sklearn_arguments(config, n_train=None):
     `n_train` training rows, as MLPClassifier clips it; None: as set); ValueError for an
     activation or an optimizer it lacks. The trainer's call, and the report's account of it."""
     if config["activation"] not in SKLEARN_ACTIVATION or config["optimizer"] not in SKLEARN_SOLVER:
-        raise ValueError(f"sklearn_mlp supports activations {sorted(SKLEARN_ACTIVATION)} and "
-                         f"optimizers {sorted(SKLEARN_SOLVER)}")
+        raise ValueError(
+            f"sklearn_mlp supports activations {sorted(SKLEARN_ACTIVATION)} and "
+            f"optimizers {sorted(SKLEARN_SOLVER)}"
+        )
     solver = dict(SKLEARN_SOLVER[config["optimizer"]])
-    solver.update({SKLEARN_OPTIMIZER_ARGUMENTS[k]: v for k, v in config["optimizer_params"].items()})
+    solver.update(
+        {SKLEARN_OPTIMIZER_ARGUMENTS[k]: v for k, v in config["optimizer_params"].items()}
+    )
     batch_size = config["batch_size"] if n_train is None else min(config["batch_size"], n_train)
-    return {"hidden_layer_sizes": tuple(config["hidden"]),
-            "activation": SKLEARN_ACTIVATION[config["activation"]], **solver,
-            "learning_rate_init": config["lr"],
-            "learning_rate": "constant",  # its default; SKLEARN_HONOURS has no schedule
-            "batch_size": batch_size, "alpha": sklearn_alpha(config["l2"], batch_size),
-            "shuffle": True, "random_state": config["seed"]}
+    return {
+        "hidden_layer_sizes": tuple(config["hidden"]),
+        "activation": SKLEARN_ACTIVATION[config["activation"]],
+        **solver,
+        "learning_rate_init": config["lr"],
+        "learning_rate": "constant",  # its default; SKLEARN_HONOURS has no schedule
+        "batch_size": batch_size,
+        "alpha": sklearn_alpha(config["l2"], batch_size),
+        "shuffle": True,
+        "random_state": config["seed"],
+    }
 
 
 @register_trainer("sklearn_mlp", honours=SKLEARN_HONOURS)
@@ -203,10 +271,15 @@ def train_sklearn_mlp(config, splits):
     proba = model.predict_proba(splits.X_test)
     predicted = proba.argmax(axis=1)
     n_params = sum(w.size for w in model.coefs_) + sum(b.size for b in model.intercepts_)
-    return summarize(history.as_dict(), _log_loss(proba, splits.y_test),
-                     float((predicted == splits.y_test).mean()), n_params, diverged,
-                     DATASETS[config["dataset"]].target_val_acc,
-                     **test_errors(splits.y_test, predicted, splits.n_classes))
+    return summarize(
+        history.as_dict(),
+        _log_loss(proba, splits.y_test),
+        float((predicted == splits.y_test).mean()),
+        n_params,
+        diverged,
+        DATASETS[config["dataset"]].target_val_acc,
+        **test_errors(splits.y_test, predicted, splits.n_classes),
+    )
 
 
 def _log_loss(proba, y):

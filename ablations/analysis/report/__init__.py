@@ -21,4 +21,5 @@ ablations.analysis.stats, draws with a plots.py function, and returns
 markdown; return `Section("")` when it does not apply. Then add it to SECTIONS where it should
 appear. Bootstraps take `data.rng("lr_sensitivity", dataset, ...)` so re-renders are identical.
 """
+
 from .render import render_report  # noqa: F401

@@ -9,6 +9,7 @@ claim, whatever the data; leaving them out is decided by the design alone, so Ho
 controls the family-wise error). A minimum detectable effect is for that rule: the test at the
 threshold ALPHA / m that Holm's first step sets (later steps are more lenient).
 """
+
 import itertools
 
 import numpy as np
@@ -22,15 +23,21 @@ ALPHA = 0.05  # family-wise error rate of the findings
 METRICS = ["test_acc", "s_per_epoch"]  # contrasted (in points) and timed (s/epoch) per pair
 FIELDS = [f for f in TwoQuestions.__dataclass_fields__ if f != "per_cell"]
 # A verdict: the question whose test survived Holm, or why none could.
-ACROSS, AVERAGE, NONE, UNTESTABLE = "across settings", "over these settings", \
-    "not distinguishable", "cannot test"
+ACROSS, AVERAGE, NONE, UNTESTABLE = (
+    "across settings",
+    "over these settings",
+    "not distinguishable",
+    "cannot test",
+)
 
 
 def cell_name(key, names):
     """'sgd / none' for a cell's levels `key` of the factors `names` (None: a factor that does
     not vary, left out); 'the one cell' where none varies."""
-    return " / ".join(str(level) for name, level in zip(names, key) if name is not None) \
+    return (
+        " / ".join(str(level) for name, level in zip(names, key) if name is not None)
         or "the one cell"
+    )
 
 
 def varying(frame, others):
@@ -49,9 +56,13 @@ def differences(data, subset, factor, regime):
     out = {}
     for level in levels:
         both = pairs_of(level, base)
-        out[level] = pd.DataFrame({
-            "diff": POINTS * (both["test_acc_a"] - both["test_acc_b"]),
-            "time": both["s_per_epoch_a"] - both["s_per_epoch_b"]}, index=both.index)
+        out[level] = pd.DataFrame(
+            {
+                "diff": POINTS * (both["test_acc_a"] - both["test_acc_b"]),
+                "time": both["s_per_epoch_a"] - both["s_per_epoch_b"],
+            },
+            index=both.index,
+        )
     return base, others, out
 
 
@@ -59,11 +70,13 @@ def answer(frame, names):
     """(TwoQuestions of the `diff` column of `frame` (indexed by seed, then the cell's levels),
     the cells' names, the factors that name them)."""
     paired = frame.dropna(subset=["diff"])
-    keys = [tuple(k[1:]) for k in paired.index] if paired.index.nlevels > 1 else \
-        [()] * len(paired)
+    keys = [tuple(k[1:]) for k in paired.index] if paired.index.nlevels > 1 else [()] * len(paired)
     result = two_questions(paired["diff"].to_numpy(float), keys)
-    return result, [cell_name(c[0], names) for c in result.per_cell], \
-        " / ".join(name for name in names if name is not None)
+    return (
+        result,
+        [cell_name(c[0], names) for c in result.per_cell],
+        " / ".join(name for name in names if name is not None),
+    )
 
 
 def contrast_rows(data):
@@ -79,21 +92,38 @@ def contrast_rows(data):
                     result, *cell_names = answer(frame, varying(frame, others))
                     times = frame["time"].dropna()
                     time_mean, time_half, _ = mean_ci(times)
-                    rows.append(row_of("contrast", dataset, regime, None, factor, level, base,
-                                       result, cell_names, time_mean=time_mean,
-                                       time_half=time_half))
+                    rows.append(
+                        row_of(
+                            "contrast",
+                            dataset,
+                            regime,
+                            None,
+                            factor,
+                            level,
+                            base,
+                            result,
+                            cell_names,
+                            time_mean=time_mean,
+                            time_half=time_half,
+                        )
+                    )
     for (dataset, factor, level, base), regimes in regime_pairs(frames):
         others = [f for f in data.factors if f not in (factor, REGIME)]
         for first, second in itertools.combinations(regimes, 2):
             a, b = (frames[dataset, r, factor, level, base] for r in (first, second))
-            matched = a[["diff"]].merge(b[["diff"]], left_index=True, right_index=True,
-                                        suffixes=("_1", "_2"))
-            change = pd.DataFrame({"diff": matched["diff_2"] - matched["diff_1"]},
-                                  index=matched.index).dropna()
+            matched = a[["diff"]].merge(
+                b[["diff"]], left_index=True, right_index=True, suffixes=("_1", "_2")
+            )
+            change = pd.DataFrame(
+                {"diff": matched["diff_2"] - matched["diff_1"]}, index=matched.index
+            ).dropna()
             if len(change):
                 result, *cell_names = answer(change, varying(change, others))
-                rows.append(row_of("change", dataset, second, first, factor, level, base,
-                                   result, cell_names))
+                rows.append(
+                    row_of(
+                        "change", dataset, second, first, factor, level, base, result, cell_names
+                    )
+                )
     return rows
 
 
@@ -107,17 +137,24 @@ def regime_pairs(frames):
     return [(key, regimes) for key, regimes in found.items() if len(regimes) > 1]
 
 
-def row_of(kind, dataset, regime, from_regime, factor, level, base, result, names,
-           **extra):
+def row_of(kind, dataset, regime, from_regime, factor, level, base, result, names, **extra):
     """One family row; `names`: (the cells' names, the factors they are named by)."""
     cell_names, cell_factors = names
-    return {"kind": kind, SPLIT: dataset, REGIME: regime, "from_regime": from_regime,
-            "factor": factor, "level": level, "baseline": base,
-            **{f: getattr(result, f) for f in FIELDS},
-            "cell_names": tuple(cell_names), "cell_factors": cell_factors,
-            "per_cell": result.per_cell,
-            "time_mean": extra.get("time_mean", np.nan),
-            "time_half": extra.get("time_half", np.nan)}
+    return {
+        "kind": kind,
+        SPLIT: dataset,
+        REGIME: regime,
+        "from_regime": from_regime,
+        "factor": factor,
+        "level": level,
+        "baseline": base,
+        **{f: getattr(result, f) for f in FIELDS},
+        "cell_names": tuple(cell_names),
+        "cell_factors": cell_factors,
+        "per_cell": result.per_cell,
+        "time_mean": extra.get("time_mean", np.nan),
+        "time_half": extra.get("time_half", np.nan),
+    }
 
 
 def contrast_family(data):
@@ -128,25 +165,46 @@ def contrast_family(data):
     (ACROSS, AVERAGE, NONE or UNTESTABLE), `holm_p` of the claim made, `cells_needed` (for an
     across-settings test to reach that threshold) and `family_size`. Without a regime axis,
     `regime` is None and there are no changes."""
-    family = pd.DataFrame(contrast_rows(data), columns=[
-        "kind", SPLIT, REGIME, "from_regime", "factor", "level", "baseline", *FIELDS,
-        "cell_names", "cell_factors", "per_cell", "time_mean", "time_half"])
+    family = pd.DataFrame(
+        contrast_rows(data),
+        columns=[
+            "kind",
+            SPLIT,
+            REGIME,
+            "from_regime",
+            "factor",
+            "level",
+            "baseline",
+            *FIELDS,
+            "cell_names",
+            "cell_factors",
+            "per_cell",
+            "time_mean",
+            "time_half",
+        ],
+    )
     across_in = family["across_p_floor"].to_numpy(float) < ALPHA
-    tests = np.concatenate([family["p"].to_numpy(float),
-                            np.where(across_in, family["across_p"].to_numpy(float), np.nan)])
+    tests = np.concatenate(
+        [
+            family["p"].to_numpy(float),
+            np.where(across_in, family["across_p"].to_numpy(float), np.nan),
+        ]
+    )
     adjusted = holm(tests) if len(tests) else tests
     m = int(np.isfinite(tests).sum())
     threshold = ALPHA / max(m, 1)
-    family["p_holm"] = adjusted[:len(family)]
-    family["across_p_holm"] = adjusted[len(family):]
+    family["p_holm"] = adjusted[: len(family)]
+    family["across_p_holm"] = adjusted[len(family) :]
     family["family_size"] = m
     family["threshold"] = threshold
     family["cells_needed"] = units_needed(threshold)
-    family["mde"] = [detectable_effect(se, df, threshold)
-                     for se, df in zip(family["se"], family["df"])]
+    family["mde"] = [
+        detectable_effect(se, df, threshold) for se, df in zip(family["se"], family["df"])
+    ]
     family["across_mde"] = [
         detectable_effect(se, k - 1, threshold) if floor <= threshold else np.nan
-        for se, k, floor in zip(family["across_se"], family["cells"], family["across_p_floor"])]
+        for se, k, floor in zip(family["across_se"], family["cells"], family["across_p_floor"])
+    ]
     family["verdict"] = [verdict(r) for _, r in family.iterrows()]
     family["holm_p"] = [claim_p(r) for _, r in family.iterrows()]
     family["significant"] = family["verdict"].isin([ACROSS, AVERAGE])
@@ -182,5 +240,9 @@ def claim_mde(row):
 def in_family(family, dataset, regime, factor, kind="contrast"):
     """The family's rows of one kind, dataset, regime (None: no regime axis) and factor."""
     same_regime = family[REGIME].isna() if regime is None else family[REGIME] == regime
-    return family[(family["kind"] == kind) & (family[SPLIT] == dataset) & same_regime
-                  & (family["factor"] == factor)]
+    return family[
+        (family["kind"] == kind)
+        & (family[SPLIT] == dataset)
+        & same_regime
+        & (family["factor"] == factor)
+    ]

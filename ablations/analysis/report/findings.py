@@ -6,6 +6,7 @@ smaller than X could go undetected" where neither did; "this design cannot test 
 outcome could have passed the rule. A change between regimes is the difference of the effect on
 matched cells, never a difference in significance.
 """
+
 import numpy as np
 
 from ablations.data.datasets import DATASETS
@@ -19,8 +20,11 @@ from .text import interval, p_clause
 # The settings held fixed across a grid that every conclusion depends on: (config key, name,
 # how to print it, None: not worth a mention). A key that varies within a dataset, or is absent,
 # is not listed.
-INPUTS = {"none": "scaled to [0, 1]", "global": "one global mean and std",
-          "per_pixel": "standardized per pixel"}
+INPUTS = {
+    "none": "scaled to [0, 1]",
+    "global": "one global mean and std",
+    "per_pixel": "standardized per pixel",
+}
 FIXED_SETTINGS = [
     ("hidden", "architecture", None),
     ("epochs", "epochs", str),
@@ -43,8 +47,9 @@ def beyond_noise(row):
     the side of the effect's sign, largest first, and those wholly on the other side."""
     cells = list(zip(row["cell_names"], row["per_cell"]))
     sign = np.sign(row["delta"])
-    agree = sorted((c for c in cells if sign * c[1][3] > 0 and sign * c[1][4] > 0),
-                   key=lambda c: -abs(c[1][2]))
+    agree = sorted(
+        (c for c in cells if sign * c[1][3] > 0 and sign * c[1][4] > 0), key=lambda c: -abs(c[1][2])
+    )
     against = [c for c in cells if -sign * c[1][3] > 0 and -sign * c[1][4] > 0]
     return agree, against
 
@@ -53,8 +58,11 @@ def named(row, group):
     """'optimizer / regularization: adamw / dropout (+0.38), ... and 5 more'."""
     shown = [f"{name} ({cell[2]:+.2f})" for name, cell in group[:NAMED_CELLS]]
     more = len(group) - NAMED_CELLS
-    return (f"{row['cell_factors']}: " if row["cell_factors"] else "") + ", ".join(shown) \
+    return (
+        (f"{row['cell_factors']}: " if row["cell_factors"] else "")
+        + ", ".join(shown)
         + (f" and {more} more" if more > 0 else "")
+    )
 
 
 def where_it_lives(row):
@@ -79,10 +87,14 @@ def across_clause(row):
     """What the across-settings question got, where the claim is over these settings only."""
     k, needed = int(row["cells"]), int(row["cells_needed"])
     if across_untestable(row):
-        return (f"across settings this design cannot test it ({k} cell{'s' * (k != 1)}; an "
-                f"exact test over cells needs {needed} to reach Holm's threshold)")
-    return (f"across settings not shown (sign-flip over {k} cells, "
-            f"{p_clause('Holm p', row['across_p_holm'])})")
+        return (
+            f"across settings this design cannot test it ({k} cell{'s' * (k != 1)}; an "
+            f"exact test over cells needs {needed} to reach Holm's threshold)"
+        )
+    return (
+        f"across settings not shown (sign-flip over {k} cells, "
+        f"{p_clause('Holm p', row['across_p_holm'])})"
+    )
 
 
 def sentence(clause, levels):
@@ -94,9 +106,11 @@ def sentence(clause, levels):
 
 def untestable_reason(row):
     k, needed = int(row["cells"]), int(row["cells_needed"])
-    return (f"one seed per cell leaves no seed noise to test against, and {k} "
-            f"cell{'s' * (k != 1)} cannot reach Holm's threshold: it would need 2 seeds per "
-            f"cell or {needed} cells")
+    return (
+        f"one seed per cell leaves no seed noise to test against, and {k} "
+        f"cell{'s' * (k != 1)} cannot reach Holm's threshold: it would need 2 seeds per "
+        f"cell or {needed} cells"
+    )
 
 
 def level_phrase(row, across=True):
@@ -105,30 +119,43 @@ def level_phrase(row, across=True):
     across-settings question got (said once for a line of levels that share it)."""
     level, base, k = f"`{row['level']}`", f"`{row['baseline']}`", int(row["cells"])
     if row["kind"] == "change":
-        subject = (f"the effect of {level} over {base} is {abs(row['delta']):.2f} points "
-                   f"{'larger' if row['delta'] > 0 else 'smaller'} in {row[REGIME]} than in "
-                   f"{row['from_regime']}")
+        subject = (
+            f"the effect of {level} over {base} is {abs(row['delta']):.2f} points "
+            f"{'larger' if row['delta'] > 0 else 'smaller'} in {row[REGIME]} than in "
+            f"{row['from_regime']}"
+        )
     else:
         subject = f"{level} {direction(row)} {base} by {row['delta']:+.2f} points"
     verdict = row["verdict"]
     if verdict == ACROSS:
-        return (f"{subject} across settings (95% CI over cells "
-                f"{interval(row['across_ci_low'], row['across_ci_high'])}, "
-                f"{p_clause('Holm p', row['holm_p'])}{where_it_lives(row)})")
+        return (
+            f"{subject} across settings (95% CI over cells "
+            f"{interval(row['across_ci_low'], row['across_ci_high'])}, "
+            f"{p_clause('Holm p', row['holm_p'])}{where_it_lives(row)})"
+        )
     if verdict == AVERAGE:
         scope = "in its one setting" if k == 1 else "on average over these settings"
-        return (f"{subject} {scope} (95% CI {interval(row['ci_low'], row['ci_high'])}, "
-                f"{p_clause('Holm p', row['holm_p'])}"
-                f"{where_it_lives(row) if k > 1 else ''})"
-                + (f"; {across_clause(row)}" if across else ""))
+        return (
+            f"{subject} {scope} (95% CI {interval(row['ci_low'], row['ci_high'])}, "
+            f"{p_clause('Holm p', row['holm_p'])}"
+            f"{where_it_lives(row) if k > 1 else ''})"
+            + (f"; {across_clause(row)}" if across else "")
+        )
     if verdict == NONE:
-        shown = (f"no change shown in the effect of {level} over {base} from "
-                 f"{row['from_regime']} to {row[REGIME]}") if row["kind"] == "change" else \
-            f"{level} is not distinguishable from {base}"
-        return (f"{shown} ({row['delta']:+.2f} points, 95% CI "
-                f"{interval(row['ci_low'], row['ci_high'])}, "
-                f"{p_clause('Holm p', row['holm_p'])}): effects smaller than "
-                f"{claim_mde(row):.2f} points could go undetected")
+        shown = (
+            (
+                f"no change shown in the effect of {level} over {base} from "
+                f"{row['from_regime']} to {row[REGIME]}"
+            )
+            if row["kind"] == "change"
+            else f"{level} is not distinguishable from {base}"
+        )
+        return (
+            f"{shown} ({row['delta']:+.2f} points, 95% CI "
+            f"{interval(row['ci_low'], row['ci_high'])}, "
+            f"{p_clause('Holm p', row['holm_p'])}): effects smaller than "
+            f"{claim_mde(row):.2f} points could go undetected"
+        )
     return f"{level} against {base}: this design cannot test it ({untestable_reason(row)})"
 
 
@@ -139,8 +166,11 @@ def short_phrase(row):
     if verdict == ACROSS:
         return f"{level} {row['delta']:+.2f} across settings"
     if verdict == AVERAGE:
-        scope = "in its one setting" if k == 1 else \
-            f"on average ({len(beyond_noise(row)[0])} of {k} cells beyond noise)"
+        scope = (
+            "in its one setting"
+            if k == 1
+            else f"on average ({len(beyond_noise(row)[0])} of {k} cells beyond noise)"
+        )
         return f"{level} {row['delta']:+.2f} {scope}"
     if verdict == NONE:
         return f"{level} not distinguishable (MDE {claim_mde(row):.2f})"
@@ -152,10 +182,10 @@ def shared_tuning(data, regime, factor):
     ['lr'], from the grid's tuning summary; [] where each level was tuned for itself."""
     if not data.tuning:
         return []
-    cells = [c for c in data.tuning["cells"]
-             if regime is None or c["cell"].get(REGIME) == regime]
-    return sorted({k for c in cells if factor in c.get("shared_over", ())
-                   for k in (c["selected"] or {})})
+    cells = [c for c in data.tuning["cells"] if regime is None or c["cell"].get(REGIME) == regime]
+    return sorted(
+        {k for c in cells if factor in c.get("shared_over", ()) for k in (c["selected"] or {})}
+    )
 
 
 def caveat(data, regime, factor):
@@ -164,13 +194,16 @@ def caveat(data, regime, factor):
     shared = shared_tuning(data, regime, factor)
     if not shared:
         return ""
-    text = (f" Caveat: {', '.join(shared)} was tuned at `{data.levels_in(factor, regime)[0]}` "
-            f"and shared by every {factor} level, so a level that wants another value is "
-            f"judged at its baseline's.")
+    text = (
+        f" Caveat: {', '.join(shared)} was tuned at `{data.levels_in(factor, regime)[0]}` "
+        f"and shared by every {factor} level, so a level that wants another value is "
+        f"judged at its baseline's."
+    )
     check = shared_lr_check(data) if shared == ["lr"] else None
     if check is not None and len(check) and factor in check.columns:
-        text += (f" Measured (*Does the shared lr cost the regularizers?*): "
-                 f"{shared_lr_sentence(check)}")
+        text += (
+            f" Measured (*Does the shared lr cost the regularizers?*): {shared_lr_sentence(check)}"
+        )
     return text
 
 
@@ -184,20 +217,27 @@ def contrast_findings(data):
                 if not len(rows):
                     continue
                 paired = rows[rows["pairs"] > 0]
-                unpaired = [f"no runs pair `{r['level']}` with the baseline `{r['baseline']}` "
-                            f"(they differ in other settings too), so no effect is estimated"
-                            for _, r in rows[rows["pairs"] == 0].iterrows()]
+                unpaired = [
+                    f"no runs pair `{r['level']}` with the baseline `{r['baseline']}` "
+                    f"(they differ in other settings too), so no effect is estimated"
+                    for _, r in rows[rows["pairs"] == 0].iterrows()
+                ]
                 average = paired[paired["verdict"] == AVERAGE]
                 clauses = {across_clause(r) for _, r in average.iterrows()}
-                once = len(clauses) == 1 and all(across_untestable(r)
-                                                 for _, r in average.iterrows())
-                phrases = [level_phrase(r, across=not once)
-                           for _, r in ranked(paired).iterrows()] + unpaired
+                once = len(clauses) == 1 and all(
+                    across_untestable(r) for _, r in average.iterrows()
+                )
+                phrases = [
+                    level_phrase(r, across=not once) for _, r in ranked(paired).iterrows()
+                ] + unpaired
                 where = dataset if regime is None else f"{dataset} ({regime} regime)"
-                found.append(f"**{factor}** on {where}: " + "; ".join(phrases) + "."
-                             + (f" {sentence(next(iter(clauses)), len(average))}" if once
-                                else "")
-                             + caveat(data, regime, factor))
+                found.append(
+                    f"**{factor}** on {where}: "
+                    + "; ".join(phrases)
+                    + "."
+                    + (f" {sentence(next(iter(clauses)), len(average))}" if once else "")
+                    + caveat(data, regime, factor)
+                )
     return found
 
 
@@ -206,8 +246,11 @@ VERDICT_ORDER = {ACROSS: 0, AVERAGE: 1, NONE: 2, UNTESTABLE: 3}
 
 def ranked(rows):
     """Rows by the strength of their verdict, then by the size of the effect."""
-    return rows.assign(_rank=rows["verdict"].map(VERDICT_ORDER), _size=-rows["delta"].abs()) \
-        .sort_values(["_rank", "_size"], kind="stable").drop(columns=["_rank", "_size"])
+    return (
+        rows.assign(_rank=rows["verdict"].map(VERDICT_ORDER), _size=-rows["delta"].abs())
+        .sort_values(["_rank", "_size"], kind="stable")
+        .drop(columns=["_rank", "_size"])
+    )
 
 
 def factor_order(data):
@@ -217,8 +260,10 @@ def factor_order(data):
 def regime_findings(data):
     """Each change of an effect between two regimes on their matched cells, in words."""
     changes = data.contrasts[data.contrasts["kind"] == "change"]
-    return [f"**Change between regimes**, {r['factor']} on {r[SPLIT]}: {level_phrase(r)}."
-            for _, r in ranked(changes).iterrows()]
+    return [
+        f"**Change between regimes**, {r['factor']} on {r[SPLIT]}: {level_phrase(r)}."
+        for _, r in ranked(changes).iterrows()
+    ]
 
 
 def verdict_lines(data):
@@ -233,22 +278,30 @@ def verdict_lines(data):
                 rows = rows[rows["pairs"] > 0]
                 if len(rows):
                     shared = shared_tuning(data, regime, factor)
-                    note = (f" ({', '.join(shared)} tuned at `{rows['baseline'].iloc[0]}` and "
-                            f"shared)" if shared else "")
-                    parts.append(f"{factor} vs `{rows['baseline'].iloc[0]}`{note}: "
-                                 + ", ".join(short_phrase(r) for _, r in ranked(rows).iterrows()))
+                    note = (
+                        f" ({', '.join(shared)} tuned at `{rows['baseline'].iloc[0]}` and shared)"
+                        if shared
+                        else ""
+                    )
+                    parts.append(
+                        f"{factor} vs `{rows['baseline'].iloc[0]}`{note}: "
+                        + ", ".join(short_phrase(r) for _, r in ranked(rows).iterrows())
+                    )
             if parts:
                 where = dataset if regime is None else f"{dataset}, {regime}"
                 lines.append(f"**{where}**: " + "; ".join(parts))
         changes = family[(family["kind"] == "change") & (family[SPLIT] == dataset)]
         if len(changes):
             shown = ranked(changes[changes["significant"]])
-            listed = ", ".join(f"{r['factor']} `{r['level']}` {r['delta']:+.2f} "
-                               f"({r['from_regime']} → {r[REGIME]})"
-                               for _, r in shown.iterrows())
-            lines.append(f"**{dataset}, changes between regimes** (the effect's difference on "
-                         f"matched cells): {len(shown)} of {len(changes)} supported"
-                         + (f": {listed}" if listed else ""))
+            listed = ", ".join(
+                f"{r['factor']} `{r['level']}` {r['delta']:+.2f} ({r['from_regime']} → {r[REGIME]})"
+                for _, r in shown.iterrows()
+            )
+            lines.append(
+                f"**{dataset}, changes between regimes** (the effect's difference on "
+                f"matched cells): {len(shown)} of {len(changes)} supported"
+                + (f": {listed}" if listed else "")
+            )
     return lines
 
 
@@ -260,15 +313,18 @@ def family_text(family):
     across = family["across_p_floor"] < ALPHA
     changes = int((family["kind"] == "change").sum())
     what = f"{int((family['kind'] == 'contrast').sum())} contrasts" + (
-        f" and {changes} changes between regimes" if changes else "")
-    return (f"Holm's family is every test the report can claim from, "
-            f"{int(family['family_size'].iloc[0])} in all, over {what}: the over-these-settings "
-            f"test of the {int(over.sum())} with seed noise to test against, and the "
-            f"across-settings test of the {int(across.sum())} with enough cells to reach "
-            f"p < {ALPHA} at all (an exact test over k cells cannot go below 2/2^k). A claim "
-            f"needs Holm p < {ALPHA}; a minimum detectable effect (MDE) is the true effect that "
-            f"test detects with 80% power at Holm's first threshold, "
-            f"{family['threshold'].iloc[0]:.2g}.")
+        f" and {changes} changes between regimes" if changes else ""
+    )
+    return (
+        f"Holm's family is every test the report can claim from, "
+        f"{int(family['family_size'].iloc[0])} in all, over {what}: the over-these-settings "
+        f"test of the {int(over.sum())} with seed noise to test against, and the "
+        f"across-settings test of the {int(across.sum())} with enough cells to reach "
+        f"p < {ALPHA} at all (an exact test over k cells cannot go below 2/2^k). A claim "
+        f"needs Holm p < {ALPHA}; a minimum detectable effect (MDE) is the true effect that "
+        f"test detects with 80% power at Holm's first threshold, "
+        f"{family['threshold'].iloc[0]:.2g}."
+    )
 
 
 def design_words(found):
@@ -276,16 +332,22 @@ def design_words(found):
     that makes of its shares."""
     balance = found.balance
     if found.planned < balance.cells:
-        return (f"the grid does not cross these factors fully, {found.planned} of "
-                f"{balance.cells} combinations: not decomposed")
+        return (
+            f"the grid does not cross these factors fully, {found.planned} of "
+            f"{balance.cells} combinations: not decomposed"
+        )
     if balance.balanced:
         runs = f"{balance.runs_min} run{'s' * (balance.runs_min != 1)}"
         return f"balanced ({runs} in each of {balance.cells} cells): exact"
     if balance.complete:
-        return (f"unbalanced ({balance.runs_min} to {balance.runs_max} runs in each of "
-                f"{balance.cells} cells): unweighted means, an approximation")
-    return (f"{balance.cells - balance.filled} of {balance.cells} cells without a finished run: "
-            f"not decomposed")
+        return (
+            f"unbalanced ({balance.runs_min} to {balance.runs_max} runs in each of "
+            f"{balance.cells} cells): unweighted means, an approximation"
+        )
+    return (
+        f"{balance.cells - balance.filled} of {balance.cells} cells without a finished run: "
+        f"not decomposed"
+    )
 
 
 def importance_groups(data):
@@ -310,21 +372,28 @@ def importance_finding(data):
                 said.append(f"on {dataset} {design_words(result)}")
                 continue
             exact = "exact" if result.balance.balanced else "approximate: unbalanced"
-            top = max((s for s in shares if s not in (HIGHER_ORDER, WITHIN)),
-                      key=lambda s: shares[s][0])
+            top = max(
+                (s for s in shares if s not in (HIGHER_ORDER, WITHIN)), key=lambda s: shares[s][0]
+            )
             share, low, high = (POINTS * v for v in shares[top])
             higher = shares.get(HIGHER_ORDER, (0.0,))[0]
-            above = (f"; the higher-order interactions explain more, {POINTS * higher:.0f}%"
-                     if higher > shares[top][0] else "")
-            said.append(f"`{top}` on {dataset}, {share:.0f}% {interval(low, high, '.0f')} "
-                        f"({exact}{above})")
+            above = (
+                f"; the higher-order interactions explain more, {POINTS * higher:.0f}%"
+                if higher > shares[top][0]
+                else ""
+            )
+            said.append(
+                f"`{top}` on {dataset}, {share:.0f}% {interval(low, high, '.0f')} ({exact}{above})"
+            )
             seeds.append(f"{dataset} {POINTS * shares[WITHIN][0]:.0f}%")
         where = "" if regime is None else f", {regime} regime"
-        found.append(f"**Factor importance**{where} (over {', '.join(factors)}; the largest "
-                     f"point share, a ranking, not a test; 95% CI): "
-                     + "; ".join(said)
-                     + (f"; seed-to-seed noise within cells explains {', '.join(seeds)}"
-                        if seeds else "") + ".")
+        found.append(
+            f"**Factor importance**{where} (over {', '.join(factors)}; the largest "
+            f"point share, a ranking, not a test; 95% CI): "
+            + "; ".join(said)
+            + (f"; seed-to-seed noise within cells explains {', '.join(seeds)}" if seeds else "")
+            + "."
+        )
     return found
 
 
@@ -353,10 +422,17 @@ def fixed_settings(data):
 
 def findings(data):
     """Every finding of the report, in order."""
-    found = (contrast_findings(data) + regime_findings(data) + importance_finding(data)
-             + target_finding(data))
+    found = (
+        contrast_findings(data)
+        + regime_findings(data)
+        + importance_finding(data)
+        + target_finding(data)
+    )
     fixed = fixed_settings(data)
     if fixed:
-        found.append("These conclusions hold for the settings this grid held fixed: "
-                     + "; ".join(fixed) + ".")
+        found.append(
+            "These conclusions hold for the settings this grid held fixed: "
+            + "; ".join(fixed)
+            + "."
+        )
     return found

@@ -2,6 +2,7 @@
 saved grid), the ok subset, the factors, datasets and records, and per-key seeded generators so
 that every bootstrap gives the same numbers whatever order the sections run in.
 """
+
 import json
 import zlib
 from dataclasses import dataclass
@@ -87,8 +88,7 @@ class ReportData:
     def contrasted(self, regime):
         """The factors contrasted within `regime`: every factor but the regime itself with at
         least two levels there (regularization is not contrasted where only `none` ran)."""
-        return [f for f in self.factors
-                if f != REGIME and len(self.levels_in(f, regime)) > 1]
+        return [f for f in self.factors if f != REGIME and len(self.levels_in(f, regime)) > 1]
 
     def ok_on(self, dataset):
         return self.ok[self.ok[SPLIT] == dataset]
@@ -96,11 +96,17 @@ class ReportData:
     def config_means(self, frame):
         """Mean/std test accuracy and mean final validation accuracy per configuration (all
         factors but the seed)."""
-        return (frame.groupby([SPLIT, *self.factors], sort=False)
-                .agg(val_acc_mean=("final_val_acc", "mean"),
-                     test_acc_mean=("test_acc", "mean"), test_acc_std=("test_acc", "std"),
-                     seeds=("test_acc", "count"), train_time_s=("train_time_s", "mean"))
-                .reset_index())
+        return (
+            frame.groupby([SPLIT, *self.factors], sort=False)
+            .agg(
+                val_acc_mean=("final_val_acc", "mean"),
+                test_acc_mean=("test_acc", "mean"),
+                test_acc_std=("test_acc", "std"),
+                seeds=("test_acc", "count"),
+                train_time_s=("train_time_s", "mean"),
+            )
+            .reset_index()
+        )
 
     @cached_property
     def choices(self):
@@ -116,8 +122,9 @@ class ReportData:
             if part.empty:  # its runs are all pending or failed
                 continue
             part = part[part["n_val"] == part["n_val"].max()]
-            ranked = self.config_means(part).sort_values("val_acc_mean", ascending=False,
-                                                         kind="stable")
+            ranked = self.config_means(part).sort_values(
+                "val_acc_mean", ascending=False, kind="stable"
+            )
             chosen[dataset] = ranked.iloc[0], (ranked.iloc[1] if len(ranked) > 1 else None)
         return chosen
 
@@ -130,8 +137,10 @@ class ReportData:
 
     def runs_of(self, frame, config):
         """The rows of `frame` (one per run) of one configuration (a config_means row)."""
-        return frame[(frame[SPLIT] == config[SPLIT])
-                     & (frame[list(self.factors)] == config[list(self.factors)]).all(axis=1)]
+        return frame[
+            (frame[SPLIT] == config[SPLIT])
+            & (frame[list(self.factors)] == config[list(self.factors)]).all(axis=1)
+        ]
 
     @staticmethod
     def rng(*key):
@@ -153,8 +162,9 @@ class ReportData:
         codes = label_codes(strata)
         key = (codes.tobytes(), resamples)
         if key not in self._weights:
-            self._weights[key] = bootstrap_weights(strata, self.rng("weights", zlib.crc32(
-                key[0]), len(codes)), resamples)
+            self._weights[key] = bootstrap_weights(
+                strata, self.rng("weights", zlib.crc32(key[0]), len(codes)), resamples
+            )
         return self._weights[key]
 
     @cached_property
@@ -201,8 +211,13 @@ class ReportData:
                     continue
                 ok = rows[rows["status"] == "ok"].drop_duplicates("run_id")
                 shape = balance(ok, factors, int(np.prod([rows[f].nunique() for f in factors])))
-                shares = variance_decomposition(ok, factors, "test_acc", self.rng(
-                    "importance", regime, dataset)) if shape.complete else {}
+                shares = (
+                    variance_decomposition(
+                        ok, factors, "test_acc", self.rng("importance", regime, dataset)
+                    )
+                    if shape.complete
+                    else {}
+                )
                 planned = rows.groupby(list(factors)).ngroups
                 found[regime, dataset] = Importance(factors, shape, shares, planned)
         return found
@@ -243,21 +258,38 @@ def load_data(grid, results_dir, data_dir, needs=ReportNeeds()):
     for run in runs:
         record = records.get(run["run_id"], {"status": "pending"})
         # the config's dataset and seed, not the axis labels of the same name ("0" for 0)
-        row = {"run_id": run["run_id"], SPLIT: run["config"]["dataset"],
-               REPLICATE: run["config"]["seed"],
-               **{f: str(run["labels"].get(f, "n/a")) for f in [*factors, *streams]}}
-        row.update({key: record.get(key) for key in RECORD_FIELDS},
-                   n_test=n_test_images(record), n_val=n_val_images(run["config"]))
+        row = {
+            "run_id": run["run_id"],
+            SPLIT: run["config"]["dataset"],
+            REPLICATE: run["config"]["seed"],
+            **{f: str(run["labels"].get(f, "n/a")) for f in [*factors, *streams]},
+        }
+        row.update(
+            {key: record.get(key) for key in RECORD_FIELDS},
+            n_test=n_test_images(record),
+            n_val=n_val_images(run["config"]),
+        )
         rows.append(row)
-    df = pd.DataFrame(rows, columns=["run_id", SPLIT, REPLICATE, *factors, *streams,
-                                     *RECORD_FIELDS, "n_test", "n_val"])
+    df = pd.DataFrame(
+        rows,
+        columns=["run_id", SPLIT, REPLICATE, *factors, *streams, *RECORD_FIELDS, "n_test", "n_val"],
+    )
     df[NUMERIC] = df[NUMERIC].apply(pd.to_numeric, errors="coerce")
     df["s_per_epoch"] = df["train_time_s"] / df["epochs_run"]
     configs = {run["run_id"]: run["config"] for run in runs}
     tuning = folder / TUNING_FILE
-    return ReportData(grid, df, factors, records, configs, Path(results_dir), Path(data_dir),
-                      tuple(runs), json.loads(tuning.read_text()) if tuning.is_file() else None,
-                      needs)
+    return ReportData(
+        grid,
+        df,
+        factors,
+        records,
+        configs,
+        Path(results_dir),
+        Path(data_dir),
+        tuple(runs),
+        json.loads(tuning.read_text()) if tuning.is_file() else None,
+        needs,
+    )
 
 
 def grids_with_results(data, grids):

@@ -8,6 +8,7 @@ screen has no table, the headline table of its *Summary* (the best configuration
 validation) with the sentence that introduces it, again verbatim. Nothing is recomputed: the
 index is cut from the reports' own text, so the same reports give the same bytes.
 """
+
 from pathlib import Path
 
 TITLE = "# scratchbench report: grid `"  # the first line of every report (sections.verdicts)
@@ -37,14 +38,16 @@ def headline_table(lines):
     caption), or [] where the report has none."""
     if SUMMARY not in lines:
         return []
-    section = lines[lines.index(SUMMARY) + 1:]
-    section = section[:next((i for i, line in enumerate(section) if line.startswith("## ")),
-                            len(section))]
+    section = lines[lines.index(SUMMARY) + 1 :]
+    section = section[
+        : next((i for i, line in enumerate(section) if line.startswith("## ")), len(section))
+    ]
     start = next((i for i, line in enumerate(section) if line.startswith("|")), None)
     if start is None:
         return []
-    end = next((i for i in range(start, len(section)) if not section[i].startswith("|")),
-               len(section))
+    end = next(
+        (i for i in range(start, len(section)) if not section[i].startswith("|")), len(section)
+    )
     caption = [line for line in section[:start] if line.strip()][-1:]
     return [*caption, *[""] * len(caption), *section[start:end]]
 
@@ -64,8 +67,13 @@ def write_index(reports_dir):
     """Write reports_dir/index.md from the reports there (sorted by file name) and return its
     path; an empty folder gives the header alone."""
     reports_dir = Path(reports_dir)
-    entries = [e for path in sorted(reports_dir.glob("*.md")) if path.name != INDEX
-               for e in [entry(path)] if e is not None]
+    entries = [
+        e
+        for path in sorted(reports_dir.glob("*.md"))
+        if path.name != INDEX
+        for e in [entry(path)]
+        if e is not None
+    ]
     path = reports_dir / INDEX
     path.write_text("\n\n---\n\n".join([HEADER.rstrip(), *entries]) + "\n")
     return path

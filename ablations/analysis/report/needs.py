@@ -17,6 +17,7 @@ anchor              {"title", "workload", "budget_s"}: an external time-to-targe
 wall_time           {"name", "grids", "minutes", "why"}: the header line measuring a whole study
                     (the tuning and final runs of `grids`) against its wall-time budget
 """
+
 from dataclasses import dataclass, field, fields
 
 
@@ -36,8 +37,10 @@ class ReportNeeds:
 
 
 SHAPES = {f.name: f.type for f in fields(ReportNeeds)}  # a tuple is declared as a JSON list
-PARTS = {"anchor": {"title", "workload", "budget_s"},
-         "wall_time": {"name", "grids", "minutes", "why"}}
+PARTS = {
+    "anchor": {"title", "workload", "budget_s"},
+    "wall_time": {"name", "grids", "minutes", "why"},
+}
 
 
 def report_needs(grid, declared):
@@ -46,14 +49,20 @@ def report_needs(grid, declared):
     declared = dict(declared or {})
     for key, value in declared.items():
         if key not in SHAPES:
-            raise NeedsError(f"report of grid {grid!r}: unknown key {key!r}; valid keys: "
-                             f"{', '.join(SHAPES)}")
+            raise NeedsError(
+                f"report of grid {grid!r}: unknown key {key!r}; valid keys: {', '.join(SHAPES)}"
+            )
         shape = SHAPES[key]
         if not isinstance(value, (list, tuple) if shape is tuple else shape):
-            raise NeedsError(f"report of grid {grid!r}: {key} must be a "
-                             f"{'list' if shape is tuple else shape.__name__}, got {value!r}")
+            raise NeedsError(
+                f"report of grid {grid!r}: {key} must be a "
+                f"{'list' if shape is tuple else shape.__name__}, got {value!r}"
+            )
         if key in PARTS and set(value) != PARTS[key]:
-            raise NeedsError(f"report of grid {grid!r}: {key} needs exactly the keys "
-                             f"{', '.join(sorted(PARTS[key]))}, got {', '.join(sorted(value))}")
-    return ReportNeeds(**{key: tuple(value) if SHAPES[key] is tuple else value
-                          for key, value in declared.items()})
+            raise NeedsError(
+                f"report of grid {grid!r}: {key} needs exactly the keys "
+                f"{', '.join(sorted(PARTS[key]))}, got {', '.join(sorted(value))}"
+            )
+    return ReportNeeds(
+        **{key: tuple(value) if SHAPES[key] is tuple else value for key, value in declared.items()}
+    )

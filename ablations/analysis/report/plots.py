@@ -1,5 +1,6 @@
 """Figures of the report. Each function takes numbers already computed by a section and returns
 a matplotlib Figure; none computes statistics and none saves (render.py writes every file)."""
+
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
@@ -29,8 +30,15 @@ def heatmap(ax, values, rows, columns, fmt, vmin=None, vmax=None, cmap="viridis"
         if np.isfinite(v):
             red, green, blue, _ = image.cmap(image.norm(v))
             dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
-            ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=6,
-                    color="white" if dark else "black")
+            ax.text(
+                j,
+                i,
+                format(v, fmt),
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if dark else "black",
+            )
     return image
 
 
@@ -41,8 +49,9 @@ def panel_grid(rows, width, height, layout=None):
     columns = max(map(len, rows))
     fig = Figure(figsize=(width * columns, height * len(rows)), layout=layout)
     grid = fig.add_gridspec(len(rows), columns)
-    return fig, [[fig.add_subplot(grid[i, j]) for j in range(len(row))]
-                 for i, row in enumerate(rows)]
+    return fig, [
+        [fig.add_subplot(grid[i, j]) for j in range(len(row))] for i, row in enumerate(rows)
+    ]
 
 
 def interaction_figure(title, rows):
@@ -54,18 +63,26 @@ def interaction_figure(title, rows):
     finite = np.concatenate([v[np.isfinite(v)] for v in values])
     vmin, vmax = (np.percentile(finite, 10), finite.max()) if finite.size else (0.0, 1.0)
     fig, axes = panel_grid(rows, 3.2, 3.1)
-    drawn = list(zip([ax for line in axes for ax in line],
-                     [panel for row in rows for panel in row], values))
+    drawn = list(
+        zip([ax for line in axes for ax in line], [panel for row in rows for panel in row], values)
+    )
     for ax, (name, frame), v in drawn:
         image = heatmap(ax, v, list(frame.index), list(frame.columns), ".1f", vmin, vmax)
         ax.set_ylabel(frame.index.name or "", fontsize=8)
         ax.set_xlabel(frame.columns.name or "", fontsize=8)
         ax.set_title(name, fontsize=9)
     width, height = fig.get_size_inches()  # margins in inches (constrained layout costs more)
-    fig.subplots_adjust(left=1.1 / width, right=1 - 0.9 / width, bottom=1.0 / height,
-                        top=1 - 0.55 / height, wspace=0.55, hspace=0.6)
-    fig.colorbar(image, ax=[ax for ax, _, _ in drawn], fraction=0.03, label="test acc %",
-                 extend="min")
+    fig.subplots_adjust(
+        left=1.1 / width,
+        right=1 - 0.9 / width,
+        bottom=1.0 / height,
+        top=1 - 0.55 / height,
+        wspace=0.55,
+        hspace=0.6,
+    )
+    fig.colorbar(
+        image, ax=[ax for ax, _, _ in drawn], fraction=0.03, label="test acc %", extend="min"
+    )
     fig.suptitle(title)
     return fig
 
@@ -89,8 +106,14 @@ def band_figure(title, rows, xlabel, ylabel, ylim=None):
                 ax.set_ylim(*ylim)
     fig.suptitle(title)
     width, height = fig.get_size_inches()  # margins in inches, whatever the number of panels
-    fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.5 / height,
-                        top=1 - 0.7 / height, wspace=0.25, hspace=0.5)
+    fig.subplots_adjust(
+        left=0.7 / width,
+        right=1 - 0.15 / width,
+        bottom=0.5 / height,
+        top=1 - 0.7 / height,
+        wspace=0.25,
+        hspace=0.5,
+    )
     return fig
 
 
@@ -104,22 +127,49 @@ def cost_figure(title, points, colour_by, marker_by, front):
     cmap = colormaps["tab10"]
     for i, colour in enumerate(colours):
         for j, marker in enumerate(markers):
-            part = points[((points[colour_by] == colour) if colour_by else True)
-                          & ((points[marker_by] == marker) if marker_by else True)]
-            ax.scatter(part["train_time_s"], part["acc"], s=18, alpha=0.75,
-                       color=cmap(i % 10), marker=MARKERS[j % len(MARKERS)])
+            part = points[
+                ((points[colour_by] == colour) if colour_by else True)
+                & ((points[marker_by] == marker) if marker_by else True)
+            ]
+            ax.scatter(
+                part["train_time_s"],
+                part["acc"],
+                s=18,
+                alpha=0.75,
+                color=cmap(i % 10),
+                marker=MARKERS[j % len(MARKERS)],
+            )
     ax.plot(front["train_time_s"], front["acc"], "k-", lw=1)
-    legends = [(colour_by, [Line2D([], [], ls="", marker="o", color=cmap(i % 10),
-                                   label=str(c)) for i, c in enumerate(colours)]),
-               (marker_by, [Line2D([], [], ls="", marker=MARKERS[j % len(MARKERS)],
-                                   color="grey", label=str(m)) for j, m in enumerate(markers)])]
+    legends = [
+        (
+            colour_by,
+            [
+                Line2D([], [], ls="", marker="o", color=cmap(i % 10), label=str(c))
+                for i, c in enumerate(colours)
+            ],
+        ),
+        (
+            marker_by,
+            [
+                Line2D([], [], ls="", marker=MARKERS[j % len(MARKERS)], color="grey", label=str(m))
+                for j, m in enumerate(markers)
+            ],
+        ),
+    ]
     legends.append(("", [Line2D([], [], color="k", lw=1, label="Pareto front")]))
     top = 1.0
     for name, handles in legends:
         if name is None:
             continue
-        legend = ax.legend(handles=handles, title=name or None, fontsize=7, title_fontsize=7,
-                           loc="upper left", bbox_to_anchor=(1.01, top), borderaxespad=0)
+        legend = ax.legend(
+            handles=handles,
+            title=name or None,
+            fontsize=7,
+            title_fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(1.01, top),
+            borderaxespad=0,
+        )
         ax.add_artist(legend)
         top -= 0.06 * (len(handles) + 1.5)
     ax.set_xlabel("train time per run (s)")
@@ -135,8 +185,7 @@ def confusion_figure(title, matrix, class_names):
     """Counts heatmap of a confusion matrix (rows true, columns predicted), log colour scale
     so that the off-diagonal errors stay visible next to the diagonal."""
     fig, ax = subplots(figsize=(6, 5))
-    heatmap(ax, np.log10(1 + matrix.astype(float)), class_names, class_names, ".0f",
-            cmap="Blues")
+    heatmap(ax, np.log10(1 + matrix.astype(float)), class_names, class_names, ".0f", cmap="Blues")
     for text, count in zip(ax.texts, matrix.ravel()):
         text.set_text(str(int(count)))
     ax.set_xlabel("predicted")
@@ -156,10 +205,9 @@ def image_grid(title, images, captions, shape):
     fig, ax = subplots(figsize=(10, 3.6))
     for k, (image, caption) in enumerate(zip(images, captions)):
         top, left = (k // columns) * cell_y + gap_y, (k % columns) * cell_x + gap_x // 2
-        mosaic[top:top + height, left:left + width] = np.asarray(image, float).reshape(shape)
+        mosaic[top : top + height, left : left + width] = np.asarray(image, float).reshape(shape)
         ax.text(left + width / 2, top - 1, caption, ha="center", va="bottom", fontsize=7)
-    ax.imshow(mosaic, cmap=colormaps["gray_r"].with_extremes(bad="white"),
-              interpolation="nearest")
+    ax.imshow(mosaic, cmap=colormaps["gray_r"].with_extremes(bad="white"), interpolation="nearest")
     ax.axis("off")
     fig.suptitle(title)
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.86)
@@ -169,8 +217,9 @@ def image_grid(title, images, captions, shape):
 def sensitivity_figure(title, panels, xlabel, ylabel):
     """Lines with markers on a log x axis, one axis per panel. panels: [(panel title,
     [(label, x, y)])]; nan y (every trial diverged) leaves a gap."""
-    fig, axes = subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False,
-                         sharey=True)
+    fig, axes = subplots(
+        1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False, sharey=True
+    )
     for ax, (name, lines) in zip(axes[0], panels):
         ticks = sorted({float(v) for _, x, _ in lines for v in x})
         for j, (label, x, y) in enumerate(lines):
@@ -185,8 +234,7 @@ def sensitivity_figure(title, panels, xlabel, ylabel):
     axes[0][0].set_ylabel(ylabel)
     fig.suptitle(title)
     width = 3.6 * len(panels)
-    fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.16, top=0.84,
-                        wspace=0.1)
+    fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.16, top=0.84, wspace=0.1)
     return fig
 
 
@@ -208,8 +256,7 @@ def spread_figure(title, panels, ylabel):
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel(ylabel)
     fig.suptitle(title)
-    fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.14, top=0.84,
-                        wspace=0.1)
+    fig.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.14, top=0.84, wspace=0.1)
     return fig
 
 
@@ -229,11 +276,15 @@ def forest_figure(title, rows, xlabel):
             segments += [(cell_low, y + dy), (cell_high, y + dy), (np.nan, np.nan)]
             dots.append((cell_mean, y + dy))
         if np.isfinite(across_low):
-            ax.plot([across_low, across_high], [y - 0.38] * 2, color="tab:blue", lw=2.5,
-                    solid_capstyle="butt")
+            ax.plot(
+                [across_low, across_high],
+                [y - 0.38] * 2,
+                color="tab:blue",
+                lw=2.5,
+                solid_capstyle="butt",
+            )
         ax.plot([low, high], [y] * 2, color="k", lw=1.5)
-        ax.annotate(verdict, (1.01, y), xycoords=("axes fraction", "data"), fontsize=7,
-                    va="center")
+        ax.annotate(verdict, (1.01, y), xycoords=("axes fraction", "data"), fontsize=7, va="center")
     if segments:
         ax.plot(*np.asarray(segments, float).T, color="0.75", lw=0.8)
         ax.plot(*np.asarray(dots, float).T, "o", color="0.55", ms=2.5)

@@ -24,7 +24,8 @@ INCLUSION_TEXT = (
     "al. 2019): each can imitate the one before it, so with its lr tuned it should do no worse. "
     "Per cell, the difference of mean test accuracy (upper - lower, points) over the final "
     "seeds; flagged as violated when it is below -2 x the larger of its seed SE and the "
-    "test-set binomial SE.")
+    "test-set binomial SE."
+)
 
 
 def cells_first(data, frame):
@@ -52,17 +53,29 @@ def sensitivity_figures(data, trials):
         panels = []
         for regime in regimes:
             in_regime = part if regime is None else part[part[REGIME] == regime]
-            for optimizer in [o for o in data.levels("optimizer")
-                              if o in set(in_regime["optimizer"])]:
+            for optimizer in [
+                o for o in data.levels("optimizer") if o in set(in_regime["optimizer"])
+            ]:
                 rows = in_regime[in_regime["optimizer"] == optimizer]
-                by = (rows.groupby("activation", sort=False) if "activation" in rows
-                      else [("", rows)])
+                by = (
+                    rows.groupby("activation", sort=False) if "activation" in rows else [("", rows)]
+                )
                 name = optimizer if len(regimes) == 1 else f"{optimizer} ({regime})"
-                panels.append((name, [(activation, line["lr"], POINTS * line["final_val_acc"])
-                                      for activation, line in by]))
+                panels.append(
+                    (
+                        name,
+                        [
+                            (activation, line["lr"], POINTS * line["final_val_acc"])
+                            for activation, line in by
+                        ],
+                    )
+                )
         figures[f"lr_sensitivity_{dataset}.png"] = plots.sensitivity_figure(
-            f"{dataset}: final validation accuracy of each lr candidate (tuning runs)", panels,
-            "lr", "val acc %")
+            f"{dataset}: final validation accuracy of each lr candidate (tuning runs)",
+            panels,
+            "lr",
+            "val acc %",
+        )
     return figures
 
 
@@ -71,13 +84,21 @@ def selection_table(tuning):
     rows = []
     for cell in tuning["cells"]:
         trials = cell["rungs"][0]["trials"]
-        rows.append({**cell["cell"], "candidates": len(trials),
-                     "diverged trials": sum(t["diverged"] or 0 for r in cell["rungs"]
-                                            for t in r["trials"]),
-                     "selected": "pending" if cell["selected"] is None
-                     else describe(cell["selected"]) or "(nothing to tune)",
-                     "val acc %": POINTS * cell["selected_val"]
-                     if cell["selected_val"] is not None else np.nan})
+        rows.append(
+            {
+                **cell["cell"],
+                "candidates": len(trials),
+                "diverged trials": sum(
+                    t["diverged"] or 0 for r in cell["rungs"] for t in r["trials"]
+                ),
+                "selected": "pending"
+                if cell["selected"] is None
+                else describe(cell["selected"]) or "(nothing to tune)",
+                "val acc %": POINTS * cell["selected_val"]
+                if cell["selected_val"] is not None
+                else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -89,33 +110,62 @@ def tuning(data):
         trials = trials.assign(**{SPLIT: data.datasets[0]})
     rules = "; ".join(f"`{k}`: {v}" for k, v in data.tuning["rules"].items())
     seeds = sorted({seed for cell in data.tuning["cells"] for seed in cell["seeds"]})
-    lines = ["## Tuning", "",
-             f"{len(data.tuning['tuning_run_ids'])} tuning runs (seeds "
-             f"{', '.join(map(str, seeds))}) chose each cell's nuisance settings on the validation split only ({rules}); "
-             "the winner was then trained on the final seeds. Axes not listed in a cell share "
-             "its selection.", ""]
+    lines = [
+        "## Tuning",
+        "",
+        f"{len(data.tuning['tuning_run_ids'])} tuning runs (seeds "
+        f"{', '.join(map(str, seeds))}) chose each cell's nuisance settings on the validation split only ({rules}); "
+        "the winner was then trained on the final seeds. Axes not listed in a cell share "
+        "its selection.",
+        "",
+    ]
     figures = sensitivity_figures(data, trials)
     if figures:
-        lines += ["### Learning-rate sensitivity", "",
-                  "Final validation accuracy of every lr candidate (mean over the tuning seeds; "
-                  "a gap where every trial diverged), a panel per optimizer, a line per "
-                  "activation.", ""]
+        lines += [
+            "### Learning-rate sensitivity",
+            "",
+            "Final validation accuracy of every lr candidate (mean over the tuning seeds; "
+            "a gap where every trial diverged), a panel per optimizer, a line per "
+            "activation.",
+            "",
+        ]
         lines += [line for name in figures for line in (figure_link(data, name), "")]
     flags = diagnostics.boundary_flags(data.tuning)
     edge = flags[flags["at_edge"]] if len(flags) else flags
-    lines += ["### Selections at the edge of their search range", "",
-              f"{len(edge)} of {len(flags)} tuned settings selected the smallest or largest "
-              "candidate" + (": the best value may lie outside the range searched." if len(edge)
-                             else ": every selection lies inside its search range."), ""]
+    lines += [
+        "### Selections at the edge of their search range",
+        "",
+        f"{len(edge)} of {len(flags)} tuned settings selected the smallest or largest "
+        "candidate"
+        + (
+            ": the best value may lie outside the range searched."
+            if len(edge)
+            else ": every selection lies inside its search range."
+        ),
+        "",
+    ]
     if len(edge):
         lines += [md_table(cells_first(data, edge.drop(columns=["at_edge"])), ".4g"), ""]
     if "optimizer" in trials.columns and len(trials):
         share = diagnostics.diverged_share(trials).assign(share=lambda d: POINTS * d["share"])
-        lines += ["### Diverged tuning trials", "", md_table(share.rename(columns={
-            "n_trials": "trials", "n_diverged": "diverged", "share": "share %"}), ".1f"), ""]
+        lines += [
+            "### Diverged tuning trials",
+            "",
+            md_table(
+                share.rename(
+                    columns={"n_trials": "trials", "n_diverged": "diverged", "share": "share %"}
+                ),
+                ".1f",
+            ),
+            "",
+        ]
     lines += inclusion_lines(data)
-    lines += ["### What each cell selected", "",
-              md_table(cells_first(data, selection_table(data.tuning))), ""]
+    lines += [
+        "### What each cell selected",
+        "",
+        md_table(cells_first(data, selection_table(data.tuning))),
+        "",
+    ]
     return Section("\n".join(lines), figures)
 
 
@@ -127,13 +177,29 @@ def inclusion_lines(data):
     if not len(check):
         return []
     violated = check[check["violated"]]
-    lines = ["### Inclusion check", "", INCLUSION_TEXT, "",
-             f"**{len(violated)} of {len(check)} pairs violate it**" if len(violated) else
-             f"None of the {len(check)} pairs violates it.", ""]
+    lines = [
+        "### Inclusion check",
+        "",
+        INCLUSION_TEXT,
+        "",
+        f"**{len(violated)} of {len(check)} pairs violate it**"
+        if len(violated)
+        else f"None of the {len(check)} pairs violates it.",
+        "",
+    ]
     if len(violated):
-        lines += [md_table(violated.drop(columns=["violated"]).rename(columns={
-            "diff_pts": "Δ (upper - lower)", "se_seeds_pts": "seed SE",
-            "se_test_pts": "test-set SE"})), ""]
+        lines += [
+            md_table(
+                violated.drop(columns=["violated"]).rename(
+                    columns={
+                        "diff_pts": "Δ (upper - lower)",
+                        "se_seeds_pts": "seed SE",
+                        "se_test_pts": "test-set SE",
+                    }
+                )
+            ),
+            "",
+        ]
     return lines
 
 
@@ -145,26 +211,50 @@ def gap_rows(other):
 
 
 def generalization_gap(data):
-    if not data.needs.generalization_gap or data.ok.empty or all(
-            data.records[r].get("train_acc") is None for r in data.ok["run_id"]):
+    if (
+        not data.needs.generalization_gap
+        or data.ok.empty
+        or all(data.records[r].get("train_acc") is None for r in data.ok["run_id"])
+    ):
         return Section("")
-    table = pd.concat([gap_rows(other)
-                       for other in grids_with_results(data, data.needs.generalization_gap)
-                       if not other.ok.empty],  # a grid still tuning has no final run yet
-                      ignore_index=True)
+    table = pd.concat(
+        [
+            gap_rows(other)
+            for other in grids_with_results(data, data.needs.generalization_gap)
+            if not other.ok.empty
+        ],  # a grid still tuning has no final run yet
+        ignore_index=True,
+    )
     columns = ["grid", *[c for c in (REGIME, SPLIT) if c in table.columns]]
-    table = table.assign(train=POINTS * table["train_acc"], val=POINTS * table["val_acc"],
-                         last=POINTS * table["lowest_val_loss_at_last_epoch"])
+    table = table.assign(
+        train=POINTS * table["train_acc"],
+        val=POINTS * table["val_acc"],
+        last=POINTS * table["lowest_val_loss_at_last_epoch"],
+    )
     table = table[[*columns, "n", "train", "val", "gap_pts", "gap_std_pts", "last"]].rename(
-        columns={"n": "runs", "train": "train acc %", "val": "val acc %", "gap_pts": "gap",
-                 "gap_std_pts": "gap sd", "last": "val loss lowest at last epoch %"})
-    return Section("\n".join([
-        "## Generalization gap", "",
-        "Was there anything to regularize? The unregularized baseline's accuracy on (a sample of "
-        "up to 10,000) training images and its final validation accuracy, in points, mean over "
-        "its runs, per grid, regime and dataset, with the share of those runs whose validation "
-        "loss was lowest at their last epoch (training stopped before overfitting set in).", "",
-        md_table(table.fillna({c: "" for c in columns}))]))
+        columns={
+            "n": "runs",
+            "train": "train acc %",
+            "val": "val acc %",
+            "gap_pts": "gap",
+            "gap_std_pts": "gap sd",
+            "last": "val loss lowest at last epoch %",
+        }
+    )
+    return Section(
+        "\n".join(
+            [
+                "## Generalization gap",
+                "",
+                "Was there anything to regularize? The unregularized baseline's accuracy on (a sample of "
+                "up to 10,000) training images and its final validation accuracy, in points, mean over "
+                "its runs, per grid, regime and dataset, with the share of those runs whose validation "
+                "loss was lowest at their last epoch (training stopped before overfitting set in).",
+                "",
+                md_table(table.fillna({c: "" for c in columns})),
+            ]
+        )
+    )
 
 
 def stream_data(data):
@@ -186,31 +276,65 @@ def seed_variance(data):
     rows, panels = [], []
     for dataset, part in spread.groupby(SPLIT, sort=False):
         runs = data.ok_on(dataset)
-        estimates = [std_ci(POINTS * values, bootstrap_weights(
-            [()] * len(values), data.rng("spread", dataset, source)))
-            for source, values in zip(part["source"], part["values"])]
+        estimates = [
+            std_ci(
+                POINTS * values,
+                bootstrap_weights([()] * len(values), data.rng("spread", dataset, source)),
+            )
+            for source, values in zip(part["source"], part["values"])
+        ]
         sd, low, high, _ = (list(column) for column in zip(*estimates))
         se = POINTS * binomial_se(runs["test_acc"].mean(), runs["n_test"].max())
         panels.append((dataset, list(part["source"]), sd, low, high, se, "test-set binomial SE"))
         for (_, r), s, lo, hi in zip(part.iterrows(), sd, low, high):
-            rows.append([dataset, r["source"], int(r["n"]), s, interval(lo, hi, ".3f"), se,
-                         number(s / se, ".2f")])
+            rows.append(
+                [
+                    dataset,
+                    r["source"],
+                    int(r["n"]),
+                    s,
+                    interval(lo, hi, ".3f"),
+                    se,
+                    number(s / se, ".2f"),
+                ]
+            )
     name = "seed_variance.png"
-    figure = plots.spread_figure("sd of test accuracy by seed source (95% CI)",
-                                 panels, "sd of test acc (points)")
-    return Section("\n".join([
-        "## Seed variance by source", "",
-        *([] if report is data else [f"From the `{data.grid}` grid ({len(data.ok)} runs of one "
-                                     f"cell per dataset, reports/{data.grid}.md). "]),
-        "Each source of randomness varied alone (the other streams at 0; the run with every "
-        "stream at 0 included), and every stream together (`all`): the standard deviation of "
-        "test accuracy over the runs, in points, with a 95% BCa bootstrap CI (runs resampled), "
-        "beside the binomial SE of an accuracy measured on the fixed test set, "
-        "sqrt(p (1 - p) / n_test) at the dataset's mean accuracy. A source whose sd is near "
-        "that SE moves the result no more than the test sample does.", "",
-        md_table(pd.DataFrame(rows, columns=[SPLIT, "source", "runs", "sd", "95% CI",
-                                             "test-set SE", "sd / SE"]), ".3f"), "",
-        figure_link(report, name)]), {name: figure})
+    figure = plots.spread_figure(
+        "sd of test accuracy by seed source (95% CI)", panels, "sd of test acc (points)"
+    )
+    return Section(
+        "\n".join(
+            [
+                "## Seed variance by source",
+                "",
+                *(
+                    []
+                    if report is data
+                    else [
+                        f"From the `{data.grid}` grid ({len(data.ok)} runs of one "
+                        f"cell per dataset, reports/{data.grid}.md). "
+                    ]
+                ),
+                "Each source of randomness varied alone (the other streams at 0; the run with every "
+                "stream at 0 included), and every stream together (`all`): the standard deviation of "
+                "test accuracy over the runs, in points, with a 95% BCa bootstrap CI (runs resampled), "
+                "beside the binomial SE of an accuracy measured on the fixed test set, "
+                "sqrt(p (1 - p) / n_test) at the dataset's mean accuracy. A source whose sd is near "
+                "that SE moves the result no more than the test sample does.",
+                "",
+                md_table(
+                    pd.DataFrame(
+                        rows,
+                        columns=[SPLIT, "source", "runs", "sd", "95% CI", "test-set SE", "sd / SE"],
+                    ),
+                    ".3f",
+                ),
+                "",
+                figure_link(report, name),
+            ]
+        ),
+        {name: figure},
+    )
 
 
 def lr_sharing_data(data):
@@ -232,7 +356,8 @@ def shared_lr_check(data):
         else:
             frame = diagnostics.runs_frame(list(other.runs), other.records)
             data.memo["shared_lr_check"] = diagnostics.lr_by_regularizer(frame).assign(
-                n_val=lambda d: d[SPLIT].map(other.df.groupby(SPLIT)["n_val"].max()))
+                n_val=lambda d: d[SPLIT].map(other.df.groupby(SPLIT)["n_val"].max())
+            )
     return data.memo["shared_lr_check"]
 
 
@@ -240,17 +365,24 @@ def shared_lr_sentence(check):
     """What `check` (shared_lr_check) found, in one sentence."""
     changed = check[check["changed"]]
     n, k = len(check), len(changed)
-    head = (f"On this subset, {k} of {n} selections change when the lr is tuned for each "
-            f"regularizer instead of shared from the unregularized runs")
+    head = (
+        f"On this subset, {k} of {n} selections change when the lr is tuned for each "
+        f"regularizer instead of shared from the unregularized runs"
+    )
     if not k:
-        return head + (": each regularizer's best lr is the shared one, so sharing it cost "
-                       "nothing here.")
+        return head + (
+            ": each regularizer's best lr is the shared one, so sharing it cost nothing here."
+        )
     se = POINTS * np.sqrt(changed["at_own"] * (1 - changed["at_own"]) / changed["n_val"])
-    where = ", ".join(f"{r[SPLIT]} {r['optimizer']} {r['regularization']} "
-                      f"{r['cost_pts']:+.2f}" for _, r in changed.iterrows())
-    return (head + f"; where it changes, the shared lr costs {changed['cost_pts'].mean():.2f} "
-            f"points of validation accuracy on average (own best minus shared: {where}), "
-            f"against a single run's validation-set SE of {se.min():.2f}-{se.max():.2f} points.")
+    where = ", ".join(
+        f"{r[SPLIT]} {r['optimizer']} {r['regularization']} {r['cost_pts']:+.2f}"
+        for _, r in changed.iterrows()
+    )
+    return (
+        head + f"; where it changes, the shared lr costs {changed['cost_pts'].mean():.2f} "
+        f"points of validation accuracy on average (own best minus shared: {where}), "
+        f"against a single run's validation-set SE of {se.min():.2f}-{se.max():.2f} points."
+    )
 
 
 def lr_sharing(data):
@@ -261,23 +393,46 @@ def lr_sharing(data):
         return Section("")
     other = lr_sharing_data(data)
     seeds = sorted({int(c["seed"]) for c in other.configs.values()})
-    table = check.assign(at_shared=POINTS * check["at_shared"], at_own=POINTS * check["at_own"],
-                         changed=check["changed"].map({True: "yes", False: "no"}))
-    table = table.drop(columns=["n_val"]).rename(columns={
-        "shared": "shared lr", "own": "own best lr", "at_shared": "val acc % at shared",
-        "at_own": "val acc % at own", "cost_pts": "cost (points)"})
-    return Section("\n".join([
-        "## Does the shared lr cost the regularizers?", "",
-        *([] if other is data else [f"From the `{other.grid}` grid ({len(other.ok)} finished "
-                                    f"runs, reports/{other.grid}.md). "]),
-        "The tuned regime tunes the lr per dataset, optimizer and activation without a "
-        "regularizer and gives every regularizer that lr. Here each regularizer was trained at "
-        f"every lr candidate (seed {', '.join(map(str, seeds))}, the tuning seed, at the tuned "
-        "regime's budget): its own best lr by final validation accuracy, as the tuner selects "
-        "(a diverged run scores 0, ties go to the smaller lr), against the shared one. The cost "
-        "is the validation accuracy at its own best lr minus that at the shared lr, in points.",
-        "", f"**{shared_lr_sentence(check)}**", "",
-        md_table(cells_first(data, table), ".4g")]))
+    table = check.assign(
+        at_shared=POINTS * check["at_shared"],
+        at_own=POINTS * check["at_own"],
+        changed=check["changed"].map({True: "yes", False: "no"}),
+    )
+    table = table.drop(columns=["n_val"]).rename(
+        columns={
+            "shared": "shared lr",
+            "own": "own best lr",
+            "at_shared": "val acc % at shared",
+            "at_own": "val acc % at own",
+            "cost_pts": "cost (points)",
+        }
+    )
+    return Section(
+        "\n".join(
+            [
+                "## Does the shared lr cost the regularizers?",
+                "",
+                *(
+                    []
+                    if other is data
+                    else [
+                        f"From the `{other.grid}` grid ({len(other.ok)} finished "
+                        f"runs, reports/{other.grid}.md). "
+                    ]
+                ),
+                "The tuned regime tunes the lr per dataset, optimizer and activation without a "
+                "regularizer and gives every regularizer that lr. Here each regularizer was trained at "
+                f"every lr candidate (seed {', '.join(map(str, seeds))}, the tuning seed, at the tuned "
+                "regime's budget): its own best lr by final validation accuracy, as the tuner selects "
+                "(a diverged run scores 0, ties go to the smaller lr), against the shared one. The cost "
+                "is the validation accuracy at its own best lr minus that at the shared lr, in points.",
+                "",
+                f"**{shared_lr_sentence(check)}**",
+                "",
+                md_table(cells_first(data, table), ".4g"),
+            ]
+        )
+    )
 
 
 def anchor(data):
@@ -288,30 +443,52 @@ def anchor(data):
         return Section("")
     scores = diagnostics.time_to_target(data.df, budget_s=spec["budget_s"])
     lrs = data.df.groupby("optimizer", sort=False)["run_id"].agg(
-        lambda ids: ", ".join(sorted({f"{data.configs[r]['lr']:g}" for r in ids})))
-    scores = scores.assign(lr=scores["optimizer"].map(lrs)).set_index("optimizer").reindex(
-        lrs.index).reset_index()
+        lambda ids: ", ".join(sorted({f"{data.configs[r]['lr']:g}" for r in ids}))
+    )
+    scores = (
+        scores.assign(lr=scores["optimizer"].map(lrs))
+        .set_index("optimizer")
+        .reindex(lrs.index)
+        .reset_index()
+    )
     config = data.configs[data.df["run_id"].iloc[0]]
-    targets = sorted({r.get("target_val_acc") for r in data.records.values()
-                      if r.get("target_val_acc") is not None})
+    targets = sorted(
+        {
+            r.get("target_val_acc")
+            for r in data.records.values()
+            if r.get("target_val_acc") is not None
+        }
+    )
     scores["within_budget"] = scores["within_budget"].map({True: "yes", False: "no"})
-    table = scores[["optimizer", "lr", "n", "misses", "median_s", "median_epochs",
-                    "within_budget"]].rename(columns={
-                        "n": "seeds", "median_s": "median s to target",
-                        "median_epochs": "median epochs to target",
-                        "within_budget": f"within {spec['budget_s']:.0f} s"})
+    table = scores[
+        ["optimizer", "lr", "n", "misses", "median_s", "median_epochs", "within_budget"]
+    ].rename(
+        columns={
+            "n": "seeds",
+            "median_s": "median s to target",
+            "median_epochs": "median epochs to target",
+            "within_budget": f"within {spec['budget_s']:.0f} s",
+        }
+    )
     hidden = "-".join(map(str, config.get("hidden", [])))
-    return Section("\n".join([
-        f"## {spec['title']}", "",
-        f"{spec['workload']} as run here: {config['dataset']}, hidden {hidden}, "
-        f"{config.get('activation')}, batch {config.get('batch_size')}, "
-        f"{config.get('epochs')} epochs, {config.get('schedule')} lr, each optimizer at its "
-        f"tuned lr. Seconds and epochs until the validation accuracy first reaches "
-        f"{', '.join(f'{t:g}' for t in targets) or 'the target'}, training time only (the "
-        "clock pauses during evaluation); a run that misses (or diverges) counts as infinity, "
-        f"and the median is over the seeds, beside AlgoPerf's "
-        f"{spec['budget_s']:.0f} s budget (their hardware, not this machine).", "",
-        md_table(table)]))
+    return Section(
+        "\n".join(
+            [
+                f"## {spec['title']}",
+                "",
+                f"{spec['workload']} as run here: {config['dataset']}, hidden {hidden}, "
+                f"{config.get('activation')}, batch {config.get('batch_size')}, "
+                f"{config.get('epochs')} epochs, {config.get('schedule')} lr, each optimizer at its "
+                f"tuned lr. Seconds and epochs until the validation accuracy first reaches "
+                f"{', '.join(f'{t:g}' for t in targets) or 'the target'}, training time only (the "
+                "clock pauses during evaluation); a run that misses (or diverges) counts as infinity, "
+                f"and the median is over the seeds, beside AlgoPerf's "
+                f"{spec['budget_s']:.0f} s budget (their hardware, not this machine).",
+                "",
+                md_table(table),
+            ]
+        )
+    )
 
 
 def study_runs(data, grid):
@@ -322,8 +499,10 @@ def study_runs(data, grid):
         return {}, set()
     tuning = set(other.tuning["tuning_run_ids"]) if other.tuning else set()
     wanted = {run["run_id"] for run in other.runs} | tuning
-    return ({r: other.records[r] for r in wanted if r in other.records},
-            tuning & set(other.records))
+    return (
+        {r: other.records[r] for r in wanted if r in other.records},
+        tuning & set(other.records),
+    )
 
 
 def study_time(data):
@@ -348,10 +527,12 @@ def study_time(data):
     spans = diagnostics.sittings(starts, finishes)
     total = spans["minutes"].sum()
     budget = spec["minutes"]
-    return [f"- **{spec['name']} wall time:** {total:.1f} min against the {budget} min budget "
-            f"({spec['why']}; {'within' if total <= budget else 'over'} it): "
-            f"tuning and "
-            f"final runs of {', '.join(grids)}, {n_runs} runs of which {n_tuning} tuning runs, "
-            f"in {len(spans)} sitting{'s' * (len(spans) != 1)} (first start to last finish "
-            f"each; pauses over {diagnostics.SITTING_GAP_S / 60:.0f} min between runs are left "
-            f"out)"]
+    return [
+        f"- **{spec['name']} wall time:** {total:.1f} min against the {budget} min budget "
+        f"({spec['why']}; {'within' if total <= budget else 'over'} it): "
+        f"tuning and "
+        f"final runs of {', '.join(grids)}, {n_runs} runs of which {n_tuning} tuning runs, "
+        f"in {len(spans)} sitting{'s' * (len(spans) != 1)} (first start to last finish "
+        f"each; pauses over {diagnostics.SITTING_GAP_S / 60:.0f} min between runs are left "
+        f"out)"
+    ]

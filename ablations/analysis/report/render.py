@@ -2,6 +2,7 @@
 files sections add beside them (the contrast tables), and reports/figures/<grid>/*.png (PNG
 without a version stamp, so re-renders are byte-identical; figures of this grid that no section
 drew any more are removed)."""
+
 import multiprocessing
 import os
 import signal
@@ -36,8 +37,7 @@ def render_report(grid, results_dir, reports_dir, data_dir=None, needs=ReportNee
     for section in sections:
         for name, text in section.files.items():
             (reports_dir / name).write_text(text)
-    data.df.drop(columns=["finished_at"]).to_csv(reports_dir / f"{grid}_summary.csv",
-                                                 index=False)
+    data.df.drop(columns=["finished_at"]).to_csv(reports_dir / f"{grid}_summary.csv", index=False)
     path = reports_dir / f"{grid}.md"
     path.write_text("\n\n".join(s.markdown for s in sections if s.markdown) + "\n")
     return path

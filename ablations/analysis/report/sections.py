@@ -3,6 +3,7 @@
 section computes from `data` (statistics from ablations.analysis.stats), draws through plots.py and
 writes nothing; render.py writes every file.
 """
+
 import numpy as np
 import pandas as pd
 
@@ -15,18 +16,17 @@ from . import plots
 from .columns import POINTS, REGIME, REPLICATE, SPLIT
 from .contrasts import ACROSS, AVERAGE, claim_mde, in_family
 from .facets import curves, distributions, interactions
-from .findings import (caveat, design_words, family_text, findings, importance_groups,
-                       verdict_lines)
+from .findings import caveat, design_words, family_text, findings, importance_groups, verdict_lines
 from .frame import grids_with_results
-from .protocol import (anchor, generalization_gap, lr_sharing, seed_variance, study_time,
-                       tuning)
+from .protocol import anchor, generalization_gap, lr_sharing, seed_variance, study_time, tuning
 from .targets import TARGET_RULE, TARGET_TIMES, target_tests, time_text
 from .text import Section, figure_link, interval, md_table, mean_std, number, p_value
 
 REGIMES_TEXT = (
     "Each regime is compared within itself, like a dataset: pairs never cross regimes, a factor "
     "with a single level in a regime is not contrasted there, and the baseline is the factor's "
-    "first level in the regime; Holm's family is the one above, over every regime.")
+    "first level in the regime; Holm's family is the one above, over every regime."
+)
 
 
 def class_names(dataset, n):
@@ -40,8 +40,10 @@ SCATTER_FIRST = ("optimizer", "activation")  # the cost scatter's colour, then i
 def scatter_factors(factors):
     """The factors that colour and mark the cost scatter, in that order: optimizer and
     activation where the grid has them, then its other factors in grid order."""
-    return [*(f for f in SCATTER_FIRST if f in factors),
-            *(f for f in factors if f not in SCATTER_FIRST)]
+    return [
+        *(f for f in SCATTER_FIRST if f in factors),
+        *(f for f in factors if f not in SCATTER_FIRST),
+    ]
 
 
 def shared_runs_note(data):
@@ -50,14 +52,18 @@ def shared_runs_note(data):
     if len(data.unique) == len(data.df):
         return ""
     shared = int(data.df["run_id"].value_counts().gt(1).sum())
-    return (f"; grid.json lists {len(data.df)} entries: {shared} runs serve more than one "
-            f"regime (the same settings, e.g. a tuned lr equal to the default), counted once "
-            f"here and in the times, and part of each regime's comparisons")
+    return (
+        f"; grid.json lists {len(data.df)} entries: {shared} runs serve more than one "
+        f"regime (the same settings, e.g. a tuned lr equal to the default), counted once "
+        f"here and in the times, and part of each regime's comparisons"
+    )
 
 
 def header(data):
-    df, env = data.unique, next((r["environment"] for r in data.records.values()
-                                 if "environment" in r), {})
+    df, env = (
+        data.unique,
+        next((r["environment"] for r in data.records.values() if "environment" in r), {}),
+    )
     counts = df["status"].value_counts()
     finished = pd.to_datetime(df["finished_at"].dropna())
     started = finished - pd.to_timedelta(df.loc[finished.index, "wall_time_s"], unit="s")
@@ -69,21 +75,30 @@ def header(data):
         mark = " (**uncommitted tree**)" if version.endswith("+dirty") else ""
         sessions.append(f"{int(mine.sum())} runs at {version}{mark} in {span:.1f} min wall")
     dirty = int(versions.str.endswith("+dirty").sum())
-    factors = ", ".join(f"{f} ({len(data.levels(f))} level{'s' * (len(data.levels(f)) != 1)}, "
-                        f"baseline `{data.baseline(f)}`)"
-                        for f in data.factors) or "none"
+    factors = (
+        ", ".join(
+            f"{f} ({len(data.levels(f))} level{'s' * (len(data.levels(f)) != 1)}, "
+            f"baseline `{data.baseline(f)}`)"
+            for f in data.factors
+        )
+        or "none"
+    )
     lines = [
-        "## Runs", "",
+        "## Runs",
+        "",
         f"- **Runs:** {len(df)} ({', '.join(f'{counts.get(s, 0)} {s}' for s in ['ok', 'diverged', 'error', 'pending'])}{shared_runs_note(data)})",
         f"- **Last run finished:** {finished.max() if len(finished) else 'n/a'}",
         f"- **Machine:** {env.get('cpu', '?')}, {env.get('cores', '?')} cores; Python {env.get('python', '?')}, numpy {env.get('numpy', '?')}, BLAS {'; '.join(env.get('blas', [])) or '?'}",
         f"- **Time:** {'; '.join(sessions) or 'n/a'} (first start to last finish, per code version); {df['wall_time_s'].sum() / 60:.1f} min of worker time (sum over runs)",
         f"- **Factors:** {factors}; datasets: {', '.join(data.datasets)}; seeds: {df[REPLICATE].nunique()}",
-        *study_time(data)]
+        *study_time(data),
+    ]
     if dirty:
-        lines.append(f"- **Uncommitted code:** {dirty} of {len(df)} records were trained from a "
-                     f"tree with uncommitted changes (`+dirty`), so they cannot be tied to a "
-                     f"commit.")
+        lines.append(
+            f"- **Uncommitted code:** {dirty} of {len(df)} records were trained from a "
+            f"tree with uncommitted changes (`+dirty`), so they cannot be tied to a "
+            f"commit."
+        )
     return Section("\n".join(lines))
 
 
@@ -97,29 +112,55 @@ def summary(data):
         left_out = data.left_out_of_choice(dataset)
         if left_out:
             counts = ", ".join(f"{k} on {n:,}" for n, k in left_out.items())
-            notes.append(f"On {dataset}, the configurations validated on fewer images than "
-                         f"{int(runs['n_val'].max()):,} ({counts}) took no part in the choice: "
-                         f"accuracies on different validation sets do not compare.")
+            notes.append(
+                f"On {dataset}, the configurations validated on fewer images than "
+                f"{int(runs['n_val'].max()):,} ({counts}) took no part in the choice: "
+                f"accuracies on different validation sets do not compare."
+            )
         se = POINTS * binomial_se(best["test_acc_mean"], runs["n_test"].max())
-        rows.append([dataset, *best[list(data.factors)],
-                     number(POINTS * best["val_acc_mean"], ".2f"),
-                     mean_std(runs["test_acc"]), number(se, ".2f"), int(best["seeds"]),
-                     best["train_time_s"]])
+        rows.append(
+            [
+                dataset,
+                *best[list(data.factors)],
+                number(POINTS * best["val_acc_mean"], ".2f"),
+                mean_std(runs["test_acc"]),
+                number(se, ".2f"),
+                int(best["seeds"]),
+                best["train_time_s"],
+            ]
+        )
         if second is not None:
             gap = POINTS * (best["test_acc_mean"] - second["test_acc_mean"])
             if abs(gap) < se:
-                notes.append(f"On {dataset} the runner-up on validation, "
-                             f"{' / '.join(map(str, second[list(data.factors)]))}, has test "
-                             f"accuracy {POINTS * second['test_acc_mean']:.2f}% ({-gap:+.2f} "
-                             f"points from the choice): less than the test-set SE of "
-                             f"{se:.2f}, so the test set cannot tell them apart.")
-    lines += ["Best configuration per dataset, chosen by mean final validation accuracy (the "
-              "test set plays no part in the choice; test accuracy in %, mean ± std over "
-              "seeds; test-set SE = sqrt(p (1 - p) / n_test), the sampling error of the fixed "
-              "test set):", "",
-              md_table(pd.DataFrame(rows, columns=[SPLIT, *data.factors, "val acc %",
-                                                   "test acc %", "test-set SE", "seeds",
-                                                   "train s"])), ""]
+                notes.append(
+                    f"On {dataset} the runner-up on validation, "
+                    f"{' / '.join(map(str, second[list(data.factors)]))}, has test "
+                    f"accuracy {POINTS * second['test_acc_mean']:.2f}% ({-gap:+.2f} "
+                    f"points from the choice): less than the test-set SE of "
+                    f"{se:.2f}, so the test set cannot tell them apart."
+                )
+    lines += [
+        "Best configuration per dataset, chosen by mean final validation accuracy (the "
+        "test set plays no part in the choice; test accuracy in %, mean ± std over "
+        "seeds; test-set SE = sqrt(p (1 - p) / n_test), the sampling error of the fixed "
+        "test set):",
+        "",
+        md_table(
+            pd.DataFrame(
+                rows,
+                columns=[
+                    SPLIT,
+                    *data.factors,
+                    "val acc %",
+                    "test acc %",
+                    "test-set SE",
+                    "seeds",
+                    "train s",
+                ],
+            )
+        ),
+        "",
+    ]
     lines += [*notes, "" if notes else None, "Findings, each with the test behind it:", ""]
     lines += [f"- {finding}" for finding in findings(data)]
     return Section("\n".join(line for line in lines if line is not None))
@@ -142,7 +183,8 @@ EFFECTS_TEXT = (
     "where the effect differs from cell to cell. **Holm p**: of the claim's test (see the "
     "verdicts). **MDE**: the true effect the over-these-settings test detects with 80% power "
     "at Holm's first threshold. **Δ s/epoch**: paired difference in training seconds per "
-    "epoch, ± 95% t-interval over the pairs.")
+    "epoch, ± 95% t-interval over the pairs."
+)
 
 
 def effects(data):
@@ -157,9 +199,23 @@ def effects(data):
     if len(changes):
         files[f"{data.grid}_regime_changes.csv"] = contrast_csv(changes)
     links = ", ".join(f"[{name}]({name})" for name in files)
-    lines = ["## With and without each component", "", EFFECTS_TEXT, "", family_text(family), "",
-             *([f"Every cell of every contrast, and this section's numbers one row per "
-                f"contrast: {links}.", ""] if files else [])]
+    lines = [
+        "## With and without each component",
+        "",
+        EFFECTS_TEXT,
+        "",
+        family_text(family),
+        "",
+        *(
+            [
+                f"Every cell of every contrast, and this section's numbers one row per "
+                f"contrast: {links}.",
+                "",
+            ]
+            if files
+            else []
+        ),
+    ]
     if data.regimes != [None]:
         lines += [REGIMES_TEXT, ""]
     for dataset in data.datasets:
@@ -174,8 +230,21 @@ def effects(data):
     return Section("\n".join(lines), files=files)
 
 
-EFFECT_COLUMNS = ["test acc %", "Δ", "95% CI", "p", "across 95% CI", "across p", "cells won",
-                  "het. p", "Holm p", "MDE", "verdict", "pairs", "Δ s/epoch"]
+EFFECT_COLUMNS = [
+    "test acc %",
+    "Δ",
+    "95% CI",
+    "p",
+    "across 95% CI",
+    "across p",
+    "cells won",
+    "het. p",
+    "Holm p",
+    "MDE",
+    "verdict",
+    "pairs",
+    "Δ s/epoch",
+]
 
 
 def effect_tables(data, subset, dataset, regime, se):
@@ -184,20 +253,36 @@ def effect_tables(data, subset, dataset, regime, se):
     lines = []
     for factor in data.contrasted(regime):
         base = data.levels_in(factor, regime)[0]
-        rows = [[base, number(POINTS * subset.loc[subset[factor] == base, "test_acc"].mean(),
-                              ".2f"), "baseline", *[""] * (len(EFFECT_COLUMNS) - 2)]]
+        rows = [
+            [
+                base,
+                number(POINTS * subset.loc[subset[factor] == base, "test_acc"].mean(), ".2f"),
+                "baseline",
+                *[""] * (len(EFFECT_COLUMNS) - 2),
+            ]
+        ]
         for _, r in in_family(data.contrasts, dataset, regime, factor).iterrows():
             small = "†" if np.isfinite(r["delta"]) and abs(r["delta"]) < se else ""
-            rows.append([
-                r["level"], number(POINTS * subset.loc[subset[factor] == r["level"],
-                                                       "test_acc"].mean(), ".2f"),
-                number(r["delta"]) + small, interval(r["ci_low"], r["ci_high"]),
-                p_value(r["p"]), interval(r["across_ci_low"], r["across_ci_high"]),
-                p_value(r["across_p"]), f"{r['cells_won']}/{r['cells_lost']} of {r['cells']}",
-                p_value(r["heterogeneity_p"]),
-                p_value(r["holm_p"]), number(claim_mde(r), ".2f"), verdict_word(r),
-                str(int(r["pairs"])),
-                f"{number(r['time_mean'])} ± {number(r['time_half'], '.2f')}"])
+            rows.append(
+                [
+                    r["level"],
+                    number(
+                        POINTS * subset.loc[subset[factor] == r["level"], "test_acc"].mean(), ".2f"
+                    ),
+                    number(r["delta"]) + small,
+                    interval(r["ci_low"], r["ci_high"]),
+                    p_value(r["p"]),
+                    interval(r["across_ci_low"], r["across_ci_high"]),
+                    p_value(r["across_p"]),
+                    f"{r['cells_won']}/{r['cells_lost']} of {r['cells']}",
+                    p_value(r["heterogeneity_p"]),
+                    p_value(r["holm_p"]),
+                    number(claim_mde(r), ".2f"),
+                    verdict_word(r),
+                    str(int(r["pairs"])),
+                    f"{number(r['time_mean'])} ± {number(r['time_half'], '.2f')}",
+                ]
+            )
         table = pd.DataFrame(rows, columns=[factor, *EFFECT_COLUMNS])
         note = caveat(data, regime, factor).strip()
         lines += [f"**{factor}**", "", md_table(table), ""] + ([note, ""] if note else [])
@@ -211,43 +296,97 @@ def verdict_word(row):
     return row["verdict"]
 
 
-CSV_COLUMNS = [SPLIT, "regime", "factor", "level", "baseline", "cells", "pairs", "delta",
-               "ci_low", "ci_high", "p", "across_delta", "across_ci_low", "across_ci_high",
-               "across_p", "heterogeneity_p", "holm_p", "cells_won", "mde", "verdict",
-               "cells_lost", "se", "df", "across_se", "across_p_floor", "p_holm",
-               "across_p_holm", "family_size", "threshold", "time_mean", "time_half"]
+CSV_COLUMNS = [
+    SPLIT,
+    "regime",
+    "factor",
+    "level",
+    "baseline",
+    "cells",
+    "pairs",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "p",
+    "across_delta",
+    "across_ci_low",
+    "across_ci_high",
+    "across_p",
+    "heterogeneity_p",
+    "holm_p",
+    "cells_won",
+    "mde",
+    "verdict",
+    "cells_lost",
+    "se",
+    "df",
+    "across_se",
+    "across_p_floor",
+    "p_holm",
+    "across_p_holm",
+    "family_size",
+    "threshold",
+    "time_mean",
+    "time_half",
+]
 
 
 def contrast_csv(rows):
     """The contrast table as CSV text, one row per contrast (changes: `regime` is the later
     regime and `from_regime` the earlier)."""
-    table = rows.assign(across_delta=rows["delta"], mde=[claim_mde(r) for _, r in rows.iterrows()],
-                        verdict=[verdict_word(r) for _, r in rows.iterrows()])
-    columns = CSV_COLUMNS[:2] + (["from_regime"] if (rows["kind"] == "change").any() else []) \
+    table = rows.assign(
+        across_delta=rows["delta"],
+        mde=[claim_mde(r) for _, r in rows.iterrows()],
+        verdict=[verdict_word(r) for _, r in rows.iterrows()],
+    )
+    columns = (
+        CSV_COLUMNS[:2]
+        + (["from_regime"] if (rows["kind"] == "change").any() else [])
         + CSV_COLUMNS[2:]
+    )
     return table[columns].to_csv(index=False)
 
 
 def cells_page(data):
     """Markdown: every cell of every contrast and change, with its seed-noise interval."""
-    lines = [f"# Every cell of every contrast: grid `{data.grid}`", "",
-             "Each cell is one setting of the other factors: its pairs, the mean paired "
-             "difference in points of test accuracy, and its seed-noise 95% CI (mean ± t "
-             "s_p / sqrt(n_c), s_p pooled over the contrast's cells); + or - where the interval "
-             "excludes 0. Generated with the report; see its effects section for the method.",
-             ""]
+    lines = [
+        f"# Every cell of every contrast: grid `{data.grid}`",
+        "",
+        "Each cell is one setting of the other factors: its pairs, the mean paired "
+        "difference in points of test accuracy, and its seed-noise 95% CI (mean ± t "
+        "s_p / sqrt(n_c), s_p pooled over the contrast's cells); + or - where the interval "
+        "excludes 0. Generated with the report; see its effects section for the method.",
+        "",
+    ]
     for _, r in data.contrasts.iterrows():
-        where = r[SPLIT] if r[REGIME] is None else (
-            f"{r[SPLIT]}, {r['from_regime']} → {r[REGIME]}" if r["kind"] == "change"
-            else f"{r[SPLIT]}, {r[REGIME]}")
+        where = (
+            r[SPLIT]
+            if r[REGIME] is None
+            else (
+                f"{r[SPLIT]}, {r['from_regime']} → {r[REGIME]}"
+                if r["kind"] == "change"
+                else f"{r[SPLIT]}, {r[REGIME]}"
+            )
+        )
         what = "change of " if r["kind"] == "change" else ""
-        rows = [[name, n, number(mean), interval(low, high),
-                 "+" if low > 0 else "-" if high < 0 else ""]
-                for name, (_, n, mean, low, high) in zip(r["cell_names"], r["per_cell"])]
-        lines += [f"## {where}: {what}{r['factor']} `{r['level']}` vs `{r['baseline']}`", "",
-                  f"{verdict_word(r)}; Δ {number(r['delta'])}, Holm p {p_value(r['holm_p'])}.",
-                  "", md_table(pd.DataFrame(rows, columns=["cell", "pairs", "Δ", "95% CI",
-                                                           "beyond noise"])), ""]
+        rows = [
+            [
+                name,
+                n,
+                number(mean),
+                interval(low, high),
+                "+" if low > 0 else "-" if high < 0 else "",
+            ]
+            for name, (_, n, mean, low, high) in zip(r["cell_names"], r["per_cell"])
+        ]
+        lines += [
+            f"## {where}: {what}{r['factor']} `{r['level']}` vs `{r['baseline']}`",
+            "",
+            f"{verdict_word(r)}; Δ {number(r['delta'])}, Holm p {p_value(r['holm_p'])}.",
+            "",
+            md_table(pd.DataFrame(rows, columns=["cell", "pairs", "Δ", "95% CI", "beyond noise"])),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -260,16 +399,19 @@ def verdicts(data):
     family = data.contrasts
     contrasts = family[(family["kind"] == "contrast") & (family["pairs"] > 0)]
     if len(contrasts):
-        lines += ["**Verdicts** (test accuracy, points; *across settings*: the test over cells "
-                  "survives Holm; *on average*: only the mean over these cells does, with the "
-                  "cells where it is beyond seed noise; MDE: effects smaller could go "
-                  "undetected; details and method under *With and without each component*):",
-                  ""]
+        lines += [
+            "**Verdicts** (test accuracy, points; *across settings*: the test over cells "
+            "survives Holm; *on average*: only the mean over these cells does, with the "
+            "cells where it is beyond seed noise; MDE: effects smaller could go "
+            "undetected; details and method under *With and without each component*):",
+            "",
+        ]
         lines += [f"- {line}" for line in verdict_lines(data)]
     best = "; ".join(
         f"{dataset} {' / '.join(map(str, row[list(data.factors)]))}, test "
         f"{mean_std(data.runs_of(data.ok_on(dataset), row)['test_acc'])}"
-        for dataset, (row, _) in data.choices.items())
+        for dataset, (row, _) in data.choices.items()
+    )
     lines += [f"- **Best on validation**: {best}", ""]
     figures = {}
     for dataset in data.datasets:
@@ -278,8 +420,10 @@ def verdicts(data):
             continue
         name = f"forest_{dataset}.png"
         figures[name] = plots.forest_figure(
-            f"{dataset}: every contrast, cell by cell", [forest_row(r) for _, r in rows.iterrows()],
-            "difference in test accuracy (points, level - baseline)")
+            f"{dataset}: every contrast, cell by cell",
+            [forest_row(r) for _, r in rows.iterrows()],
+            "difference in test accuracy (points, level - baseline)",
+        )
         lines += [figure_link(data, name), ""]
     return Section("\n".join(lines).rstrip(), figures)
 
@@ -288,11 +432,15 @@ def forest_row(row):
     where = "" if row[REGIME] is None else f"{row[REGIME]}: "
     label = f"{where}{row['factor']} {row['level']} vs {row['baseline']}"
     holm = p_value(row["holm_p"])
-    return (label, [cell[2:] for cell in row["per_cell"]],
-            (row["delta"], row["ci_low"], row["ci_high"]),
-            (row["across_ci_low"], row["across_ci_high"]),
-            f"{short_verdict(row)} (Holm p {holm})" if np.isfinite(row["holm_p"]) else
-            short_verdict(row))
+    return (
+        label,
+        [cell[2:] for cell in row["per_cell"]],
+        (row["delta"], row["ci_low"], row["ci_high"]),
+        (row["across_ci_low"], row["across_ci_high"]),
+        f"{short_verdict(row)} (Holm p {holm})"
+        if np.isfinite(row["holm_p"])
+        else short_verdict(row),
+    )
 
 
 def short_verdict(row):
@@ -307,24 +455,35 @@ def cost(data):
     if data.ok.empty or not data.factors:
         return Section("")
     colour_by, marker_by = ([*scatter_factors(data.factors), None])[:2]
-    lines = ["## Cost", "",
-             "Each point is one configuration (mean over seeds): test accuracy against "
-             "training time"
-             + (f", coloured by {colour_by}" if colour_by else "")
-             + (f" and marked by {marker_by}" if marker_by else "")
-             + "; the Pareto front (nothing both faster and more accurate) is outlined.", ""]
+    lines = [
+        "## Cost",
+        "",
+        "Each point is one configuration (mean over seeds): test accuracy against "
+        "training time"
+        + (f", coloured by {colour_by}" if colour_by else "")
+        + (f" and marked by {marker_by}" if marker_by else "")
+        + "; the Pareto front (nothing both faster and more accurate) is outlined.",
+        "",
+    ]
     configs = data.config_means(data.ok).assign(acc=lambda d: d["test_acc_mean"] * POINTS)
     figures = {}
     for dataset in data.datasets:
         part = configs[configs[SPLIT] == dataset]
-        ordered = part[pareto_front(part["train_time_s"], part["acc"])].sort_values(
-            "train_time_s")
+        ordered = part[pareto_front(part["train_time_s"], part["acc"])].sort_values("train_time_s")
         name = f"cost_{dataset}.png"
         figures[name] = plots.cost_figure(dataset, part, colour_by, marker_by, ordered)
-        lines += [figure_link(data, name), "", f"Pareto front on {dataset}:", "",
-                  md_table(ordered[[*data.factors, "acc", "train_time_s"]]
-                           .rename(columns={"acc": "test acc %", "train_time_s": "train s"})),
-                  ""]
+        lines += [
+            figure_link(data, name),
+            "",
+            f"Pareto front on {dataset}:",
+            "",
+            md_table(
+                ordered[[*data.factors, "acc", "train_time_s"]].rename(
+                    columns={"acc": "test acc %", "train_time_s": "train s"}
+                )
+            ),
+            "",
+        ]
     return Section("\n".join(lines + time_to_target(data)), figures)
 
 
@@ -333,30 +492,60 @@ def time_to_target(data):
     median epochs and seconds to it, per regime and dataset, with the Holm p of findings.
     target_tests beside the first level of each group."""
     tests = target_tests(data)
-    targets = ", ".join(f"{d} {100 * DATASETS[d].target_val_acc:.0f}%" for d in data.datasets
-                        if d in DATASETS)
+    targets = ", ".join(
+        f"{d} {100 * DATASETS[d].target_val_acc:.0f}%" for d in data.datasets if d in DATASETS
+    )
     family = int(tests["p"].notna().sum())
-    lines = ["### Time to target", "",
-             f"Epochs and training seconds until validation accuracy first reaches the "
-             f"dataset's target ({targets}): {TARGET_RULE.format(family=family)}.", ""]
+    lines = [
+        "### Time to target",
+        "",
+        f"Epochs and training seconds until validation accuracy first reaches the "
+        f"dataset's target ({targets}): {TARGET_RULE.format(family=family)}.",
+        "",
+    ]
     regimes = data.regimes != [None]
     for factor in dict.fromkeys(tests["factor"]):
         rows = []
         for (regime, dataset), group in tests[tests["factor"] == factor].groupby(
-                [REGIME, SPLIT], sort=False, dropna=False):
+            [REGIME, SPLIT], sort=False, dropna=False
+        ):
             epochs, seconds = (group[group["unit"] == u].iloc[0] for u in TARGET_TIMES)
             ok = data.in_regime(data.ok_on(dataset), None if pd.isna(regime) else regime)
             for k, (level, times) in enumerate(epochs["times"].items()):
-                rows.append([*([regime] if regimes else []), dataset, level,
-                             f"{np.isfinite(times).mean() * 100:.0f}%",
-                             time_text(epochs["medians"][level], "epochs"),
-                             time_text(seconds["medians"][level], "seconds"),
-                             ok.loc[ok[factor] == level, "s_per_epoch"].mean(),
-                             "" if k else p_value(epochs["p_holm"]),
-                             "" if k else p_value(seconds["p_holm"])])
-        lines += [f"**{factor}**", "", md_table(pd.DataFrame(rows, columns=[
-            *([REGIME] if regimes else []), SPLIT, factor, "runs reaching", "median epochs",
-            "median s", "s/epoch", "Holm p epochs", "Holm p s"])), ""]
+                rows.append(
+                    [
+                        *([regime] if regimes else []),
+                        dataset,
+                        level,
+                        f"{np.isfinite(times).mean() * 100:.0f}%",
+                        time_text(epochs["medians"][level], "epochs"),
+                        time_text(seconds["medians"][level], "seconds"),
+                        ok.loc[ok[factor] == level, "s_per_epoch"].mean(),
+                        "" if k else p_value(epochs["p_holm"]),
+                        "" if k else p_value(seconds["p_holm"]),
+                    ]
+                )
+        lines += [
+            f"**{factor}**",
+            "",
+            md_table(
+                pd.DataFrame(
+                    rows,
+                    columns=[
+                        *([REGIME] if regimes else []),
+                        SPLIT,
+                        factor,
+                        "runs reaching",
+                        "median epochs",
+                        "median s",
+                        "s/epoch",
+                        "Holm p epochs",
+                        "Holm p s",
+                    ],
+                )
+            ),
+            "",
+        ]
     return lines
 
 
@@ -370,30 +559,39 @@ IMPORTANCE_TEXT = (
     "every cell (balanced) that is the exact decomposition of the total sum of squares; with "
     "unequal cells (runs missing or failed) it is an approximation, said so below, in which no "
     "share can be negative; a design with an empty cell is not decomposed. Shares depend on "
-    "the levels the grid chose.")
+    "the levels the grid chose."
+)
 
 
 def importance(data):
     groups = importance_groups(data)
     if data.ok.empty or not groups:
         return Section("")
-    where = ("within each regime and dataset (regimes are separate protocols, never pooled)"
-             if data.regimes != [None] else "per dataset")
+    where = (
+        "within each regime and dataset (regimes are separate protocols, never pooled)"
+        if data.regimes != [None]
+        else "per dataset"
+    )
     lines = ["## Factor importance", "", IMPORTANCE_TEXT.format(where=where), ""]
     for (regime, factors), by_dataset in groups.items():
         title = f"over {', '.join(factors)}"
-        lines += [f"### {title if regime is None else f'Regime `{regime}`, {title}'}", "",
-                  "; ".join(f"{d}: {design_words(found)}"
-                            for d, found in by_dataset.items()) + ".", ""]
+        lines += [
+            f"### {title if regime is None else f'Regime `{regime}`, {title}'}",
+            "",
+            "; ".join(f"{d}: {design_words(found)}" for d, found in by_dataset.items()) + ".",
+            "",
+        ]
         sources = decomposition_sources(list(factors))
         table = pd.DataFrame({"source": sources})
         for dataset, found in by_dataset.items():
             if found.shares:
-                table[f"{dataset} %"] = [number(POINTS * found.shares[s][0], ".1f")
-                                         for s in sources]
-                table[f"{dataset} 95% CI"] = [interval(POINTS * found.shares[s][1],
-                                                       POINTS * found.shares[s][2], ".1f")
-                                              for s in sources]
+                table[f"{dataset} %"] = [
+                    number(POINTS * found.shares[s][0], ".1f") for s in sources
+                ]
+                table[f"{dataset} 95% CI"] = [
+                    interval(POINTS * found.shares[s][1], POINTS * found.shares[s][2], ".1f")
+                    for s in sources
+                ]
         if len(table.columns) > 1:
             lines += [md_table(table), ""]
     return Section("\n".join(lines))
@@ -410,8 +608,10 @@ def describe_sklearn(configs):
         except ValueError:
             continue
         settings.pop("random_state")
-        call = (f"`MLPClassifier({', '.join(f'{k}={v!r}' for k, v in settings.items())})`, "
-                f"{config['epochs']} epochs of `partial_fit`, random_state = seed")
+        call = (
+            f"`MLPClassifier({', '.join(f'{k}={v!r}' for k, v in settings.items())})`, "
+            f"{config['epochs']} epochs of `partial_fit`, random_state = seed"
+        )
         if call not in calls:
             calls.append(call)
     return calls
@@ -431,31 +631,58 @@ def references(data):
         for key, group in other.ok.groupby(keys, sort=False):
             key = key if isinstance(key, tuple) else (key,)
             published = data.needs.published.get(key[-1])
-            rows.append([*key, mean_std(group["test_acc"]), len(group),
-                         f"{100 * published:.1f}" if published else "",
-                         group["s_per_epoch"].mean()])
+            rows.append(
+                [
+                    *key,
+                    mean_std(group["test_acc"]),
+                    len(group),
+                    f"{100 * published:.1f}" if published else "",
+                    group["s_per_epoch"].mean(),
+                ]
+            )
         sklearn = [c for c in other.configs.values() if c.get("trainer") == "sklearn_mlp"]
-        what = (" scikit-learn's `MLPClassifier` (scikit-learn's trainer, not nn_core): "
-                + "; ".join(describe_sklearn(sklearn)) + "." if sklearn else "")
-        lines += [f"Grid `{other.grid}` (same splits, measured by the same harness).{what}", "",
-                  md_table(pd.DataFrame(rows, columns=[*keys, "test acc %", "seeds",
-                                                       "published %", "s/epoch"])), ""]
+        what = (
+            " scikit-learn's `MLPClassifier` (scikit-learn's trainer, not nn_core): "
+            + "; ".join(describe_sklearn(sklearn))
+            + "."
+            if sklearn
+            else ""
+        )
+        lines += [
+            f"Grid `{other.grid}` (same splits, measured by the same harness).{what}",
+            "",
+            md_table(
+                pd.DataFrame(rows, columns=[*keys, "test acc %", "seeds", "published %", "s/epoch"])
+            ),
+            "",
+        ]
     if not found:
         grids = " ".join(f"--grid {g}" for g in data.needs.references)
-        lines.append(f"_no results for {', '.join(data.needs.references)}: run "
-                     f"`python run_all.py {grids}`_")
+        lines.append(
+            f"_no results for {', '.join(data.needs.references)}: run `python run_all.py {grids}`_"
+        )
     return Section("\n".join(lines))
 
 
 def best_model(data):
     if data.ok.empty:
         return Section("")
-    lines, figures = ["## The best model", "",
-                      "Per dataset, the seed with the best final validation accuracy of the "
-                      "configuration chosen in the summary (on validation).", ""], {}
+    lines, figures = (
+        [
+            "## The best model",
+            "",
+            "Per dataset, the seed with the best final validation accuracy of the "
+            "configuration chosen in the summary (on validation).",
+            "",
+        ],
+        {},
+    )
     for dataset, (best, _) in data.choices.items():
-        run = data.runs_of(data.ok_on(dataset), best).sort_values(
-            "final_val_acc", ascending=False, kind="stable").iloc[0]
+        run = (
+            data.runs_of(data.ok_on(dataset), best)
+            .sort_values("final_val_acc", ascending=False, kind="stable")
+            .iloc[0]
+        )
         record = data.records[run["run_id"]]
         confusion = np.asarray(record["test_confusion"], dtype=np.int64)
         names = class_names(dataset, len(confusion))
@@ -467,10 +694,16 @@ def best_model(data):
         title = f"{dataset}: {levels + ', ' if levels else ''}seed {run[REPLICATE]}"
         confusion_name = f"confusion_{dataset}.png"
         figures[confusion_name] = plots.confusion_figure(title, confusion, names)
-        lines += [f"### {title} (test acc {POINTS * run['test_acc']:.2f}% ± {se:.2f} test-set "
-                  f"SE)", "", "Confusion matrix (rows: true class, columns: predicted; counts "
-                  "of test images):", "", md_table(table, ".1f"), "",
-                  figure_link(data, confusion_name), ""]
+        lines += [
+            f"### {title} (test acc {POINTS * run['test_acc']:.2f}% ± {se:.2f} test-set SE)",
+            "",
+            "Confusion matrix (rows: true class, columns: predicted; counts of test images):",
+            "",
+            md_table(table, ".1f"),
+            "",
+            figure_link(data, confusion_name),
+            "",
+        ]
         drawn = misclassified(data, dataset, record, names)
         if isinstance(drawn, str):
             lines += [drawn, ""]
@@ -493,10 +726,12 @@ def misclassified(data, dataset, record, names):
         raw = DATASETS[dataset].load_raw(data.data_dir)
     except (DatasetError, IdxFormatError) as err:
         return f"_misclassified images not drawn: {err}_"
-    return plots.image_grid(f"{dataset}: first misclassified test images (true → predicted)",
-                            [raw["test_images"][i] for i, _, _ in wrong],
-                            [f"#{i}: {names[t]}\n→ {names[p]}" for i, t, p in wrong],
-                            shape)
+    return plots.image_grid(
+        f"{dataset}: first misclassified test images (true → predicted)",
+        [raw["test_images"][i] for i, _, _ in wrong],
+        [f"#{i}: {names[t]}\n→ {names[p]}" for i, t, p in wrong],
+        shape,
+    )
 
 
 def failures(data):
@@ -504,11 +739,15 @@ def failures(data):
     lines = ["## Failures", ""]
     if bad.empty:
         return Section("\n".join(lines + ["_none: every finished run ended with finite loss_"]))
-    bad = bad.assign(reason=[
-        e if isinstance(e, str) else f"non-finite loss after {int(n or 0)} full epochs"
-        for e, n in zip(bad["error"], bad["epochs_run"])])
-    return Section("\n".join(lines + [md_table(bad[[SPLIT, *data.factors, REPLICATE, "status",
-                                                    "reason"]])]))
+    bad = bad.assign(
+        reason=[
+            e if isinstance(e, str) else f"non-finite loss after {int(n or 0)} full epochs"
+            for e, n in zip(bad["error"], bad["epochs_run"])
+        ]
+    )
+    return Section(
+        "\n".join(lines + [md_table(bad[[SPLIT, *data.factors, REPLICATE, "status", "reason"]])])
+    )
 
 
 def all_runs(data):
@@ -517,7 +756,23 @@ def all_runs(data):
 
 
 # The report, top to bottom. A new section is one function above and one entry here.
-SECTIONS = [verdicts, header, summary, effects, tuning, lr_sharing, generalization_gap,
-            seed_variance, anchor,
-            distributions, interactions, curves, cost, importance, references, best_model,
-            failures, all_runs]
+SECTIONS = [
+    verdicts,
+    header,
+    summary,
+    effects,
+    tuning,
+    lr_sharing,
+    generalization_gap,
+    seed_variance,
+    anchor,
+    distributions,
+    interactions,
+    curves,
+    cost,
+    importance,
+    references,
+    best_model,
+    failures,
+    all_runs,
+]

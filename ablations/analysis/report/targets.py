@@ -3,6 +3,7 @@ median epochs and seconds (a run that never reached the target, or diverged, cou
 and a Kruskal-Wallis test across the levels, Holm over every such test of the report. The test
 says whether the levels differ, the medians which is lowest; ties are said as ties.
 """
+
 import numpy as np
 import pandas as pd
 
@@ -16,7 +17,8 @@ TARGET_TIMES = {"epochs": "epochs_to_target", "seconds": "seconds_to_target"}
 TARGET_RULE = (
     "medians over the finished runs, a run that never reached it counted as never; "
     "Kruskal-Wallis across a factor's levels, Holm over the report's {family} such tests: the "
-    "test says whether the levels differ, the medians which is lowest")
+    "test says whether the levels differ, the medians which is lowest"
+)
 
 
 def target_tests(data):
@@ -31,15 +33,25 @@ def target_tests(data):
             part = data.in_regime(finished[finished[SPLIT] == dataset], regime)
             for factor in data.contrasted(regime):
                 for unit, column in TARGET_TIMES.items():
-                    times = {level: part.loc[part[factor] == level, column].fillna(
-                        np.inf).to_numpy(float) for level in data.levels_in(factor, regime)}
+                    times = {
+                        level: part.loc[part[factor] == level, column]
+                        .fillna(np.inf)
+                        .to_numpy(float)
+                        for level in data.levels_in(factor, regime)
+                    }
                     times = {level: t for level, t in times.items() if len(t)}
-                    rows.append({REGIME: regime, SPLIT: dataset, "factor": factor,
-                                 "unit": unit, "times": times,
-                                 "medians": {k: median_time(t) for k, t in times.items()},
-                                 "p": kruskal_p(list(times.values()))})
-    tests = pd.DataFrame(rows, columns=[REGIME, SPLIT, "factor", "unit", "times", "medians",
-                                        "p"])
+                    rows.append(
+                        {
+                            REGIME: regime,
+                            SPLIT: dataset,
+                            "factor": factor,
+                            "unit": unit,
+                            "times": times,
+                            "medians": {k: median_time(t) for k, t in times.items()},
+                            "p": kruskal_p(list(times.values())),
+                        }
+                    )
+    tests = pd.DataFrame(rows, columns=[REGIME, SPLIT, "factor", "unit", "times", "medians", "p"])
     return tests.assign(p_holm=holm(tests["p"].to_numpy(float)) if len(tests) else [])
 
 
@@ -77,16 +89,23 @@ def target_finding(data):
     tests = target_tests(data)
     if not len(tests) or tests["p"].isna().all():
         return []
-    rule = (f"Kruskal-Wallis across a factor's levels, Holm over the report's "
-            f"{int(tests['p'].notna().sum())} such tests; medians, a miss counted as never")
+    rule = (
+        f"Kruskal-Wallis across a factor's levels, Holm over the report's "
+        f"{int(tests['p'].notna().sum())} such tests; medians, a miss counted as never"
+    )
     found = []
     for regime in data.regimes:
         mine = tests[[r == regime for r in tests[REGIME]]]
-        said = [f"{r[SPLIT]} {r['factor']}, {r['unit']}: "
-                f"{fastest_words(r['medians'], r['unit'])}, {p_clause('Holm p', r['p_holm'])}"
-                for _, r in mine[mine["p_holm"] < ALPHA].iterrows()]
-        body = ("; ".join(said) + "; no other factor's levels differ" if said
-                else "no factor's levels differ in epochs or in seconds")
+        said = [
+            f"{r[SPLIT]} {r['factor']}, {r['unit']}: "
+            f"{fastest_words(r['medians'], r['unit'])}, {p_clause('Holm p', r['p_holm'])}"
+            for _, r in mine[mine["p_holm"] < ALPHA].iterrows()
+        ]
+        body = (
+            "; ".join(said) + "; no other factor's levels differ"
+            if said
+            else "no factor's levels differ in epochs or in seconds"
+        )
         where = "" if regime is None else f", {regime} regime"
         found.append(f"**Time to the validation target**{where} ({rule}): {body}.")
     return found

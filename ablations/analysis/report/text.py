@@ -1,5 +1,6 @@
 """Markdown building blocks shared by the sections: the Section a section returns, tables,
 numbers with their intervals ("n/a" where an interval is undefined), p-values, figure links."""
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,8 +21,11 @@ def md_table(frame, floatfmt=".2f"):
     lr '0.003', preformatted figures such as '0.0020') printed as they are."""
     if not len(frame):
         return "_no runs_"
-    text = [i for i, column in enumerate(frame.columns)
-            if not pd.api.types.is_numeric_dtype(frame[column])]
+    text = [
+        i
+        for i, column in enumerate(frame.columns)
+        if not pd.api.types.is_numeric_dtype(frame[column])
+    ]
     return frame.to_markdown(index=False, floatfmt=floatfmt, disable_numparse=text)
 
 
@@ -69,4 +73,3 @@ def mean_std(values, scale=POINTS):
 
 def figure_link(data, name):
     return f"![{name}](figures/{data.grid}/{name})"
-

@@ -2,6 +2,7 @@
 performance profiles and mean curves, each with a stratified-bootstrap band (runs resampled
 within their cell of the other factors), and the Pareto front of accuracy against cost.
 """
+
 import numpy as np
 
 from .bootstrap import LEVEL, acceleration, bca_interval, leave_one_out
@@ -30,7 +31,7 @@ def trimmed_means(ordered, counts, proportion=TRIM):
     sum_j ordered_j (min(C_j, n-g) - max(C_{j-1}, g))^+ / (n - 2g), C the cumulative counts."""
     n = len(ordered)
     cut = int(proportion * n)
-    small = np.int16 if n < 2 ** 15 else np.int32  # exact: counts and their sums are <= n
+    small = np.int16 if n < 2**15 else np.int32  # exact: counts and their sums are <= n
     counts = np.asarray(counts).astype(small)
     after = np.cumsum(counts, axis=1, dtype=small)
     before = np.subtract(after, counts, out=counts)  # counts are not needed any more
@@ -74,8 +75,9 @@ def discrete_quantiles(counts, n, probabilities):
     k with share(counts <= k) >= q) at each probability: a histogram per column, no sorting.
     Returns one (T,) array per probability."""
     resamples, columns = counts.shape
-    histogram = np.bincount((counts + (n + 1) * np.arange(columns)).ravel(),
-                            minlength=columns * (n + 1)).reshape(columns, n + 1)
+    histogram = np.bincount(
+        (counts + (n + 1) * np.arange(columns)).ravel(), minlength=columns * (n + 1)
+    ).reshape(columns, n + 1)
     cdf = np.cumsum(histogram, axis=1) / resamples
     return [np.argmax(cdf >= q - 1e-12, axis=1).astype(float) for q in probabilities]
 
@@ -129,6 +131,6 @@ def std_ci(values, weights, level=LEVEL):
         return estimate, float("nan"), float("nan"), "n/a"
     centred = values - values.mean()  # shift-invariant; avoids cancellation in the squares
     mean = weights @ centred / n
-    replicates = np.sqrt(np.clip(weights @ centred ** 2 / n - mean ** 2, 0, None) * n / (n - 1))
+    replicates = np.sqrt(np.clip(weights @ centred**2 / n - mean**2, 0, None) * n / (n - 1))
     jackknife = leave_one_out(values).std(axis=1, ddof=1)
     return (estimate, *bca_interval(replicates, estimate, acceleration(jackknife), level))

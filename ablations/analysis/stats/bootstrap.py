@@ -6,6 +6,7 @@ counts (`bootstrap_weights` gives the same counts in fewer passes), so that any 
 statistic of every resample is one matrix product. Intervals are BCa (Efron 1987) where
 defined, else percentile (Efron & Tibshirani 1993, ch. 13).
 """
+
 import numpy as np
 from scipy.special import ndtr, ndtri
 
@@ -95,8 +96,8 @@ def acceleration(jackknife):
     estimates t_i (n,), m their mean (Efron 1987, eq. 6.6); nan where all t_i are equal."""
     jackknife = np.asarray(jackknife, float)
     deviations = jackknife.mean() - jackknife
-    denominator = 6.0 * (deviations ** 2).sum() ** 1.5
-    return float((deviations ** 3).sum() / denominator) if denominator > 0 else float("nan")
+    denominator = 6.0 * (deviations**2).sum() ** 1.5
+    return float((deviations**3).sum() / denominator) if denominator > 0 else float("nan")
 
 
 def bca_interval(replicates, estimate, acceleration, level=LEVEL):

@@ -15,6 +15,7 @@ A contrast's paired differences y (n,) fall in K *cells*, the settings of the ot
 Each cell also gets its own seed-noise interval ybar_c +- t_{N-K} s_p / sqrt(n_c), from which
 "beyond seed noise in k of K cells" is counted.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +84,7 @@ def detectable_effect(se, df, alpha, power=POWER):
         return float("nan")
     if se == 0:
         return 0.0
+
     def short(shift):
         return t_power(shift, 1.0, df, alpha) - power
 
@@ -94,7 +96,7 @@ def detectable_effect(se, df, alpha, power=POWER):
 
 def exact_floor(k):
     """The smallest two-sided p an exact sign-flip test over k values can give: 2/2^k."""
-    return 2.0 / 2.0 ** k if k else float("nan")
+    return 2.0 / 2.0**k if k else float("nan")
 
 
 def units_needed(alpha):
@@ -146,15 +148,27 @@ def two_questions(values, cells, level=LEVEL):
     else:
         across_se = across_half = across_p = float("nan")
     return TwoQuestions(
-        cells=k, pairs=n, delta=delta, se=se, df=df, ci_low=delta - q * se,
-        ci_high=delta + q * se, p=t_p(delta, se, df),
-        across_ci_low=delta - across_half, across_ci_high=delta + across_half,
-        across_se=across_se, across_p=float(across_p), across_p_floor=exact_floor(k),
+        cells=k,
+        pairs=n,
+        delta=delta,
+        se=se,
+        df=df,
+        ci_low=delta - q * se,
+        ci_high=delta + q * se,
+        p=t_p(delta, se, df),
+        across_ci_low=delta - across_half,
+        across_ci_high=delta + across_half,
+        across_se=across_se,
+        across_p=float(across_p),
+        across_p_floor=exact_floor(k),
         heterogeneity_p=heterogeneity_p(summary),
         cells_won=int(np.sum(means - half_cell > 0)),
         cells_lost=int(np.sum(means + half_cell < 0)),
-        per_cell=tuple((label, int(c), float(m), float(m - h), float(m + h))
-                       for label, c, m, h in zip(summary.labels, counts, means, half_cell)))
+        per_cell=tuple(
+            (label, int(c), float(m), float(m - h), float(m + h))
+            for label, c, m, h in zip(summary.labels, counts, means, half_cell)
+        ),
+    )
 
 
 def heterogeneity_p(summary):

@@ -8,13 +8,21 @@ number of runs) that is the exact, orthogonal decomposition of the total sum of 
 unequal cells it is an approximation, but the cell-means table is still a balanced factorial,
 so no share can be negative. A design with an empty cell is not decomposed (`balance` says).
 """
+
 import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
-from .bootstrap import (LEVEL, RESAMPLES, acceleration, bca_interval, bootstrap_weights,
-                        inflate_within, label_codes)
+from .bootstrap import (
+    LEVEL,
+    RESAMPLES,
+    acceleration,
+    bca_interval,
+    bootstrap_weights,
+    inflate_within,
+    label_codes,
+)
 
 HIGHER_ORDER = "higher-order interactions"
 WITHIN = "within cells (seeds)"
@@ -23,8 +31,12 @@ WITHIN = "within cells (seeds)"
 def decomposition_sources(factors):
     """Source names in report order: each factor, each pair 'a x b', higher order (with three
     factors or more: with fewer the pairs are all of the cell means), within."""
-    return [*factors, *(f"{a} x {b}" for a, b in itertools.combinations(factors, 2)),
-            *([HIGHER_ORDER] if len(factors) > 2 else []), WITHIN]
+    return [
+        *factors,
+        *(f"{a} x {b}" for a, b in itertools.combinations(factors, 2)),
+        *([HIGHER_ORDER] if len(factors) > 2 else []),
+        WITHIN,
+    ]
 
 
 @dataclass(frozen=True)
@@ -76,20 +88,23 @@ def unweighted_shares(weights, y, groupings, n_factors):
     harmonic = n_cells / np.sum(1.0 / np.bincount(cells))
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts  # nan for a cell a jackknife sample empties
-        within = weights @ (y * y) - np.sum(sums ** 2 / counts, axis=1)
+        within = weights @ (y * y) - np.sum(sums**2 / counts, axis=1)
     correction = means.sum(axis=1) ** 2 / n_cells
 
     def between(codes):
         group_of_cell = np.zeros(n_cells, dtype=np.int64)
         group_of_cell[cells] = codes
         to_group = np.eye(codes.max() + 1)[group_of_cell]  # (C, K)
-        return harmonic * (((means @ to_group) ** 2 / to_group.sum(axis=0)).sum(axis=1)
-                           - correction)
+        return harmonic * (
+            ((means @ to_group) ** 2 / to_group.sum(axis=0)).sum(axis=1) - correction
+        )
 
     ss = [between(codes) for codes in groupings]
     mains, cells_ss = ss[:n_factors], ss[-1]
-    pairs = [ss[n_factors + k] - mains[i] - mains[j]
-             for k, (i, j) in enumerate(itertools.combinations(range(n_factors), 2))]
+    pairs = [
+        ss[n_factors + k] - mains[i] - mains[j]
+        for k, (i, j) in enumerate(itertools.combinations(range(n_factors), 2))
+    ]
     zero = np.zeros_like(cells_ss)
     higher = cells_ss - sum(mains, zero) - sum(pairs, zero)
     # rounding can leave -1e-17 where a term is 0
@@ -121,8 +136,7 @@ def variance_decomposition(df, factors, value, rng=None, resamples=RESAMPLES, le
     columns = [j for j in range(len(point)) if len(factors) > 2 or j != len(point) - 2]
     weights = None if rng is None else bootstrap_weights(keys, rng, resamples)
     if weights is None:
-        return {s: (float(point[j]), float("nan"), float("nan"))
-                for s, j in zip(sources, columns)}
+        return {s: (float(point[j]), float("nan"), float("nan")) for s, j in zip(sources, columns)}
     replicates = unweighted_shares(weights, inflate_within(y, keys), groupings, len(factors))
     jackknife = unweighted_shares(1.0 - np.eye(n), y, groupings, len(factors))
     out = {}

@@ -37,9 +37,14 @@ def pair_up(df, factor, match, values):
     empty = keyed[values].iloc[:0]
 
     def pairs(level, baseline):
-        return by_level.get(level, empty).merge(by_level.get(baseline, empty), how="inner",
-                                                left_index=True, right_index=True,
-                                                suffixes=("_a", "_b"))
+        return by_level.get(level, empty).merge(
+            by_level.get(baseline, empty),
+            how="inner",
+            left_index=True,
+            right_index=True,
+            suffixes=("_a", "_b"),
+        )
+
     return pairs
 
 
@@ -57,7 +62,7 @@ def sign_flip_p(diffs, rng, exact_max=EXACT_MAX_PAIRS, resamples=RESAMPLES):
     observed = abs(diffs.sum())
     tolerance = 1e-9 * max(1.0, np.abs(diffs).sum())  # sums that equal it up to rounding count
     if n <= exact_max:
-        return exact_count(diffs, observed - tolerance) / 2.0 ** n, "exact"
+        return exact_count(diffs, observed - tolerance) / 2.0**n, "exact"
     signs = 1.0 - 2.0 * rng.integers(0, 2, size=(resamples, n))
     count = int((np.abs(signs @ diffs) >= observed - tolerance).sum())
     return (1 + count) / (1 + resamples), "permutation"

@@ -3,6 +3,7 @@ never reached the target counts as infinitely slow (ranked last, as AlgoPerf cou
 that missing the target is never rewarded by leaving the run out. (scipy.special only: the
 report does not import scipy.stats, which costs more than a second section to load.)
 """
+
 import numpy as np
 from scipy.special import chdtrc
 
@@ -31,6 +32,6 @@ def kruskal_p(groups):
     n = len(values)
     bounds = np.cumsum([0, *map(len, groups)])
     sums = np.add.reduceat(ranks, bounds[:-1])
-    h = 12 / (n * (n + 1)) * np.sum(sums ** 2 / np.diff(bounds)) - 3 * (n + 1)
-    h /= 1 - np.sum(ties ** 3 - ties) / (n ** 3 - n)
+    h = 12 / (n * (n + 1)) * np.sum(sums**2 / np.diff(bounds)) - 3 * (n + 1)
+    h /= 1 - np.sum(ties**3 - ties) / (n**3 - n)
     return float(chdtrc(len(groups) - 1, h))
