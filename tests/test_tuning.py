@@ -13,6 +13,8 @@ from ablations.records.store import SCHEMA_VERSION, TUNING_FILE, read_records, w
 from ablations.run.runner import GridOutcome, run_grid
 from ablations.run.tuning import plan_grid, run_tuned_grid
 
+from helpers import synthetic_record
+
 BASE = {"dataset": "digits", "hidden": [16], "epochs": 3, "batch_size": 64}
 OPTIMIZERS = [
     {"optimizer": "sgd", "tune": {"lr": [0.03, 0.1, 0.3, 1.0]}},
@@ -51,17 +53,15 @@ def fake_records(runs, poison=False):
     """A finished record per run; `poison` gives test metrics that would pick other winners."""
     rng = np.random.default_rng(0)
     return {
-        r.run_id: {
-            "schema": SCHEMA_VERSION,
-            "run_id": r.run_id,
-            "config": r.config,
-            "status": "ok",
-            "final_val_acc": val_acc(r.config),
-            "best_val_acc": val_acc(r.config) + 0.002,
-            "test_acc": float(rng.random()) if poison else val_acc(r.config),
-            "test_loss": float(rng.random()) if poison else 0.3,
-            "test_confusion": [[int(rng.integers(9))]] if poison else [[1]],
-        }
+        r.run_id: synthetic_record(
+            r.run_id,
+            config=r.config,
+            final_val_acc=val_acc(r.config),
+            best_val_acc=val_acc(r.config) + 0.002,
+            test_acc=float(rng.random()) if poison else val_acc(r.config),
+            test_loss=float(rng.random()) if poison else 0.3,
+            test_confusion=[[int(rng.integers(9))]] if poison else [[1]],
+        )
         for r in runs
     }
 
