@@ -23,11 +23,8 @@ from .optimizers import OPTIMIZERS
 from .regularizers import DATA, GRADIENT, MODEL, PENALTY, REGULARIZERS
 from .schedules import SCHEDULES
 from .settings import fraction, number
+from .streams import STREAM_IDS, stream_sequence
 from .train import fit
-
-# stream -> its id in SeedSequence([seed, id]): the ids of ablations/train/streams.py's STREAMS
-# (nn_core cannot import the harness; tests/test_estimator.py pins the two equal)
-STREAM_IDS = {"init": 0, "order": 1, "noise": 2, "split": 3}
 
 # the regularizers' grid settings this estimator takes (every non-DATA regularizer's: a test
 # fails when a new one is registered without its parameter here)
@@ -58,10 +55,7 @@ INTEGERS = ("epochs", "batch_size", "patience")
 
 def stream_generators(seed):
     """{stream: np.random.Generator} for an int `seed`, drawn as the harness draws a run's."""
-    return {
-        stream: np.random.default_rng(np.random.SeedSequence([seed, stream_id]))
-        for stream, stream_id in STREAM_IDS.items()
-    }
+    return {stream: np.random.default_rng(stream_sequence(seed, stream)) for stream in STREAM_IDS}
 
 
 def seed_of(random_state):

@@ -278,7 +278,7 @@ def probe_handshake(address, timeout_s):
         raise GridError(
             f"--backend dask: no scheduler reachable at {address!r} ({type(err).__name__})"
         ) from None
-    nbytes = struct.unpack("Q", head)[0] if len(head) == 8 else 0
+    nbytes = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
     if not 0 < nbytes <= HANDSHAKE_MAX_BYTES:
         raise GridError(
             f"--backend dask: {address!r} answered, but not as a Dask scheduler "

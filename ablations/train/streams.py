@@ -2,8 +2,8 @@
 and the validation split.
 
 Each stream has a setting `<stream>_seed` (SCHEMA; None means the run's `seed`) and its own
-generator, `np.random.default_rng(np.random.SeedSequence([value, STREAMS[stream]]))`: the stream's
-id is part of the entropy, so streams with equal values still draw independent numbers, and
+generator, `np.random.default_rng(np.random.SeedSequence([value, STREAMS[stream][0]]))`, the ids
+being nn_core/streams.py's STREAM_IDS: the stream's id is part of the entropy, so streams with equal values still draw independent numbers, and
 changing one stream's value leaves every other stream's draws unchanged (Bouthillier et al. 2021
 attribute the seed spread to each source this way). Stream ids are part of every result: never
 renumber them; a new stream takes a new id.
@@ -11,11 +11,16 @@ renumber them; a new stream takes a new id.
 
 import numpy as np
 
+from nn_core.streams import STREAM_IDS, stream_sequence as seeded_sequence
+
 STREAMS = {  # stream -> (id in the SeedSequence, what it draws)
-    "init": (0, "initial weights"),
-    "order": (1, "batch order"),
-    "noise": (2, "dropout masks and augmentation"),
-    "split": (3, "validation split and train_size subsample"),
+    stream: (STREAM_IDS[stream], what)
+    for stream, what in {
+        "init": "initial weights",
+        "order": "batch order",
+        "noise": "dropout masks and augmentation",
+        "split": "validation split and train_size subsample",
+    }.items()
 }
 
 
@@ -31,7 +36,7 @@ def stream_value(config, stream):
 
 
 def stream_sequence(config, stream):
-    return np.random.SeedSequence([stream_value(config, stream), STREAMS[stream][0]])
+    return seeded_sequence(stream_value(config, stream), stream)
 
 
 def stream_rng(config, stream):
