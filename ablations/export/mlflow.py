@@ -21,7 +21,7 @@ import os
 from datetime import datetime
 from urllib.parse import urlparse
 
-from ablations.grid.config import SCHEMA
+from ablations.grid.config import non_default
 from ablations.records.schema import FIELDS, numeric
 
 EXTRA = "mlflow"
@@ -48,9 +48,7 @@ def params(record):
     """{name: text} of the record's settings that differ from their SCHEMA default (any setting
     SCHEMA does not know, e.g. of an older schema, too); a dict setting gives one param per key."""
     found = {}
-    for key, value in sorted(record["config"].items()):
-        if key in SCHEMA and value == SCHEMA[key].default:
-            continue
+    for key, value in sorted(non_default(record["config"]).items()):
         if isinstance(value, dict):
             found.update({f"{key}.{k}": text(v) for k, v in sorted(value.items())})
         else:

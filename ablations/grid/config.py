@@ -231,15 +231,20 @@ def resolve(settings, where="run"):
     return config
 
 
+def non_default(config):
+    """The settings of `config` that differ from their SCHEMA default (and any SCHEMA does not
+    know): what names a run (`run_id`)."""
+    return {
+        key: value
+        for key, value in config.items()
+        if key not in SCHEMA or value != SCHEMA[key].default
+    }
+
+
 def run_id(config):
     """First 16 hex digits of the SHA-256 of the canonical JSON of a resolved config, leaving out
     the settings at their SCHEMA default. A setting added to SCHEMA (with a default) thus keeps
     every existing run's id, and only the runs that set it train. Changing an existing default
     would silently reuse the records of runs that relied on it, so tests/test_grid.py pins them."""
-    identity = {
-        key: value
-        for key, value in config.items()
-        if key not in SCHEMA or value != SCHEMA[key].default
-    }
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(non_default(config), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
