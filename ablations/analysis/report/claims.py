@@ -244,7 +244,22 @@ def across_values(row):
 
 
 def across_detail(row):
-    return details(**across_values(row))
+    return details(**across_values(row), reason=untestable_reason(row))
+
+
+def untestable_reason(row):
+    """Why neither question can be asked of a contrast ('' where one can)."""
+    if row["pairs"] == 0:
+        return (
+            f"no runs pair `{row['level']}` with the baseline `{row['baseline']}`: they differ "
+            f"in other settings too, so no effect is estimated"
+        )
+    if np.isfinite(row["mde"]) or np.isfinite(row["across_mde"]):
+        return ""
+    return (
+        f"one seed per cell leaves no seed noise to test against, and across settings: "
+        f"{row['across_model']}"
+    )
 
 
 def change_detail(row):
@@ -392,6 +407,19 @@ def importance_claims(data):
     for (regime, dataset), found in data.importance.items():
         shares = found.shares
         if not shares:
+            claims.append(
+                {
+                    "id": claim_id("importance", dataset, regime, "", ""),
+                    "kind": "importance",
+                    "dataset": dataset,
+                    "regime": regime or "",
+                    "question": "which factor's levels move test accuracy most here?",
+                    "verdict": "not decomposed",
+                    "detail": details(
+                        design=vocabulary.design_words(found), factors=", ".join(found.factors)
+                    ),
+                }
+            )
             continue
         top = max(
             (s for s in shares if s not in (HIGHER_ORDER, WITHIN)), key=lambda s: shares[s][0]

@@ -239,7 +239,10 @@ def contrast_family(data):
 
     def both(over, across):  # the family's two tests per row, over these settings then across
         return np.concatenate(
-            [family[over].to_numpy(float), np.where(across_in, family[across], np.nan)]
+            [
+                family[over].to_numpy(float),
+                np.where(across_in, family[across].to_numpy(float), np.nan),
+            ]
         )
 
     tests = both("p", "across_p")

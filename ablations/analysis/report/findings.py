@@ -67,7 +67,7 @@ def importance_findings(data):
     claims, found = claims_of(data).of("importance"), []
     for regime in dict.fromkeys(claims["regime"]):
         mine = claims[claims["regime"] == regime]
-        factors = mine["detail"].map(lambda d: json.loads(d)["factors"]).iloc[0]
+        factors = json.loads(mine["detail"].iloc[0])["factors"]
         where = f", {regime} regime" if regime else ""
         found.append(
             f"**Factor importance**{where} (over {factors}; the largest point share, a ranking, "
@@ -248,29 +248,6 @@ def family_text(family):
         f"< {ALPHA}; a minimum detectable effect (MDE) is the true effect that test detects "
         f"with 80% power at Holm's first threshold, {family['threshold'].iloc[0]:.2g} (the "
         f"rule in use, Holm's step-down, has at least that power)."
-    )
-
-
-def design_words(found):
-    """How a sub-design's finished runs fill its cells (`found` a frame.Importance), and what
-    that makes of its shares."""
-    balance = found.balance
-    if found.planned < balance.cells:
-        return (
-            f"the grid does not cross these factors fully, {found.planned} of "
-            f"{balance.cells} combinations: not decomposed"
-        )
-    if balance.balanced:
-        runs = f"{balance.runs_min} run{'s' * (balance.runs_min != 1)}"
-        return f"balanced ({runs} in each of {balance.cells} cells): exact"
-    if balance.complete:
-        return (
-            f"unbalanced ({balance.runs_min} to {balance.runs_max} runs in each of "
-            f"{balance.cells} cells): unweighted means, an approximation"
-        )
-    return (
-        f"{balance.cells - balance.filled} of {balance.cells} cells without a finished run: "
-        f"not decomposed"
     )
 
 

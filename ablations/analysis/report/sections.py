@@ -20,7 +20,6 @@ from .facets import curves, distributions, interactions
 from .findings import (
     best_table,
     change_table,
-    design_words,
     family_text,
     findings,
     importance_groups,
@@ -30,7 +29,7 @@ from .frame import grids_with_results
 from .protocol import anchor, generalization_gap, lr_sharing, seed_variance, study_time, tuning
 from .targets import TARGET_RULE, TARGET_TIMES, target_tests, time_text
 from .text import Section, figure_link, interval, md_table, mean_std, number, p_value
-from .vocabulary import short
+from .vocabulary import design_words, short
 
 REGIMES_TEXT = (
     "Each regime is compared within itself, like a dataset: pairs never cross regimes, a factor "
@@ -141,7 +140,9 @@ def summary(data):
         )
     lines += [
         "Best configuration per dataset over every regime, chosen by mean final validation "
-        "accuracy (the test set plays no part in the choice; test accuracy in %, mean ± sd "
+        "accuracy (the test set plays no part in this choice, which is among the grid's "
+        "configurations; how the grid's own budgets were chosen is its study's record; test "
+        "accuracy in %, mean ± sd "
         "over seeds; test-set SE = sqrt(p (1 - p) / n_test), the sampling error of the fixed "
         "test set):",
         "",
@@ -794,7 +795,8 @@ def all_runs(data):
     return Section("\n".join(["## All runs", "", f"Every run, one row each: [{name}]({name})."]))
 
 
-# The report, top to bottom. A new section is one function above and one entry here.
+# The report, top to bottom. A new section is one function above and one entry here, or, from a
+# study or plugin, one register_section call.
 SECTIONS = [
     verdicts,
     header,
@@ -815,3 +817,23 @@ SECTIONS = [
     failures,
     all_runs,
 ]
+
+
+class SectionError(ValueError):
+    """A section registered where it cannot go (one line, naming the valid choices)."""
+
+
+def register_section(section, after="importance"):
+    """Add `section` (a function data -> Section; Section("") for a grid it does not apply to)
+    to every report, right after the section function named `after` in SECTIONS. A study or a
+    plugin calls it at import, e.g. `register_section(my_table, after="cost")`; registering the
+    same function again is a no-op (a study imported twice), an unknown `after` a SectionError."""
+    names = [s.__name__ for s in SECTIONS]
+    if section in SECTIONS:
+        return section
+    if after not in names:
+        raise SectionError(
+            f"register_section: no section {after!r} to follow; valid: {', '.join(names)}"
+        )
+    SECTIONS.insert(names.index(after) + 1, section)
+    return section

@@ -18,7 +18,7 @@ VERDICTS = {
     "contrast": ("beats", "trails", "not distinguishable", "cannot test"),
     "regime change": ("larger", "smaller", "no change shown", "cannot test"),
     "best": ("best", "tie", "only one configuration"),
-    "importance": ("largest share",),
+    "importance": ("largest share", "not decomposed"),
     "time to target": ("differ", "not distinguishable"),
     "caveat": ("shared tuning",),
     "scope": ("held fixed",),
@@ -135,7 +135,7 @@ def contrast_words(claim):
             f"95% CI {ci}, {holm}): effects smaller than {claim['mde']:.2f} points could go "
             f"undetected"
         )
-    return f"{level} against {base}: this design cannot test it"
+    return f"{level} against {base}: this design cannot test it ({detail(claim)['reason']})"
 
 
 def side_words(found, side):
@@ -222,6 +222,8 @@ def best_words(claim):
 
 def importance_words(claim):
     found = detail(claim)
+    if claim["verdict"] == "not decomposed":
+        return f"on {claim['dataset']} {found['design']}"
     above = (
         f"; the higher-order interactions explain more, {found['higher']:.0f}%"
         if found["higher"] > claim["estimate"]
@@ -265,6 +267,29 @@ def caveat_words(claim):
                 f"this regime."
             )
     return text
+
+
+def design_words(found):
+    """How a sub-design's finished runs fill its cells (`found` a frame.Importance), and what
+    that makes of its shares."""
+    balance = found.balance
+    if found.planned < balance.cells:
+        return (
+            f"the grid does not cross these factors fully, {found.planned} of "
+            f"{balance.cells} combinations: not decomposed"
+        )
+    if balance.balanced:
+        runs = f"{balance.runs_min} run{'s' * (balance.runs_min != 1)}"
+        return f"balanced ({runs} in each of {balance.cells} cells): exact"
+    if balance.complete:
+        return (
+            f"unbalanced ({balance.runs_min} to {balance.runs_max} runs in each of "
+            f"{balance.cells} cells): unweighted means, an approximation"
+        )
+    return (
+        f"{balance.cells - balance.filled} of {balance.cells} cells without a finished run: "
+        f"not decomposed"
+    )
 
 
 def scope_words(claim):
