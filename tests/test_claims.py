@@ -142,7 +142,10 @@ def test_a_change_carried_by_the_baseline_names_it_and_never_credits_the_level(t
             for regime in ("defaults", "tuned"):
                 sgd = 0.90 + (0.03 if regime == "tuned" and a == "tanh" else 0.0)
                 sgd += rng.normal(0, 0.001)
-                for o, acc, rid in [("sgd", sgd, f"sgd-{regime}-{a}-{s}"), ("adam", adam, f"adam-{a}-{s}")]:
+                for o, acc, rid in [
+                    ("sgd", sgd, f"sgd-{regime}-{a}-{s}"),
+                    ("adam", adam, f"adam-{a}-{s}"),
+                ]:
                     labels = {"regime": regime, "dataset": "mnist", "optimizer": o,
                               "activation": a, "seed": str(s)}  # fmt: skip
                     entries.append((labels, rid, acc, acc))

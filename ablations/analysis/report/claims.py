@@ -85,6 +85,19 @@ class Claims:
             rows = rows[rows[column] == blank(value)]
         return rows
 
+    def of_row(self, row):
+        """The claim of one contrast-family row (contrasts.contrast_family), looked up by its
+        kind, dataset, regimes, factor and level in an index built once."""
+        if not hasattr(self, "_by_row"):
+            rows = self.table[self.table["kind"].isin(["contrast", "regime change"])]
+            keys = rows[["kind", "dataset", "regime", "from_regime", "factor", "level"]]
+            object.__setattr__(
+                self, "_by_row", {tuple(k): i for k, i in zip(keys.to_numpy(), rows.index)}
+            )
+        kind = "regime change" if row["kind"] == "change" else "contrast"
+        key = (kind, row[SPLIT], blank(row[REGIME]), blank(row["from_regime"]))
+        return self.table.loc[self._by_row[(*key, row["factor"], row["level"])]]
+
     def csv(self):
         return self.table[list(CLAIM_COLUMNS)].to_csv(index=False)
 
@@ -342,12 +355,15 @@ def best_claim(data, dataset, regime, runs):
     """The best-configuration claim of one dataset and regime (`runs` its finished runs)."""
     ranked = data.config_means(runs).sort_values("val_acc_mean", ascending=False, kind="stable")
     best = ranked.iloc[0]
+    names = runs[[f for f in data.factors if f != REGIME]].astype(str).agg(" / ".join, axis=1)
+    by_seed = runs.assign(name=names).pivot_table(
+        index=REPLICATE, columns="name", values="final_val_acc", aggfunc="first"
+    )
     best_runs = data.runs_of(runs, best).set_index(REPLICATE)
     leads = []
     for _, other in ranked.iloc[1:].iterrows():
-        other_runs = data.runs_of(runs, other).set_index(REPLICATE)
-        paired = (best_runs["final_val_acc"] - other_runs["final_val_acc"]).dropna() * POINTS
-        mean, half, n = mean_ci(paired)
+        paired = (by_seed[config_name(data, best)] - by_seed[config_name(data, other)]).dropna()
+        mean, half, n = mean_ci(POINTS * paired)
         leads.append((other, mean, half, n))
     tied = [config_name(data, o) for o, mean, half, n in leads if not mean - half > 0]
     lead = leads[0] if leads else None
@@ -355,7 +371,15 @@ def best_claim(data, dataset, regime, runs):
     se = half / stdtrit_975(n) if n > 1 else np.nan
     test_acc = best_runs["test_acc"] * POINTS
     only = budget_factors(data, regime)
-    verdict = "only one configuration" if not leads else "tie" if tied else "best"
+    verdict = (
+        "only one configuration"
+        if not leads
+        else "lead not tested"
+        if not n > 1
+        else "tie"
+        if tied
+        else "best"
+    )
     return {
         "id": claim_id("best", dataset, regime, "", ""),
         "kind": "best",

@@ -4,9 +4,9 @@ over these settings and across settings (stats.cells.two_questions), with Holm's
 every test the report can claim from, the power of that rule, and the verdict it supports.
 
 The family: the over-these-settings test of every contrast and change, and the across-settings
-test of those whose cells form a complete crossed table (the random-effects test of
-stats.cells; whether it exists is decided by the design alone, so Holm still controls the
-family-wise error). Each test's distribution-free companion (a sign-flip test) is adjusted over
+test of those whose cells form a complete crossed table with at least MIN_LEVELS levels per
+factor (the random-effects test of stats.cells; whether it is in is decided by the design
+alone, so Holm still controls the family-wise error). Each test's distribution-free companion (a sign-flip test) is adjusted over
 the same family, so a verdict can say whether it rests on normal theory alone. A minimum
 detectable effect is for that rule: the test at the threshold ALPHA / m that Holm's first step
 sets (later steps are more lenient).
@@ -22,6 +22,9 @@ from ..stats.paired import holm, mean_ci, pair_up
 from .columns import POINTS, REGIME, REPLICATE, SPLIT
 
 ALPHA = 0.05  # family-wise error rate of the findings
+# An across-settings test enters the family where every crossed factor has this many levels: a
+# variance over two levels has one degree of freedom, too few to say a factor's levels generalize.
+MIN_LEVELS = 3
 METRICS = ["test_acc", "s_per_epoch"]  # contrasted (in points) and timed (s/epoch) per pair
 FIELDS = [f for f in TwoQuestions.__dataclass_fields__ if f != "per_cell"]
 # A verdict: the question whose test survived Holm, or why none could.
@@ -118,7 +121,9 @@ def contrast_rows(data):
     for (dataset, factor, level, base), regimes in regime_pairs(frames):
         others = [f for f in data.factors if f not in (factor, REGIME)]
         for first, second in itertools.combinations(regimes, 2):
-            change = regime_change(*(frames[dataset, r, factor, level, base] for r in (first, second)))
+            change = regime_change(
+                *(frames[dataset, r, factor, level, base] for r in (first, second))
+            )
             if len(change):
                 names = varying(change, others)
                 result, *cell_names = answer(change, names)
@@ -234,7 +239,10 @@ def contrast_family(data):
             "same",
         ],
     )
-    across_in = np.isfinite(family["across_p"].to_numpy(float))
+    across_in = np.isfinite(family["across_p"].to_numpy(float)) & np.array(
+        [len(levels) > 0 and min(levels) >= MIN_LEVELS for levels in family["across_levels"]],
+        bool,
+    )
     n = len(family)
 
     def both(over, across):  # the family's two tests per row, over these settings then across
@@ -263,7 +271,14 @@ def contrast_family(data):
         detectable_effect(se, df, threshold) for se, df in zip(family["se"], family["df"])
     ]
     family["across_mde"] = [
-        detectable_effect(se, df, threshold) for se, df in zip(family["across_se"], family["across_df"])
+        detectable_effect(se, df, threshold) if member else np.nan
+        for se, df, member in zip(family["across_se"], family["across_df"], across_in)
+    ]
+    family["across_model"] = [
+        model
+        if member or not np.isfinite(p)
+        else f"{model}; not tested: the test needs {MIN_LEVELS} levels or more per factor"
+        for model, member, p in zip(family["across_model"], across_in, family["across_p"])
     ]
     family["levels_needed"] = [
         levels_needed(d, se, levels, threshold) if np.isfinite(se) else None

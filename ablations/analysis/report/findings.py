@@ -12,6 +12,7 @@ from .contrasts import ALPHA
 from .text import interval, md_table, number
 from .vocabulary import short, supported
 
+
 def ranked(claims):
     """Claims by the strength of their verdict (supported across settings, supported on
     average, the rest), then by the size of the estimate."""

@@ -281,7 +281,7 @@ def effect_tables(data, subset, dataset, regime, se):
         ]
         claims = claims_of(data)
         for _, r in in_family(data.contrasts, dataset, regime, factor).iterrows():
-            claim = claim_of(claims, r)
+            claim = claims.of_row(r)
             small = "†" if claim["below_test_se"] else ""
             rows.append(
                 [
@@ -309,20 +309,6 @@ def effect_tables(data, subset, dataset, regime, se):
             line for note in notes for line in (note, "")
         ]
     return lines
-
-
-def claim_of(claims, row):
-    """The claim of one contrast-family row."""
-    kind = "regime change" if row["kind"] == "change" else "contrast"
-    found = claims.of(
-        kind,
-        dataset=row[SPLIT],
-        regime=row[REGIME],
-        from_regime=row["from_regime"],
-        factor=row["factor"],
-        level=row["level"],
-    )
-    return found.iloc[0]
 
 
 # The contrast CSVs' columns beside the claim's own: (column, the family field it holds).
@@ -363,7 +349,7 @@ def contrast_csv(claims, rows):
     """The contrast-family rows `rows` as CSV text: each row's claim fields (its id, verdict,
     the estimate and interval of the question it answers, Holm p) then both questions' numbers
     under names that say which (CSV_COLUMNS). A change's `regime` is the later regime."""
-    claim_rows = [claim_of(claims, r) for _, r in rows.iterrows()]
+    claim_rows = [claims.of_row(r) for _, r in rows.iterrows()]
     table = pd.DataFrame([c[CLAIM_FIELDS_IN_CSV] for c in claim_rows])
     for name, field in CSV_COLUMNS.items():
         table[name] = rows[field].to_numpy()
@@ -407,7 +393,7 @@ def cells_page(data):
             ]
             for name, (_, n, mean, low, high, holm_p) in zip(r["cell_names"], r["per_cell"])
         ]
-        claim = claim_of(claims, r)
+        claim = claims.of_row(r)
         lines += [
             f"## {where}: {what}{r['factor']} `{r['level']}` vs `{r['baseline']}`",
             "",
@@ -479,8 +465,7 @@ def verdicts(data):
 def forest_row(row, claims):
     where = "" if row[REGIME] is None else f"{row[REGIME]}: "
     label = f"{where}{row['factor']} {row['level']} vs {row['baseline']}"
-    claim = claims.of("contrast", dataset=row[SPLIT], regime=row[REGIME], factor=row["factor"])
-    claim = claim[claim["level"] == row["level"]].iloc[0]
+    claim = claims.of_row(row)
     holm = p_value(claim["holm_p"])
     return (
         label,

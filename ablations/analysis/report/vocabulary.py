@@ -17,7 +17,7 @@ from .text import interval, p_clause
 VERDICTS = {
     "contrast": ("beats", "trails", "not distinguishable", "cannot test"),
     "regime change": ("larger", "smaller", "no change shown", "cannot test"),
-    "best": ("best", "tie", "only one configuration"),
+    "best": ("best", "tie", "lead not tested", "only one configuration"),
     "importance": ("largest share", "not decomposed"),
     "time to target": ("differ", "not distinguishable"),
     "caveat": ("shared tuning",),
@@ -177,7 +177,9 @@ def change_words(claim):
                 f"{side_words(found, 'base')}"
             )
         else:
-            text += f": both sides move, {side_words(found, 'level')} and {side_words(found, 'base')}"
+            text += (
+                f": both sides move, {side_words(found, 'level')} and {side_words(found, 'base')}"
+            )
         return text
     if claim["verdict"] == "no change shown":
         return (
@@ -199,9 +201,7 @@ def best_words(claim):
     where = claim["dataset"] + (f", {claim['regime']}" if claim["regime"] else "")
     best = f"`{claim['level']}`"
     only = (
-        f"; the only {found['only_cell']} cell trained at this budget"
-        if found["only_cell"]
-        else ""
+        f"; the only {found['only_cell']} cell trained at this budget" if found["only_cell"] else ""
     )
     if claim["verdict"] == "only one configuration":
         return f"{where}: {best}, the one configuration (validation {found['val']:.2f}%), {test_words(found)}{only}"
@@ -209,6 +209,12 @@ def best_words(claim):
         f"leads the runner-up `{claim['baseline']}` by {claim['estimate']:+.2f} validation "
         f"points (95% CI {interval(claim['ci_low'], claim['ci_high'])}, {claim['interval']})"
     )
+    if claim["verdict"] == "lead not tested":
+        return (
+            f"{where}: {best} has the best validation accuracy ({found['val']:.2f}%), ahead of "
+            f"`{claim['baseline']}` by {claim['estimate']:+.2f} points on one seed: too few to "
+            f"test the lead; {test_words(found)}{only}"
+        )
     if claim["verdict"] == "tie":
         tied = found["tied"].split(" | ")
         names = ", ".join(f"`{t}`" for t in tied)

@@ -138,7 +138,9 @@ class TwoQuestions:
     across_model: str  # crossed.across_model, or why there is no across test
     across_levels: tuple  # the number of levels of each crossed factor, e.g. (4, 4)
     heterogeneity_p: float  # ANOVA F of the level x cell interaction
-    cells_won: int  # cells whose own t-test, Holm-adjusted over the K cells, is < 1 - level, above 0
+    cells_won: (
+        int  # cells whose own t-test, Holm-adjusted over the K cells, is < 1 - level, above 0
+    )
     cells_lost: int  # ... below 0
     per_cell: tuple  # ((label, n_c, mean, low, high, holm_p), ...) in order of first appearance
 
@@ -161,9 +163,10 @@ def two_questions(values, cells, level=LEVEL):
     model = fixed_model(counts)
     squares = np.bincount(codes, values**2, minlength=k)
     sums = np.bincount(codes, values, minlength=k)
-    delta, se, df = (float(x) for x in fixed_cells_se(sums, squares, counts, model))
-    if not k:
-        delta = float("nan")
+    nothing = (float("nan"),) * 3  # no pairs at all: nothing to estimate
+    delta, se, df = (
+        (float(x) for x in fixed_cells_se(sums, squares, counts, model)) if k else nothing
+    )
     half = t_half(se, df, level)
     across_se, across_df, across_words, across_levels = across_settings(summary.labels, means)
     across_half = t_half(across_se, across_df, level)
@@ -222,7 +225,9 @@ def cell_tests(summary, level):
     halves = [t_half(s, d, level) for s, d in zip(ses, dfs)]
     return tuple(
         (label, int(c), float(m), float(m - h), float(m + h), float(q))
-        for label, c, m, h, q in zip(summary.labels, summary.counts, summary.means, halves, adjusted)
+        for label, c, m, h, q in zip(
+            summary.labels, summary.counts, summary.means, halves, adjusted
+        )
     )
 
 

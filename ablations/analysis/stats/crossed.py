@@ -109,7 +109,12 @@ def across_settings(labels, means):
     counts = tuple(len(level) for level in levels)
     full = math.prod(counts)
     if full != len(means):
-        return float("nan"), float("nan"), f"incomplete crossed table: {len(means)} of {full} cells", counts
+        return (
+            float("nan"),
+            float("nan"),
+            f"incomplete crossed table: {len(means)} of {full} cells",
+            counts,
+        )
     table = np.empty(counts)
     table[tuple(index.T)] = means
     var, df = crossed_variance(table, len(counts))
