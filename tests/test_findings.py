@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ablations.analysis.report.contrasts import ACROSS, ALPHA, AVERAGE, NONE
-from ablations.analysis.report.findings import contrast_findings, regime_findings
+from ablations.analysis.report.findings import change_findings, contrast_findings
 from ablations.analysis.report.frame import ReportData
 
 ACTIVATIONS = [f"a{i}" for i in range(5)]
@@ -155,7 +155,7 @@ def test_the_same_effect_in_regimes_of_25_and_100_pairs_is_no_change():
     assert list(contrasts["verdict"]) == [AVERAGE, ACROSS]  # they differ, and that is no change
     change = family[(family["kind"] == "change") & (family["level"] == "adam")]
     assert len(change) == 1 and change.iloc[0]["cells"] == 5 and change.iloc[0]["verdict"] == NONE
-    text = " ".join(regime_findings(data))
+    text = " ".join(change_findings(data))
     assert "no change shown in the effect of `adam` over `sgd` from defaults to tuned" in text
     assert "`adam` over `sgd` is" not in text  # never "larger in" or "smaller in"
 

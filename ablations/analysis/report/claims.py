@@ -303,7 +303,7 @@ def test_set_se(data):
         d: POINTS * binomial_se(part["test_acc"].mean(), part["n_test"].max())
         for d in data.datasets
         for part in [data.ok_on(d)]
-        if len(part)
+        if len(part) and "n_test" in part.columns
     }
 
 
