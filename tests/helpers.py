@@ -87,3 +87,18 @@ def venv_with_wheel(wheel, folder):
     assert install.returncode == 0, install.stderr
     assert (venv / "bin" / "scratchbench").is_file(), install.stdout
     return venv / "bin", env
+
+
+def main_in_process(argv, capfd):
+    """(exit code, stderr's lines) of `run_all.py argv` run in this process: what a subprocess
+    shows for a command that stops before training (a parser error's SystemExit gives its code),
+    without a fresh interpreter's 3 s of imports. capfd captures file descriptor 2 itself, so a
+    line written around sys.stderr (a handler bound at import, a C library) is counted too. Only
+    for commands that load no plugin: a plugin would stay registered in this process."""
+    import run_all
+
+    try:
+        code = run_all.main(argv)
+    except SystemExit as stop:
+        code = stop.code
+    return code, capfd.readouterr().err.strip().splitlines()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import main_in_process
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -54,12 +56,10 @@ BAD_ARGUMENTS = [
 
 
 @pytest.mark.parametrize("args,message", BAD_ARGUMENTS)
-def test_bad_arguments_exit_2_with_one_line(args, message, tmp_path):
-    result = run_all(*args, "--results-dir", str(tmp_path / "results"))
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], result.stderr
-    assert "Traceback" not in result.stderr
+def test_bad_arguments_exit_2_with_one_line(args, message, tmp_path, capfd):
+    code, lines = main_in_process([*args, "--results-dir", str(tmp_path / "results")], capfd)
+    assert code == 2
+    assert len(lines) == 1 and message in lines[0], lines
     assert not (tmp_path / "results").exists()
 
 
