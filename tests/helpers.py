@@ -90,15 +90,18 @@ def venv_with_wheel(wheel, folder):
 
 
 def main_in_process(argv, capfd):
-    """(exit code, stderr's lines) of `run_all.py argv` run in this process: what a subprocess
-    shows for a command that stops before training (a parser error's SystemExit gives its code),
-    without a fresh interpreter's 3 s of imports. capfd captures file descriptor 2 itself, so a
-    line written around sys.stderr (a handler bound at import, a C library) is counted too. Only
-    for commands that load no plugin: a plugin would stay registered in this process."""
+    """`run_all.py argv` run in this process, as a subprocess.CompletedProcess (returncode,
+    stdout, stderr): what a subprocess shows for a command that trains nothing, without a fresh
+    interpreter's 3 s of imports (a parser error's or --help's SystemExit gives its code). capfd
+    captures file descriptors 1 and 2 themselves, so a line written around sys.stdout or
+    sys.stderr (a handler bound at import, a C library) is seen too. Only for commands that load
+    no plugin and no study but this checkout's: a plugin would stay registered in this process."""
     import run_all
 
+    capfd.readouterr()  # what came before is not this command's
     try:
         code = run_all.main(argv)
     except SystemExit as stop:
         code = stop.code
-    return code, capfd.readouterr().err.strip().splitlines()
+    out, err = capfd.readouterr()
+    return subprocess.CompletedProcess(argv, code, out, err)

@@ -57,9 +57,10 @@ BAD_ARGUMENTS = [
 
 @pytest.mark.parametrize("args,message", BAD_ARGUMENTS)
 def test_bad_arguments_exit_2_with_one_line(args, message, tmp_path, capfd):
-    code, lines = main_in_process([*args, "--results-dir", str(tmp_path / "results")], capfd)
-    assert code == 2
-    assert len(lines) == 1 and message in lines[0], lines
+    result = main_in_process([*args, "--results-dir", str(tmp_path / "results")], capfd)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
     assert not (tmp_path / "results").exists()
 
 
@@ -145,9 +146,9 @@ def test_an_address_that_does_not_speak_dask_is_one_line_exit_2(
     assert not (tmp_path / "results").exists() and not (tmp_path / "reports").exists()
 
 
-def test_results_path_that_is_a_file(tmp_path):
+def test_results_path_that_is_a_file(tmp_path, capfd):
     (tmp_path / "results").write_text("not a folder")
-    result = run_all("--grid", "smoke", "--results-dir", str(tmp_path / "results"))
+    result = main_in_process(["--grid", "smoke", "--results-dir", str(tmp_path / "results")], capfd)
     assert result.returncode == 2 and "exists and is not a directory" in result.stderr
 
 
@@ -157,8 +158,8 @@ def quick_runs():
     return math.prod(len(levels) for levels in GRIDS["quick"][0]["axes"].values())
 
 
-def test_list_prints_the_runs_and_their_count():
-    result = run_all("--list", "--grid", "quick")
+def test_list_prints_the_runs_and_their_count(capfd):
+    result = main_in_process(["--list", "--grid", "quick"], capfd)
     assert result.returncode == 0
     assert result.stdout.strip().splitlines()[-1] == f"quick: {quick_runs()} runs"
 
@@ -215,11 +216,11 @@ def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_pat
     assert "Runs: 8 (2 ok, 0 diverged, 0 error, 6 pending)" in report.replace("**", "")
 
 
-def test_a_setting_the_trainer_ignores_fails_pre_flight(tmp_path):
+def test_a_setting_the_trainer_ignores_fails_pre_flight(tmp_path, capfd):
     grid = tmp_path / "grids.json"
     grid.write_text(json.dumps({"g": [{"base": {"trainer": "sklearn_mlp", "dropout": 0.2}}]}))
-    result = run_all(
-        "--grid-file", str(grid), "--grid", "g", "--results-dir", str(tmp_path / "results")
+    result = main_in_process(
+        ["--grid-file", str(grid), "--grid", "g", "--results-dir", str(tmp_path / "results")], capfd
     )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
@@ -227,8 +228,8 @@ def test_a_setting_the_trainer_ignores_fails_pre_flight(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_help_ends_with_worked_examples():
-    result = run_all("--help")
+def test_help_ends_with_worked_examples(capfd):
+    result = main_in_process(["--help"], capfd)
     assert result.returncode == 0
     tail = result.stdout.strip().splitlines()
     examples = tail[tail.index("examples:") + 1 :]

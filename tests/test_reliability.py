@@ -270,8 +270,9 @@ def test_bad_grid_files_exit_2_with_one_line_and_write_nothing(tmp_path, capfd, 
     path.write_text(text)
     grid = ["--grid", "g"] if text.startswith('{"g"') else []
     argv = ["--grid-file", str(path), *grid, "--results-dir", str(tmp_path / "results")]
-    code, lines = main_in_process(argv, capfd)
-    assert code == 2 and len(lines) == 1 and message in lines[0], lines
+    result = main_in_process(argv, capfd)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
     assert not (tmp_path / "results").exists()
 
 
