@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import run_all
-from helpers import synthetic_record, timeless
+from helpers import main_in_process, synthetic_record, timeless
 from ablations.grid.expand import expand_grid
 from ablations.records.store import read_records
 from ablations.run import runner
@@ -330,6 +330,54 @@ def test_a_truncated_grid_json_is_rebuilt_from_the_grid(tmp_path, data_dir):
     plan.write_text(whole[:50])
     outcome = run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=quiet)
     assert outcome.trained == 0 and plan.read_text() == whole
+
+
+# what grid.json holds -> what the one line says (beside the file's path)
+BAD_PLANS = [
+    ("truncated", lambda whole: whole[:50].encode(), "not valid JSON"),
+    ("not UTF-8", lambda whole: b"\xff\xfe" + whole.encode(), "not valid JSON"),
+    ("not a list", lambda whole: b'{"runs": []}', "holds dict, not a list of runs"),
+    (
+        "a run without its seed",
+        lambda whole: json.dumps(
+            [
+                {**run, "config": {k: v for k, v in run["config"].items() if k != "seed"}}
+                for run in json.loads(whole)
+            ]
+        ).encode(),
+        "run 0 is not a run",
+    ),
+]
+
+
+@pytest.mark.parametrize("name,damage,message", BAD_PLANS, ids=[b[0] for b in BAD_PLANS])
+def test_report_only_on_a_damaged_grid_json_is_one_line_exit_2_and_writes_nothing(
+    tmp_path, data_dir, capfd, name, damage, message
+):
+    runs = expand_grid("tiny", [{"base": TINY, "axes": {"seed": [0, 1]}}])
+    run_grid("tiny", runs, tmp_path / "results", data_dir, jobs=1, log=quiet)
+    plan = tmp_path / "results" / "tiny" / "grid.json"
+    whole = plan.read_text()
+    plan.write_bytes(damage(whole))
+    grid_file = tmp_path / "grids.json"
+    grid_file.write_text(json.dumps({"tiny": [{"base": TINY, "axes": {"seed": [0, 1]}}]}))
+    args = [
+        "--grid-file",
+        str(grid_file),
+        "--grid",
+        "tiny",
+        "--results-dir",
+        str(tmp_path / "results"),
+    ]
+    args += ["--reports-dir", str(tmp_path / "reports"), "--data-dir", str(data_dir)]
+    result = main_in_process([*args, "--report-only"], capfd)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: {plan}: {message}") and "run its grid again" in lines[0]
+    assert not (tmp_path / "reports").exists()
+    again = main_in_process([*args, "--jobs", "1"], capfd)  # what the line says to do
+    assert again.returncode == 0 and plan.read_text() == whole, again.stderr
+    assert again.stderr.strip().splitlines()[-1] == "no run trained in this session, so none failed"
 
 
 def test_an_error_record_from_the_future_is_retried(tmp_path, data_dir):
