@@ -164,20 +164,18 @@ def test_list_prints_the_runs_and_their_count(capfd):
     assert result.stdout.strip().splitlines()[-1] == f"quick: {quick_runs()} runs"
 
 
-def test_smoke_grid_end_to_end_then_report_only(tmp_path):
-    args = [
-        "--grid",
-        "smoke",
-        "--jobs",
-        "2",
-        "--results-dir",
-        str(tmp_path / "results"),
-        "--reports-dir",
-        str(tmp_path / "reports"),
-        "--data-dir",
-        str(tmp_path / "data"),
-    ]
-    result = run_all(*args)
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """(the arguments, the finished command, its folder) of the smoke grid trained once with
+    --jobs 2 from a fresh folder: the plan's test reads its output, the end-to-end test reruns it."""
+    folder = tmp_path_factory.mktemp("smoke")
+    args = ["--grid", "smoke", "--jobs", "2", "--results-dir", str(folder / "results")]
+    args += ["--reports-dir", str(folder / "reports"), "--data-dir", str(folder / "data")]
+    return args, run_all(*args), folder
+
+
+def test_smoke_grid_end_to_end_then_report_only(smoke):
+    args, result, tmp_path = smoke
     assert result.returncode == 0, result.stderr
     assert "[8/8]" in result.stderr
     report = (tmp_path / "reports" / "smoke.md").read_text()
@@ -187,6 +185,7 @@ def test_smoke_grid_end_to_end_then_report_only(tmp_path):
     assert (tmp_path / "reports" / "smoke.md").read_text() == report
     rerun = run_all(*args)
     assert "grid smoke: 8 runs, all finished; nothing to train" in rerun.stderr
+    assert "plan: nothing to train (8 runs already done)" in rerun.stderr
     (tmp_path / "reports" / "smoke.md").unlink()
     every = run_all(*args[2:], "--report-only")  # no --grid: every grid that has results
     assert every.returncode == 0, every.stderr
@@ -283,19 +282,8 @@ def test_one_eta_across_phases_weighs_runs_by_their_estimate(monkeypatch):
     assert session.eta_s() == pytest.approx(50.0 * 10.0 / 50.0)
 
 
-def test_the_plan_is_printed_before_training(tmp_path):
-    result = run_all(
-        "--grid",
-        "smoke",
-        "--jobs",
-        "2",
-        "--results-dir",
-        str(tmp_path / "results"),
-        "--reports-dir",
-        str(tmp_path / "reports"),
-        "--data-dir",
-        str(tmp_path / "data"),
-    )
+def test_the_plan_is_printed_before_training(smoke):
+    _, result, _ = smoke
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     plan = next(i for i, line in enumerate(lines) if line.startswith("plan: "))
@@ -310,17 +298,7 @@ def test_the_plan_is_printed_before_training(tmp_path):
         "        1 ",
     ]  # runs, done, to train, phases
     assert plan < next(i for i, line in enumerate(lines) if line.startswith("[1/8]"))
-    again = run_all(
-        "--grid",
-        "smoke",
-        "--results-dir",
-        str(tmp_path / "results"),
-        "--reports-dir",
-        str(tmp_path / "reports"),
-        "--data-dir",
-        str(tmp_path / "data"),
-    )
-    assert "plan: nothing to train (8 runs already done)" in again.stderr
+    # that a rerun's plan says there is nothing to train: test_smoke_grid_end_to_end's rerun
 
 
 def test_one_count_and_eta_across_the_phases_of_a_tuned_grid(tmp_path):

@@ -2,7 +2,9 @@
 user's modules a study imports, the built-ins (a plugin may not change them), a component's
 defaults, a user dataset's bytes. Each identity case compares an existing results folder with a
 fresh one: the same ids must hold the same records. Plugins load in subprocesses only
-(test_plugins.cli), so this process's registries stay the built-in ones."""
+(test_plugins.cli), so this process's registries stay the built-in ones. The identity cases
+train with --jobs 1 (in the command's process): ids are named in the client whatever the
+workers, and that workers load a study's modules is test_plugins' and test_extend_installed's."""
 
 import json
 import os
@@ -43,7 +45,7 @@ def test_editing_a_helper_module_retrains_exactly_its_runs(tmp_path):
     (tmp_path / "helper_opt.py").write_text(HELPER)
     (tmp_path / "study.py").write_text(STUDY_WITH_HELPER)
     env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
-    args = ["--study", "study.py", "--jobs", "2"]
+    args = ["--study", "study.py", "--jobs", "1"]
     assert to_train(cli(args, tmp_path, env), "mine") == (0, 4)
     (tmp_path / "helper_opt.py").write_text(HELPER.replace("np.sign(g)", "0.5 * np.sign(g)"))
     assert to_train(cli(args, tmp_path, env), "mine") == (2, 2)  # the signsgd runs only
@@ -235,19 +237,19 @@ def test_a_replaced_npz_retrains_its_runs_and_a_new_seed_never_mixes_files(tmp_p
     save_npz(path, arrays())
     study = tmp_path / "study.py"
     study.write_text(DATA_STUDY.format(path=path, seeds=[0, 1]))
-    assert to_train(cli(["--study", "study.py", "--jobs", "2"], tmp_path), "mine") == (0, 2)
+    assert to_train(cli(["--study", "study.py", "--jobs", "1"], tmp_path), "mine") == (0, 2)
     new = {**arrays(), "x_train": 255 - arrays()["x_train"]}
     sha = save_npz(path, new)
-    assert to_train(cli(["--study", "study.py", "--jobs", "2"], tmp_path), "mine") == (0, 2)
+    assert to_train(cli(["--study", "study.py", "--jobs", "1"], tmp_path), "mine") == (0, 2)
     study.write_text(DATA_STUDY.format(path=path, seeds=[0, 1, 2]))
-    assert to_train(cli(["--study", "study.py", "--jobs", "2"], tmp_path), "mine") == (2, 1)
+    assert to_train(cli(["--study", "study.py", "--jobs", "1"], tmp_path), "mine") == (2, 1)
     grid = json.loads((tmp_path / "results" / "mine" / "grid.json").read_text())
     planned = {run["run_id"] for run in grid}
     existing = records(tmp_path / "results", "mine")
     current = {rid: r for rid, r in existing.items() if r["config"]["data_sha256"] == sha}
     assert len(current) == 3 and len(existing) == 5  # the old file's 2 records under old ids
     assert planned == set(current)
-    fresh = cli(["--study", "study.py", "--jobs", "2", "--results-dir", "fresh"], tmp_path)
+    fresh = cli(["--study", "study.py", "--jobs", "1", "--results-dir", "fresh"], tmp_path)
     assert fresh.returncode == 0, fresh.stderr
     assert records(tmp_path / "fresh", "mine") == current
 
