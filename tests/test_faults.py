@@ -225,6 +225,83 @@ def test_a_run_whose_worker_dies_twice_is_an_error_naming_the_signal():
     assert runner.worker_deaths(TwiceDied()) == "killed by SIGKILL"
 
 
+# A trainer plugin that SIGKILLs its own worker process in the middle of a run (what the OOM
+# killer does): seed 1 on its first try only, seed 2 on every try.
+DYING_TRAINER = """\
+import os
+import signal
+from pathlib import Path
+
+from ablations.train.trainers import register_trainer, train_nn_core
+
+MARKS = Path({marks!r})
+
+
+@register_trainer("dies")
+def train_or_die(config, splits):
+    mark = MARKS / f"seed{{config['seed']}}"
+    if config["seed"] == 2 or (config["seed"] == 1 and not mark.exists()):
+        mark.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return train_nn_core(config, splits)
+"""
+
+
+def test_a_dask_worker_killed_in_a_run_costs_a_retry_then_an_error_naming_the_signal(
+    tmp_path, data_dir
+):
+    """On a local Dask cluster (nannies restart a dead worker), with allowed-failures 0 so that
+    each death is a KilledWorker at once. Grid `once`: seed 1's worker is killed on its first
+    try; every run that worker held is retried and trains as an uninterrupted run. Grid
+    `always` (alone, so that no other run shares its workers): the run killed on every try is
+    one error record naming SIGKILL, and the command goes on to its end."""
+    pytest.importorskip("distributed")
+    (tmp_path / "dying.py").write_text(DYING_TRAINER.format(marks=str(tmp_path)))
+    dying = {**TINY, "trainer": "dies"}
+    grids = {
+        "once": [{"base": dying, "axes": {"seed": [0, 1]}}],
+        "always": [{"base": {**dying, "seed": 2}}],
+    }
+    (tmp_path / "grids.json").write_text(json.dumps(grids))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run_all.py"), "--plugin", "./dying.py"]
+        + ["--grid-file", "grids.json", "--grid", "once", "--grid", "always"]
+        + ["--scheduler", "local:2", "--results-dir", "results", "--reports-dir", "reports"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "SCRATCHBENCH_DATA_DIR": str(data_dir),
+            "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
+        },
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1, result.stderr
+    assert lines[-1].startswith("3 runs trained: 1 errors, 0 diverged"), lines[-3:]
+    assert "Traceback" not in result.stderr
+    assert any("died (killed by SIGKILL); retrying it once" in line for line in lines), lines
+    once = {
+        r["config"]["seed"]: r for r in read_records(tmp_path / "results" / "once", quiet).values()
+    }
+    assert once[0]["status"] == once[1]["status"] == "ok"
+    (always,) = read_records(tmp_path / "results" / "always", quiet).values()
+    assert always["status"] == "error"
+    assert always["error"].startswith(
+        "WorkerDied: its dask workers died twice over (killed by SIGKILL)"
+    ), always["error"]
+    clean = expand_grid("clean", [{"base": TINY, "axes": {"seed": [0, 1]}}])
+    run_grid("clean", clean, tmp_path / "clean", data_dir, jobs=1, log=quiet)
+    for reference in read_records(tmp_path / "clean" / "clean", quiet).values():
+        got = once[reference["config"]["seed"]]  # trained as if never killed
+        assert [got[k] for k in ("test_acc", "test_loss", "best_val_acc", "epochs_run")] == [
+            reference[k] for k in ("test_acc", "test_loss", "best_val_acc", "epochs_run")
+        ]
+        assert timeless(got)["history"] == timeless(reference)["history"]
+
+
 def test_a_sigkilled_runner_leaves_no_loky_worker_behind(tmp_path):
     grid_file = tmp_path / "grids.json"
     grid_file.write_text(json.dumps({"kill": KILL_GRID}))
