@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import run_all
-from helpers import main_in_process, synthetic_record, timeless
+from helpers import main_in_process, run_all_process, synthetic_record, timeless
 from ablations.grid.expand import expand_grid
 from ablations.records.store import read_records
 from ablations.run import runner
@@ -24,6 +24,21 @@ from ablations.train.trainers import TRAINERS, Trainer, train_nn_core
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"dataset": "digits", "hidden": [16], "epochs": 3, "batch_size": 64}
+TINY_GRID = [{"base": TINY, "axes": {"seed": [0, 1]}}]  # the grid `tiny`: TINY on seeds 0 and 1
+
+
+def tiny_command(tmp_path, data_dir, *extra):
+    """run_all's arguments for the grid `tiny` from a grid file written in tmp_path, results and
+    reports there, datasets from data_dir, then `extra`."""
+    grid_file = tmp_path / "grids.json"
+    grid_file.write_text(json.dumps({"tiny": TINY_GRID}))
+    return [
+        *("--grid-file", str(grid_file), "--grid", "tiny"),
+        *("--results-dir", str(tmp_path / "results"), "--reports-dir", str(tmp_path / "reports")),
+        *("--data-dir", str(data_dir), *extra),
+    ]
+
+
 FAULTY = "faulty"  # the trainer each case below registers (in this process: --jobs 1)
 GRID = [{"base": TINY, "axes": {"trainer": ["nn_core", FAULTY], "seed": [0, 1]}}]
 
@@ -263,20 +278,14 @@ def test_a_dask_worker_killed_in_a_run_costs_a_retry_then_an_error_naming_the_si
         "always": [{"base": {**dying, "seed": 2}}],
     }
     (tmp_path / "grids.json").write_text(json.dumps(grids))
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "run_all.py"), "--plugin", "./dying.py"]
-        + ["--grid-file", "grids.json", "--grid", "once", "--grid", "always"]
-        + ["--scheduler", "local:2", "--results-dir", "results", "--reports-dir", "reports"],
+    result = run_all_process(
+        "--plugin",
+        "./dying.py",
+        *("--grid-file", "grids.json", "--grid", "once", "--grid", "always"),
+        *("--scheduler", "local:2", "--results-dir", "results", "--reports-dir", "reports"),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "SCRATCHBENCH_DATA_DIR": str(data_dir),
-            "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
-        },
+        data_dir=data_dir,
+        DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0",
     )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1, result.stderr
@@ -362,23 +371,8 @@ BAD_RECORDS = [
 def test_an_invalid_record_is_set_aside_and_retrained_wherever_it_is_read(
     tmp_path, data_dir, capsys, name, change, message, reader
 ):
-    runs = expand_grid("tiny", [{"base": TINY, "axes": {"seed": [0, 1]}}])
-    grid_file = tmp_path / "grids.json"
-    grid_file.write_text(json.dumps({"tiny": [{"base": TINY, "axes": {"seed": [0, 1]}}]}))
-    args = [
-        "--grid-file",
-        str(grid_file),
-        "--grid",
-        "tiny",
-        "--jobs",
-        "1",
-        "--results-dir",
-        str(tmp_path / "results"),
-        "--reports-dir",
-        str(tmp_path / "reports"),
-        "--data-dir",
-        str(data_dir),
-    ]
+    runs = expand_grid("tiny", TINY_GRID)
+    args = tiny_command(tmp_path, data_dir, "--jobs", "1")
     assert run_all.main(args) == 0
     victim = tmp_path / "results" / "tiny" / f"{runs[0].run_id}.json"
     if change is None:
@@ -400,7 +394,7 @@ def test_an_invalid_record_is_set_aside_and_retrained_wherever_it_is_read(
 
 
 def test_a_truncated_grid_json_is_rebuilt_from_the_grid(tmp_path, data_dir):
-    runs = expand_grid("tiny", [{"base": TINY, "axes": {"seed": [0, 1]}}])
+    runs = expand_grid("tiny", TINY_GRID)
     run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=quiet)
     plan = tmp_path / "tiny" / "grid.json"
     whole = plan.read_text()
@@ -431,22 +425,12 @@ BAD_PLANS = [
 def test_report_only_on_a_damaged_grid_json_is_one_line_exit_2_and_writes_nothing(
     tmp_path, data_dir, capfd, name, damage, message
 ):
-    runs = expand_grid("tiny", [{"base": TINY, "axes": {"seed": [0, 1]}}])
+    runs = expand_grid("tiny", TINY_GRID)
     run_grid("tiny", runs, tmp_path / "results", data_dir, jobs=1, log=quiet)
     plan = tmp_path / "results" / "tiny" / "grid.json"
     whole = plan.read_text()
     plan.write_bytes(damage(whole))
-    grid_file = tmp_path / "grids.json"
-    grid_file.write_text(json.dumps({"tiny": [{"base": TINY, "axes": {"seed": [0, 1]}}]}))
-    args = [
-        "--grid-file",
-        str(grid_file),
-        "--grid",
-        "tiny",
-        "--results-dir",
-        str(tmp_path / "results"),
-    ]
-    args += ["--reports-dir", str(tmp_path / "reports"), "--data-dir", str(data_dir)]
+    args = tiny_command(tmp_path, data_dir)
     result = main_in_process([*args, "--report-only"], capfd)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr

@@ -8,12 +8,10 @@ workers, and that workers load a study's modules is test_plugins' and test_exten
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from helpers import timeless
+from helpers import run_all_process, timeless
 from ablations import plugins
 from ablations.grid.loaded import REGISTRIES
 from ablations.records.store import read_records
@@ -276,18 +274,7 @@ def test_check_trains_each_new_component_three_times_and_says_whether_they_agree
         (tmp_path / name).write_text(source)
 
     def check(*args):
-        return subprocess.run(
-            [sys.executable, str(ROOT / "run_all.py"), "check", *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(ROOT),
-                "SCRATCHBENCH_DATA_DIR": str(tmp_path / "data"),
-            },
-        )
+        return run_all_process("check", *args, cwd=tmp_path, data_dir=tmp_path / "data")
 
     good = check("--plugin", "./good.py")
     assert good.returncode == 0, good.stderr

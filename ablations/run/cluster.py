@@ -81,7 +81,7 @@ class DaskBackend:
         worker thread are in flight."""
         from concurrent.futures import CancelledError
 
-        from distributed import wait
+        from distributed import KilledWorker, wait
 
         in_flight = {}  # future -> run
         runs = iter(runs)
@@ -116,12 +116,14 @@ class DaskBackend:
                     run = in_flight.pop(future)
                     if future.status == "finished":
                         yield future.result()
-                    elif isinstance(future.exception(), plugins.PluginError):
-                        raise plugins.PluginError(f"--backend dask: {future.exception()}")
-                    elif type(future.exception()).__name__ != "KilledWorker":
-                        yield failed_record(run, future.exception())
+                        continue
+                    error = future.exception()
+                    if isinstance(error, plugins.PluginError):
+                        raise plugins.PluginError(f"--backend dask: {error}")
+                    if not isinstance(error, KilledWorker):
+                        yield failed_record(run, error)
                     elif run.run_id in lost_before:
-                        yield failed_record(run, future.exception(), self.worker_deaths())
+                        yield failed_record(run, error, self.worker_deaths())
                     else:  # its workers died allowed-failures + 1 times: once more, as loky
                         lost_before.add(run.run_id)
                         retries.append(run)

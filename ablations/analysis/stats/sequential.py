@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
+from .paired import holm
+
 FIRST_SHARE = 0.25  # the share of a test's alpha spent at the first look
 FUTILITY_MDE_RATIO = 1.5  # futility only once the MDE is within this factor of the full design's
 FUTILITY_POWER = 0.10  # ... and the conditional power is below this
@@ -163,18 +165,10 @@ def look(previous, wave, waves, p, pi, threshold, is_futile=False):
 
 def holm_rejects(p, alpha):
     """Holm's (1979) step-down rejections at family-wise level `alpha` over the last axis of p
-    (..., m): sort ascending, reject p_(j) while p_(i) <= alpha / (m - i + 1) for all i <= j.
-    nan entries are outside the family (m counts the finite ones) and never rejected."""
-    p = np.asarray(p, float)
-    m = np.sum(np.isfinite(p), axis=-1, keepdims=True)
-    order = np.argsort(np.where(np.isnan(p), np.inf, p), axis=-1, kind="stable")
-    ranked = np.take_along_axis(p, order, axis=-1)
-    with np.errstate(divide="ignore"):  # ranks past m hold nan, never compared
-        step = alpha / (m - np.arange(p.shape[-1]))  # alpha / (m - i + 1), i 1-based
-    ok = np.cumprod(np.where(np.isfinite(ranked), ranked <= step, False), axis=-1).astype(bool)
-    rejects = np.zeros(p.shape, bool)
-    np.put_along_axis(rejects, order, ok, axis=-1)
-    return rejects
+    (..., m): where paired.holm's adjusted p is <= alpha. nan entries are outside the family (m
+    counts the finite ones) and never rejected."""
+    with np.errstate(invalid="ignore"):
+        return holm(p) <= alpha
 
 
 @dataclass(frozen=True)
