@@ -44,7 +44,7 @@ lint: setup
 bench: setup-bench data
 	$(PY) benchmarks/bench.py
 
-# The crash test with 50 kills instead of 10.
+# The crash test with 50 kills instead of 3.
 stress: setup
 	SCRATCHBENCH_KILLS=50 $(PY) -m pytest -q tests/test_reliability.py -k sigkill
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from ablations.records.schema import FIELDS, NONE, RUNNER, SCHEMA_VERSION, validate
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def synthetic_record(run_id="r", status="ok", **fields):
     """A record that validates (records/schema.py): `fields`, and every other field it must
@@ -87,3 +89,35 @@ def venv_with_wheel(wheel, folder):
     assert install.returncode == 0, install.stderr
     assert (venv / "bin" / "scratchbench").is_file(), install.stdout
     return venv / "bin", env
+
+
+def run_all_process(*args, cwd, data_dir, **env):
+    """`run_all.py args` in a fresh interpreter in `cwd`, as a subprocess.CompletedProcess
+    (text, 300 s timeout): this checkout on PYTHONPATH (so a plugin or study in `cwd` imports
+    it), datasets from `data_dir` ($SCRATCHBENCH_DATA_DIR), the variables `env` added."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run_all.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "SCRATCHBENCH_DATA_DIR": str(data_dir), **env},
+    )
+
+
+def main_in_process(argv, capfd):
+    """`run_all.py argv` run in this process, as a subprocess.CompletedProcess (returncode,
+    stdout, stderr): what a subprocess shows for a command that trains nothing, without a fresh
+    interpreter's 3 s of imports (a parser error's or --help's SystemExit gives its code). capfd
+    captures file descriptors 1 and 2 themselves, so a line written around sys.stdout or
+    sys.stderr (a handler bound at import, a C library) is seen too. Only for commands that load
+    no plugin and no study but this checkout's: a plugin would stay registered in this process."""
+    import run_all
+
+    capfd.readouterr()  # what came before is not this command's
+    try:
+        code = run_all.main(argv)
+    except SystemExit as stop:
+        code = stop.code
+    out, err = capfd.readouterr()
+    return subprocess.CompletedProcess(argv, code, out, err)

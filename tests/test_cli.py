@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import main_in_process
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -54,12 +56,11 @@ BAD_ARGUMENTS = [
 
 
 @pytest.mark.parametrize("args,message", BAD_ARGUMENTS)
-def test_bad_arguments_exit_2_with_one_line(args, message, tmp_path):
-    result = run_all(*args, "--results-dir", str(tmp_path / "results"))
+def test_bad_arguments_exit_2_with_one_line(args, message, tmp_path, capfd):
+    result = main_in_process([*args, "--results-dir", str(tmp_path / "results")], capfd)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
-    assert "Traceback" not in result.stderr
     assert not (tmp_path / "results").exists()
 
 
@@ -145,9 +146,9 @@ def test_an_address_that_does_not_speak_dask_is_one_line_exit_2(
     assert not (tmp_path / "results").exists() and not (tmp_path / "reports").exists()
 
 
-def test_results_path_that_is_a_file(tmp_path):
+def test_results_path_that_is_a_file(tmp_path, capfd):
     (tmp_path / "results").write_text("not a folder")
-    result = run_all("--grid", "smoke", "--results-dir", str(tmp_path / "results"))
+    result = main_in_process(["--grid", "smoke", "--results-dir", str(tmp_path / "results")], capfd)
     assert result.returncode == 2 and "exists and is not a directory" in result.stderr
 
 
@@ -157,26 +158,24 @@ def quick_runs():
     return math.prod(len(levels) for levels in GRIDS["quick"][0]["axes"].values())
 
 
-def test_list_prints_the_runs_and_their_count():
-    result = run_all("--list", "--grid", "quick")
+def test_list_prints_the_runs_and_their_count(capfd):
+    result = main_in_process(["--list", "--grid", "quick"], capfd)
     assert result.returncode == 0
     assert result.stdout.strip().splitlines()[-1] == f"quick: {quick_runs()} runs"
 
 
-def test_smoke_grid_end_to_end_then_report_only(tmp_path):
-    args = [
-        "--grid",
-        "smoke",
-        "--jobs",
-        "2",
-        "--results-dir",
-        str(tmp_path / "results"),
-        "--reports-dir",
-        str(tmp_path / "reports"),
-        "--data-dir",
-        str(tmp_path / "data"),
-    ]
-    result = run_all(*args)
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """(the arguments, the finished command, its folder) of the smoke grid trained once with
+    --jobs 2 from a fresh folder: the plan's test reads its output, the end-to-end test reruns it."""
+    folder = tmp_path_factory.mktemp("smoke")
+    args = ["--grid", "smoke", "--jobs", "2", "--results-dir", str(folder / "results")]
+    args += ["--reports-dir", str(folder / "reports"), "--data-dir", str(folder / "data")]
+    return args, run_all(*args), folder
+
+
+def test_smoke_grid_end_to_end_then_report_only(smoke):
+    args, result, tmp_path = smoke
     assert result.returncode == 0, result.stderr
     assert "[8/8]" in result.stderr
     report = (tmp_path / "reports" / "smoke.md").read_text()
@@ -186,6 +185,7 @@ def test_smoke_grid_end_to_end_then_report_only(tmp_path):
     assert (tmp_path / "reports" / "smoke.md").read_text() == report
     rerun = run_all(*args)
     assert "grid smoke: 8 runs, all finished; nothing to train" in rerun.stderr
+    assert "plan: nothing to train (8 runs already done)" in rerun.stderr
     (tmp_path / "reports" / "smoke.md").unlink()
     every = run_all(*args[2:], "--report-only")  # no --grid: every grid that has results
     assert every.returncode == 0, every.stderr
@@ -215,11 +215,11 @@ def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_pat
     assert "Runs: 8 (2 ok, 0 diverged, 0 error, 6 pending)" in report.replace("**", "")
 
 
-def test_a_setting_the_trainer_ignores_fails_pre_flight(tmp_path):
+def test_a_setting_the_trainer_ignores_fails_pre_flight(tmp_path, capfd):
     grid = tmp_path / "grids.json"
     grid.write_text(json.dumps({"g": [{"base": {"trainer": "sklearn_mlp", "dropout": 0.2}}]}))
-    result = run_all(
-        "--grid-file", str(grid), "--grid", "g", "--results-dir", str(tmp_path / "results")
+    result = main_in_process(
+        ["--grid-file", str(grid), "--grid", "g", "--results-dir", str(tmp_path / "results")], capfd
     )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
@@ -227,8 +227,8 @@ def test_a_setting_the_trainer_ignores_fails_pre_flight(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_help_ends_with_worked_examples():
-    result = run_all("--help")
+def test_help_ends_with_worked_examples(capfd):
+    result = main_in_process(["--help"], capfd)
     assert result.returncode == 0
     tail = result.stdout.strip().splitlines()
     examples = tail[tail.index("examples:") + 1 :]
@@ -282,19 +282,8 @@ def test_one_eta_across_phases_weighs_runs_by_their_estimate(monkeypatch):
     assert session.eta_s() == pytest.approx(50.0 * 10.0 / 50.0)
 
 
-def test_the_plan_is_printed_before_training(tmp_path):
-    result = run_all(
-        "--grid",
-        "smoke",
-        "--jobs",
-        "2",
-        "--results-dir",
-        str(tmp_path / "results"),
-        "--reports-dir",
-        str(tmp_path / "reports"),
-        "--data-dir",
-        str(tmp_path / "data"),
-    )
+def test_the_plan_is_printed_before_training(smoke):
+    _, result, _ = smoke
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     plan = next(i for i, line in enumerate(lines) if line.startswith("plan: "))
@@ -309,17 +298,7 @@ def test_the_plan_is_printed_before_training(tmp_path):
         "        1 ",
     ]  # runs, done, to train, phases
     assert plan < next(i for i, line in enumerate(lines) if line.startswith("[1/8]"))
-    again = run_all(
-        "--grid",
-        "smoke",
-        "--results-dir",
-        str(tmp_path / "results"),
-        "--reports-dir",
-        str(tmp_path / "reports"),
-        "--data-dir",
-        str(tmp_path / "data"),
-    )
-    assert "plan: nothing to train (8 runs already done)" in again.stderr
+    # that a rerun's plan says there is nothing to train: test_smoke_grid_end_to_end's rerun
 
 
 def test_one_count_and_eta_across_the_phases_of_a_tuned_grid(tmp_path):

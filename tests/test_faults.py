@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import run_all
-from helpers import synthetic_record, timeless
+from helpers import main_in_process, run_all_process, synthetic_record, timeless
 from ablations.grid.expand import expand_grid
 from ablations.records.store import read_records
 from ablations.run import runner
@@ -24,6 +24,21 @@ from ablations.train.trainers import TRAINERS, Trainer, train_nn_core
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"dataset": "digits", "hidden": [16], "epochs": 3, "batch_size": 64}
+TINY_GRID = [{"base": TINY, "axes": {"seed": [0, 1]}}]  # the grid `tiny`: TINY on seeds 0 and 1
+
+
+def tiny_command(tmp_path, data_dir, *extra):
+    """run_all's arguments for the grid `tiny` from a grid file written in tmp_path, results and
+    reports there, datasets from data_dir, then `extra`."""
+    grid_file = tmp_path / "grids.json"
+    grid_file.write_text(json.dumps({"tiny": TINY_GRID}))
+    return [
+        *("--grid-file", str(grid_file), "--grid", "tiny"),
+        *("--results-dir", str(tmp_path / "results"), "--reports-dir", str(tmp_path / "reports")),
+        *("--data-dir", str(data_dir), *extra),
+    ]
+
+
 FAULTY = "faulty"  # the trainer each case below registers (in this process: --jobs 1)
 GRID = [{"base": TINY, "axes": {"trainer": ["nn_core", FAULTY], "seed": [0, 1]}}]
 
@@ -225,6 +240,77 @@ def test_a_run_whose_worker_dies_twice_is_an_error_naming_the_signal():
     assert runner.worker_deaths(TwiceDied()) == "killed by SIGKILL"
 
 
+# A trainer plugin that SIGKILLs its own worker process in the middle of a run (what the OOM
+# killer does): seed 1 on its first try only, seed 2 on every try.
+DYING_TRAINER = """\
+import os
+import signal
+from pathlib import Path
+
+from ablations.train.trainers import register_trainer, train_nn_core
+
+MARKS = Path({marks!r})
+
+
+@register_trainer("dies")
+def train_or_die(config, splits):
+    mark = MARKS / f"seed{{config['seed']}}"
+    if config["seed"] == 2 or (config["seed"] == 1 and not mark.exists()):
+        mark.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return train_nn_core(config, splits)
+"""
+
+
+def test_a_dask_worker_killed_in_a_run_costs_a_retry_then_an_error_naming_the_signal(
+    tmp_path, data_dir
+):
+    """On a local Dask cluster (nannies restart a dead worker), with allowed-failures 0 so that
+    each death is a KilledWorker at once. Grid `once`: seed 1's worker is killed on its first
+    try; every run that worker held is retried and trains as an uninterrupted run. Grid
+    `always` (alone, so that no other run shares its workers): the run killed on every try is
+    one error record naming SIGKILL, and the command goes on to its end."""
+    pytest.importorskip("distributed")
+    (tmp_path / "dying.py").write_text(DYING_TRAINER.format(marks=str(tmp_path)))
+    dying = {**TINY, "trainer": "dies"}
+    grids = {
+        "once": [{"base": dying, "axes": {"seed": [0, 1]}}],
+        "always": [{"base": {**dying, "seed": 2}}],
+    }
+    (tmp_path / "grids.json").write_text(json.dumps(grids))
+    result = run_all_process(
+        "--plugin",
+        "./dying.py",
+        *("--grid-file", "grids.json", "--grid", "once", "--grid", "always"),
+        *("--scheduler", "local:2", "--results-dir", "results", "--reports-dir", "reports"),
+        cwd=tmp_path,
+        data_dir=data_dir,
+        DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0",
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1, result.stderr
+    assert lines[-1].startswith("3 runs trained: 1 errors, 0 diverged"), lines[-3:]
+    assert "Traceback" not in result.stderr
+    assert any("died (killed by SIGKILL); retrying it once" in line for line in lines), lines
+    once = {
+        r["config"]["seed"]: r for r in read_records(tmp_path / "results" / "once", quiet).values()
+    }
+    assert once[0]["status"] == once[1]["status"] == "ok"
+    (always,) = read_records(tmp_path / "results" / "always", quiet).values()
+    assert always["status"] == "error"
+    assert always["error"].startswith(
+        "WorkerDied: its dask workers died twice over (killed by SIGKILL)"
+    ), always["error"]
+    clean = expand_grid("clean", [{"base": TINY, "axes": {"seed": [0, 1]}}])
+    run_grid("clean", clean, tmp_path / "clean", data_dir, jobs=1, log=quiet)
+    for reference in read_records(tmp_path / "clean" / "clean", quiet).values():
+        got = once[reference["config"]["seed"]]  # trained as if never killed
+        assert [got[k] for k in ("test_acc", "test_loss", "best_val_acc", "epochs_run")] == [
+            reference[k] for k in ("test_acc", "test_loss", "best_val_acc", "epochs_run")
+        ]
+        assert timeless(got)["history"] == timeless(reference)["history"]
+
+
 def test_a_sigkilled_runner_leaves_no_loky_worker_behind(tmp_path):
     grid_file = tmp_path / "grids.json"
     grid_file.write_text(json.dumps({"kill": KILL_GRID}))
@@ -285,23 +371,8 @@ BAD_RECORDS = [
 def test_an_invalid_record_is_set_aside_and_retrained_wherever_it_is_read(
     tmp_path, data_dir, capsys, name, change, message, reader
 ):
-    runs = expand_grid("tiny", [{"base": TINY, "axes": {"seed": [0, 1]}}])
-    grid_file = tmp_path / "grids.json"
-    grid_file.write_text(json.dumps({"tiny": [{"base": TINY, "axes": {"seed": [0, 1]}}]}))
-    args = [
-        "--grid-file",
-        str(grid_file),
-        "--grid",
-        "tiny",
-        "--jobs",
-        "1",
-        "--results-dir",
-        str(tmp_path / "results"),
-        "--reports-dir",
-        str(tmp_path / "reports"),
-        "--data-dir",
-        str(data_dir),
-    ]
+    runs = expand_grid("tiny", TINY_GRID)
+    args = tiny_command(tmp_path, data_dir, "--jobs", "1")
     assert run_all.main(args) == 0
     victim = tmp_path / "results" / "tiny" / f"{runs[0].run_id}.json"
     if change is None:
@@ -323,13 +394,51 @@ def test_an_invalid_record_is_set_aside_and_retrained_wherever_it_is_read(
 
 
 def test_a_truncated_grid_json_is_rebuilt_from_the_grid(tmp_path, data_dir):
-    runs = expand_grid("tiny", [{"base": TINY, "axes": {"seed": [0, 1]}}])
+    runs = expand_grid("tiny", TINY_GRID)
     run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=quiet)
     plan = tmp_path / "tiny" / "grid.json"
     whole = plan.read_text()
     plan.write_text(whole[:50])
     outcome = run_grid("tiny", runs, tmp_path, data_dir, jobs=1, log=quiet)
     assert outcome.trained == 0 and plan.read_text() == whole
+
+
+# what grid.json holds -> what the one line says (beside the file's path)
+BAD_PLANS = [
+    ("truncated", lambda whole: whole[:50].encode(), "not valid JSON"),
+    ("not UTF-8", lambda whole: b"\xff\xfe" + whole.encode(), "not valid JSON"),
+    ("not a list", lambda whole: b'{"runs": []}', "holds dict, not a list of runs"),
+    (
+        "a run without its seed",
+        lambda whole: json.dumps(
+            [
+                {**run, "config": {k: v for k, v in run["config"].items() if k != "seed"}}
+                for run in json.loads(whole)
+            ]
+        ).encode(),
+        "run 0 is not a run",
+    ),
+]
+
+
+@pytest.mark.parametrize("name,damage,message", BAD_PLANS, ids=[b[0] for b in BAD_PLANS])
+def test_report_only_on_a_damaged_grid_json_is_one_line_exit_2_and_writes_nothing(
+    tmp_path, data_dir, capfd, name, damage, message
+):
+    runs = expand_grid("tiny", TINY_GRID)
+    run_grid("tiny", runs, tmp_path / "results", data_dir, jobs=1, log=quiet)
+    plan = tmp_path / "results" / "tiny" / "grid.json"
+    whole = plan.read_text()
+    plan.write_bytes(damage(whole))
+    args = tiny_command(tmp_path, data_dir)
+    result = main_in_process([*args, "--report-only"], capfd)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: {plan}: {message}") and "run its grid again" in lines[0]
+    assert not (tmp_path / "reports").exists()
+    again = main_in_process([*args, "--jobs", "1"], capfd)  # what the line says to do
+    assert again.returncode == 0 and plan.read_text() == whole, again.stderr
+    assert again.stderr.strip().splitlines()[-1] == "no run trained in this session, so none failed"
 
 
 def test_an_error_record_from_the_future_is_retried(tmp_path, data_dir):

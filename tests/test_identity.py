@@ -2,16 +2,16 @@
 user's modules a study imports, the built-ins (a plugin may not change them), a component's
 defaults, a user dataset's bytes. Each identity case compares an existing results folder with a
 fresh one: the same ids must hold the same records. Plugins load in subprocesses only
-(test_plugins.cli), so this process's registries stay the built-in ones."""
+(test_plugins.cli), so this process's registries stay the built-in ones. The identity cases
+train with --jobs 1 (in the command's process): ids are named in the client whatever the
+workers, and that workers load a study's modules is test_plugins' and test_extend_installed's."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from helpers import timeless
+from helpers import run_all_process, timeless
 from ablations import plugins
 from ablations.grid.loaded import REGISTRIES
 from ablations.records.store import read_records
@@ -43,7 +43,7 @@ def test_editing_a_helper_module_retrains_exactly_its_runs(tmp_path):
     (tmp_path / "helper_opt.py").write_text(HELPER)
     (tmp_path / "study.py").write_text(STUDY_WITH_HELPER)
     env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
-    args = ["--study", "study.py", "--jobs", "2"]
+    args = ["--study", "study.py", "--jobs", "1"]
     assert to_train(cli(args, tmp_path, env), "mine") == (0, 4)
     (tmp_path / "helper_opt.py").write_text(HELPER.replace("np.sign(g)", "0.5 * np.sign(g)"))
     assert to_train(cli(args, tmp_path, env), "mine") == (2, 2)  # the signsgd runs only
@@ -235,19 +235,19 @@ def test_a_replaced_npz_retrains_its_runs_and_a_new_seed_never_mixes_files(tmp_p
     save_npz(path, arrays())
     study = tmp_path / "study.py"
     study.write_text(DATA_STUDY.format(path=path, seeds=[0, 1]))
-    assert to_train(cli(["--study", "study.py", "--jobs", "2"], tmp_path), "mine") == (0, 2)
+    assert to_train(cli(["--study", "study.py", "--jobs", "1"], tmp_path), "mine") == (0, 2)
     new = {**arrays(), "x_train": 255 - arrays()["x_train"]}
     sha = save_npz(path, new)
-    assert to_train(cli(["--study", "study.py", "--jobs", "2"], tmp_path), "mine") == (0, 2)
+    assert to_train(cli(["--study", "study.py", "--jobs", "1"], tmp_path), "mine") == (0, 2)
     study.write_text(DATA_STUDY.format(path=path, seeds=[0, 1, 2]))
-    assert to_train(cli(["--study", "study.py", "--jobs", "2"], tmp_path), "mine") == (2, 1)
+    assert to_train(cli(["--study", "study.py", "--jobs", "1"], tmp_path), "mine") == (2, 1)
     grid = json.loads((tmp_path / "results" / "mine" / "grid.json").read_text())
     planned = {run["run_id"] for run in grid}
     existing = records(tmp_path / "results", "mine")
     current = {rid: r for rid, r in existing.items() if r["config"]["data_sha256"] == sha}
     assert len(current) == 3 and len(existing) == 5  # the old file's 2 records under old ids
     assert planned == set(current)
-    fresh = cli(["--study", "study.py", "--jobs", "2", "--results-dir", "fresh"], tmp_path)
+    fresh = cli(["--study", "study.py", "--jobs", "1", "--results-dir", "fresh"], tmp_path)
     assert fresh.returncode == 0, fresh.stderr
     assert records(tmp_path / "fresh", "mine") == current
 
@@ -274,18 +274,7 @@ def test_check_trains_each_new_component_three_times_and_says_whether_they_agree
         (tmp_path / name).write_text(source)
 
     def check(*args):
-        return subprocess.run(
-            [sys.executable, str(ROOT / "run_all.py"), "check", *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(ROOT),
-                "SCRATCHBENCH_DATA_DIR": str(tmp_path / "data"),
-            },
-        )
+        return run_all_process("check", *args, cwd=tmp_path, data_dir=tmp_path / "data")
 
     good = check("--plugin", "./good.py")
     assert good.returncode == 0, good.stderr

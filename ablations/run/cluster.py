@@ -5,11 +5,14 @@ every node reports scratchbench at this client's version and this client's numpy
 GridError in one line naming what is missing and the fix. Every wait has a timeout. Workers
 resolve the dataset cache on their own host ($SCRATCHBENCH_DATA_DIR there) and fetch into it;
 only the client writes records. A run in flight on a worker that dies is rescheduled by the
-scheduler on another one (up to distributed's `allowed-failures`, 3 by default).
+scheduler on another one (up to distributed's `allowed-failures`, 3 by default); a run whose
+workers died that often (KilledWorker) is submitted once more, as loky's lost runs are, and if it
+is lost again it is recorded as an error naming the exit signals the nannies saw.
 """
 
 import contextlib
 import logging
+import re
 import signal
 import socket
 import struct
@@ -27,6 +30,7 @@ LOCAL_PREFIX = "local:"
 SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")  # distributed's comm backends
 CONNECT_TIMEOUT_S = 30.0
 HANDSHAKE_MAX_BYTES = 1 << 20  # a scheduler's handshake is a small msgpack dict
+DEATH_LOG_WAIT_S = 5.0  # how long a lost run waits for a nanny to log its worker's exit signal
 INSTALL_HINT = f"pip install '.[dask]' from a scratchbench {__version__} checkout"
 
 
@@ -77,16 +81,17 @@ class DaskBackend:
         worker thread are in flight."""
         from concurrent.futures import CancelledError
 
-        from distributed import wait
+        from distributed import KilledWorker, wait
 
         in_flight = {}  # future -> run
         runs = iter(runs)
+        retries, lost_before = [], set()  # runs to submit again; run ids lost once already
         last_news = time.monotonic()
         no_workers_since = None
         try:
             while True:
                 while len(in_flight) < 2 * max(1, self.threads()):
-                    run = next(runs, None)
+                    run = retries.pop(0) if retries else next(runs, None)
                     if run is None:
                         break
                     future = self.client.submit(
@@ -111,10 +116,21 @@ class DaskBackend:
                     run = in_flight.pop(future)
                     if future.status == "finished":
                         yield future.result()
-                    elif isinstance(future.exception(), plugins.PluginError):
-                        raise plugins.PluginError(f"--backend dask: {future.exception()}")
-                    else:  # e.g. KilledWorker: the run's workers died too often
-                        yield failed_record(run, future.exception())
+                        continue
+                    error = future.exception()
+                    if isinstance(error, plugins.PluginError):
+                        raise plugins.PluginError(f"--backend dask: {error}")
+                    if not isinstance(error, KilledWorker):
+                        yield failed_record(run, error)
+                    elif run.run_id in lost_before:
+                        yield failed_record(run, error, self.worker_deaths())
+                    else:  # its workers died allowed-failures + 1 times: once more, as loky
+                        lost_before.add(run.run_id)
+                        retries.append(run)
+                        log(
+                            f"the dask workers running {run.run_id} died "
+                            f"({self.worker_deaths()}); retrying it once"
+                        )
                 if done:
                     last_news, no_workers_since = time.monotonic(), None
                     continue
@@ -143,17 +159,56 @@ class DaskBackend:
             if in_flight:
                 self.client.cancel(list(in_flight))
 
+    def worker_deaths(self):
+        """'killed by SIGKILL' (the exit signals or codes of dead worker processes in the
+        nannies' logs, every worker's), or what is known when no nanny saw one (workers
+        started with --no-nanny die unobserved)."""
+        deadline = time.monotonic() + DEATH_LOG_WAIT_S
+        while True:  # the scheduler may report the death before the nanny has logged it
+            try:
+                logs = self.client.get_worker_logs(nanny=True)
+            except Exception:  # a nanny gone or not answering: the cause stays unknown
+                logs = {}
+            cause = death_causes(message for lines in logs.values() for _, message in lines)
+            if cause.startswith("killed by") or time.monotonic() > deadline:
+                return cause
+            time.sleep(0.2)
+
     def close(self):
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
 
 
-def failed_record(run, error):
-    """The record of a run that never returned (its worker died, repeatedly)."""
+def death_causes(messages):
+    """'killed by SIGKILL, exit code 3' from nanny log lines ('Worker process 123 was killed by
+    signal 9', '... exited with status 3'); 'no nanny logged an exit signal' without one."""
+    named = set()
+    for message in messages:
+        found = re.search(
+            r"Worker process \d+ (?:was killed by signal (\d+)|exited with status (\d+))",
+            str(message),
+        )
+        if found and found.group(1):
+            number = int(found.group(1))
+            named.add(
+                signal.Signals(number).name
+                if number in signal.valid_signals()
+                else f"signal {number}"
+            )
+        elif found:
+            named.add(f"exit code {found.group(2)}")
+    return "killed by " + ", ".join(sorted(named)) if named else "no nanny logged an exit signal"
+
+
+def failed_record(run, error, deaths=None):
+    """The record of a run that never returned: `error` (KilledWorker after its workers died,
+    twice over when `deaths`, their causes, is given) or what else its future raised."""
     from .runner import error_record
 
-    return error_record(run, f"{type(error).__name__}: {error}")
+    if deaths is None:
+        return error_record(run, f"{type(error).__name__}: {error}")
+    return error_record(run, f"WorkerDied: its dask workers died twice over ({deaths}); {error}")
 
 
 def connect(address, data_dir=None, timeout_s=None):

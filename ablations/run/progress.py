@@ -26,7 +26,10 @@ def describe_result(record):
 def failures_line(counts):
     """The command's closing line, from {status: runs trained}: what failed. An error fails the
     command (exit 1; its run trains again next time); a diverged run is a result (a setting
-    that diverges), counted but not a failure."""
+    that diverges), counted but not a failure. With nothing trained it says so, rather than
+    counting zeros."""
+    if not sum(counts.values()):  # every run had a record (or another runner had claimed it)
+        return "no run trained in this session, so none failed"
     errors, diverged = counts.get("error", 0), counts.get("diverged", 0)
     line = f"{sum(counts.values())} runs trained: {errors} errors, {diverged} diverged"
     if errors:

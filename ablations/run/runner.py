@@ -361,7 +361,7 @@ def save_plan(folder, runs):
     try:  # the text write_json_atomic would write: the same keys in the same order
         if path.read_text() == json_text(path, plan):
             return
-    except OSError:  # absent or unreadable: write it
+    except (OSError, ValueError):  # absent, unreadable or not UTF-8: write it
         pass
     write_json_atomic(path, plan)
 

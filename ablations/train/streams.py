@@ -3,8 +3,8 @@ and the validation split.
 
 Each stream has a setting `<stream>_seed` (SCHEMA; None means the run's `seed`) and its own
 generator, `np.random.default_rng(np.random.SeedSequence([value, STREAMS[stream][0]]))`, the ids
-being nn_core/streams.py's STREAM_IDS: the stream's id is part of the entropy, so streams with equal values still draw independent numbers, and
-changing one stream's value leaves every other stream's draws unchanged (Bouthillier et al. 2021
+being nn_core/streams.py's STREAM_IDS: the stream's id is part of the entropy, so streams with
+equal values still draw independent numbers, and changing one stream's value leaves every other stream's draws unchanged (Bouthillier et al. 2021
 attribute the seed spread to each source this way). Stream ids are part of every result: never
 renumber them; a new stream takes a new id.
 """

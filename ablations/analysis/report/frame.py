@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ablations.data.datasets import DATASETS, validation_size
+from ablations.grid.config import GridError
 from ablations.records.schema import REPORT, columns, numeric
 from ablations.records.store import GRID_FILE, TUNING_FILE, read_records
 from ..diagnostics import n_test_images
@@ -243,13 +244,41 @@ def n_val_images(config):
     return validation_size(dataset, config.get("val_size")) if dataset in DATASETS else 0
 
 
+def read_plan(path):
+    """The runs that grid.json at `path` lists, as the runner saved them: a list of
+    {"run_id": str, "labels": dict, "config": dict with "dataset" and "seed"}. GridError (one line,
+    exit 2 at the command line) naming the file and what is wrong with it when it is not that
+    (truncated by a crash or a full disk, edited by hand): the report is never drawn from part of
+    a plan. Running the grid again rewrites the file and trains only runs without a record."""
+    fix = "run its grid again to rewrite it (finished runs are not retrained)"
+    try:
+        runs = json.loads(path.read_text())
+    except ValueError as err:  # json's JSONDecodeError, or bytes that are not UTF-8
+        raise GridError(f"{path}: not valid JSON ({err}); {fix}") from None
+    if not isinstance(runs, list):
+        raise GridError(f"{path}: holds {type(runs).__name__}, not a list of runs; {fix}")
+    for i, run in enumerate(runs):
+        if not (
+            isinstance(run, dict)
+            and isinstance(run.get("run_id"), str)
+            and isinstance(run.get("labels"), dict)
+            and isinstance(run.get("config"), dict)
+            and {"dataset", "seed"} <= set(run["config"])
+        ):
+            raise GridError(
+                f"{path}: run {i} is not a run (run_id, labels, and a config with dataset and "
+                f"seed); {fix}"
+            )
+    return runs
+
+
 def load_data(grid, results_dir, data_dir, needs=ReportNeeds()):
     """ReportData of results/<grid>/ (whose report needs `needs`); FileNotFoundError if the grid
-    was never run."""
+    was never run, GridError if its grid.json is not whole (read_plan)."""
     folder = Path(results_dir) / grid
     if not (folder / GRID_FILE).is_file():
         raise FileNotFoundError(f"no results for grid {grid!r} in {folder}")
-    runs = json.loads((folder / GRID_FILE).read_text())
+    runs = read_plan(folder / GRID_FILE)
     records = read_records(folder, move_newer=False)  # a corrupt record set aside; a newer one left
     axes = list(dict.fromkeys(k for run in runs for k in run["labels"]))
     factors = tuple(a for a in axes if a not in (SPLIT, REPLICATE, *STREAM_AXES))

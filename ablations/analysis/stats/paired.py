@@ -89,14 +89,19 @@ def exact_count(diffs, threshold):
 
 
 def holm(p_values):
-    """Holm (1979) step-down adjusted p-values: sort p ascending, p_adj(i) = max_{j <= i}
-    min(1, (m - j + 1) p_(j)). Strong family-wise error control at any alpha. nan entries are not
-    part of the family and stay nan."""
+    """Holm (1979) step-down adjusted p-values over the last axis of `p_values` (..., m): sort p
+    ascending, p_adj(i) = max_{j <= i} min(1, (m - j + 1) p_(j)). Strong family-wise error
+    control at any alpha; a test is rejected at alpha exactly where p_adj <= alpha. Entries that
+    are not finite (nan) are not part of the family (m counts the finite ones) and stay nan."""
     p_values = np.asarray(p_values, float)
-    adjusted = np.full(p_values.shape, np.nan)
-    present = np.flatnonzero(np.isfinite(p_values))
-    m = len(present)
-    order = present[np.argsort(p_values[present], kind="stable")]
-    steps = (m - np.arange(m)) * p_values[order]
-    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(steps))
-    return adjusted
+    present = np.isfinite(p_values)
+    m = present.sum(axis=-1, keepdims=True)
+    order = np.argsort(np.where(present, p_values, np.inf), axis=-1, kind="stable")
+    ranked = np.take_along_axis(p_values, order, axis=-1)  # the family first, in order
+    with np.errstate(invalid="ignore"):  # past the family: nan or inf times a count <= 0
+        steps = np.minimum(
+            1.0, np.maximum.accumulate((m - np.arange(ranked.shape[-1])) * ranked, -1)
+        )
+    adjusted = np.empty_like(p_values)
+    np.put_along_axis(adjusted, order, steps, axis=-1)
+    return np.where(present, adjusted, np.nan)

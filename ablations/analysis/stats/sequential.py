@@ -1,0 +1,222 @@
+"""Group-sequential looks at a family of tests: each test's alpha spent over W looks (one per
+seed wave), a combined p valid at any stopping time, Holm over the family, and a non-binding
+futility rule (numpy and scipy only).
+
+- **Spending** (Lan & DeMets 1983, Biometrika 70(3)): look w spends the share pi_w of a test's
+  alpha; pi_1 = FIRST_SHARE, and looks 2..W share the rest in proportion to the increments of
+  O'Brien & Fleming's (1979) spending function F(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)) at the
+  information fractions t_w (default w / W); sum_w pi_w = 1.
+- **Combined p**: p* = min(1, min_{w <= v} p_w / pi_w) after look v. By the union bound
+  P(p* <= a) <= sum_w P(p_w <= a pi_w) <= a sum_w pi_w = a for every a, whatever the
+  dependence between the looks and whenever they stop, so p* is a valid p-value and Holm (1979)
+  over a family of p* controls the family-wise error (Holm needs marginal validity only). p*
+  never rises, and Holm's adjusted p is monotone in each input: a rejection once made stays.
+- **Futility** (non-binding: a stop only removes chances to reject, so it cannot raise the
+  error): stop a test when the effect it could detect now is at most FUTILITY_MDE_RATIO x the
+  full design's and its conditional power under the current trend is below FUTILITY_POWER
+  (stochastic curtailment: Jennison & Turnbull 2000, *Group Sequential Methods with
+  Applications to Clinical Trials*, ch. 10; the B-value form of Lan & Wittes 1988, Biometrics
+  44(2)). See conditional_power.
+- **p_w** is the fixed-cells t-test of the mean of K cell means on the data so far with per-cell
+  variances, SE^2 = sum_c s_c^2 / n_c / K^2, on Welch-Satterthwaite degrees of freedom
+  (Satterthwaite 1946, Biometrics Bulletin 2(6)).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr, ndtri, stdtr, stdtrit
+
+from .paired import holm
+
+FIRST_SHARE = 0.25  # the share of a test's alpha spent at the first look
+FUTILITY_MDE_RATIO = 1.5  # futility only once the MDE is within this factor of the full design's
+FUTILITY_POWER = 0.10  # ... and the conditional power is below this
+POWER = 0.80  # the power at which a minimum detectable effect is stated
+# A look's decision: rejected (now or before), stopped for futility, open, or open at the last look
+DECIDED, FUTILE, CONTINUE, FINAL = "decided", "futile", "continue", "final"
+
+
+def obrien_fleming_spent(t, alpha):
+    """Lan & DeMets' O'Brien-Fleming-type spending function: the alpha spent by information
+    fraction t (array in (0, 1]), F(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)); F(1) = alpha."""
+    return 2.0 - 2.0 * ndtr(ndtri(1.0 - alpha / 2.0) / np.sqrt(np.asarray(t, float)))
+
+
+def spending(waves, alpha=0.05, first_share=FIRST_SHARE, fractions=None):
+    """pi (waves,): the share of a test's alpha each look spends, summing to 1. pi_1 =
+    first_share; looks 2..W share the rest in proportion to F(t_w) - F(t_{w-1}), F the
+    O'Brien-Fleming spending function at `alpha`, t the information fractions (default w / W;
+    else increasing, ending at 1). One look spends everything."""
+    if not isinstance(waves, (int, np.integer)) or waves < 1:
+        raise ValueError(f"waves must be an integer >= 1, got {waves!r}")
+    if not 0 < first_share < 1:
+        raise ValueError(f"first_share must be in (0, 1), got {first_share!r}")
+    t = np.arange(1, waves + 1) / waves if fractions is None else np.asarray(fractions, float)
+    if t.shape != (waves,) or t[0] <= 0 or t[-1] != 1 or np.any(np.diff(t) <= 0):
+        raise ValueError(f"fractions must be {waves} increasing values in (0, 1], ending at 1")
+    if waves == 1:
+        return np.ones(1)
+    later = np.diff(obrien_fleming_spent(t, alpha))  # (W - 1,) the increments at looks 2..W
+    return np.concatenate([[first_share], (1.0 - first_share) * later / later.sum()])
+
+
+def combined_p(p_looks, pi):
+    """p* after each look (same shape as p_looks (..., v), v <= len(pi) looks so far):
+    min(1, running min over the looks of p_w / pi_w). A nan p_w (no test at that look) leaves
+    its share unused."""
+    p_looks = np.asarray(p_looks, float)
+    ratio = p_looks / np.asarray(pi, float)[: p_looks.shape[-1]]
+    return np.minimum(1.0, np.minimum.accumulate(np.where(np.isnan(ratio), np.inf, ratio), -1))
+
+
+def fixed_cells_t(means, variances, counts):
+    """The fixed-cells t-test of theta = mean_c mu_c from per-cell summaries, each (..., K):
+    the cell means, the cells' sample variances (ddof 1) and counts. Returns (estimate, se, df,
+    p), each (...,): estimate = mean_c ybar_c; SE^2 = sum_c v_c, v_c = s_c^2 / n_c / K^2; df =
+    (sum_c v_c)^2 / sum_c v_c^2 / (n_c - 1) (Welch-Satterthwaite; a cell of zero variance adds no
+    df); p two-sided on that t. nan unless every cell has two values; with SE = 0, p is 1 for
+    an estimate of 0 and 0 otherwise (df nan)."""
+    means, variances = np.asarray(means, float), np.asarray(variances, float)
+    counts = np.broadcast_to(np.asarray(counts, float), means.shape)
+    k = means.shape[-1]
+    defined = np.all(counts >= 2, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = variances / counts / k**2
+        estimate = means.mean(axis=-1)
+        se2 = v.sum(axis=-1)
+        df = se2**2 / np.sum(np.where(v > 0, v**2 / (counts - 1), 0.0), axis=-1)
+        se = np.sqrt(se2)
+        p = 2.0 * stdtr(df, -np.abs(estimate) / se)
+    zero = defined & (se2 == 0)
+    p = np.where(zero, np.where(estimate == 0, 1.0, 0.0), p)
+    undefined = np.where(defined, 0.0, np.nan)  # nan where a cell has fewer than two values
+    return (
+        estimate + undefined,
+        se + undefined,
+        np.where(zero, np.nan, df) + undefined,
+        p + undefined,
+    )
+
+
+def detectable(se, df, alpha, power=POWER):
+    """The effect a two-sided t-test at `alpha` detects with probability `power`, in the usual
+    approximation (t_{1-alpha/2, df} + t_{power, df}) SE (Cohen 1988, *Statistical Power
+    Analysis*, ch. 2); arrays broadcast."""
+    return (stdtrit(df, 1.0 - alpha / 2.0) + stdtrit(df, power)) * se
+
+
+def conditional_power(estimate, se, se_full, alpha):
+    """P(the full design's two-sided z-test at `alpha` rejects | the estimate now), the drift
+    set to the current trend (Lan & Wittes 1988; Jennison & Turnbull 2000, sec. 10.2). With
+    information fraction t = se_full^2 / se^2 and B(t) = Z(t) sqrt(t) a Brownian motion of drift
+    theta (E Z(1) = theta), the current trend theta_hat = B(t) / t gives
+    Z(1) | B(t) ~ N(B(t) / t, 1 - t), so CP = Phi((Z(1)_mean - c) / sqrt(1 - t)) +
+    Phi((-c - Z(1)_mean) / sqrt(1 - t)), c = z_{1-alpha/2}. At t = 1 the outcome is known (0
+    or 1). Normal theory, and only the final look's chance: it understates the design's power,
+    which makes futility stop sooner, never invalidly (the rule is non-binding). Arrays
+    broadcast."""
+    estimate, se, se_full = (np.asarray(a, float) for a in (estimate, se, se_full))
+    t = np.minimum(1.0, (se_full / se) ** 2)
+    centre = estimate / se / np.sqrt(t)  # E[Z(1) | now] = B(t) / t
+    c = ndtri(1.0 - alpha / 2.0)
+    spread = np.sqrt(1.0 - t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cp = ndtr((centre - c) / spread) + ndtr((-c - centre) / spread)
+    return np.where(t >= 1.0, (np.abs(centre) > c).astype(float), cp)
+
+
+def futile(mde_now, mde_full, cp):
+    """The futility rule: MDE now <= FUTILITY_MDE_RATIO x the full design's and conditional
+    power < FUTILITY_POWER. Arrays broadcast; nan is never futile."""
+    return (np.asarray(mde_now) <= FUTILITY_MDE_RATIO * np.asarray(mde_full)) & (
+        np.asarray(cp) < FUTILITY_POWER
+    )
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look at one test: after `wave` (1-based) of `waves`, its p_w, the share pi_w of alpha
+    that look spends, p* so far and the decision (DECIDED, FUTILE, CONTINUE or FINAL)."""
+
+    wave: int
+    waves: int
+    p: float
+    pi: float
+    p_star: float
+    decision: str
+
+
+def look(previous, wave, waves, p, pi, threshold, is_futile=False):
+    """The Look after `wave` given the test's `previous` Look (None at the first): p* =
+    min(previous p*, p / pi, 1); DECIDED when p* <= threshold (the level the family grants the
+    test now, e.g. Holm's step), else FUTILE where `is_futile`, else FINAL at the last wave and
+    CONTINUE before. A nan p (no test possible yet) spends nothing."""
+    ratio = np.inf if np.isnan(p) else p / pi
+    p_star = float(min(1.0, ratio, 1.0 if previous is None else previous.p_star))
+    if p_star <= threshold:
+        decision = DECIDED
+    elif is_futile:
+        decision = FUTILE
+    else:
+        decision = FINAL if wave == waves else CONTINUE
+    return Look(wave, waves, float(p), float(pi), p_star, decision)
+
+
+def holm_rejects(p, alpha):
+    """Holm's (1979) step-down rejections at family-wise level `alpha` over the last axis of p
+    (..., m): where paired.holm's adjusted p is <= alpha. nan entries are outside the family (m
+    counts the finite ones) and never rejected."""
+    with np.errstate(invalid="ignore"):
+        return holm(p) <= alpha
+
+
+@dataclass(frozen=True)
+class FamilyLooks:
+    """The looks at a family: p_star (..., m, W) after each look; decided (..., m) whether Holm
+    over the current p* rejected the test at some look; decided_wave and futile_wave (..., m)
+    the 1-based wave of that rejection or of a futility stop (0: none)."""
+
+    p_star: np.ndarray
+    decided: np.ndarray
+    decided_wave: np.ndarray
+    futile_wave: np.ndarray
+
+
+def family_looks(estimate, se, df, p, alpha, fractions=None):
+    """Look at a family of m tests after each of W waves. Arrays (..., m, W): each test's
+    estimate, SE, df and p on the data up to that wave. At look w an open test gets p*_w; Holm
+    at `alpha` over the family's current p* (decided tests included: their p* stays) rejects;
+    an open test not rejected stops for futility when its MDE now at Holm's first threshold
+    alpha / m is at most FUTILITY_MDE_RATIO x the full design's, projected from now as
+    SE_full = SE_w sqrt(t_w) (t the information fractions, default w / W), and its conditional
+    power at level pi_W alpha / m is below FUTILITY_POWER. A stopped test's p* stays at its
+    stop. Returns FamilyLooks."""
+    p = np.asarray(p, float)
+    m, waves = p.shape[-2], p.shape[-1]
+    t = np.arange(1, waves + 1) / waves if fractions is None else np.asarray(fractions, float)
+    pi = spending(waves, alpha, fractions=t)
+    first = alpha / m
+    se_full = np.asarray(se, float) * np.sqrt(t)
+    df = np.asarray(df, float)
+    mde_ratio_ok = futile(
+        detectable(se, df, first), detectable(se_full, df, first), np.zeros(p.shape)
+    )
+    cp = conditional_power(estimate, se, se_full, pi[-1] * first)
+    stops_for_futility = mde_ratio_ok & (cp < FUTILITY_POWER)
+    shape = p.shape[:-1]
+    current = np.ones(shape)
+    stars = np.empty(p.shape)
+    decided_wave, futile_wave = np.zeros(shape, int), np.zeros(shape, int)
+    for w in range(waves):
+        open_ = (decided_wave == 0) & (futile_wave == 0)
+        ratio = np.where(np.isnan(p[..., w]), np.inf, p[..., w] / pi[w])
+        current = np.where(open_, np.minimum(current, np.minimum(1.0, ratio)), current)
+        stars[..., w] = current
+        rejected = holm_rejects(current, alpha)
+        decided_wave = np.where(open_ & rejected, w + 1, decided_wave)
+        still = open_ & ~rejected
+        futile_wave = np.where(
+            still & stops_for_futility[..., w] & (w < waves - 1), w + 1, futile_wave
+        )
+    return FamilyLooks(stars, decided_wave > 0, decided_wave, futile_wave)
