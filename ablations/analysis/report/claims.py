@@ -197,6 +197,8 @@ def contrast_claims(data):
         agree, against = beyond_noise(r)
         model, test, companion = test_words(r, question)
         companion_p = r["across_signflip_holm"] if across else r["signflip_holm"]
+        if not np.isfinite(r["across_p_signflip"] if across else r["p_signflip"]):
+            companion_p = np.nan  # the design has no companion (it counted at p = 1 in Holm)
         supported = r["verdict"] in (ACROSS, AVERAGE)
         kind = "regime change" if change else "contrast"
         claims.append(

@@ -76,12 +76,12 @@ def differences(data, subset, factor, regime):
     return base, others, out
 
 
-def answer(frame, names):
+def answer(frame, names, companions=True):
     """(TwoQuestions of the `diff` column of `frame` (indexed by seed, then the cell's levels),
-    the cells' names, the factors that name them)."""
+    the cells' names, the factors that name them). companions: cells.two_questions'."""
     paired = frame.dropna(subset=["diff"])
     keys = [tuple(k[1:]) for k in paired.index] if paired.index.nlevels > 1 else [()] * len(paired)
-    result = two_questions(paired["diff"].to_numpy(float), keys)
+    result = two_questions(paired["diff"].to_numpy(float), keys, companions=companions)
     return (
         result,
         [cell_name(c[0], names) for c in result.per_cell],
@@ -128,7 +128,9 @@ def contrast_rows(data):
                 names = varying(change, others)
                 result, *cell_names = answer(change, names)
                 sides = {
-                    side: answer(change.assign(diff=change[f"{side}_change"]), names)[0]
+                    side: answer(
+                        change.assign(diff=change[f"{side}_change"]), names, companions=False
+                    )[0]
                     for side in SIDES
                 }
                 rows.append(
@@ -215,8 +217,9 @@ def contrast_family(data):
     effect in `regime` minus the effect in `from_regime`, on the cells and seeds both have),
     with the TwoQuestions fields in points, `p_holm` and `across_p_holm` (nan: not in the
     family), `mde` (over these settings) and `across_mde` at Holm's first threshold, `verdict`
-    (ACROSS, AVERAGE, NONE or UNTESTABLE), `holm_p` of the claim made, `cells_needed` (for an
-    across-settings test to reach that threshold) and `family_size`. Without a regime axis,
+    (ACROSS, AVERAGE, NONE or UNTESTABLE), `holm_p` of the claim made, `levels_needed` (per
+    crossed factor, for an across-settings test that did not reach that threshold beside a
+    verdict over these settings; None elsewhere) and `family_size`. Without a regime axis,
     `regime` is None and there are no changes."""
     family = pd.DataFrame(
         contrast_rows(data),
@@ -280,11 +283,19 @@ def contrast_family(data):
         else f"{model}; not tested: the test needs {MIN_LEVELS} levels or more per factor"
         for model, member, p in zip(family["across_model"], across_in, family["across_p"])
     ]
-    family["levels_needed"] = [
-        levels_needed(d, se, levels, threshold) if np.isfinite(se) else None
-        for d, se, levels in zip(family["delta"], family["across_se"], family["across_levels"])
-    ]
     family["verdict"] = [verdict(r) for _, r in family.iterrows()]
+    # What the across-settings test would need, where a verdict over these settings stands
+    # and that test, in the family, did not reach Holm's threshold (the words quote it there).
+    family["levels_needed"] = [
+        levels_needed(d, se, levels, threshold) if v == AVERAGE and member else None
+        for d, se, levels, v, member in zip(
+            family["delta"],
+            family["across_se"],
+            family["across_levels"],
+            family["verdict"],
+            across_in,
+        )
+    ]
     family["holm_p"] = [claim_p(r) for _, r in family.iterrows()]
     family["significant"] = family["verdict"].isin([ACROSS, AVERAGE])
     family["carried_by"] = [carried_by(r) for _, r in family.iterrows()]

@@ -145,7 +145,7 @@ class TwoQuestions:
     per_cell: tuple  # ((label, n_c, mean, low, high, holm_p), ...) in order of first appearance
 
 
-def two_questions(values, cells, level=LEVEL):
+def two_questions(values, cells, level=LEVEL, companions=True):
     """TwoQuestions of the paired differences `values` (n,) in `cells` (n,) (hashable labels:
     tuples of the other factors' levels, one position per factor). Deterministic: every Monte
     Carlo sign flip is seeded by the data.
@@ -155,7 +155,8 @@ def two_questions(values, cells, level=LEVEL):
     Across settings: crossed.across_settings (random effects over the crossed table of the cell
     means) with its t-test, and where the table is one-way the exact sign flip over the cell
     means (for two crossed factors or more no distribution-free test is valid: the cells share
-    row and column effects, so their signs are not exchangeable)."""
+    row and column effects, so their signs are not exchangeable). companions=False leaves both
+    sign flips out (nan): for an interval that no verdict rests on."""
     values = np.asarray(values, float)
     summary = summarize_cells(values, cells)
     means, counts, k = summary.means, summary.counts, len(summary.means)
@@ -173,7 +174,7 @@ def two_questions(values, cells, level=LEVEL):
     one_way = len(across_levels) == 1 and np.isfinite(across_se)
     across_signflip = (
         sign_flip_p(means, np.random.default_rng(data_seed(values, codes)))[0]
-        if one_way
+        if one_way and companions
         else float("nan")
     )
     per_cell = cell_tests(summary, level)
@@ -188,7 +189,9 @@ def two_questions(values, cells, level=LEVEL):
         ci_high=delta + half,
         p=t_p(delta, se, df),
         model=model,
-        p_signflip=sign_flip_studentized_p(values, codes, counts, model) if k else float("nan"),
+        p_signflip=sign_flip_studentized_p(values, codes, counts, model)
+        if k and companions
+        else float("nan"),
         across_se=across_se,
         across_df=across_df,
         across_ci_low=delta - across_half,

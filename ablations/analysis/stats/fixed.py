@@ -11,7 +11,7 @@ import numpy as np
 WELCH = "fixed cells, per-cell variances (Welch-Satterthwaite)"
 POOLED = "fixed cells, pooled variance"
 SIGN_PATTERNS = 20_000  # Monte Carlo patterns: p resolved down to about 1 / 20,000
-CHUNK = 5_000  # patterns per matrix product (memory: CHUNK x n floats)
+CHUNK = 5_000  # patterns drawn at once (memory: CHUNK x n / 8 floats)
 
 
 def fixed_model(counts):
@@ -98,20 +98,40 @@ def sign_flip_studentized_p(values, codes, counts, model, patterns=SIGN_PATTERNS
     design[np.arange(len(moving)), codes[moving]] = values[moving]  # (m, K)
     fixed_sums = sums - design.sum(axis=0)  # zero values: nothing
 
-    def count(signs):  # (B, m) -> how many patterns reach the observed statistic
-        t, s, _ = fixed_cells_se(fixed_sums + signs @ design, squares, counts, model)
+    def count(flipped):  # (B, K) cell sums of the moving values -> how many reach the observed
+        t, s, _ = fixed_cells_se(fixed_sums + flipped, squares, counts, model)
         return int((studentized(t, s) >= threshold).sum())
 
     m = len(moving)
     if 2**m <= patterns:
         every = np.arange(2**m)[:, None]
         signs = 1.0 - 2.0 * ((every >> np.arange(m)) & 1)
-        return count(signs) / 2.0**m
+        return count(signs @ design) / 2.0**m
+    groups, table = byte_table(values[moving], codes[moving], k)
     rng = np.random.default_rng(data_seed(values, codes))
     hits, left = 0, patterns
     while left:
         size = min(CHUNK, left)
-        bits = np.unpackbits(rng.integers(0, 256, (size, (m + 7) // 8), dtype=np.uint8), axis=1)
-        hits += count(1.0 - 2.0 * bits[:, :m])
+        drawn = rng.integers(0, 256, (size, len(groups)), dtype=np.uint8)
+        hits += count(table[np.arange(len(groups)), drawn] @ groups)
         left -= size
     return (1 + hits) / (1 + patterns)
+
+
+def byte_table(values, codes, k):
+    """(groups (G, K), table (G, 256)): the values split, cell by cell, into G groups of at most
+    8, and each group's signed sum under every byte b, table[g, b] = sum_j (1 - 2 bit_j(b)) w_j
+    (bits past the group's size unused). One uniform random byte per group is then one uniform
+    sign pattern of its values, and a pattern's cell sums are table[g, byte_g] summed over the
+    cell's groups (groups[g, c] = 1 where group g is in cell c): a lookup of G entries per pattern
+    instead of a product with n signs."""
+    order = np.argsort(codes, kind="stable")
+    values, codes = values[order], codes[order]
+    rank = np.arange(len(codes)) - np.searchsorted(codes, codes)  # place within its cell
+    group = np.cumsum(np.r_[True, (codes[1:] != codes[:-1]) | (rank[1:] % 8 == 0)]) - 1
+    bits = 1.0 - 2.0 * ((np.arange(256)[:, None] >> np.arange(8)) & 1)  # (256, 8)
+    slots = np.zeros((group[-1] + 1, 8))
+    slots[group, rank % 8] = values
+    groups = np.zeros((group[-1] + 1, k))
+    groups[group, codes] = 1.0
+    return groups, slots @ bits.T
