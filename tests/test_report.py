@@ -168,10 +168,10 @@ def test_every_section_is_rendered_and_rerendering_is_byte_identical(tmp_path, d
         text,
     )
     assert "Holm p " in text and "P(A>B)" not in text
-    # two cells (the activations) cannot answer the across-settings question
+    # two levels of activation are too few to answer the across-settings question
     assert (
-        "Across settings this design cannot test it (2 cells; an exact test over cells "
-        "needs" in text
+        "across settings this design cannot test it (random effects, one-way over 2 cells; "
+        "not tested: the test needs 3 levels or more per factor)" in text
     )
     assert "These conclusions hold for the settings this grid held fixed: " in text
     assert (
@@ -200,7 +200,7 @@ def test_the_effect_table_holds_every_statistic(tmp_path):
     )
     assert re.sub(r" +", " ", header) in re.sub(r" +", " ", text)
     assert re.search(r"\| adam +\| 9\d\.\d\d +\| \+\d\.\d\d +\| \[\+\d\.\d\d, \+\d\.\d\d\] ", text)
-    assert re.search(r"\| 2/0 of 2 +\|.*\| beats over these settings +\|", text)
+    assert re.search(r"\| 2/0 of 2 +\|.*\| beats on average +\|", text)
     assert "Test-set SE on mnist:" in text and "test-set SE" in text
     assert "IQM %" in text
     assert "within cells (seeds)" in text and "higher-order interactions" in text
@@ -249,9 +249,10 @@ def test_a_single_seed_gives_na_intervals_not_a_crash(tmp_path):
         text = render(tmp_path)
     effects = text.split("## With and without")[1].split("## Distributions")[0]
     assert "n/a" in effects and "nan" not in text
-    # one seed per cell: no seed noise to test against, and two cells are too few
+    # one seed per cell: no seed noise to test against, and two levels are too few
     assert "`adam` against `sgd`: this design cannot test it (one seed per cell" in text
-    assert "it would need 2 seeds per cell or" in text
+    assert "not tested: the test needs 3 levels or more per factor" in text
+    assert "lead not tested" in text  # the best configuration's lead, on one seed
 
 
 def test_a_small_effect_is_said_to_be_undetected_with_its_mde(tmp_path):
@@ -344,26 +345,28 @@ def test_the_contrast_csv_agrees_with_the_markdown_tables(tmp_path):
     text = render(tmp_path)
     csv = pd.read_csv(tmp_path / "reports" / "synthetic_contrasts.csv")
     assert {
+        "id",
         "dataset",
         "regime",
         "factor",
         "level",
         "baseline",
+        "verdict",
+        "question",
+        "estimate",
+        "holm_p",
+        "mde",
         "cells",
         "pairs",
-        "delta",
-        "ci_low",
-        "ci_high",
-        "p",
-        "across_delta",
+        "fixed_cells_ci_low",
+        "fixed_cells_ci_high",
+        "fixed_cells_p",
         "across_ci_low",
         "across_ci_high",
         "across_p",
+        "across_model",
         "heterogeneity_p",
-        "holm_p",
-        "cells_won",
-        "mde",
-        "verdict",
+        "cells_won_holm",
     } <= set(csv.columns)
     assert len(csv) == 2 * 2  # per dataset: adam vs sgd, relu vs tanh
     for _, row in csv.iterrows():
@@ -371,11 +374,11 @@ def test_the_contrast_csv_agrees_with_the_markdown_tables(tmp_path):
         table = section.split(f"**{row['factor']}**")[1].split("\n\n")[1]
         line = next(x for x in table.splitlines() if x.startswith(f"| {row['level']} "))
         cells = [c.strip() for c in line.strip("|").split("|")]
-        assert cells[2].rstrip("†") == number(row["delta"])
-        assert cells[3] == interval(row["ci_low"], row["ci_high"])
+        assert cells[2].rstrip("†") == number(row["estimate"])
+        assert cells[3] == interval(row["fixed_cells_ci_low"], row["fixed_cells_ci_high"])
         assert cells[5] == interval(row["across_ci_low"], row["across_ci_high"])
         assert cells[9] == p_value(row["holm_p"]) and cells[10] == number(row["mde"], ".2f")
-        assert (cells[11], cells[12]) == (row["verdict"], str(row["pairs"]))
+        assert cells[11].startswith(row["verdict"]) and cells[12] == str(row["pairs"])
     page = (tmp_path / "reports" / "synthetic_cells.md").read_text()
     assert page.count("\n## ") == len(csv)  # one table of cells per contrast
 
@@ -392,6 +395,7 @@ def test_one_cell_renders_and_is_answered_in_its_one_setting(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         text = render(tmp_path)
-    assert "`adam` beats `sgd` by +" in text and "in its one setting" in text
-    assert "Across settings this design cannot test it (1 cell;" in text
+    finding = next(line for line in text.splitlines() if line.startswith("- **optimizer**"))
+    assert "`adam` beats `sgd` by +" in finding and "in its one setting" in finding
+    assert "across settings" not in finding  # one cell: the question does not arise
     assert "nan" not in text

@@ -204,7 +204,8 @@ def test_time_to_target_is_a_test_and_ties_are_said_as_ties(tmp_path):
     # adam was planted faster in both regimes, in epochs and seconds
     assert re.search(
         r"\*\*Time to the validation target\*\*, long regime \(Kruskal-Wallis "
-        r"across a factor's levels, Holm over the report's 10 such tests; medians, "
+        r"across a factor's levels, a test of location by ranks, Holm over the report's 10 "
+        r"such tests; medians, "
         r"a miss counted as never\): mnist optimizer, epochs: `adam` lowest at 1 "
         r"epoch \(others 3 epochs\), Holm p (< 1e-06|= \d\.\de-0\d|= 0\.0\d+)",
         findings,
@@ -311,7 +312,8 @@ def test_the_report_says_how_many_selections_the_shared_lr_changes(tmp_path):
     text = render(tmp_path, "lr_check", own)
     assert (
         "**On this subset, 1 of 1 selections change when the lr is tuned for each "
-        "regularizer instead of shared from the unregularized runs; where it changes, the "
+        "regularizer instead of shared from the unregularized runs (1 of the 1 could only "
+        "move down: every larger lr diverged for that regularizer); where it changes, the "
         "shared lr costs 0.50 points of validation accuracy on average (own best minus "
         "shared: mnist sgd dropout +0.50)" in text
     )

@@ -357,7 +357,7 @@ def test_findings_are_within_each_regime_and_changes_are_interactions(showcase):
     )
     assert "**optimizer** on mnist (tuned regime): `momentum` is not distinguishable" in text
     assert re.search(
-        r"\*\*Change between regimes\*\*, optimizer on mnist: the effect of "
+        r"\*\*Change between regimes\*\*, optimizer on mnist: the gap of "
         r"`momentum` over `sgd` is (2\.[5-9]|3\.[0-4])\d points smaller in tuned than in "
         r"defaults on average over these settings",
         text,
@@ -368,12 +368,17 @@ def test_findings_are_within_each_regime_and_changes_are_interactions(showcase):
 
 def test_tuning_flags_edges_divergences_and_lists_selections(showcase):
     text = tuning(data_of(showcase, "default")).markdown
-    assert "1 of 4 tuned settings selected the smallest or largest candidate" in text
+    assert "4 of 4 tuned settings selected the smallest or largest candidate" in text
     edge = text.split("### Selections at the edge")[1].split("###")[0]
     assert re.search(
-        r"\| mnist +\| tuned +\| sgd +\| relu +\| lr +\| +3 \| +0\.03 \| +3 \| high", edge
+        r"\| mnist +\| tuned +\| sgd +\| relu +\| lr +\| +3 +\| +0\.03 +\| +3 +\| high", edge
     ), edge
-    assert "tanh" not in edge
+    # the other three selected the candidate just below the one that diverged: the largest
+    # finite candidate, an edge of the usable range
+    assert edge.count("| finite high") == 3
+    assert re.search(
+        r"\| momentum +\| tanh +\| lr +\| +0\.01 +\| +0\.001 +\| +0\.1 +\| finite high", edge
+    )
     # one of three trials diverged in every cell but sgd/relu's
     assert re.search(r"\| momentum +\| +6 \| +2 \| +33\.3 \|", text)
     assert re.search(r"\| sgd +\| +6 \| +1 \| +16\.7 \|", text)

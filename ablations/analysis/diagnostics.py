@@ -95,17 +95,20 @@ def lr_sensitivity(
 def boundary_flags(tuning):
     """One row per tuned cell and numeric setting: the selected value, its candidate range, and
     `edge` = "low" / "high" when the winner is the smallest / largest candidate (the range may
-    be too narrow there), else "inside"; `at_edge` says the same as a bool. Cells still pending
-    are left out."""
+    be too narrow there), "finite high" when it is the largest candidate whose every trial did
+    not diverge (every larger one diverged: the best value may lie between it and the next),
+    else "inside"; `at_edge` says the same as a bool. Cells still pending are left out."""
     rows = []
     for cell in tuning["cells"]:
         if cell["selected"] is None:
             continue
+        trials = cell["rungs"][0]["trials"]
         for setting, value in cell["selected"].items():
-            values = [t["settings"][setting] for t in cell["rungs"][0]["trials"]]
+            values = [t["settings"][setting] for t in trials]
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
                 continue
             low, high = min(values), max(values)
+            above = [t for t in trials if t["settings"][setting] > value]
             edge = (
                 "inside"
                 if low == high
@@ -113,6 +116,8 @@ def boundary_flags(tuning):
                 if value == low
                 else "high"
                 if value == high
+                else "finite high"
+                if all(t["diverged"] == len(t["run_ids"]) for t in above)
                 else "inside"
             )
             rows.append(
@@ -301,7 +306,8 @@ def lr_by_regularizer(
     `factor` other than `baseline`: `shared` the `setting` value that maximizes `metric` for
     the baseline, `own` the value that maximizes it for the level, `at_shared` and `at_own` the
     level's metric at each, `changed` (own != shared) and cost_pts = 100 (at_own - at_shared),
-    >= 0. As the tuner selects (tuning.py): a diverged run scores 0, ties go to the earlier
+    >= 0, and could_rise: whether any value above `shared` scored above 0 for the level (where
+    every one diverged, the level's own value can only be `shared` or lower). As the tuner selects (tuning.py): a diverged run scores 0, ties go to the earlier
     value in `frame`'s order, and the metric is the mean over a value's runs (seeds).
     frame: one row per run with the cell columns, `factor`, `setting`, `metric` and status."""
     frame = frame.assign(score=frame[metric].where(frame["status"] == "ok", 0.0).fillna(0.0))
@@ -330,8 +336,8 @@ def lr_by_regularizer(
                     "at_own": scores[level][own],
                     "changed": own != shared,
                     "cost_pts": 100 * (scores[level][own] - scores[level][shared]),
+                    "could_rise": bool((scores[level][scores[level].index > shared] > 0).any()),
                 }
             )
-    return pd.DataFrame(
-        rows, columns=[*cell, factor, "shared", "own", "at_shared", "at_own", "changed", "cost_pts"]
-    )
+    columns = [*cell, factor, "shared", "own", "at_shared", "at_own", "changed", "cost_pts"]
+    return pd.DataFrame(rows, columns=[*columns, "could_rise"])

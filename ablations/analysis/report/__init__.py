@@ -5,7 +5,9 @@ frame.py     ReportData: the records loaded once into one frame (plus the cached
              and variance decomposition); seeded generators per key
 contrasts.py every level against its baseline and every change between regimes, each asked
              over these settings and across settings, Holm over every test, the verdicts
-findings.py  the findings in plain words, computed from those numbers
+claims.py    every statement of the report as a typed claim (the claims table), computed first
+vocabulary.py a claim into the words the report prints (every verdict word chosen there)
+findings.py  the claims rendered: the first screen's tables and the findings lines
 targets.py   time to the validation target as a test (medians, Kruskal-Wallis, Holm)
 sections.py  one function per section, listed in order in SECTIONS
 facets.py    the figures by level (IQM and profiles, heatmaps, curves), a row per regime
@@ -19,7 +21,9 @@ Adding a section (say, learning-rate sensitivity for a tuning grid): write
 ablations.analysis.stats, draws with a plots.py function, and returns
 `Section(markdown, {"lr_sensitivity_mnist.png": figure})` with `figure_link(data, name)` in the
 markdown; return `Section("")` when it does not apply. Then add it to SECTIONS where it should
-appear. Bootstraps take `data.rng("lr_sensitivity", dataset, ...)` so re-renders are identical.
+appear, or, from a study or plugin without editing the library,
+`register_section(lr_sensitivity, after="tuning")`. Bootstraps take `data.rng("lr_sensitivity", dataset, ...)` so re-renders are identical.
 """
 
 from .render import render_report  # noqa: F401
+from .sections import register_section  # noqa: F401

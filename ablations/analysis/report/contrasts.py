@@ -4,10 +4,12 @@ over these settings and across settings (stats.cells.two_questions), with Holm's
 every test the report can claim from, the power of that rule, and the verdict it supports.
 
 The family: the over-these-settings test of every contrast and change, and the across-settings
-test of those with enough cells for an exact test to reach p < ALPHA at all (fewer cannot give a
-claim, whatever the data; leaving them out is decided by the design alone, so Holm still
-controls the family-wise error). A minimum detectable effect is for that rule: the test at the
-threshold ALPHA / m that Holm's first step sets (later steps are more lenient).
+test of those whose cells form a complete crossed table with at least MIN_LEVELS levels per
+factor (the random-effects test of stats.cells; whether it is in is decided by the design
+alone, so Holm still controls the family-wise error). Each test's distribution-free companion (a sign-flip test) is adjusted over
+the same family, so a verdict can say whether it rests on normal theory alone. A minimum
+detectable effect is for that rule: the test at the threshold ALPHA / m that Holm's first step
+sets (later steps are more lenient).
 """
 
 import itertools
@@ -15,11 +17,14 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from ..stats.cells import TwoQuestions, detectable_effect, two_questions, units_needed
+from ..stats.cells import TwoQuestions, detectable_effect, levels_needed, two_questions
 from ..stats.paired import holm, mean_ci, pair_up
 from .columns import POINTS, REGIME, REPLICATE, SPLIT
 
 ALPHA = 0.05  # family-wise error rate of the findings
+# An across-settings test enters the family where every crossed factor has this many levels: a
+# variance over two levels has one degree of freedom, too few to say a factor's levels generalize.
+MIN_LEVELS = 3
 METRICS = ["test_acc", "s_per_epoch"]  # contrasted (in points) and timed (s/epoch) per pair
 FIELDS = [f for f in TwoQuestions.__dataclass_fields__ if f != "per_cell"]
 # A verdict: the question whose test survived Holm, or why none could.
@@ -49,10 +54,11 @@ def varying(frame, others):
 def differences(data, subset, factor, regime):
     """(baseline, the other factors, {level: DataFrame}): for each level of `factor` but its
     baseline in `regime`, its paired runs indexed by seed and the other factors, with columns
-    diff (test accuracy, points) and time (s/epoch), level minus baseline."""
+    diff (test accuracy, points) and time (s/epoch), level minus baseline, and each side's own
+    test accuracy (level_acc, base_acc, points) and run id (level_run, base_run)."""
     others = [f for f in data.factors if f not in (factor, REGIME)]
     base, *levels = data.levels_in(factor, regime)
-    pairs_of = pair_up(subset, factor, [REPLICATE, *others], METRICS)
+    pairs_of = pair_up(subset, factor, [REPLICATE, *others], [*METRICS, "run_id"])
     out = {}
     for level in levels:
         both = pairs_of(level, base)
@@ -60,18 +66,22 @@ def differences(data, subset, factor, regime):
             {
                 "diff": POINTS * (both["test_acc_a"] - both["test_acc_b"]),
                 "time": both["s_per_epoch_a"] - both["s_per_epoch_b"],
+                "level_acc": POINTS * both["test_acc_a"],
+                "base_acc": POINTS * both["test_acc_b"],
+                "level_run": both["run_id_a"],
+                "base_run": both["run_id_b"],
             },
             index=both.index,
         )
     return base, others, out
 
 
-def answer(frame, names):
+def answer(frame, names, companions=True):
     """(TwoQuestions of the `diff` column of `frame` (indexed by seed, then the cell's levels),
-    the cells' names, the factors that name them)."""
+    the cells' names, the factors that name them). companions: cells.two_questions'."""
     paired = frame.dropna(subset=["diff"])
     keys = [tuple(k[1:]) for k in paired.index] if paired.index.nlevels > 1 else [()] * len(paired)
-    result = two_questions(paired["diff"].to_numpy(float), keys)
+    result = two_questions(paired["diff"].to_numpy(float), keys, companions=companions)
     return (
         result,
         [cell_name(c[0], names) for c in result.per_cell],
@@ -103,6 +113,7 @@ def contrast_rows(data):
                             base,
                             result,
                             cell_names,
+                            run_ids=runs_in(frame, ["level_run", "base_run"]),
                             time_mean=time_mean,
                             time_half=time_half,
                         )
@@ -110,21 +121,62 @@ def contrast_rows(data):
     for (dataset, factor, level, base), regimes in regime_pairs(frames):
         others = [f for f in data.factors if f not in (factor, REGIME)]
         for first, second in itertools.combinations(regimes, 2):
-            a, b = (frames[dataset, r, factor, level, base] for r in (first, second))
-            matched = a[["diff"]].merge(
-                b[["diff"]], left_index=True, right_index=True, suffixes=("_1", "_2")
+            change = regime_change(
+                *(frames[dataset, r, factor, level, base] for r in (first, second))
             )
-            change = pd.DataFrame(
-                {"diff": matched["diff_2"] - matched["diff_1"]}, index=matched.index
-            ).dropna()
             if len(change):
-                result, *cell_names = answer(change, varying(change, others))
+                names = varying(change, others)
+                result, *cell_names = answer(change, names)
+                sides = {
+                    side: answer(
+                        change.assign(diff=change[f"{side}_change"]), names, companions=False
+                    )[0]
+                    for side in SIDES
+                }
                 rows.append(
                     row_of(
-                        "change", dataset, second, first, factor, level, base, result, cell_names
+                        "change",
+                        dataset,
+                        second,
+                        first,
+                        factor,
+                        level,
+                        base,
+                        result,
+                        cell_names,
+                        run_ids=runs_in(change, [f"{s}_run_{k}" for s in SIDES for k in (1, 2)]),
+                        sides=sides,
+                        same={s: float(change[f"{s}_same"].mean()) for s in SIDES},
                     )
                 )
     return rows
+
+
+SIDES = ("level", "base")  # the two sides of a contrast, each with its own change between regimes
+
+
+def regime_change(earlier, later):
+    """The change of one contrast between two regimes on the seeds and cells both have: `diff`
+    (the effect in `later` minus the effect in `earlier`, points), `<side>_change` (that side's
+    own test accuracy in `later` minus in `earlier`, so diff = level_change - base_change),
+    `<side>_same` (whether that side's run is the same record in both regimes: a setting both
+    regimes share, e.g. a tuned lr equal to the default) and the four run ids."""
+    matched = earlier.merge(later, left_index=True, right_index=True, suffixes=("_1", "_2"))
+    matched = matched.dropna(subset=["diff_1", "diff_2"])
+    return pd.DataFrame(
+        {
+            "diff": matched["diff_2"] - matched["diff_1"],
+            **{f"{s}_change": matched[f"{s}_acc_2"] - matched[f"{s}_acc_1"] for s in SIDES},
+            **{f"{s}_same": matched[f"{s}_run_1"] == matched[f"{s}_run_2"] for s in SIDES},
+            **{f"{s}_run_{k}": matched[f"{s}_run_{k}"] for s in SIDES for k in (1, 2)},
+        },
+        index=matched.index,
+    )
+
+
+def runs_in(frame, columns):
+    """The sorted distinct run ids in `columns` of `frame`."""
+    return tuple(sorted(set(frame[columns].to_numpy().ravel())))
 
 
 def regime_pairs(frames):
@@ -154,6 +206,9 @@ def row_of(kind, dataset, regime, from_regime, factor, level, base, result, name
         "per_cell": result.per_cell,
         "time_mean": extra.get("time_mean", np.nan),
         "time_half": extra.get("time_half", np.nan),
+        "run_ids": extra["run_ids"],
+        "sides": extra.get("sides"),
+        "same": extra.get("same"),
     }
 
 
@@ -162,8 +217,9 @@ def contrast_family(data):
     effect in `regime` minus the effect in `from_regime`, on the cells and seeds both have),
     with the TwoQuestions fields in points, `p_holm` and `across_p_holm` (nan: not in the
     family), `mde` (over these settings) and `across_mde` at Holm's first threshold, `verdict`
-    (ACROSS, AVERAGE, NONE or UNTESTABLE), `holm_p` of the claim made, `cells_needed` (for an
-    across-settings test to reach that threshold) and `family_size`. Without a regime axis,
+    (ACROSS, AVERAGE, NONE or UNTESTABLE), `holm_p` of the claim made, `levels_needed` (per
+    crossed factor, for an across-settings test that did not reach that threshold beside a
+    verdict over these settings; None elsewhere) and `family_size`. Without a regime axis,
     `regime` is None and there are no changes."""
     family = pd.DataFrame(
         contrast_rows(data),
@@ -181,34 +237,88 @@ def contrast_family(data):
             "per_cell",
             "time_mean",
             "time_half",
+            "run_ids",
+            "sides",
+            "same",
         ],
     )
-    across_in = family["across_p_floor"].to_numpy(float) < ALPHA
-    tests = np.concatenate(
-        [
-            family["p"].to_numpy(float),
-            np.where(across_in, family["across_p"].to_numpy(float), np.nan),
-        ]
+    across_in = np.isfinite(family["across_p"].to_numpy(float)) & np.array(
+        [len(levels) > 0 and min(levels) >= MIN_LEVELS for levels in family["across_levels"]],
+        bool,
     )
+    n = len(family)
+
+    def both(over, across):  # the family's two tests per row, over these settings then across
+        return np.concatenate(
+            [
+                family[over].to_numpy(float),
+                np.where(across_in, family[across].to_numpy(float), np.nan),
+            ]
+        )
+
+    tests = both("p", "across_p")
     adjusted = holm(tests) if len(tests) else tests
     m = int(np.isfinite(tests).sum())
     threshold = ALPHA / max(m, 1)
-    family["p_holm"] = adjusted[: len(family)]
-    family["across_p_holm"] = adjusted[len(family) :]
+    family["p_holm"], family["across_p_holm"] = adjusted[:n], adjusted[n:]
+    # The distribution-free companions, adjusted the same way over the same family (a test
+    # without a companion counts at p = 1, so it takes its place and no claim leans on it).
+    companions = np.where(np.isfinite(tests), 1.0, np.nan)
+    found = both("p_signflip", "across_p_signflip")
+    companions = np.where(np.isfinite(found), found, companions)
+    companions = holm(companions) if len(companions) else companions
+    family["signflip_holm"], family["across_signflip_holm"] = companions[:n], companions[n:]
     family["family_size"] = m
     family["threshold"] = threshold
-    family["cells_needed"] = units_needed(threshold)
     family["mde"] = [
         detectable_effect(se, df, threshold) for se, df in zip(family["se"], family["df"])
     ]
     family["across_mde"] = [
-        detectable_effect(se, k - 1, threshold) if floor <= threshold else np.nan
-        for se, k, floor in zip(family["across_se"], family["cells"], family["across_p_floor"])
+        detectable_effect(se, df, threshold) if member else np.nan
+        for se, df, member in zip(family["across_se"], family["across_df"], across_in)
+    ]
+    family["across_model"] = [
+        model
+        if member or not np.isfinite(p)
+        else f"{model}; not tested: the test needs {MIN_LEVELS} levels or more per factor"
+        for model, member, p in zip(family["across_model"], across_in, family["across_p"])
     ]
     family["verdict"] = [verdict(r) for _, r in family.iterrows()]
+    # What the across-settings test would need, where a verdict over these settings stands
+    # and that test, in the family, did not reach Holm's threshold (the words quote it there).
+    family["levels_needed"] = [
+        levels_needed(d, se, levels, threshold) if v == AVERAGE and member else None
+        for d, se, levels, v, member in zip(
+            family["delta"],
+            family["across_se"],
+            family["across_levels"],
+            family["verdict"],
+            across_in,
+        )
+    ]
     family["holm_p"] = [claim_p(r) for _, r in family.iterrows()]
     family["significant"] = family["verdict"].isin([ACROSS, AVERAGE])
+    family["carried_by"] = [carried_by(r) for _, r in family.iterrows()]
     return family
+
+
+def carried_by(row):
+    """Which side a change between regimes comes from ('level', 'baseline' or 'both'; None for
+    a contrast). The change is level_change - base_change (regime_change). A side whose runs are
+    the same records in both regimes has a change of exactly 0, so the change is the other
+    side's; otherwise a side carries it alone where only its own change's 95% interval
+    (descriptive, unadjusted) excludes 0."""
+    if row["kind"] != "change":
+        return None
+    same, sides = row["same"], row["sides"]
+    if same["level"] == 1 and same["base"] < 1:
+        return "baseline"
+    if same["base"] == 1 and same["level"] < 1:
+        return "level"
+    moved = {s: not sides[s].ci_low <= 0 <= sides[s].ci_high for s in SIDES}
+    if moved["level"] != moved["base"]:
+        return "level" if moved["level"] else "baseline"
+    return "both"
 
 
 def verdict(row):

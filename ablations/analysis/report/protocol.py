@@ -136,11 +136,13 @@ def tuning(data):
         "### Selections at the edge of their search range",
         "",
         f"{len(edge)} of {len(flags)} tuned settings selected the smallest or largest "
-        "candidate"
+        "candidate, or the largest whose runs did not diverge (`finite high`: every larger "
+        "candidate diverged)"
         + (
-            ": the best value may lie outside the range searched."
+            ": the best value may lie outside the range searched, or between the selection "
+            "and the next candidate."
             if len(edge)
-            else ": every selection lies inside its search range."
+            else ": none sits at an end of its search range or of its finite part."
         ),
         "",
     ]
@@ -369,9 +371,17 @@ def shared_lr_sentence(check):
         f"On this subset, {k} of {n} selections change when the lr is tuned for each "
         f"regularizer instead of shared from the unregularized runs"
     )
+    fixed = int((~check["could_rise"]).sum())
+    bound = (
+        f" ({fixed} of the {n} could only move down: every larger lr diverged for that regularizer)"
+        if fixed
+        else ""
+    )
+    head += bound
     if not k:
         return head + (
-            ": each regularizer's best lr is the shared one, so sharing it cost nothing here."
+            ": each regularizer's best lr is the shared one, so sharing it cost nothing on this "
+            "subset."
         )
     se = POINTS * np.sqrt(changed["at_own"] * (1 - changed["at_own"]) / changed["n_val"])
     where = ", ".join(

@@ -14,13 +14,22 @@ from ..stats.aggregates import binomial_se, pareto_front
 from ..stats.factorial import decomposition_sources
 from . import plots
 from .columns import POINTS, REGIME, REPLICATE, SPLIT
-from .contrasts import ACROSS, AVERAGE, claim_mde, in_family
+from .claims import claims_of
+from .contrasts import ALPHA, in_family
 from .facets import curves, distributions, interactions
-from .findings import caveat, design_words, family_text, findings, importance_groups, verdict_lines
+from .findings import (
+    best_table,
+    change_table,
+    family_text,
+    findings,
+    importance_groups,
+    verdict_table,
+)
 from .frame import grids_with_results
 from .protocol import anchor, generalization_gap, lr_sharing, seed_variance, study_time, tuning
 from .targets import TARGET_RULE, TARGET_TIMES, target_tests, time_text
 from .text import Section, figure_link, interval, md_table, mean_std, number, p_value
+from .vocabulary import design_words, short
 
 REGIMES_TEXT = (
     "Each regime is compared within itself, like a dataset: pairs never cross regimes, a factor "
@@ -107,7 +116,7 @@ def summary(data):
     if data.ok.empty:
         return Section("\n".join(lines + ["_no finished runs yet_"]))
     rows, notes = [], []
-    for dataset, (best, second) in data.choices.items():
+    for dataset, (best, _) in data.choices.items():
         runs = data.runs_of(data.ok_on(dataset), best)  # on the largest validation set
         left_out = data.left_out_of_choice(dataset)
         if left_out:
@@ -129,20 +138,12 @@ def summary(data):
                 best["train_time_s"],
             ]
         )
-        if second is not None:
-            gap = POINTS * (best["test_acc_mean"] - second["test_acc_mean"])
-            if abs(gap) < se:
-                notes.append(
-                    f"On {dataset} the runner-up on validation, "
-                    f"{' / '.join(map(str, second[list(data.factors)]))}, has test "
-                    f"accuracy {POINTS * second['test_acc_mean']:.2f}% ({-gap:+.2f} "
-                    f"points from the choice): less than the test-set SE of "
-                    f"{se:.2f}, so the test set cannot tell them apart."
-                )
     lines += [
-        "Best configuration per dataset, chosen by mean final validation accuracy (the "
-        "test set plays no part in the choice; test accuracy in %, mean ± std over "
-        "seeds; test-set SE = sqrt(p (1 - p) / n_test), the sampling error of the fixed "
+        "Best configuration per dataset over every regime, chosen by mean final validation "
+        "accuracy (the test set plays no part in this choice, which is among the grid's "
+        "configurations; how the grid's own budgets were chosen is its study's record; test "
+        "accuracy in %, mean ± sd "
+        "over seeds; test-set SE = sqrt(p (1 - p) / n_test), the sampling error of the fixed "
         "test set):",
         "",
         md_table(
@@ -161,7 +162,20 @@ def summary(data):
         ),
         "",
     ]
-    lines += [*notes, "" if notes else None, "Findings, each with the test behind it:", ""]
+    best = claims_of(data).of("best")
+    lines += [
+        *notes,
+        "" if notes else None,
+        "Within each regime (a regime is a budget: its own epochs and tuning), the best "
+        "configuration on validation and its lead over the runner-up, paired over seeds; a "
+        "lead whose interval holds 0 is a tie, with every configuration within seed noise of "
+        "it:",
+        "",
+        *[f"- {sentence}" for sentence in best["sentence"]],
+        "",
+        "Findings, each with the test behind it:",
+        "",
+    ]
     lines += [f"- {finding}" for finding in findings(data)]
     return Section("\n".join(line for line in lines if line is not None))
 
@@ -173,17 +187,21 @@ EFFECTS_TEXT = (
     "mean over the cells of each cell's mean paired difference (level - baseline), † where it "
     "is smaller than the test-set SE at the dataset's mean accuracy. **Over these settings** "
     "(the cells are the target; only seed noise is random): **95% CI** and **p** are the t of "
-    "the fixed-cells model, Δ ± t SE with SE = s_p sqrt(sum 1/n_c) / K, s_p the pooled "
-    "within-cell standard deviation of the differences on n - K degrees of freedom. **Across "
-    "settings** (the cell is the unit): the t-interval over the K cell means and the exact "
-    "sign-flip test over them (2^K patterns; an exact test over K cells cannot go below "
-    "2/2^K). **Cells won**: cells whose own seed-noise interval (cell mean ± t s_p / "
-    "sqrt(n_c)) lies above 0, and below 0 after the slash. **Het. p**: the level x cell "
-    "interaction (one-way ANOVA F of the cell means against the within-cell noise): small "
-    "where the effect differs from cell to cell. **Holm p**: of the claim's test (see the "
-    "verdicts). **MDE**: the true effect the over-these-settings test detects with 80% power "
-    "at Holm's first threshold. **Δ s/epoch**: paired difference in training seconds per "
-    "epoch, ± 95% t-interval over the pairs."
+    "the fixed-cells model with each cell's own variance, SE^2 = sum_c s_c^2 / n_c / K^2 on "
+    "Welch-Satterthwaite degrees of freedom (a cell whose runs are the same records in two "
+    "regimes has variance 0 and adds none). **Across settings** (would it hold for other "
+    "levels of the other factors?): the cells form a crossed table of those factors' levels, "
+    "so the replication is their levels, not the cells: the interval and p are the t of the "
+    "random-effects model, the variance of the mean from the ANOVA mean squares (for two "
+    "factors (MS_A + MS_B - MS_AB) / ab, Satterthwaite degrees of freedom; Montgomery ch. 13). "
+    "Each test has a distribution-free companion (a sign-flip test), Holm-adjusted over the same "
+    "family; a verdict only the normal-theory test supports says so. **Cells won**: cells whose "
+    "own t-test (Holm over the contrast's cells) puts them above 0, and below 0 after the "
+    "slash. **Het. p**: the level x cell interaction (one-way ANOVA F of the cell means against "
+    "the within-cell noise): small where the effect differs from cell to cell. **Holm p**: of "
+    "the claim's test (see the verdicts). **MDE**: the true effect the claim's test detects "
+    "with 80% power at Holm's first threshold. **Δ s/epoch**: paired difference in training "
+    "seconds per epoch, ± 95% t-interval over the pairs."
 )
 
 
@@ -195,9 +213,9 @@ def effects(data):
     files = {}
     if len(family):
         files[f"{data.grid}_cells.md"] = cells_page(data)
-        files[f"{data.grid}_contrasts.csv"] = contrast_csv(contrasts)
+        files[f"{data.grid}_contrasts.csv"] = contrast_csv(claims_of(data), contrasts)
     if len(changes):
-        files[f"{data.grid}_regime_changes.csv"] = contrast_csv(changes)
+        files[f"{data.grid}_regime_changes.csv"] = contrast_csv(claims_of(data), changes)
     links = ", ".join(f"[{name}]({name})" for name in files)
     lines = [
         "## With and without each component",
@@ -261,8 +279,10 @@ def effect_tables(data, subset, dataset, regime, se):
                 *[""] * (len(EFFECT_COLUMNS) - 2),
             ]
         ]
+        claims = claims_of(data)
         for _, r in in_family(data.contrasts, dataset, regime, factor).iterrows():
-            small = "†" if np.isfinite(r["delta"]) and abs(r["delta"]) < se else ""
+            claim = claims.of_row(r)
+            small = "†" if claim["below_test_se"] else ""
             rows.append(
                 [
                     r["level"],
@@ -276,86 +296,79 @@ def effect_tables(data, subset, dataset, regime, se):
                     p_value(r["across_p"]),
                     f"{r['cells_won']}/{r['cells_lost']} of {r['cells']}",
                     p_value(r["heterogeneity_p"]),
-                    p_value(r["holm_p"]),
-                    number(claim_mde(r), ".2f"),
-                    verdict_word(r),
+                    p_value(claim["holm_p"]),
+                    number(claim["mde"], ".2f"),
+                    short(claim),
                     str(int(r["pairs"])),
                     f"{number(r['time_mean'])} ± {number(r['time_half'], '.2f')}",
                 ]
             )
         table = pd.DataFrame(rows, columns=[factor, *EFFECT_COLUMNS])
-        note = caveat(data, regime, factor).strip()
-        lines += [f"**{factor}**", "", md_table(table), ""] + ([note, ""] if note else [])
+        notes = claims.of("caveat", dataset=dataset, regime=regime, factor=factor)["sentence"]
+        lines += [f"**{factor}**", "", md_table(table), ""] + [
+            line for note in notes for line in (note, "")
+        ]
     return lines
 
 
-def verdict_word(row):
-    """'beats across settings', 'trails over these settings', 'not distinguishable', ..."""
-    if row["verdict"] in (ACROSS, AVERAGE):
-        return f"{'beats' if row['delta'] > 0 else 'trails'} {row['verdict']}"
-    return row["verdict"]
+# The contrast CSVs' columns beside the claim's own: (column, the family field it holds).
+CSV_COLUMNS = {
+    "cells": "cells",
+    "pairs": "pairs",
+    "fixed_cells_se": "se",
+    "fixed_cells_df": "df",
+    "fixed_cells_ci_low": "ci_low",
+    "fixed_cells_ci_high": "ci_high",
+    "fixed_cells_p": "p",
+    "fixed_cells_holm_p": "p_holm",
+    "fixed_cells_signflip_holm_p": "signflip_holm",
+    "fixed_cells_model": "model",
+    "across_se": "across_se",
+    "across_df": "across_df",
+    "across_ci_low": "across_ci_low",
+    "across_ci_high": "across_ci_high",
+    "across_p": "across_p",
+    "across_holm_p": "across_p_holm",
+    "across_signflip_holm_p": "across_signflip_holm",
+    "across_model": "across_model",
+    "heterogeneity_p": "heterogeneity_p",
+    "cells_won_holm": "cells_won",
+    "cells_lost_holm": "cells_lost",
+    "fixed_cells_mde": "mde",
+    "across_mde": "across_mde",
+    "family_size": "family_size",
+    "holm_first_threshold": "threshold",
+    "s_per_epoch_diff_mean": "time_mean",
+    "s_per_epoch_diff_ci_half": "time_half",
+}
+CLAIM_FIELDS_IN_CSV = ["id", "dataset", "regime", "from_regime", "factor", "level", "baseline"]
+CLAIM_FIELDS_IN_CSV += ["verdict", "question", "estimate", "ci_low", "ci_high", "holm_p", "mde"]
 
 
-CSV_COLUMNS = [
-    SPLIT,
-    "regime",
-    "factor",
-    "level",
-    "baseline",
-    "cells",
-    "pairs",
-    "delta",
-    "ci_low",
-    "ci_high",
-    "p",
-    "across_delta",
-    "across_ci_low",
-    "across_ci_high",
-    "across_p",
-    "heterogeneity_p",
-    "holm_p",
-    "cells_won",
-    "mde",
-    "verdict",
-    "cells_lost",
-    "se",
-    "df",
-    "across_se",
-    "across_p_floor",
-    "p_holm",
-    "across_p_holm",
-    "family_size",
-    "threshold",
-    "time_mean",
-    "time_half",
-]
-
-
-def contrast_csv(rows):
-    """The contrast table as CSV text, one row per contrast (changes: `regime` is the later
-    regime and `from_regime` the earlier)."""
-    table = rows.assign(
-        across_delta=rows["delta"],
-        mde=[claim_mde(r) for _, r in rows.iterrows()],
-        verdict=[verdict_word(r) for _, r in rows.iterrows()],
-    )
-    columns = (
-        CSV_COLUMNS[:2]
-        + (["from_regime"] if (rows["kind"] == "change").any() else [])
-        + CSV_COLUMNS[2:]
-    )
-    return table[columns].to_csv(index=False)
+def contrast_csv(claims, rows):
+    """The contrast-family rows `rows` as CSV text: each row's claim fields (its id, verdict,
+    the estimate and interval of the question it answers, Holm p) then both questions' numbers
+    under names that say which (CSV_COLUMNS). A change's `regime` is the later regime."""
+    claim_rows = [claims.of_row(r) for _, r in rows.iterrows()]
+    table = pd.DataFrame([c[CLAIM_FIELDS_IN_CSV] for c in claim_rows])
+    for name, field in CSV_COLUMNS.items():
+        table[name] = rows[field].to_numpy()
+    if not (rows["kind"] == "change").any():
+        table = table.drop(columns=["from_regime"])
+    return table.to_csv(index=False)
 
 
 def cells_page(data):
-    """Markdown: every cell of every contrast and change, with its seed-noise interval."""
+    """Markdown: every cell of every contrast and change, with its own interval and test."""
+    claims = claims_of(data)
     lines = [
         f"# Every cell of every contrast: grid `{data.grid}`",
         "",
         "Each cell is one setting of the other factors: its pairs, the mean paired "
-        "difference in points of test accuracy, and its seed-noise 95% CI (mean ± t "
-        "s_p / sqrt(n_c), s_p pooled over the contrast's cells); + or - where the interval "
-        "excludes 0. Generated with the report; see its effects section for the method.",
+        "difference in points of test accuracy, its 95% CI (mean ± t s_c / sqrt(n_c) on the "
+        "cell's own n_c - 1 degrees of freedom; the pooled s_p where a cell has one pair) and "
+        "the Holm p of its own t-test over the contrast's cells; + or - where that Holm p is "
+        "below 0.05. Generated with the report; see its effects section for the method.",
         "",
     ]
     for _, r in data.contrasts.iterrows():
@@ -375,44 +388,64 @@ def cells_page(data):
                 n,
                 number(mean),
                 interval(low, high),
-                "+" if low > 0 else "-" if high < 0 else "",
+                p_value(holm_p),
+                ("+" if mean > 0 else "-") if holm_p < ALPHA else "",
             ]
-            for name, (_, n, mean, low, high) in zip(r["cell_names"], r["per_cell"])
+            for name, (_, n, mean, low, high, holm_p) in zip(r["cell_names"], r["per_cell"])
         ]
+        claim = claims.of_row(r)
         lines += [
             f"## {where}: {what}{r['factor']} `{r['level']}` vs `{r['baseline']}`",
             "",
-            f"{verdict_word(r)}; Δ {number(r['delta'])}, Holm p {p_value(r['holm_p'])}.",
+            f"{short(claim)}; Δ {number(r['delta'])}, Holm p {p_value(claim['holm_p'])}.",
             "",
-            md_table(pd.DataFrame(rows, columns=["cell", "pairs", "Δ", "95% CI", "beyond noise"])),
+            md_table(
+                pd.DataFrame(
+                    rows, columns=["cell", "pairs", "Δ", "95% CI", "Holm p", "beyond noise"]
+                )
+            ),
             "",
         ]
     return "\n".join(lines)
 
 
+FIRST_SCREEN = (
+    "**Verdicts** (test accuracy, points; every row one claim of "
+    "[{grid}_claims.csv]({grid}_claims.csv)). *across settings*: the random-effects test over "
+    "the other factors' levels survives Holm; *on average*: only the mean over these cells "
+    "does; *cells beyond noise*: each cell's own test, Holm within the contrast, with the "
+    "estimate's sign / against it, and *the other way* names those against it; † smaller than "
+    "the test-set SE; MDE: effects smaller could go undetected. Details and method under "
+    "*With and without each component*."
+)
+
+
 def verdicts(data):
-    """The first screen: the title, the verdicts in a few words, the best configuration on
-    validation, and the forest plot of every contrast."""
+    """The first screen: the title, the verdict table, the changes between regimes, the best
+    configuration on validation per regime, and the forest plot of every contrast."""
     lines = [f"# scratchbench report: grid `{data.grid}`", ""]
     if data.ok.empty or not data.factors:
         return Section("\n".join(lines).rstrip())
+    claims = claims_of(data)
     family = data.contrasts
     contrasts = family[(family["kind"] == "contrast") & (family["pairs"] > 0)]
     if len(contrasts):
+        lines += [FIRST_SCREEN.format(grid=data.grid), "", verdict_table(data), ""]
+    if len(claims.of("regime change")):
         lines += [
-            "**Verdicts** (test accuracy, points; *across settings*: the test over cells "
-            "survives Holm; *on average*: only the mean over these cells does, with the "
-            "cells where it is beyond seed noise; MDE: effects smaller could go "
-            "undetected; details and method under *With and without each component*):",
+            "**Changes between regimes** (the gap's difference on matched cells and seeds; "
+            "*carried by*: the side whose own change it is):",
+            "",
+            change_table(data),
             "",
         ]
-        lines += [f"- {line}" for line in verdict_lines(data)]
-    best = "; ".join(
-        f"{dataset} {' / '.join(map(str, row[list(data.factors)]))}, test "
-        f"{mean_std(data.runs_of(data.ok_on(dataset), row)['test_acc'])}"
-        for dataset, (row, _) in data.choices.items()
-    )
-    lines += [f"- **Best on validation**: {best}", ""]
+    lines += [
+        "**Best on validation**, per regime (lead over the runner-up, paired over seeds; a tie "
+        "where its interval holds 0; test accuracy mean and sd over seeds):",
+        "",
+        best_table(data),
+        "",
+    ]
     figures = {}
     for dataset in data.datasets:
         rows = contrasts[contrasts[SPLIT] == dataset]
@@ -421,34 +454,26 @@ def verdicts(data):
         name = f"forest_{dataset}.png"
         figures[name] = plots.forest_figure(
             f"{dataset}: every contrast, cell by cell",
-            [forest_row(r) for _, r in rows.iterrows()],
+            [forest_row(r, claims) for _, r in rows.iterrows()],
             "difference in test accuracy (points, level - baseline)",
         )
         lines += [figure_link(data, name), ""]
-    return Section("\n".join(lines).rstrip(), figures)
+    files = {f"{data.grid}_claims.csv": claims.csv()}
+    return Section("\n".join(lines).rstrip(), figures, files)
 
 
-def forest_row(row):
+def forest_row(row, claims):
     where = "" if row[REGIME] is None else f"{row[REGIME]}: "
     label = f"{where}{row['factor']} {row['level']} vs {row['baseline']}"
-    holm = p_value(row["holm_p"])
+    claim = claims.of_row(row)
+    holm = p_value(claim["holm_p"])
     return (
         label,
-        [cell[2:] for cell in row["per_cell"]],
+        [cell[2:5] for cell in row["per_cell"]],
         (row["delta"], row["ci_low"], row["ci_high"]),
         (row["across_ci_low"], row["across_ci_high"]),
-        f"{short_verdict(row)} (Holm p {holm})"
-        if np.isfinite(row["holm_p"])
-        else short_verdict(row),
+        f"{short(claim)} (Holm p {holm})" if np.isfinite(claim["holm_p"]) else short(claim),
     )
-
-
-def short_verdict(row):
-    """'beats across settings', 'trails on average', 'beats in its one setting', ..."""
-    if row["verdict"] == AVERAGE:
-        scope = "in its one setting" if row["cells"] == 1 else "on average"
-        return f"{'beats' if row['delta'] > 0 else 'trails'} {scope}"
-    return verdict_word(row)
 
 
 def cost(data):
@@ -755,7 +780,8 @@ def all_runs(data):
     return Section("\n".join(["## All runs", "", f"Every run, one row each: [{name}]({name})."]))
 
 
-# The report, top to bottom. A new section is one function above and one entry here.
+# The report, top to bottom. A new section is one function above and one entry here, or, from a
+# study or plugin, one register_section call.
 SECTIONS = [
     verdicts,
     header,
@@ -776,3 +802,23 @@ SECTIONS = [
     failures,
     all_runs,
 ]
+
+
+class SectionError(ValueError):
+    """A section registered where it cannot go (one line, naming the valid choices)."""
+
+
+def register_section(section, after="importance"):
+    """Add `section` (a function data -> Section; Section("") for a grid it does not apply to)
+    to every report, right after the section function named `after` in SECTIONS. A study or a
+    plugin calls it at import, e.g. `register_section(my_table, after="cost")`; registering the
+    same function again is a no-op (a study imported twice), an unknown `after` a SectionError."""
+    names = [s.__name__ for s in SECTIONS]
+    if section in SECTIONS:
+        return section
+    if after not in names:
+        raise SectionError(
+            f"register_section: no section {after!r} to follow; valid: {', '.join(names)}"
+        )
+    SECTIONS.insert(names.index(after) + 1, section)
+    return section

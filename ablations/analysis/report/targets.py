@@ -78,7 +78,7 @@ def fastest_words(medians, unit):
     tied = [f"`{level}`" for level, m in medians.items() if m == lowest]
     others = sorted(m for m in medians.values() if m != lowest)
     if not others:
-        return f"every level's median is {time_text(lowest, unit)}, yet their spreads differ"
+        return f"every level's median is {time_text(lowest, unit)}, yet the test finds them shifted against each other (Kruskal-Wallis compares mean ranks, a location test, not spreads)"
     lead = f"{', '.join(tied)} tie lowest" if len(tied) > 1 else f"{tied[0]} lowest"
     return f"{lead} at {time_text(lowest, unit)} (others {time_span(others, unit)})"
 
