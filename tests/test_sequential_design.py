@@ -186,3 +186,39 @@ def test_sequential_design_key_bad_values_name_the_choices(design, words):
 def test_sequential_design_needs_two_seeds():
     with pytest.raises(GridError, match="needs 2 final seeds or more"):
         parse_design("g", blocks("sequential", seeds=[0]))
+
+
+def test_sequential_error_run_is_retrained_before_the_look():
+    data = synthetic_data({"adam": 0.05})
+    data.df.loc[data.df["run_id"] == "None-sgd-relu-0", "status"] = "error"
+    state = state_of(data)
+    assert state.wave == 0 and state.waiting == ("None-sgd-relu-0",)
+
+
+def test_sequential_report_section_recomputes_every_p_star(tmp_path):
+    from dataclasses import replace
+
+    from ablations.analysis.report.sequential_section import sequential_looks
+    from ablations.records.store import SEQUENTIAL_FILE
+
+    data = replace(
+        synthetic_data({"adam": 0.05, "b": 0.0}, noise=0.0002, activations=["relu"]),
+        results_dir=tmp_path,
+    )
+    assert sequential_looks(data).markdown == ""  # no look log: no section
+    from ablations.analysis.report.sequential_section import UNDECIDED
+
+    assert UNDECIDED == sd.UNDECIDED
+    state = state_of(data)
+    (tmp_path / "synthetic").mkdir()
+    path = tmp_path / "synthetic" / SEQUENTIAL_FILE
+    path.write_text(json.dumps(state.log()))
+    text = sequential_looks(data).markdown
+    assert "equals the logged one to the bit" in text
+    assert "| contrast: optimizer adam vs sgd (digits) | beats" in text
+    assert "decided at wave 1 of 5" in text
+    assert f"{state.finished} of {state.planned} runs trained" in text
+    tampered = state.log()
+    tampered["tests"][0]["looks"][0]["p_star"] *= 1 + 1e-15
+    path.write_text(json.dumps(tampered))
+    assert "1 logged p* differ from their p and pi" in sequential_looks(data).markdown

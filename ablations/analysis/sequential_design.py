@@ -33,8 +33,8 @@ waves 1..w), p* = min(1, min_{v<=w} p_v / pi_v), Holm at `alpha` over the family
 distinguishable (futility)"); open at the last look it is "not distinguishable" (or "cannot test"
 where it never had a test); open before it, "undecided".
 
-Look w is taken once every run that a test open after look w - 1 needs in wave w has a record
-(any status: an error or a divergence is that run's result); the cells of a test are the
+Look w is taken once every run that a test open after look w - 1 needs in wave w has a result
+(a divergence is one; an error is not: it trains again, as the runner retries it); the cells of a test are the
 configurations on both sides of it (for a change, of both contrasts in both regimes), so a
 pending change keeps training the cells it needs. Everything is a function of the records and
 the design: the same records give the same state whatever trained them, and a killed session
@@ -260,7 +260,7 @@ def sequential_state(data, wave_of, waves, alpha=ALPHA):
     arrays = np.full((4, m, waves), np.nan)  # estimate, se, df, p per test and look
     pairs = np.zeros((m, waves), int)
     df = data.df
-    pending = df["status"].isna() | (df["status"] == "pending")
+    pending = df["status"].isna() | df["status"].isin(["pending", "error"])  # errors retrain
     seed_wave = df[REPLICATE].map(lambda s: wave_of.get(s, 0)).to_numpy()
     cells = run_cells(data)
     closed = np.zeros(m, bool)
