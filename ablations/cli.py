@@ -45,7 +45,7 @@ EXAMPLES = """examples:
   %(prog)s --list --only dataset=mnist,optimizer=adam   what would run; nothing trained
   %(prog)s --grid quick --only activation=relu --force  retrain a subset of a grid
   %(prog)s --report-only                          re-render the reports from the records
-  %(prog)s --grid smoke --design sequential       train in seed waves, only what is undecided
+  %(prog)s --study my_study.py --design sequential   seed waves; after each, train what is undecided
   %(prog)s --study my_study.py --jobs 2           a study's components and grids (docs/extending.md)
   %(prog)s --plugin my_pkg.components --grid-file grids.json   components from a module
   %(prog)s --fetch-data --data-dir /scratch/data  fetch and verify MNIST and Fashion-MNIST
