@@ -222,3 +222,22 @@ def test_sequential_report_section_recomputes_every_p_star(tmp_path):
     tampered["tests"][0]["looks"][0]["p_star"] *= 1 + 1e-15
     path.write_text(json.dumps(tampered))
     assert "1 logged p* differ from their p and pi" in sequential_looks(data).markdown
+
+
+def test_sequential_new_levels_verdict_rows():
+    """A session that added a level ends with that level's rows (waves.new_level_verdicts'
+    parts): from the looks for a sequential grid, from the report's family for a full one; a
+    grid with no records before adds nothing."""
+    from ablations.analysis.report.contrasts import contrast_family
+    from ablations.waves import added_levels, full_verdict_lines, sequential_verdict_lines
+
+    data = synthetic_data({"adam": 0.05, "b": 0.0}, noise=0.0002, activations=["relu"])
+    grid = {("optimizer", lv) for lv in ("sgd", "adam", "b")}
+    assert added_levels(set(), grid) == set()
+    added = added_levels({("optimizer", "sgd"), ("optimizer", "b")}, grid)
+    assert added == {("optimizer", "adam")}
+    rows = sequential_verdict_lines(state_of(data), added)
+    assert rows[0].startswith("  contrast: optimizer adam vs sgd (digits): beats (+")
+    assert rows[0].endswith("decided at wave 1 of 5") and len(rows) == 2
+    full = full_verdict_lines(contrast_family(data), added)
+    assert len(full) == 1 and full[0].startswith("  contrast: optimizer adam vs sgd (digits): ")
