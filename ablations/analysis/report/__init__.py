@@ -14,6 +14,7 @@ facets.py    the figures by level (IQM and profiles, heatmaps, curves), a row pe
 plots.py     figures: take numbers, return a matplotlib Figure, never save
 text.py      markdown tables and number formats
 render.py    the one place that writes files
+sequential_section.py  a sequential grid's looks, read back from sequential.json
 
 Adding a section (say, learning-rate sensitivity for a tuning grid): write
 `def lr_sensitivity(data) -> Section` in sections.py (or a module of its own) that reads `data`
@@ -27,3 +28,4 @@ appear, or, from a study or plugin without editing the library,
 
 from .render import render_report  # noqa: F401
 from .sections import register_section  # noqa: F401
+from . import sequential_section  # noqa: F401  (registers the sequential grid's section)

@@ -1,0 +1,207 @@
+"""The sequential wave runner (ablations/waves.py) through the command line: a sequential grid
+killed at a random point (SIGKILL of the runner's process group, as test_reliability does) and
+resumed gives the same look log and decisions as an uninterrupted session, at --jobs 1, --jobs 2
+and --scheduler local:2; it trains only what an open test needs; a bad design is one line, exit
+2, nothing written; a tuned sequential grid trains its tuning runs with wave 1. Every name
+contains `sequential`. Timings on 2 busy cores: the kill test about 30 s per mode (runner starts
+dominate: the reference session 20 s, then each mode a killed session and a resumed one), the
+others a few seconds each."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import ctrl_c_answered
+from ablations.records.store import SEQUENTIAL_FILE
+
+ROOT = Path(__file__).resolve().parents[1]
+# Digits runs of about 0.3 s: sgd at a small lr far behind adam and sgd at twice its lr, relu
+# against tanh closer; 6 seeds in 3 waves ([0, 1], [2, 3], [4, 5]). Every test is decided at
+# wave 2 (measured: 24 of the 36 runs train).
+SEQ_GRID = {
+    "seq": [
+        {
+            "base": {"dataset": "digits", "hidden": [32], "epochs": 30, "batch_size": 32},
+            "axes": {
+                "optimizer": [
+                    {"optimizer": "sgd", "lr": 0.003},
+                    {"optimizer": "adam", "lr": 3e-3},
+                    {"label": "sgd_6e-3", "optimizer": "sgd", "lr": 0.006},
+                ],
+                "activation": ["relu", "tanh"],
+                "seed": [0, 1, 2, 3, 4, 5],
+            },
+            "design": {"kind": "sequential", "waves": 3},
+        }
+    ]
+}
+MODES = {"jobs1": ["--jobs", "1"], "jobs2": ["--jobs", "2"], "local2": ["--scheduler", "local:2"]}
+
+
+@pytest.fixture
+def grid_file(tmp_path):
+    path = tmp_path / "grids.json"
+    path.write_text(json.dumps(SEQ_GRID))
+    return path
+
+
+def start(grid_file, results, extra=()):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "run_all.py"),
+            "--grid-file",
+            str(grid_file),
+            "--grid",
+            "seq",
+            "--results-dir",
+            str(results),
+            "--reports-dir",
+            str(results.parent / "rep"),
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: a kill takes its workers too
+        preexec_fn=ctrl_c_answered,
+    )
+
+
+def records_in(folder):
+    return sorted(
+        p.name for p in folder.glob("*.json") if p.name not in ("grid.json", SEQUENTIAL_FILE)
+    )
+
+
+def look_log(folder):
+    return json.loads((folder / SEQUENTIAL_FILE).read_text())
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted session at --jobs 2: (look log, record names, stdout, stderr)."""
+    folder = tmp_path_factory.mktemp("reference")
+    grids = folder / "grids.json"
+    grids.write_text(json.dumps(SEQ_GRID))
+    runner = start(grids, folder / "results", MODES["jobs2"])
+    out, err = runner.communicate(timeout=300)
+    assert runner.returncode == 0, err
+    results = folder / "results" / "seq"
+    return look_log(results), records_in(results), out, err
+
+
+def test_sequential_session_trains_only_what_open_tests_need(reference):
+    log, records, out, err = reference
+    assert log["wave"] >= 2 and log["undecided"] == 0
+    decisions = {t["level"]: t for t in log["tests"]}
+    assert decisions["adam"]["decision"] == "beats"
+    assert len(records) == log["runs_finished"] < log["runs_planned"] == 36
+    assert f"look {log['wave']} of 3" in err and "tests undecided |" in err
+    for test in log["tests"]:  # p* recomputed from p and pi
+        current = 1.0
+        for look in test["looks"]:
+            current = min(current, min(1.0, look["p"] / look["pi"]))
+            assert look["p_star"] == current
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_sequential_killed_and_resumed_gives_the_same_looks(tmp_path, grid_file, reference, mode):
+    """One SIGKILL at a random moment after the first records are in (it must land before the
+    session's last record), then the same command again: the same look log, byte for byte once
+    parsed, and the same records."""
+    log, records, _, _ = reference
+    results = tmp_path / "results"
+    rng = np.random.default_rng(sorted(MODES).index(mode))
+    runner = start(grid_file, results, MODES[mode])
+    deadline = time.time() + 120
+    while not records_in(results / "seq") and runner.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(rng.uniform(0.0, 1.5))
+    assert runner.poll() is None, "the session ended before the kill"
+    os.killpg(runner.pid, signal.SIGKILL)
+    runner.communicate()
+    assert 0 < len(records_in(results / "seq")) < len(records)  # killed mid-session
+    final = start(grid_file, results, MODES[mode])
+    _, err = final.communicate(timeout=300)
+    assert final.returncode == 0, err
+    assert look_log(results / "seq") == log
+    assert records_in(results / "seq") == records
+
+
+def cli(args, cwd):
+    """run_all.py in `cwd`, its results and reports there too (not in the checkout)."""
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "run_all.py"),
+            *("--results-dir", str(cwd / "results"), "--reports-dir", str(cwd / "reports")),
+            *args,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "design, extra, words",
+    [
+        ("sequentail", [], "unknown design 'sequentail'; did you mean 'sequential'?"),
+        ({"kind": "sequential", "waves": 9}, [], "design waves must be an integer from 1 to 5"),
+        ("sequential", ["--force"], "--force chooses runs by hand"),
+        ("sequential", ["--only", "activation=relu"], "--only chooses runs by hand"),
+        ("full", ["--design", "sequentail"], "invalid choice: 'sequentail'"),
+    ],
+)
+def test_sequential_bad_design_is_one_line_and_writes_nothing(tmp_path, design, extra, words):
+    grid = {"seq": [{**SEQ_GRID["seq"][0], "design": design}]}
+    (tmp_path / "grids.json").write_text(json.dumps(grid))
+    done = cli(["--grid-file", "grids.json", "--grid", "seq", *extra], tmp_path)
+    assert done.returncode == 2
+    assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grids.json"]
+    assert not (ROOT / "results" / "seq").exists()
+
+
+def test_sequential_tuned_grid_tunes_with_wave_one(tmp_path, data_dir):
+    """A tuned block, in process (waves.run_sequential_grid with runner.run_grid, one worker):
+    its tuning runs train with wave 1, the finals follow the looks, and tuning.json and
+    sequential.json sit beside the records."""
+    from ablations.grid.design import parse_design
+    from ablations.run.runner import run_grid
+    from ablations.waves import run_sequential_grid
+
+    block = {
+        "base": {"dataset": "digits", "hidden": [16], "epochs": 10, "batch_size": 64},
+        "axes": {"optimizer": ["sgd", "adam"], "activation": ["relu"], "seed": [0, 1, 2]},
+        "tune": {"space": {"lr": [0.003, 0.03]}, "seeds": [100]},
+        "design": "sequential",
+    }
+    results, lines = tmp_path / "results", []
+
+    def train(finals, only):
+        return run_grid("g", finals, results, data_dir, jobs=1, only=only, log=lines.append)
+
+    design = parse_design("g", [block])
+    outcome, state = run_sequential_grid(
+        "g", [block], design, results, data_dir, train, log=lines.append
+    )
+    folder = results / "g"
+    tuning = json.loads((folder / "tuning.json").read_text())
+    assert len(tuning["tuning_run_ids"]) == 4 and not tuning["pending_final_runs"]
+    assert all((folder / f"{rid}.json").is_file() for rid in tuning["tuning_run_ids"])
+    assert look_log(folder)["wave"] == state.wave >= 1 and state.waves == 2
+    trained = [folder / f"{rid}.json" for rid in tuning["final_run_ids"]]
+    seeds = [json.loads(p.read_text())["labels"]["seed"] for p in trained if p.is_file()]
+    assert sorted(seeds)[:4] == ["0", "0", "1", "1"]  # wave 1: both cells, seeds 0 and 1
+    assert outcome.trained == 4 + len(seeds)
