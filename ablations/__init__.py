@@ -14,6 +14,8 @@ run/        many runs: the runner and its backends (loky, Dask), tuning rounds, 
             progress and the budget
 analysis/   the records read back: diagnostics, statistics and the report; never imports run/
 export/     a grid's records to an experiment tracker (MLflow), each an optional extra
+waves       a sequential grid's wave runner: train a seed wave (run/), take the looks from the
+            records (analysis/), train only what an undecided test needs
 cli         the command line
 
 A study (grids and what their reports need) is not part of the harness: this project's own lives

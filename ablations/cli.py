@@ -24,6 +24,7 @@ from .data.idx import IdxFormatError
 from .data.user_datasets import ArrayDataset
 from .export.command import main as export_command
 from .grid.config import GridError
+from .grid.design import DESIGN_KINDS, parse_design
 from .grid.examples import GRIDS
 from .grid.expand import filter_runs
 from .records.store import GRID_FILE
@@ -32,7 +33,8 @@ from .run.cluster import check_address
 from .run.plan import describe_plan, first_run_note, plan_workers, session_plan, session_progress
 from .run.progress import failures_line
 from .run.runner import LokyBackend, run_grid
-from .run.tuning import plan_from_results, run_tuned_grid
+from .run.tuning import finished_records, plan_from_results, run_tuned_grid
+from .waves import level_labels, new_level_verdicts, run_sequential_grid, wave_of_design
 
 FETCHED_BY_DEFAULT = ("mnist", "fashion_mnist")
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a grid is a folder: no '/', no '..'
@@ -43,6 +45,7 @@ EXAMPLES = """examples:
   %(prog)s --list --only dataset=mnist,optimizer=adam   what would run; nothing trained
   %(prog)s --grid quick --only activation=relu --force  retrain a subset of a grid
   %(prog)s --report-only                          re-render the reports from the records
+  %(prog)s --grid smoke --design sequential       train in seed waves, only what is undecided
   %(prog)s --study my_study.py --jobs 2           a study's components and grids (docs/extending.md)
   %(prog)s --plugin my_pkg.components --grid-file grids.json   components from a module
   %(prog)s --fetch-data --data-dir /scratch/data  fetch and verify MNIST and Fashion-MNIST
@@ -156,6 +159,13 @@ def parse_args(argv, root, prog=None, home_study=None):
         type=Path,
         default=None,
         help=f"dataset cache (default: $SCRATCHBENCH_DATA_DIR, else {default_data_dir()})",
+    )
+    parser.add_argument(
+        "--design",
+        choices=list(DESIGN_KINDS),
+        default=None,
+        help="full: train every run (the default); sequential: train in seed waves and, after "
+        "each, only what an undecided test needs (default: what each grid declares)",
     )
     parser.add_argument("--force", action="store_true", help="train finished runs again")
     parser.add_argument(
@@ -387,6 +397,7 @@ def main(argv=None, root=None, prog=None, home_study=None):
             name: plan_from_results(name, args.grids[name], args.results_dir) for name in args.grid
         }
         grids = {name: plan.runs for name, plan in plans.items()}
+        designs = {name: grid_design(args, name) for name in args.grid}
         selected = select({name: plan.all_runs() for name, plan in plans.items()}, args.only)
         if args.list:
             for name, runs in selected.items():
@@ -407,6 +418,10 @@ def main(argv=None, root=None, prog=None, home_study=None):
         workers, costs = plan_workers(args), session_plan(args)
         for line in describe_plan(costs, workers) + ([first_run_note()] if args.quick else []):
             log_line(line)
+        for name, design in designs.items():
+            if design.sequential:
+                log_line(design_line(name, args.grids[name], design))
+        before = {name: level_labels(finished_records(args.results_dir / name)) for name in grids}
         progress = session_progress(
             costs, workers, sys.stderr, log_line, args.data_dir and str(args.data_dir)
         )
@@ -427,8 +442,20 @@ def main(argv=None, root=None, prog=None, home_study=None):
                         progress=progress,
                     )
 
-                outcome = (
-                    run_tuned_grid(
+                state = None
+                if designs[name].sequential:
+                    outcome, state = run_sequential_grid(
+                        name,
+                        args.grids[name],
+                        designs[name],
+                        args.results_dir,
+                        data_dir,
+                        train,
+                        log=log_line,
+                        progress=progress,
+                    )
+                elif plans[name].tuned:
+                    outcome = run_tuned_grid(
                         name,
                         args.grids[name],
                         args.results_dir,
@@ -437,9 +464,8 @@ def main(argv=None, root=None, prog=None, home_study=None):
                         force=args.force,
                         log=log_line,
                     )
-                    if plans[name].tuned
-                    else train(runs, selected[name] if args.only else None)
-                )
+                else:
+                    outcome = train(runs, selected[name] if args.only else None)
                 if outcome.interrupted:
                     print(
                         f"interrupted: {outcome.trained} runs finished in this session are saved "
@@ -451,6 +477,10 @@ def main(argv=None, root=None, prog=None, home_study=None):
                     counts[status] = counts.get(status, 0) + n
                 render_report(args, name, data_dir)
                 update_index(args)  # after each grid: an interrupted session's index is current
+                for line in new_level_verdicts(
+                    name, args.results_dir, data_dir, before[name], state
+                ):
+                    print(line)
         finally:
             progress.close()
             backend.close()
@@ -470,6 +500,31 @@ def main(argv=None, root=None, prog=None, home_study=None):
     except KeyboardInterrupt:  # before or after training: nothing half-written to keep
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def grid_design(args, name):
+    """grid `name`'s Design (its blocks' "design", or --design); GridError for a bad value or a
+    sequential design with --force or --only (a sequential design chooses its runs itself)."""
+    design = parse_design(name, args.grids[name], args.design)
+    if design.sequential and (args.force or args.only):
+        flag = "--force" if args.force else "--only"
+        raise GridError(
+            f"grid {name!r}: {flag} chooses runs by hand, and a sequential design chooses them "
+            f"by its looks; use --design full with {flag}"
+        )
+    return design
+
+
+def design_line(name, blocks, design):
+    """The plan's line for a sequential grid: its waves, and that the table counts the full
+    design."""
+    wave_of = wave_of_design(blocks, design)
+    waves = [[s for s, w in wave_of.items() if w == v] for v in range(1, design.waves + 1)]
+    return (
+        f"grid {name}: sequential design, {design.waves} waves of seeds "
+        f"{' | '.join(','.join(map(str, seeds)) for seeds in waves)}: wave 1 trains every cell, "
+        f"then each wave only what an undecided test needs (the table above counts every run)"
+    )
 
 
 def stop_as_ctrl_c(signum, frame):

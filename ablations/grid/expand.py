@@ -42,7 +42,7 @@ def level_settings(axis, level):
     return str(level), {axis: level}
 
 
-BLOCK_KEYS = ("base", "axes", "tune")
+BLOCK_KEYS = ("base", "axes", "tune", "design")  # design: grid/design.py
 
 
 def check_block(where, block):
@@ -56,7 +56,7 @@ def check_block(where, block):
     ):
         raise GridError(
             f"{where}: a block is a dict with keys 'base' (a dict of settings), "
-            f"'axes' (a dict of lists) and optionally 'tune'"
+            f"'axes' (a dict of lists) and optionally 'tune' and 'design'"
         )
     axes = block.get("axes", {})
     for axis, levels in axes.items():

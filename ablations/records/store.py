@@ -19,7 +19,8 @@ from .schema import IDENTITY, SCHEMA_VERSION, STATUSES, problems
 ID_SCHEMA = 2  # the first schema whose run ids are today's (what migrate_records renames to)
 GRID_FILE = "grid.json"
 TUNING_FILE = "tuning.json"  # written by ablations/tuning.py beside the records
-SIDE_FILES = {GRID_FILE, TUNING_FILE}
+SEQUENTIAL_FILE = "sequential.json"  # a sequential grid's look log (ablations/waves.py)
+SIDE_FILES = {GRID_FILE, TUNING_FILE, SEQUENTIAL_FILE}
 
 
 def sorts_keys(path):

@@ -64,6 +64,8 @@ class Session:
     stream : a bar there when it is a terminal; else (or None) one line per run through `log`,
         `[done/total] elapsed, ETA (all grids) | labels: result (s)`.
     scope : what the ETA covers, shown after it.
+    note : said beside the runs on every line (a sequential grid's "12 of 40 tests undecided"),
+        set by whoever knows it; "" for none.
     The ETA is the estimate left times the speed so far, elapsed / (estimate of the runs done),
     so that short tuning rungs and long finals each count for what they cost.
     """
@@ -71,6 +73,7 @@ class Session:
     def __init__(self, total, wall_s, estimate, stream, log, scope=" (all grids)"):
         self.total, self.wall_s, self.estimate, self.log = total, wall_s, estimate, log
         self.scope = scope  # what the ETA covers, after it
+        self.note = ""  # beside the runs: e.g. a sequential grid's undecided tests
         self.done, self.done_s = 0, 0.0
         self.start = time.perf_counter()
         self.bar = None
@@ -96,17 +99,18 @@ class Session:
         self.done_s += self.estimate(record["config"])
         self.total = max(self.total, self.done)
         result = f"{run_name(record)}: {describe_result(record)}"
+        note = f" | {self.note}" if self.note else ""
         if self.bar is not None:
             self.bar.total = self.total
             self.bar.set_postfix_str(
-                f"ETA {clock(self.eta_s())}{self.scope} | {result}", refresh=False
+                f"ETA {clock(self.eta_s())}{self.scope}{note} | {result}", refresh=False
             )
             self.bar.update(1)
         else:
             elapsed = time.perf_counter() - self.start
             self.log(
                 f"[{self.done}/{self.total}] {elapsed:6.0f}s elapsed, ETA {self.eta_s():5.0f}s"
-                f"{self.scope} | {result} ({record['wall_time_s']:.1f}s)"
+                f"{self.scope}{note} | {result} ({record['wall_time_s']:.1f}s)"
             )
 
     def close(self):

@@ -1,0 +1,203 @@
+"""The sequential design's wave runner: a grid trained in seed waves, each wave only what an
+undecided test still needs, its look log in results/<grid>/sequential.json.
+
+It trains (the run room) and then reads the records as the report does (the analysis room), so
+it lives above both, below the command line (tests/test_layers.py's RANKS).
+
+A session of `run_sequential_grid`:
+1. **Wave 1**: every tuning run and every final run of the first wave's seeds (at wave 1 every
+   test is open, so every cell is needed), trained in the tuning phases of run.tuning's
+   `run_tuned_grid` (plan from the records, train, plan again) for a tuned grid; each run of a
+   tuning unit's cells trains in the same phase.
+2. **Looks**: the records on disk are read back (report.frame.load_data) and the decision engine
+   (analysis/sequential_design.py) takes every look the records allow; the look log is written
+   atomically; the runs the next wave needs (the waiting runs of the cells an undecided test or
+   a pending change needs) train; again, until no test is open or the last wave is in.
+Nothing is kept in memory between looks: a killed session, run again, reads the same records,
+takes the same looks and trains what is still missing, so its decisions and look log are those
+of an uninterrupted session whatever the workers or backend. The design is not in any run id:
+the runs are the full design's, shared with it.
+"""
+
+from pathlib import Path
+
+from .analysis.report.columns import REPLICATE, SPLIT, STREAM_AXES
+from .analysis.report.frame import load_data, read_plan
+from .analysis.sequential_design import UNDECIDED, sequential_state
+from .grid.design import grid_seeds, seed_waves
+from .records.store import GRID_FILE, SEQUENTIAL_FILE, write_json_atomic
+from .run.tuning import finished_records, plan_grid, run_tuned_grid
+
+TRIAL = "trial"  # the label a tuning run carries (run.tuning.plan_cell)
+
+
+def wave_of_design(blocks, design):
+    """{final seed: wave} of a grid's blocks under a sequential `design`."""
+    return seed_waves(grid_seeds(blocks), design.waves)
+
+
+def first_wave(train, wave_of):
+    """`train` restricted to the first wave: of the runs it is asked to train, the tuning runs
+    and the final runs whose seed is in wave 1 (a seed outside every wave trains too)."""
+
+    def train_first(finals, todo):
+        return train(
+            finals,
+            [r for r in todo if TRIAL in r.labels or wave_of.get(r.config["seed"], 1) == 1],
+        )
+
+    return train_first
+
+
+def combined(total, outcome):
+    """run.runner.GridOutcome `outcome` with the counts of the earlier phases' `total` added."""
+    if total is None:
+        return outcome
+    outcome.trained += total.trained
+    outcome.busy += total.busy
+    for status, count in total.counts.items():
+        outcome.counts[status] = outcome.counts.get(status, 0) + count
+    return outcome
+
+
+def take_looks(name, results_dir, data_dir, design, wave_of):
+    """The SequentialState of results/<name>/ now, its look log written (atomically) to
+    results/<name>/sequential.json."""
+    data = load_data(name, results_dir, data_dir)
+    state = sequential_state(data, wave_of, design.waves, design.alpha)
+    write_json_atomic(
+        Path(results_dir) / name / SEQUENTIAL_FILE,
+        {"grid": name, "design": design.as_dict(), **state.log()},
+    )
+    return state
+
+
+def undecided_note(state):
+    """The progress line's count beside the runs: '12 of 40 tests undecided'."""
+    return f"{state.undecided} of {len(state.tests)} tests undecided"
+
+
+def look_line(name, state):
+    """One line after the looks: where the grid stands and what trains next."""
+    where = f"grid {name}: look {state.wave} of {state.waves}, {undecided_note(state)}"
+    if state.waiting:
+        return f"{where}; wave {state.wave + 1}: {len(state.waiting)} runs to train"
+    return f"{where}; nothing more to train ({state.finished} of {state.planned} runs)"
+
+
+def run_sequential_grid(
+    name, blocks, design, results_dir, data_dir, train, log=print, progress=None
+):
+    """Train grid `name` (its `blocks`) under a sequential `design`; return (the GridOutcome of
+    every phase together, the last SequentialState, None if wave 1 was interrupted).
+    `train(final_runs, todo)` trains the runs `todo` and saves `final_runs` as the grid
+    (runner.run_grid with only=todo); `progress`, a progress.Session, gets the undecided count
+    as its note. Each run is trained at most once per call."""
+    folder = Path(results_dir) / name
+    wave_of = wave_of_design(blocks, design)
+    first = first_wave(train, wave_of)
+    if any(isinstance(b, dict) and "tune" in b for b in blocks):
+        total = run_tuned_grid(name, blocks, results_dir, first, log=log)
+    else:
+        runs = plan_grid(name, blocks).runs
+        total = first(runs, runs)
+    if total.interrupted:
+        return total, None
+    finals = plan_grid(name, blocks, finished_records(folder)).runs
+    attempted = set()
+    while True:
+        state = take_looks(name, results_dir, data_dir, design, wave_of)
+        if progress is not None:
+            progress.note = undecided_note(state)
+        log(look_line(name, state))
+        waiting = set(state.waiting)
+        todo = [r for r in finals if r.run_id in waiting and r.run_id not in attempted]
+        if not todo:
+            if waiting:
+                log(
+                    f"grid {name}: look {state.wave + 1} waits for {len(waiting)} runs this "
+                    f"session could not train; run the same command again"
+                )
+            return total, state
+        outcome = train(finals, todo)
+        attempted.update(r.run_id for r in todo)
+        total = combined(total, outcome)
+        if outcome.interrupted:
+            return total, state
+
+
+def level_labels(records):
+    """{(axis, label)} of the final runs among `records` (tuning runs left out)."""
+    return {
+        (axis, label)
+        for record in records.values()
+        if TRIAL not in record.get("labels", {})
+        for axis, label in record.get("labels", {}).items()
+    }
+
+
+def added_levels(before, factors_levels):
+    """The (factor, level) pairs of `factors_levels` that no final record had `before` the
+    session ({} where the grid had no records then: a new grid adds no level to anything)."""
+    if not before:
+        return set()
+    return {pair for pair in factors_levels if pair not in before}
+
+
+def sequential_verdict_lines(state, added):
+    """The verdict rows of the `added` levels' tests (contrasts and changes), from the looks."""
+    lines = []
+    for test in state.tests:
+        if (test.key[4], test.key[5]) not in added:
+            continue
+        when = (
+            f"decided at wave {test.closed_wave} of {state.waves}"
+            if test.closed_wave
+            else f"open after wave {state.wave} of {state.waves}"
+        )
+        if test.decision == UNDECIDED:
+            when = f"undecided after wave {state.wave} of {state.waves}"
+        estimate = f"{test.estimates[-1]:+.2f} points" if test.estimates else "no pairs yet"
+        mde = "" if test.decision in ("beats", "trails") else f", MDE {test.mde:.2f} points"
+        lines.append(f"  {test.name}: {test.decision} ({estimate}{mde}), {when}")
+    if lines:
+        lines.append(f"  ({state.finished} of {state.planned} runs of the full design trained)")
+    return lines
+
+
+def full_verdict_lines(family, added):
+    """The verdict rows of the `added` levels' tests, from the report's contrast family."""
+    lines = []
+    for _, row in family.iterrows():
+        if (row["factor"], row["level"]) not in added:
+            continue
+        where = row["dataset"] if row["regime"] is None else f"{row['dataset']}, {row['regime']}"
+        if row["kind"] == "change":
+            where = f"{row['dataset']}, {row['from_regime']} -> {row['regime']}"
+        lines.append(
+            f"  {row['kind']}: {row['factor']} {row['level']} vs {row['baseline']} ({where}): "
+            f"{row['verdict']} ({row['delta']:+.2f} points, Holm p {row['holm_p']:.3g})"
+        )
+    return lines
+
+
+def new_level_verdicts(name, results_dir, data_dir, before, state=None):
+    """The lines a session that added levels to grid `name` ends with: each added level's
+    verdict rows (the sequential looks' where `state` is given, else the report's); [] when it
+    added none. `before`: level_labels of the records before the session."""
+    plan = read_plan(Path(results_dir) / name / GRID_FILE)
+    pairs = {
+        (axis, label)
+        for run in plan
+        for axis, label in run["labels"].items()
+        if axis not in (SPLIT, REPLICATE, *STREAM_AXES)
+    }
+    added = added_levels(before, pairs)
+    if not added:
+        return []
+    if state is not None:
+        rows = sequential_verdict_lines(state, added)
+    else:
+        rows = full_verdict_lines(load_data(name, results_dir, data_dir).contrasts, added)
+    names = ", ".join(f"{f}={level}" for f, level in sorted(added))
+    return [f"grid {name}: the verdicts of its new levels ({names}):", *rows] if rows else []
