@@ -6,6 +6,7 @@ showcase.py  the fair-comparison grids (SHOWCASE, in the order `make showcase` r
              reference grids (baselines, tutorials) and the longer headline runs (long, refit)
 searches.py  the frozen search rounds that chose their settings
 NOTES.md     what each round measured, beside the grid it chose
+replay.py    the hill climb and the sequential design replayed on the committed default records
 """
 
 from . import searches, showcase

@@ -80,7 +80,8 @@ def lr_sensitivity(
 ):
     """The data of a sensitivity curve: per `by` x setting value, the mean `metric` over the
     trials that finished (status ok), how many did, and how many diverged. Takes each cell's
-    first rung, the one where every candidate ran."""
+    first rung, the one where every candidate ran (a hill climb's: the candidates it visited,
+    so a curve has a point where a trial exists and no other)."""
     first = trials[trials["rung"] == 0]
     by = [b for b in by if b in first.columns]
     ok = first["status"] == "ok"
@@ -97,14 +98,17 @@ def boundary_flags(tuning):
     `edge` = "low" / "high" when the winner is the smallest / largest candidate (the range may
     be too narrow there), "finite high" when it is the largest candidate whose every trial did
     not diverge (every larger one diverged: the best value may lie between it and the next),
-    else "inside"; `at_edge` says the same as a bool. Cells still pending are left out."""
+    else "inside"; `at_edge` says the same as a bool. The range is the cell's "candidates"
+    where tuning.json lists them (a hill climb, whose trials are the visited ones only), else its
+    first rung's trials. Cells still pending are left out."""
     rows = []
     for cell in tuning["cells"]:
         if cell["selected"] is None:
             continue
         trials = cell["rungs"][0]["trials"]
+        options = cell.get("candidates", [t["settings"] for t in trials])
         for setting, value in cell["selected"].items():
-            values = [t["settings"][setting] for t in trials]
+            values = [option[setting] for option in options]
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
                 continue
             low, high = min(values), max(values)

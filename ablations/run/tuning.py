@@ -9,6 +9,8 @@ A tuned block adds a "tune" spec to "base" and "axes":
         "select": "final_val_acc",           # or "best_val_acc" (best epoch); validation only
         "per": ["dataset", "optimizer"],     # axes a cell varies over (default: all but seed)
         "halving": {"epochs": [2, 6], "keep": 0.34},  # optional successive halving
+        "search": "hill",                    # optional: "full" (the default) or "hill"
+        "start": {"lr": 0.03},               # optional, hill only: where the climb starts
     }
 
 A final run with the same settings as a run of another block (e.g. a tuned cell that selected
@@ -20,13 +22,21 @@ regularizer and reused with every regularizer). A candidate's score is the mean 
 seeds of the record's `select` field, a diverged trial counting 0; the highest score wins (ties:
 the first candidate listed). With halving, rung r trains the surviving candidates with
 `epochs[r]` epochs and keeps the best ceil(keep * n) for the next rung; the last rung picks the
-winner. Only records of the current schema count (records.is_finished), and nothing but `status`
+winner. With "search": "hill" (one tuned setting, its candidates increasing numbers, no
+halving) a cell trains its start and the start's neighbours in the list, then, while the best
+candidate visited is the lowest (highest) one visited and not the end of the list, the next
+candidate below (above) it, one per phase, until the best visited is interior or at an end of
+the list (scores and ties as above, over the visited candidates). The start is the level's own
+"start" in its tune ({"optimizer": "sgd", "tune": {"lr": [...], "start": {"lr": 0.3}}}), else
+the block's tune.start, else the middle candidate (index (n - 1) // 2). On a unimodal score
+curve it selects what the full list selects. Only records of the current schema count (records.is_finished), and nothing but `status`
 and the `select` field of a record is read: never a test metric.
 
 Final runs depend on tuning results, so a tuned grid trains in phases (`run_tuned_grid`): plan
 from the records, train what is known, plan again, until nothing new appears. The plan of each
-cell (candidates, scores, run ids, the selected setting and its validation figure) is written to
-results/<grid>/tuning.json.
+cell (candidates, scores, run ids, the selected setting and its validation figure; for a hill
+climb also "search", every "candidates" and the "visited" ones in visiting order, its trials
+only the visited ones) is written to results/<grid>/tuning.json.
 """
 
 import itertools
@@ -48,7 +58,12 @@ from ablations.grid.expand import (
 )
 from ablations.records.store import TUNING_FILE, is_finished, read_records, write_json_atomic
 
-TUNE_KEYS = ("space", "seeds", "select", "per", "halving")
+TUNE_KEYS = ("space", "seeds", "select", "per", "halving", "search", "start")
+SEARCHES = {
+    "full": "every candidate",
+    "hill": "a hill climb from the start over its neighbours in the candidate list",
+}
+START = "start"  # the key of a hill climb's start in tune and in a level's own tune
 SELECTION_RULES = {
     "final_val_acc": "validation accuracy after the last epoch",
     "best_val_acc": "best validation accuracy over the epochs",
@@ -64,6 +79,8 @@ class TuneSpec:
     per: list  # axes a cell varies over
     rungs: list  # epochs per rung; [None]: one rung at the block's own epochs
     keep: float = 1.0
+    search: str = "full"  # a key of SEARCHES
+    start: dict = field(default_factory=dict)  # hill: {setting: value} where a climb starts
 
 
 @dataclass
@@ -143,7 +160,26 @@ def parse_tune(where, block):
             )
         if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0 < keep < 1:
             raise GridError(f"{where}: tune: halving keep must be in (0, 1), got {keep!r}")
-    level_spaces = [level_space(where, axis, level) for axis in axes for level in axes[axis]]
+    search = spec.get("search", "full")
+    if not isinstance(search, str) or search not in SEARCHES:
+        raise GridError(
+            f"{where}: tune: search: " + unknown_name_message("search", str(search), SEARCHES)
+        )
+    starts = [spec.get(START, {})] + [
+        level_space(where, axis, level).get(START, {}) for axis in axes for level in axes[axis]
+    ]
+    if search == "hill" and "halving" in spec:
+        raise GridError(
+            f"{where}: tune: search 'hill' and halving cannot be combined; "
+            f"valid: search 'full' with halving, or search 'hill' without"
+        )
+    if search != "hill" and any(starts):
+        raise GridError(f"{where}: tune: a start is for search 'hill' only, got search {search!r}")
+    if any(not isinstance(start, dict) or len(start) != 1 for start in starts if start):
+        raise GridError(f"{where}: tune: a start must be {{setting: value}}, one setting")
+    level_spaces = [
+        without_start(level_space(where, axis, level)) for axis in axes for level in axes[axis]
+    ]
     if not space and not any(level_spaces):
         raise GridError(f"{where}: tune: no candidates: give tune.space or a level's tune")
     for axis, levels in axes.items():
@@ -156,7 +192,7 @@ def parse_tune(where, block):
     for settings in [space, *level_spaces]:
         for key, values in settings.items():
             check_tunable(where, block, key, values)
-    return TuneSpec(space, list(seeds), select, per, list(rungs), keep)
+    return TuneSpec(space, list(seeds), select, per, list(rungs), keep, search, starts[0])
 
 
 def level_space(where, axis, level):
@@ -165,6 +201,11 @@ def level_space(where, axis, level):
     if not isinstance(own, dict):
         raise GridError(f"{where}: axis {axis!r}: a level's tune must be a dict of lists")
     return own
+
+
+def without_start(own):
+    """A level's own tune without its hill start: its candidates."""
+    return {key: values for key, values in own.items() if key != START}
 
 
 def check_tunable(where, block, key, values):
@@ -221,40 +262,54 @@ def survivors(scored, keep):
     return [index for index, _ in ranked[: max(1, math.ceil(keep * len(ranked)))]]
 
 
+def plan_trial(where, cell, spec, option, epochs, records, seen_tuning):
+    """(runs, their score or None) of one candidate `option` of `cell` at `epochs` (None: the
+    block's own); the runs are the shared ones of seen_tuning."""
+    labels, settings, _ = cell
+    extra = {} if epochs is None else {"epochs": epochs}
+    trial = describe({**option, **extra})
+    runs = []
+    for seed in spec.seeds:
+        run = make_run(
+            f"{where} tune",
+            {**labels, REPLICATE: str(seed), "trial": trial},
+            {**settings, **option, **extra, "seed": seed},
+            {},
+        )
+        runs.append(seen_tuning.setdefault(run.run_id, run))
+    return runs, score(records, runs, spec.select)
+
+
+def trial_summary(option, runs, result):
+    return {
+        "settings": option,
+        "run_ids": [r.run_id for r in runs],
+        "score": None if result is None else result[0],
+        "diverged": None if result is None else result[1],
+    }
+
+
 def plan_cell(where, cell, spec, records, seen_tuning):
     """Tuning runs and the selection of one cell. `cell` = (labels, settings, space) of the runs
     that tune it. Returns (tuning runs, summary); summary["selected"] is None while pending."""
+    if spec.search == "hill":
+        return plan_hill(where, cell, spec, records, seen_tuning)
     labels, settings, space = cell
     options = candidates(space)
     alive, runs, rungs = list(range(len(options))), [], []
     for rung, epochs in enumerate(spec.rungs):
         trials = []
         for index in alive:
-            extra = {} if epochs is None else {"epochs": epochs}
-            trial = describe({**options[index], **extra})
-            trial_runs = [
-                make_run(
-                    f"{where} tune",
-                    {**labels, REPLICATE: str(seed), "trial": trial},
-                    {**settings, **options[index], **extra, "seed": seed},
-                    {},
-                )
-                for seed in spec.seeds
-            ]
-            for run in trial_runs:
-                seen_tuning.setdefault(run.run_id, run)
-            runs.extend(seen_tuning[run.run_id] for run in trial_runs)
-            trials.append((index, trial_runs, score(records, trial_runs, spec.select)))
+            trial_runs, result = plan_trial(
+                where, cell, spec, options[index], epochs, records, seen_tuning
+            )
+            runs.extend(trial_runs)
+            trials.append((index, trial_runs, result))
         rungs.append(
             {
                 "epochs": epochs,
                 "trials": [
-                    {
-                        "settings": options[index],
-                        "run_ids": [r.run_id for r in trial_runs],
-                        "score": None if result is None else result[0],
-                        "diverged": None if result is None else result[1],
-                    }
+                    trial_summary(options[index], trial_runs, result)
                     for index, trial_runs, result in trials
                 ],
             }
@@ -268,6 +323,81 @@ def plan_cell(where, cell, spec, records, seen_tuning):
     best = alive[0]
     figure = next(t["score"] for t in rungs[-1]["trials"] if t["settings"] == options[best])
     return runs, summary(labels, spec, rungs, options[best], figure)
+
+
+def hill_start(where, space, start):
+    """The index of the hill climb's start among the candidates of `space` (one setting, its
+    values increasing numbers): `start`'s value, or the middle one, (n - 1) // 2."""
+    if len(space) != 1:
+        raise GridError(
+            f"{where}: tune: search 'hill' climbs one setting, got {len(space)}: "
+            f"{', '.join(space) or 'none'}; valid: one setting, or search 'full'"
+        )
+    ((setting, values),) = space.items()
+    if not _is_number_list(values, lambda v: True) or values != sorted(set(values)):
+        raise GridError(
+            f"{where}: tune: search 'hill' needs {setting!r}'s candidates as increasing "
+            f"numbers, got {values!r}"
+        )
+    if not start:
+        return (len(values) - 1) // 2
+    if set(start) != {setting} or start[setting] not in values:
+        raise GridError(
+            f"{where}: tune: hill start {start!r} is not a candidate; valid: "
+            + ", ".join(f"{{{setting!r}: {v!r}}}" for v in values)
+        )
+    return values.index(start[setting])
+
+
+def hill_climb(n, start, score_of):
+    """(visited indices in visiting order, the best index or None while a visited candidate
+    has no score). score_of(i) -> score or None. Visits `start` and its neighbours, then, while
+    the best visited (highest score, ties: the lowest index) is the lowest (highest) index
+    visited and not 0 (n - 1), the next index below (above) it."""
+    visited = list(dict.fromkeys([start, max(start - 1, 0), min(start + 1, n - 1)]))
+    while True:
+        scores = {i: score_of(i) for i in visited}
+        if any(value is None for value in scores.values()):
+            return visited, None
+        best = min(visited, key=lambda i: (-scores[i], i))
+        if best == min(visited) and best > 0:
+            visited.append(best - 1)
+        elif best == max(visited) and best < n - 1:
+            visited.append(best + 1)
+        else:
+            return visited, best
+
+
+def plan_hill(where, cell, spec, records, seen_tuning):
+    """plan_cell for search "hill": the trials of the candidates hill_climb visits given the
+    records, in candidate order."""
+    labels, settings, space = cell
+    own_start = space.get(START, {})
+    space = without_start(space)
+    options = candidates(space)
+    start = hill_start(where, space, own_start or spec.start)
+    trials = {}
+
+    def score_of(index):
+        if index not in trials:
+            trials[index] = plan_trial(
+                where, cell, spec, options[index], None, records, seen_tuning
+            )
+        result = trials[index][1]
+        return None if result is None else result[0]
+
+    visited, best = hill_climb(len(options), start, score_of)
+    rungs = [
+        {
+            "epochs": None,
+            "trials": [trial_summary(options[i], *trials[i]) for i in sorted(visited)],
+        }
+    ]
+    runs = [run for i in visited for run in trials[i][0]]
+    selected = None if best is None else options[best]
+    out = summary(labels, spec, rungs, selected, None if best is None else score_of(best))
+    out.update(search="hill", candidates=options, visited=[options[i] for i in visited])
+    return runs, out
 
 
 def summary(labels, spec, rungs, selected, figure):
