@@ -50,3 +50,13 @@ def test_the_link_finder_sees_links_and_images_and_skips_urls_and_code(tmp_path)
         "```\n[e](in_code.md)\n```\n"
     )
     assert relative_links(page) == ["docs/a.md", "fig.png"]
+
+
+def test_the_readme_quotes_the_default_report_as_generated():
+    """Every line between the README's quote markers is a line of the report it names."""
+    text = (ROOT / "README.md").read_text()
+    start, end = "<!-- quote: reports/default.md -->", "<!-- end quote -->"
+    assert start in text and end in text
+    quoted = [line for line in text.split(start)[1].split(end)[0].splitlines() if line.strip()]
+    report = set((ROOT / "reports" / "default.md").read_text().splitlines())
+    assert len(quoted) >= 5 and all(line in report for line in quoted)
