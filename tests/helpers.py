@@ -105,6 +105,20 @@ def run_all_process(*args, cwd, data_dir, **env):
     )
 
 
+def start_run_all(*args):
+    """`run_all.py args` started in this checkout as a subprocess.Popen (text pipes), in its own
+    process group (a kill takes its workers too) and with Ctrl-C answered (ctrl_c_answered)."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "run_all.py"), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=ctrl_c_answered,
+    )
+
+
 def main_in_process(argv, capfd):
     """`run_all.py argv` run in this process, as a subprocess.CompletedProcess (returncode,
     stdout, stderr): what a subprocess shows for a command that trains nothing, without a fresh

@@ -4,8 +4,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import run_all
-from helpers import ctrl_c_answered, main_in_process, timeless
+from helpers import main_in_process, start_run_all, timeless
 from ablations.records import store as records_module
 from ablations.grid.config import SCHEMA, GridError, resolve
 from ablations.grid.expand import expand_grid
@@ -48,28 +46,9 @@ N_RUNS = 4 * max(3, MID_GRID_KILLS)
 
 
 def start_runner(grid_file, results, extra=(), jobs=2):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "run_all.py"),
-            "--grid-file",
-            str(grid_file),
-            "--grid",
-            "crash",
-            "--jobs",
-            str(jobs),
-            "--results-dir",
-            str(results),
-            "--reports-dir",
-            str(results.parent / "rep"),
-            *extra,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group: a kill takes its workers too
-        preexec_fn=ctrl_c_answered,
+    return start_run_all(
+        *("--grid-file", str(grid_file), "--grid", "crash", "--jobs", str(jobs)),
+        *("--results-dir", str(results), "--reports-dir", str(results.parent / "rep"), *extra),
     )
 
 

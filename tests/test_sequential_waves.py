@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import ctrl_c_answered
+from helpers import start_run_all
 from ablations.records.store import SEQUENTIAL_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,26 +53,9 @@ def grid_file(tmp_path):
 
 
 def start(grid_file, results, extra=()):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "run_all.py"),
-            "--grid-file",
-            str(grid_file),
-            "--grid",
-            "seq",
-            "--results-dir",
-            str(results),
-            "--reports-dir",
-            str(results.parent / "rep"),
-            *extra,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group: a kill takes its workers too
-        preexec_fn=ctrl_c_answered,
+    return start_run_all(
+        *("--grid-file", str(grid_file), "--grid", "seq"),
+        *("--results-dir", str(results), "--reports-dir", str(results.parent / "rep"), *extra),
     )
 
 

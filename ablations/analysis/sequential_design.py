@@ -47,7 +47,7 @@ from functools import cached_property
 import numpy as np
 
 from .report.columns import REGIME, REPLICATE, SPLIT
-from .report.contrasts import differences, regime_change, regime_pairs
+from .report.contrasts import family_frames
 from .stats.cells import detectable_effect, summarize_cells, t_p
 from .stats.fixed import fixed_cells_se, fixed_model
 from .stats.sequential import (
@@ -209,31 +209,16 @@ def side_cells(data, cells, dataset, regime, factor, levels):
 
 def family_tests(data):
     """[FamilyTest]: the report's contrasts, then its changes between regimes, in the order of
-    report.contrasts.contrast_rows."""
-    tests, frames, cells, of_run = [], {}, {}, run_cells(data)
-    for dataset in data.datasets:
-        for regime in data.regimes:
-            subset = data.in_regime(data.ok_on(dataset), regime)
-            for factor in data.contrasted(regime):
-                base, _, by_level = differences(data, subset, factor, regime)
-                for level, frame in by_level.items():
-                    key = (dataset, regime, factor, level, base)
-                    frames[key] = frame
-                    cells[key] = side_cells(data, of_run, dataset, regime, factor, [level, base])
-                    tests.append(
-                        FamilyTest(("contrast", *key[:2], None, *key[2:]), frame, cells[key])
-                    )
-    for (dataset, factor, level, base), regimes in regime_pairs(frames):
-        for i, first in enumerate(regimes):
-            for second in regimes[i + 1 :]:
-                one, two = ((dataset, r, factor, level, base) for r in (first, second))
-                tests.append(
-                    FamilyTest(
-                        ("change", dataset, second, first, factor, level, base),
-                        regime_change(frames[one], frames[two]),
-                        cells[one] | cells[two],
-                    )
-                )
+    report.contrasts.family_frames; a change needs the cells of both its contrasts."""
+    tests, cells, of_run = [], {}, run_cells(data)
+    for kind, key, _, frame in family_frames(data):
+        dataset, regime, first, factor, level, base = key
+        if kind == "contrast":
+            cells[key] = side_cells(data, of_run, dataset, regime, factor, [level, base])
+            tests.append(FamilyTest((kind, *key), frame, cells[key]))
+        else:
+            one, two = ((dataset, r, None, factor, level, base) for r in (first, regime))
+            tests.append(FamilyTest((kind, *key), frame, cells[one] | cells[two]))
     return tests
 
 

@@ -89,9 +89,12 @@ def answer(frame, names, companions=True):
     )
 
 
-def contrast_rows(data):
-    """Rows (dicts) of every contrast and every regime change, before Holm."""
-    rows, frames = [], {}
+def family_frames(data):
+    """(kind, key, others, frame) of every contrast ('contrast': differences' frame of one level)
+    and then every change between two regimes ('change': regime_change of its two contrasts'
+    frames, possibly empty), in the family's order. key: (dataset, regime, from_regime, factor,
+    level, baseline), from_regime None for a contrast; others: the factors its cells vary over."""
+    frames = {}
     for dataset in data.datasets:
         for regime in data.regimes:
             subset = data.in_regime(data.ok_on(dataset), regime)
@@ -99,56 +102,52 @@ def contrast_rows(data):
                 base, others, by_level = differences(data, subset, factor, regime)
                 for level, frame in by_level.items():
                     frames[dataset, regime, factor, level, base] = frame
-                    result, *cell_names = answer(frame, varying(frame, others))
-                    times = frame["time"].dropna()
-                    time_mean, time_half, _ = mean_ci(times)
-                    rows.append(
-                        row_of(
-                            "contrast",
-                            dataset,
-                            regime,
-                            None,
-                            factor,
-                            level,
-                            base,
-                            result,
-                            cell_names,
-                            run_ids=runs_in(frame, ["level_run", "base_run"]),
-                            time_mean=time_mean,
-                            time_half=time_half,
-                        )
-                    )
+                    yield "contrast", (dataset, regime, None, factor, level, base), others, frame
     for (dataset, factor, level, base), regimes in regime_pairs(frames):
         others = [f for f in data.factors if f not in (factor, REGIME)]
         for first, second in itertools.combinations(regimes, 2):
             change = regime_change(
                 *(frames[dataset, r, factor, level, base] for r in (first, second))
             )
-            if len(change):
-                names = varying(change, others)
-                result, *cell_names = answer(change, names)
-                sides = {
-                    side: answer(
-                        change.assign(diff=change[f"{side}_change"]), names, companions=False
-                    )[0]
-                    for side in SIDES
-                }
-                rows.append(
-                    row_of(
-                        "change",
-                        dataset,
-                        second,
-                        first,
-                        factor,
-                        level,
-                        base,
-                        result,
-                        cell_names,
-                        run_ids=runs_in(change, [f"{s}_run_{k}" for s in SIDES for k in (1, 2)]),
-                        sides=sides,
-                        same={s: float(change[f"{s}_same"].mean()) for s in SIDES},
-                    )
+            yield "change", (dataset, second, first, factor, level, base), others, change
+
+
+def contrast_rows(data):
+    """Rows (dicts) of every contrast and every regime change, before Holm."""
+    rows = []
+    for kind, key, others, frame in family_frames(data):
+        if kind == "contrast":
+            result, *cell_names = answer(frame, varying(frame, others))
+            time_mean, time_half, _ = mean_ci(frame["time"].dropna())
+            rows.append(
+                row_of(
+                    kind,
+                    *key,
+                    result,
+                    cell_names,
+                    run_ids=runs_in(frame, ["level_run", "base_run"]),
+                    time_mean=time_mean,
+                    time_half=time_half,
                 )
+            )
+        elif len(frame):
+            names = varying(frame, others)
+            result, *cell_names = answer(frame, names)
+            sides = {
+                side: answer(frame.assign(diff=frame[f"{side}_change"]), names, companions=False)[0]
+                for side in SIDES
+            }
+            rows.append(
+                row_of(
+                    kind,
+                    *key,
+                    result,
+                    cell_names,
+                    run_ids=runs_in(frame, [f"{s}_run_{k}" for s in SIDES for k in (1, 2)]),
+                    sides=sides,
+                    same={s: float(frame[f"{s}_same"].mean()) for s in SIDES},
+                )
+            )
     return rows
 
 
