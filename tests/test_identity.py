@@ -16,7 +16,7 @@ from ablations import plugins
 from ablations.grid.loaded import REGISTRIES
 from ablations.records.store import read_records
 
-from test_plugins import BASE, ROOT, SIGNSGD, assert_one_line_exit_2, cli, to_train
+from test_plugins import BASE, PLUG_GRID, ROOT, SIGNSGD, assert_one_line_exit_2, cli, to_train
 from test_user_datasets import arrays, save_npz
 
 HELPER = SIGNSGD.replace('@OPTIMIZERS.register("signsgd")\n', "")  # the class, unregistered
@@ -39,19 +39,56 @@ def records(folder, grid):
     return {rid: timeless(r) for rid, r in read_records(folder / grid, print).items()}
 
 
-def test_editing_a_helper_module_retrains_exactly_its_runs(tmp_path):
-    (tmp_path / "helper_opt.py").write_text(HELPER)
-    (tmp_path / "study.py").write_text(STUDY_WITH_HELPER)
+SIGN_STEP = "import numpy as np\n\n\ndef step(g):\n    return np.sign(g)\n"
+LAZY_PLUGIN = SIGNSGD.replace(
+    "p -= self.lr * np.sign(g)", "from sign_step import step\n\n        p -= self.lr * step(g)"
+)
+# Each case: its files, the arguments that load it, the file a user edits and the edit; the
+# runs of the grid's signsgd level (2 of its 4) rest on that file, the adam runs do not.
+HELPER_EDITS = {
+    "a study's helper imported at the top": (
+        {"helper_opt.py": HELPER, "study.py": STUDY_WITH_HELPER},
+        ["--study", "study.py"],
+        "mine",
+        "helper_opt.py",
+        ("np.sign(g)", "0.5 * np.sign(g)"),
+    ),
+    "a plugin's helper imported inside update": (
+        {"sign_step.py": SIGN_STEP, "lazy.py": LAZY_PLUGIN, "grid.json": json.dumps(PLUG_GRID)},
+        ["--plugin", "./lazy.py", "--grid-file", "grid.json", "--grid", "plug"],
+        "plug",
+        "sign_step.py",
+        ("np.sign(g)", "0.5 * np.sign(g)"),
+    ),
+    "a helper's helper imported inside a function": (
+        {
+            "sign_step.py": "def step(g):\n    from inner_sign import sign\n\n    return sign(g)\n",
+            "inner_sign.py": SIGN_STEP.replace("def step", "def sign"),
+            "lazy.py": LAZY_PLUGIN,
+            "grid.json": json.dumps(PLUG_GRID),
+        },
+        ["--plugin", "./lazy.py", "--grid-file", "grid.json", "--grid", "plug"],
+        "plug",
+        "inner_sign.py",
+        ("np.sign(g)", "0.5 * np.sign(g)"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", HELPER_EDITS)
+def test_editing_a_helper_module_retrains_exactly_its_runs(tmp_path, name):
+    files, args, grid, edited, (old, new) = HELPER_EDITS[name]
+    for file, text in files.items():
+        (tmp_path / file).write_text(text)
     env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
-    args = ["--study", "study.py", "--jobs", "1"]
-    assert to_train(cli(args, tmp_path, env), "mine") == (0, 4)
-    (tmp_path / "helper_opt.py").write_text(HELPER.replace("np.sign(g)", "0.5 * np.sign(g)"))
-    assert to_train(cli(args, tmp_path, env), "mine") == (2, 2)  # the signsgd runs only
-    assert to_train(cli(args, tmp_path, env), "mine") == (4, 0)
-    fresh = cli([*args, "--results-dir", "fresh"], tmp_path, env)
+    assert to_train(cli([*args, "--jobs", "2"], tmp_path, env), grid) == (0, 4)
+    (tmp_path / edited).write_text(files[edited].replace(old, new))
+    assert to_train(cli([*args, "--jobs", "1"], tmp_path, env), grid) == (2, 2)  # signsgd's
+    assert to_train(cli([*args, "--jobs", "1"], tmp_path, env), grid) == (4, 0)
+    fresh = cli([*args, "--jobs", "2", "--results-dir", "fresh"], tmp_path, env)
     assert fresh.returncode == 0, fresh.stderr
-    existing, again = records(tmp_path / "results", "mine"), records(tmp_path / "fresh", "mine")
-    assert set(again) <= set(existing)  # the old signsgd records stay beside, under old ids
+    existing, again = records(tmp_path / "results", grid), records(tmp_path / "fresh", grid)
+    assert set(again) <= set(existing) and len(existing) == 6  # the old signsgd records stay
     assert all(existing[rid] == record for rid, record in again.items())
 
 
