@@ -12,7 +12,7 @@ import os
 import pytest
 
 from helpers import run_all_process, timeless
-from ablations import plugins
+from ablations import plugins, user_code
 from ablations.grid.loaded import REGISTRIES
 from ablations.records.store import read_records
 
@@ -90,6 +90,103 @@ def test_editing_a_helper_module_retrains_exactly_its_runs(tmp_path, name):
     existing, again = records(tmp_path / "results", grid), records(tmp_path / "fresh", grid)
     assert set(again) <= set(existing) and len(existing) == 6  # the old signsgd records stay
     assert all(existing[rid] == record for rid, record in again.items())
+
+
+LEVELS = '"""The optimizer levels."""\nSCALE = 1.0\nLEVELS = %r\n'
+STUDY_WITH_LEVELS = (
+    """\
+from nn_core import OPTIMIZERS
+
+from helper_opt import SignSGD
+from my_levels import LEVELS
+
+OPTIMIZERS.register("signsgd")(SignSGD)
+GRIDS = {"mine": [{"base": %r, "axes": {"optimizer": LEVELS, "seed": [0, 1]}}]}
+"""
+    % BASE
+)
+TWO_LEVELS = [{"optimizer": "adam"}, {"optimizer": "signsgd"}]
+THREE_LEVELS = [*TWO_LEVELS, {"optimizer": "signsgd", "lr": 0.01, "label": "signsgd_fast"}]
+# A helper of grid values (my_levels) gains a level: (done, to train) then, of the 6 runs.
+LEVEL_HELPERS = {
+    "read only by GRIDS: out of the hash, only the new level trains": (HELPER, (4, 2)),
+    "a value read by the component's module: in the hash, signsgd retrains": (
+        HELPER.replace(
+            "import numpy as np", "import numpy as np\n\nfrom my_levels import SCALE"
+        ).replace("np.sign(g)", "SCALE * np.sign(g)"),
+        (2, 4),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", LEVEL_HELPERS)
+def test_a_helper_of_grid_values_changes_the_study_hash_only_when_code_reads_it(tmp_path, name):
+    helper, after = LEVEL_HELPERS[name]
+    (tmp_path / "helper_opt.py").write_text(helper)
+    (tmp_path / "my_levels.py").write_text(LEVELS % TWO_LEVELS)
+    (tmp_path / "study.py").write_text(STUDY_WITH_LEVELS)
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    args = ["--study", "study.py", "--jobs", "1"]
+    assert to_train(cli(args, tmp_path, env), "mine") == (0, 4)
+    (tmp_path / "my_levels.py").write_text(LEVELS % THREE_LEVELS)
+    assert to_train(cli(args, tmp_path, env), "mine") == after
+    fresh = cli([*args, "--results-dir", "fresh"], tmp_path, env)
+    assert fresh.returncode == 0, fresh.stderr
+    existing, again = records(tmp_path / "results", "mine"), records(tmp_path / "fresh", "mine")
+    assert len(again) == 6 and set(again) <= set(existing)
+    assert all(existing[rid] == record for rid, record in again.items())
+
+
+# A study taking names from a helper `levels` (LEVELS = [...]), and whether the helper stays out
+# of its code hash.
+GRID_VALUE_CASES = {
+    "read in GRIDS only": ("from levels import LEVELS\nGRIDS = {'g': LEVELS}\n", {}, True),
+    "the module read in GRIDS only": ("import levels\nGRIDS = {'g': levels.LEVELS}\n", {}, True),
+    "read outside GRIDS too": (
+        "from levels import LEVELS\nN = len(LEVELS)\nGRIDS = {'g': LEVELS}\n",
+        {},
+        False,
+    ),
+    "read in a function": (
+        "from levels import LEVELS\n\ndef f():\n    return LEVELS\n\nGRIDS = {'g': LEVELS}\n",
+        {},
+        False,
+    ),
+    "a star import": ("from levels import *\nGRIDS = {'g': LEVELS}\n", {}, False),
+    "GRIDS read by the code": (
+        "from levels import LEVELS\nGRIDS = {'g': LEVELS}\nN = len(GRIDS)\n",
+        {},
+        False,
+    ),
+    "the helper computes a value": (
+        "from levels import LEVELS\nGRIDS = {'g': LEVELS}\n",
+        {"levels": "LEVELS = [dict(lr=x) for x in (1, 2)]\n"},
+        False,
+    ),
+    "the helper defines a function": (
+        "from levels import LEVELS\nGRIDS = {'g': LEVELS}\n",
+        {"levels": "LEVELS = [1]\n\ndef f():\n    return 2\n"},
+        False,
+    ),
+    "another helper imports it": (
+        "from levels import LEVELS\nimport other\nGRIDS = {'g': LEVELS}\n",
+        {"other": "def f():\n    from levels import LEVELS\n\n    return LEVELS\n"},
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", GRID_VALUE_CASES)
+def test_grid_values_only_leaves_out_a_helper_only_when_it_is_safe(tmp_path, name):
+    study, files, left_out = GRID_VALUE_CASES[name]
+    files = {
+        "levels": '"""Levels."""\nimport math\n\nLEVELS = [{"lr": 1e-3}, (1, None)]\n',
+        **files,
+    }
+    for module, text in files.items():
+        (tmp_path / f"{module}.py").write_text(text)
+    helpers = [(module, str(tmp_path / f"{module}.py"), "") for module in files]
+    assert user_code.grid_values_only(study, helpers) == ({"levels"} if left_out else set())
 
 
 PATCHES = {
