@@ -24,7 +24,8 @@ is left out with them (`grid_values_only`). Each record's environment lists ever
 workers load, with the SHA-256 of its file.
 
 Refused at load, one line each (PluginError, exit 2): a plugin that changes a built-in
-(grid/builtins.py), a component that cannot be trusted to name its runs (`component_problem`),
+(grid/builtins.py), a component that cannot be trusted to name its runs (`component_problem`), a
+setting it adds whose default is not off or that takes a component's argument (`setting_problem`),
 a study without GRIDS or that exits at import (it is imported with sys.argv = [its path]).
 
 Workers: `load_in_worker(plugins)` imports them once per process (loky's initializer, or lazily in
@@ -51,9 +52,10 @@ from pathlib import Path
 
 from ablations.train.trainers import Trainer
 from nn_core import REGULARIZERS
+from nn_core.settings import is_off
 
 from .grid import builtins
-from .grid.config import SCHEMA, GridError
+from .grid.config import COMPONENT_ARGUMENTS, SCHEMA, GridError
 from .grid.loaded import COMPONENT_SETTINGS, LOADED, REGISTRIES, STAMPS, Plugin, data_problem
 from .user_code import (
     FILE_MODULE_PREFIX,
@@ -241,6 +243,10 @@ def load(spec, kind="plugin", origin="--plugin"):
         problem = component_problem(*kind_name, registry_of(kind_name[0])[kind_name[1]])
         if problem:
             raise PluginError(f"{origin} {spec}: {problem}")
+    for key in sorted(settings_after - settings_before):
+        problem = setting_problem(key, SCHEMA[key])
+        if problem:
+            raise PluginError(f"{origin} {spec}: {problem}")
     helpers = helper_modules(module, set(sys.modules) - modules_before, own_files)
     if is_file and kind == "study":
         grid_only = grid_values_only(importlib.util.decode_source(data), helpers)
@@ -303,7 +309,7 @@ def component_problem(kind, name, entry):
         on = [
             f"{key}={setting.default!r}"
             for key, setting in entry.settings.items()
-            if setting.default
+            if not is_off(setting.default)
         ]
         try:
             switched_on = entry.is_on(defaults)
@@ -313,13 +319,40 @@ def component_problem(kind, name, entry):
             return (
                 f"regularizer {name!r} is on in a run that does not name it"
                 + (f" (its setting {on[0]} is not off)" if on else "")
-                + "; every setting must default to off (0, None or False), so that the "
+                + "; every setting must default to off (None, False, 0, '' or 'none', an empty "
+                "list or dict), so that the "
                 "baseline 'none' stays the baseline"
             )
     if isinstance(entry, Trainer) and entry.honours is not None and "trainer" not in entry.honours:
         return (
             f"trainer {name!r}: honours= must include 'trainer' (the setting that chooses it), "
             f"beside every other setting it implements"
+        )
+    return None
+
+
+def setting_problem(key, setting):
+    """Why the SCHEMA setting `key` a plugin added would change a run that does not name it (one
+    line), or None: its default is not off (nn_core.settings.is_off), or it is named like an
+    argument of a registered optimizer, activation or schedule (a SCHEMA setting is not passed
+    as a component argument, so that component would lose it: `momentum=0.5` would train with
+    its constructor default under a new id)."""
+    if not is_off(setting.default):
+        return (
+            f"the setting {key!r} defaults to {setting.default!r}, which is not off; a setting "
+            f"a plugin adds must default to off (None, False, 0, '' or 'none', an empty list "
+            f"or dict), so that a run that does not set it stays the run it was"
+        )
+    owners = [
+        f"{kind} {name!r}"
+        for kind, arguments in COMPONENT_ARGUMENTS.items()
+        for name, entry in arguments.registry.items()
+        if key in inspect.signature(entry).parameters
+    ]
+    if owners:
+        return (
+            f"the setting {key!r} is an argument of {', '.join(owners)}, which would no longer "
+            f"get it from a grid; name the setting otherwise"
         )
     return None
 

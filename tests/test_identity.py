@@ -259,6 +259,12 @@ from ablations.train.trainers import register_trainer, train_nn_core
 
 register_trainer("mine", honours={"dataset", "seed", "epochs"})(train_nn_core)
 """
+SETTING = """\
+from nn_core.settings import Setting
+from ablations.grid.config import SCHEMA
+
+SCHEMA[{key!r}] = Setting({default!r}, ({kind},))
+"""
 BAD_COMPONENTS = {
     "a mutable default argument": (
         OPTIMIZER.format(arguments="lr=1e-3, seen=[]"),
@@ -278,6 +284,28 @@ BAD_COMPONENTS = {
         TRAINER,
         "trainer 'mine': honours= must include 'trainer'",
     ),
+    "a number setting on by default": (
+        SETTING.format(key="clip_scale", default=1.0, kind="float"),
+        "the setting 'clip_scale' defaults to 1.0, which is not off",
+        "must default to off",
+    ),
+    "a flag setting on by default": (
+        SETTING.format(key="use_ema", default=True, kind="bool"),
+        "the setting 'use_ema' defaults to True, which is not off",
+    ),
+    "a text setting on by default": (
+        SETTING.format(key="mix_mode", default="mixup", kind="str"),
+        "the setting 'mix_mode' defaults to 'mixup', which is not off",
+    ),
+    "a list setting on by default": (
+        SETTING.format(key="extra_layers", default=[8], kind="list"),
+        "the setting 'extra_layers' defaults to [8], which is not off",
+    ),
+    "a setting that takes a built-in's argument": (
+        SETTING.format(key="momentum", default=0.0, kind="float"),
+        "the setting 'momentum' is an argument of optimizer 'momentum'",
+        "name the setting otherwise",
+    ),
 }
 
 
@@ -290,11 +318,32 @@ def test_a_component_that_cannot_name_its_runs_is_refused_at_registration(tmp_pa
         "--plugin ./comp.py: ",
         *fragments,
     )
-    assert not (tmp_path / "results").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comp.py"]  # nothing written
 
 
-def test_a_regularizer_off_by_default_loads_and_leaves_built_in_ids(tmp_path):
-    (tmp_path / "comp.py").write_text(REGULARIZER.format(default=0.0))
+OFF_COMPONENTS = {
+    "a regularizer off by default": REGULARIZER.format(default=0.0),
+    **{
+        f"a {kind} setting at {default!r}": SETTING.format(key="x_new", default=default, kind=kind)
+        for kind, default in [
+            ("float", 0.0),
+            ("int", 0),
+            ("bool", False),
+            ("str", "none"),
+            ("str", ""),
+            ("list", []),
+            ("dict", {}),
+        ]
+    },
+    "an optional setting at None": SETTING.replace("))", "), optional=True)").format(
+        key="x_new", default=None, kind="float"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", OFF_COMPONENTS)
+def test_a_component_off_by_default_loads_and_leaves_built_in_ids(tmp_path, name):
+    (tmp_path / "comp.py").write_text(OFF_COMPONENTS[name])
     listed = cli(["--plugin", "./comp.py", "--grid", "smoke", "--list"], tmp_path)
     plain = cli(["--grid", "smoke", "--list"], tmp_path)
     assert listed.returncode == 0 and listed.stdout == plain.stdout, listed.stderr
