@@ -92,6 +92,40 @@ def test_editing_a_helper_module_retrains_exactly_its_runs(tmp_path, name):
     assert all(existing[rid] == record for rid, record in again.items())
 
 
+WORKER_MODES = {
+    "jobs 1": ["--jobs", "1"],
+    "jobs 2": ["--jobs", "2"],
+    "local:2": ["--scheduler", "local:2"],
+}
+
+
+def metrics(folder):
+    """{run id: the JSON text of its test accuracy and history, times left out}."""
+    return {
+        rid: json.dumps([r["test_acc"], timeless(r)["history"]], sort_keys=True)
+        for rid, r in read_records(folder, print).items()
+    }
+
+
+def test_a_study_gives_byte_identical_metrics_with_any_workers(tmp_path):
+    """A study file's component (shipped to the workers as text) whose update imports a helper
+    at run time (found on the workers' path): the same ids and the same bytes of test accuracy
+    and history whatever runs them."""
+    pytest.importorskip("distributed")
+    (tmp_path / "sign_step.py").write_text(SIGN_STEP)
+    (tmp_path / "study.py").write_text(
+        LAZY_PLUGIN + "\n\nGRIDS = " + repr({"mine": PLUG_GRID["plug"]}) + "\n"
+    )
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    found = {}
+    for name, mode in WORKER_MODES.items():
+        result = cli(["--study", "study.py", *mode, "--results-dir", name], tmp_path, env)
+        assert result.returncode == 0, result.stderr
+        found[name] = metrics(tmp_path / name / "mine")
+    assert len(found["jobs 1"]) == 4
+    assert found["jobs 1"] == found["jobs 2"] == found["local:2"]
+
+
 LEVELS = '"""The optimizer levels."""\nSCALE = 1.0\nLEVELS = %r\n'
 STUDY_WITH_LEVELS = (
     """\
