@@ -8,6 +8,7 @@ workers, and that workers load a study's modules is test_plugins' and test_exten
 
 import json
 import os
+import sys
 
 import pytest
 
@@ -60,18 +61,6 @@ HELPER_EDITS = {
         "sign_step.py",
         ("np.sign(g)", "0.5 * np.sign(g)"),
     ),
-    "a helper's helper imported inside a function": (
-        {
-            "sign_step.py": "def step(g):\n    from inner_sign import sign\n\n    return sign(g)\n",
-            "inner_sign.py": SIGN_STEP.replace("def step", "def sign"),
-            "lazy.py": LAZY_PLUGIN,
-            "grid.json": json.dumps(PLUG_GRID),
-        },
-        ["--plugin", "./lazy.py", "--grid-file", "grid.json", "--grid", "plug"],
-        "plug",
-        "inner_sign.py",
-        ("np.sign(g)", "0.5 * np.sign(g)"),
-    ),
 }
 
 
@@ -81,15 +70,71 @@ def test_editing_a_helper_module_retrains_exactly_its_runs(tmp_path, name):
     for file, text in files.items():
         (tmp_path / file).write_text(text)
     env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
-    assert to_train(cli([*args, "--jobs", "2"], tmp_path, env), grid) == (0, 4)
+    assert to_train(cli([*args, "--jobs", "1"], tmp_path, env), grid) == (0, 4)
     (tmp_path / edited).write_text(files[edited].replace(old, new))
     assert to_train(cli([*args, "--jobs", "1"], tmp_path, env), grid) == (2, 2)  # signsgd's
     assert to_train(cli([*args, "--jobs", "1"], tmp_path, env), grid) == (4, 0)
-    fresh = cli([*args, "--jobs", "2", "--results-dir", "fresh"], tmp_path, env)
+    fresh = cli([*args, "--jobs", "1", "--results-dir", "fresh"], tmp_path, env)
     assert fresh.returncode == 0, fresh.stderr
     existing, again = records(tmp_path / "results", grid), records(tmp_path / "fresh", grid)
     assert set(again) <= set(existing) and len(existing) == 6  # the old signsgd records stay
     assert all(existing[rid] == record for rid, record in again.items())
+
+
+# Modules of a user's tree (under tmp_path, on sys.path) and the user modules that the source of
+# `plugin_mod` reaches through its import statements, found without importing any of them.
+STATIC_IMPORTS = {
+    "an import inside a function": (
+        {"plugin_mod": "def f():\n    import lazy_a\n", "lazy_a": ""},
+        {"lazy_a"},
+    ),
+    "a helper's helper, inside a method": (
+        {
+            "plugin_mod": "import top_b\n",
+            "top_b": "class C:\n    def m(self):\n        from deep_c import x\n",
+            "deep_c": "x = 1\n",
+        },
+        {"top_b", "deep_c"},
+    ),
+    "a submodule of a package not imported, and its package": (
+        {
+            "plugin_mod": "def f():\n    from pkg_d.sub import y\n",
+            "pkg_d/__init__": "",
+            "pkg_d/sub": "y = 1\n",
+        },
+        {"pkg_d", "pkg_d.sub"},
+    ),
+    "a relative import inside the package": (
+        {
+            "plugin_mod": "import pkg_e\n",
+            "pkg_e/__init__": "def f():\n    from . import rel\n",
+            "pkg_e/rel": "",
+        },
+        {"pkg_e", "pkg_e.rel"},
+    ),
+    "installed, standard library, harness and missing modules": (
+        {
+            "plugin_mod": "def f():\n    import numpy, json, nn_core.optimizers, no_such_module\n    from os import path\n"
+        },
+        set(),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", STATIC_IMPORTS)
+def test_the_imports_a_plugin_states_are_found_without_importing_them(tmp_path, monkeypatch, name):
+    modules, expected = STATIC_IMPORTS[name]
+    for module, text in modules.items():
+        (tmp_path / f"{module}.py").parent.mkdir(exist_ok=True)
+        (tmp_path / f"{module}.py").write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = user_code.imported_files({"plugin_mod": str(tmp_path / "plugin_mod.py")})
+    assert set(found) == expected
+    for module, file in found.items():
+        assert file == str(tmp_path / f"{module.replace('.', '/')}.py") or file == str(
+            tmp_path / module.replace(".", "/") / "__init__.py"
+        )
+        assert module not in sys.modules
 
 
 WORKER_MODES = {
