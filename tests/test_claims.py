@@ -14,9 +14,10 @@ from helpers import synthetic_record
 
 from ablations.analysis.report import render_report
 from ablations.analysis.report import sections as report_sections
-from ablations.analysis.report.claims import CLAIM_COLUMNS, claims_of
+from ablations.analysis.report.claims import CLAIM_COLUMNS, KINDS, claims_of
 from ablations.analysis.report.frame import load_data
 from ablations.analysis.report.sections import SectionError, Section, register_section
+from ablations.analysis.report.vocabulary import VERDICTS
 from ablations.records.store import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,6 +206,8 @@ def test_a_level_that_never_changed_a_run_is_one_claim_and_one_line(tmp_path):
         record["history"]["train_loss"] = [1.0, 0.25]
         write_json_atomic(path, record)
     markdown, claims = render(tmp_path, "inert")
+    assert set(KINDS) == set(VERDICTS) and set(claims["kind"]) <= set(KINDS)
+    assert all(v in VERDICTS[k] for k, v in zip(claims["kind"], claims["verdict"]))
     flagged = claims[claims["kind"] == "never acted"]
     assert list(flagged["level"]) == [o for o, (_, never) in PLANTED_LEVELS.items() if never]
     (claim,) = flagged.itertuples()
