@@ -116,6 +116,10 @@ def test_a_study_code_hash_leaves_out_its_grids_and_nothing_else():
     assert user_code.study_code_sha256(study) != user_code.study_code_sha256(
         study.replace("1", "2")
     )
+    one_line = "GRIDS = {}; X = 1\n"  # code on a grid statement's line: all of it counts
+    assert user_code.study_code_sha256(one_line) != user_code.study_code_sha256(
+        one_line.replace("1", "2")
+    )
     reads_grids = study + "Y = len(GRIDS)\n"  # the grids now matter to the code: all of it counts
     assert user_code.study_code_sha256(reads_grids) != user_code.study_code_sha256(
         reads_grids.replace('{"base": {}}', '{"base": {"epochs": 3}}')
