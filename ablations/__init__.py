@@ -1,6 +1,8 @@
 """The ablation harness, in rooms by concern; imports run down this list (tests/test_layers.py):
 
 files       atomic file writes, shared by every room
+user_code   the user's modules a plugin or study rests on, found without running them, and
+            their hashes (stdlib only)
 data/       the datasets: fetch from the registries, verify by SHA-256, cache, split (and a
             user's own arrays)
 records/    a run's record: its fields defined once (schema), its files (store), the settings

@@ -17,12 +17,15 @@ was. The code hash is the SHA-256 of the file (of a package's .py files), for a 
 top-level `GRIDS = ...`, `REPLACES`, `REPORTS` and `DEFAULT_GRIDS` statements: editing a study's
 grids trains only the new runs, any other edit of a plugin or study retrains every run that uses
 one of its components, and an unchanged one trains nothing. The code hash also covers the user's
-modules the plugin rests on (loaded from outside the installed packages: `helper_modules`), which
-each worker checks. Each record's environment lists every plugin the workers load, with the
-SHA-256 of its file.
+modules the plugin rests on (outside the installed packages: those loaded at its import and those
+any of its import statements names, a function's too, transitively: ablations/user_code.py), which
+each worker checks; a study's helper that holds only grid values read only by its grid statements
+is left out with them (`grid_values_only`). Each record's environment lists every plugin the
+workers load, with the SHA-256 of its file.
 
 Refused at load, one line each (PluginError, exit 2): a plugin that changes a built-in
-(grid/builtins.py), a component that cannot be trusted to name its runs (`component_problem`),
+(grid/builtins.py), a component that cannot be trusted to name its runs (`component_problem`), a
+setting it adds whose default is not off or that takes a component's argument (`setting_problem`),
 a study without GRIDS or that exits at import (it is imported with sys.argv = [its path]).
 
 Workers: `load_in_worker(plugins)` imports them once per process (loky's initializer, or lazily in
@@ -31,7 +34,6 @@ a Dask worker's first task) and keeps a failure; `probe` reports a worker's stat
 never depends on the number or kind of workers.
 """
 
-import ast
 import contextlib
 import hashlib
 import importlib
@@ -42,25 +44,32 @@ import inspect
 import io
 import os
 import re
-import site
 import socket
 import sys
-import sysconfig
 import types
 from dataclasses import dataclass
 from pathlib import Path
 
 from ablations.train.trainers import Trainer
 from nn_core import REGULARIZERS
+from nn_core.settings import is_off
 
 from .grid import builtins
-from .grid.config import SCHEMA, GridError
+from .grid.config import COMPONENT_ARGUMENTS, SCHEMA, GridError
 from .grid.loaded import COMPONENT_SETTINGS, LOADED, REGISTRIES, STAMPS, Plugin, data_problem
+from .user_code import (
+    FILE_MODULE_PREFIX,
+    STUDY_NAMES,
+    grid_values_only,
+    helper_modules,
+    module_path,
+    sha256_hex,
+    study_code_sha256,
+    with_helpers,
+)
 
 ENTRY_POINT_GROUP = "scratchbench.plugins"
 PLUGINS_ENV = "SCRATCHBENCH_PLUGINS"
-FILE_MODULE_PREFIX = "scratchbench_plugin_"
-STUDY_NAMES = ("GRIDS", "REPLACES", "REPORTS", "DEFAULT_GRIDS")  # left out of a study's code hash
 
 
 class PluginError(GridError):
@@ -68,10 +77,6 @@ class PluginError(GridError):
 
 
 _WORKER_FAILURE = []  # a worker's load failure (one line), kept for `run_checked`
-
-
-def sha256_hex(data):
-    return hashlib.sha256(data).hexdigest()
 
 
 def module_files(module):
@@ -91,35 +96,6 @@ def files_sha256(root, files):
         digest.update(f"{path.relative_to(root)}\n".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def study_code_sha256(source):
-    """SHA-256 of `source` less its top-level statements assigning STUDY_NAMES; of all of it if
-    the code reads one of those names or shares their lines with other code."""
-    tree = ast.parse(source)
-    if any(
-        isinstance(node, ast.Name)
-        and node.id in STUDY_NAMES
-        and not isinstance(node.ctx, ast.Store)
-        for node in ast.walk(tree)
-    ):
-        return sha256_hex(source.encode())
-    lines = source.splitlines(keepends=True)
-    dropped = set()
-    for node in tree.body:
-        targets = (
-            node.targets
-            if isinstance(node, ast.Assign)
-            else [node.target]
-            if isinstance(node, ast.AnnAssign)
-            else []
-        )
-        if targets and all(isinstance(t, ast.Name) and t.id in STUDY_NAMES for t in targets):
-            dropped.update(range(node.lineno - 1, node.end_lineno))
-    kept_nodes = [node for node in tree.body if node.lineno - 1 not in dropped]
-    if any(set(range(n.lineno - 1, n.end_lineno)) & dropped for n in kept_nodes):
-        return sha256_hex(source.encode())
-    return sha256_hex("".join(l for i, l in enumerate(lines) if i not in dropped).encode())
 
 
 def snapshot():
@@ -157,98 +133,6 @@ def run_file(module_name, path, source):
 
 def file_module_name(path):
     return FILE_MODULE_PREFIX + re.sub(r"\W", "_", Path(path).stem)
-
-
-# Where installed code lives (the interpreter's, the environment's and the user's site
-# packages, and any site-packages folder a .pth file adds): a module loaded from anywhere else is
-# the user's own, and its source is hashed.
-INSTALLED = tuple(
-    sorted(
-        {
-            str(Path(p).resolve())
-            for p in (
-                sys.prefix,
-                sys.base_prefix,
-                sys.exec_prefix,
-                sys.base_exec_prefix,
-                site.getusersitepackages(),
-                *(
-                    sysconfig.get_paths().get(key)
-                    for key in ("stdlib", "platstdlib", "purelib", "platlib")
-                ),
-            )
-            if p
-        }
-    )
-)
-SITE_FOLDERS = {"site-packages", "dist-packages"}
-HARNESS = ("ablations", "nn_core")  # identified by the records' git commit, not by run ids
-
-
-def user_file(module):
-    """The file of `module` if it is the user's own code (not installed, not the harness), else
-    None."""
-    file = getattr(module, "__file__", None)
-    if (
-        not isinstance(module, types.ModuleType)
-        or not file
-        or module.__name__.split(".")[0] in HARNESS
-        or module.__name__.startswith(FILE_MODULE_PREFIX)
-    ):
-        return None
-    path = Path(file).resolve()
-    installed = SITE_FOLDERS & set(path.parts) or any(
-        str(path).startswith(p + os.sep) for p in INSTALLED
-    )
-    return None if installed else str(path)
-
-
-def helper_modules(module, new, own_files):
-    """((name, file, SHA-256), ...) of the user's modules a plugin `module` rests on, sorted:
-    those its import loaded (`new`, module names) and those its namespace names (a module, or
-    a function's or class's module), followed through their own namespaces; less the files
-    hashed with the plugin already (`own_files`)."""
-    queue = [
-        module,
-        *(
-            sys.modules[name]
-            for name in sorted(new)
-            if name in sys.modules and user_file(sys.modules[name])
-        ),
-    ]
-    found, walked = {}, set()
-    while queue:
-        current = queue.pop()
-        if current.__name__ in walked:
-            continue
-        walked.add(current.__name__)
-        if current is not module:
-            found[current.__name__] = user_file(current)
-        for value in list(vars(current).values()):
-            owner = getattr(value, "__module__", None)
-            other = (
-                value
-                if isinstance(value, types.ModuleType)
-                else sys.modules.get(owner)
-                if isinstance(owner, str)
-                else None
-            )
-            if other is not None and other.__name__ not in walked and user_file(other):
-                queue.append(other)
-    return tuple(
-        sorted(
-            (name, file, sha256_hex(Path(file).read_bytes()))
-            for name, file in found.items()
-            if Path(file) not in own_files
-        )
-    )
-
-
-def with_helpers(code, helpers):
-    """The code hash of a plugin and the helper modules it rests on (its own, without any)."""
-    if not helpers:
-        return code
-    return sha256_hex("".join([code, *(f"\n{name} {sha}" for name, _, sha in helpers)]).encode())
 
 
 @contextlib.contextmanager
@@ -359,7 +243,14 @@ def load(spec, kind="plugin", origin="--plugin"):
         problem = component_problem(*kind_name, registry_of(kind_name[0])[kind_name[1]])
         if problem:
             raise PluginError(f"{origin} {spec}: {problem}")
+    for key in sorted(settings_after - settings_before):
+        problem = setting_problem(key, SCHEMA[key])
+        if problem:
+            raise PluginError(f"{origin} {spec}: {problem}")
     helpers = helper_modules(module, set(sys.modules) - modules_before, own_files)
+    if is_file and kind == "study":
+        grid_only = grid_values_only(importlib.util.decode_source(data), helpers)
+        helpers = tuple(helper for helper in helpers if helper[0] not in grid_only)
     plugin = Plugin(
         name,
         kind,
@@ -418,7 +309,7 @@ def component_problem(kind, name, entry):
         on = [
             f"{key}={setting.default!r}"
             for key, setting in entry.settings.items()
-            if setting.default
+            if not is_off(setting.default)
         ]
         try:
             switched_on = entry.is_on(defaults)
@@ -428,13 +319,40 @@ def component_problem(kind, name, entry):
             return (
                 f"regularizer {name!r} is on in a run that does not name it"
                 + (f" (its setting {on[0]} is not off)" if on else "")
-                + "; every setting must default to off (0, None or False), so that the "
+                + "; every setting must default to off (None, False, 0, '' or 'none', an empty "
+                "list or dict), so that the "
                 "baseline 'none' stays the baseline"
             )
     if isinstance(entry, Trainer) and entry.honours is not None and "trainer" not in entry.honours:
         return (
             f"trainer {name!r}: honours= must include 'trainer' (the setting that chooses it), "
             f"beside every other setting it implements"
+        )
+    return None
+
+
+def setting_problem(key, setting):
+    """Why the SCHEMA setting `key` a plugin added would change a run that does not name it (one
+    line), or None: its default is not off (nn_core.settings.is_off), or it is named like an
+    argument of a registered optimizer, activation or schedule (a SCHEMA setting is not passed
+    as a component argument, so that component would lose it: `momentum=0.5` would train with
+    its constructor default under a new id)."""
+    if not is_off(setting.default):
+        return (
+            f"the setting {key!r} defaults to {setting.default!r}, which is not off; a setting "
+            f"a plugin adds must default to off (None, False, 0, '' or 'none', an empty list "
+            f"or dict), so that a run that does not set it stays the run it was"
+        )
+    owners = [
+        f"{kind} {name!r}"
+        for kind, arguments in COMPONENT_ARGUMENTS.items()
+        for name, entry in arguments.registry.items()
+        if key in inspect.signature(entry).parameters
+    ]
+    if owners:
+        return (
+            f"the setting {key!r} is an argument of {', '.join(owners)}, which would no longer "
+            f"get it from a grid; name the setting otherwise"
         )
     return None
 
@@ -535,10 +453,10 @@ def load_in_worker(plugins):
                             f"(sha256 {plugin.sha256[:12]}...)"
                         )
             for helper, file, sha in plugin.helpers:
-                here = user_file(sys.modules.get(helper))
+                here = module_path(helper)
                 if here is None or sha256_hex(Path(here).read_bytes()) != sha:
                     raise PluginError(
-                        f"its helper module {helper} ({here or 'not imported'}) "
+                        f"its helper module {helper} ({here or 'not found'}) "
                         f"differs from the client's {file}"
                     )
         except (Exception, SystemExit) as err:  # noqa: BLE001 - reported by probe / run_checked

@@ -2,7 +2,7 @@
 
 A `Setting` is one grid setting's default, accepted types and check; ablations/config.py builds
 its SCHEMA from them, and a component (e.g. a regularizer) declares its own, so that its name,
-default ("off"), range and constructor argument live beside its code.
+default ("off": `is_off`), range and constructor argument live beside its code.
 """
 
 import math
@@ -18,6 +18,24 @@ class Setting:
     optional: bool = False  # None allowed
     help: str = ""
     argument: str = None  # the component's constructor keyword it fills (None: the setting's name)
+
+
+OFF_STRINGS = ("", "none")  # a text setting's "not set"
+
+
+def is_off(value):
+    """Whether a setting's `value` is "off", what a component's own setting must default to (a
+    run that does not set it is then the run it was): None for any kind (an optional setting not
+    set), False for a flag, 0 for a number, "" or "none" for text (the harness's `normalize`
+    convention), and an empty list, tuple or dict for a container. Anything else (1.0, True,
+    "on", [128]) is on."""
+    if value is None or value is False:
+        return True
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value == 0
+    if isinstance(value, str):
+        return value in OFF_STRINGS
+    return isinstance(value, (list, tuple, dict)) and not value
 
 
 def number(low=None, high=None, low_open=False, high_open=False):

@@ -14,9 +14,10 @@ from helpers import synthetic_record
 
 from ablations.analysis.report import render_report
 from ablations.analysis.report import sections as report_sections
-from ablations.analysis.report.claims import CLAIM_COLUMNS, claims_of
+from ablations.analysis.report.claims import CLAIM_COLUMNS, KINDS, claims_of
 from ablations.analysis.report.frame import load_data
 from ablations.analysis.report.sections import SectionError, Section, register_section
+from ablations.analysis.report.vocabulary import VERDICTS
 from ablations.records.store import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,6 +176,48 @@ def paired_effect(rows, factor, level, baseline, match):
     diff = 100 * (wide[level] - wide[baseline]).dropna()
     cells = [m for m in match if m != "seed"]
     return diff.groupby(level=cells).mean().mean() if cells else diff.mean()
+
+
+# Planted optimizer levels against the baseline sgd, per seed and activation: how each level's
+# run relates to its sgd pair, and whether the level is flagged as never having acted.
+PLANTED_LEVELS = {
+    "adam": ("a different test accuracy", False),
+    "rmsprop": ("the same test accuracy and history", True),
+    "momentum": ("the same test accuracy, another history", False),
+    "nesterov": ("the same in every pair but one", False),
+}
+
+
+def test_a_level_that_never_changed_a_run_is_one_claim_and_one_line(tmp_path):
+    rng = np.random.default_rng(5)
+    entries = []
+    for a in ("tanh", "relu"):
+        for seed in range(4):
+            base = 0.9 + rng.normal(0, 0.002)
+            for o in ("sgd", *PLANTED_LEVELS):
+                differs = o == "adam" or (o == "nesterov" and (a, seed) == ("relu", 3))
+                acc = base + 0.01 if differs else base
+                labels = {"dataset": "mnist", "optimizer": o, "activation": a, "seed": str(seed)}
+                entries.append((labels, f"{o}-{a}-{seed}", acc, acc))
+    folder = tmp_path / "results" / "inert"
+    write_grid(folder, entries)
+    for path in folder.glob("momentum-*.json"):
+        record = json.loads(path.read_text())
+        record["history"]["train_loss"] = [1.0, 0.25]
+        write_json_atomic(path, record)
+    markdown, claims = render(tmp_path, "inert")
+    assert set(KINDS) == set(VERDICTS) and set(claims["kind"]) <= set(KINDS)
+    assert all(v in VERDICTS[k] for k, v in zip(claims["kind"], claims["verdict"]))
+    flagged = claims[claims["kind"] == "never acted"]
+    assert list(flagged["level"]) == [o for o, (_, never) in PLANTED_LEVELS.items() if never]
+    (claim,) = flagged.itertuples()
+    assert claim.baseline == "sgd" and json.loads(claim.detail) == {"pairs": 8}
+    assert claim.run_ids.split() == sorted(
+        f"{o}-{a}-{s}" for o in ("sgd", "rmsprop") for a in ("tanh", "relu") for s in range(4)
+    )
+    lines = [line for line in first_screen(markdown).splitlines() if "never changed a run" in line]
+    assert lines == [f"**Never acted**: {claim.sentence}."]
+    assert claim.sentence.startswith("optimizer `rmsprop` never changed a run (mnist): in all 8")
 
 
 def test_every_claim_of_the_default_grid_recomputes_from_its_run_ids(default_data):

@@ -8,15 +8,16 @@ workers, and that workers load a study's modules is test_plugins' and test_exten
 
 import json
 import os
+import sys
 
 import pytest
 
 from helpers import run_all_process, timeless
-from ablations import plugins
+from ablations import plugins, user_code
 from ablations.grid.loaded import REGISTRIES
 from ablations.records.store import read_records
 
-from test_plugins import BASE, ROOT, SIGNSGD, assert_one_line_exit_2, cli, to_train
+from test_plugins import BASE, PLUG_GRID, ROOT, SIGNSGD, assert_one_line_exit_2, cli, to_train
 from test_user_datasets import arrays, save_npz
 
 HELPER = SIGNSGD.replace('@OPTIMIZERS.register("signsgd")\n', "")  # the class, unregistered
@@ -39,20 +40,232 @@ def records(folder, grid):
     return {rid: timeless(r) for rid, r in read_records(folder / grid, print).items()}
 
 
-def test_editing_a_helper_module_retrains_exactly_its_runs(tmp_path):
-    (tmp_path / "helper_opt.py").write_text(HELPER)
-    (tmp_path / "study.py").write_text(STUDY_WITH_HELPER)
+SIGN_STEP = "import numpy as np\n\n\ndef step(g):\n    return np.sign(g)\n"
+LAZY_PLUGIN = SIGNSGD.replace(
+    "p -= self.lr * np.sign(g)", "from sign_step import step\n\n        p -= self.lr * step(g)"
+)
+# Each case: its files, the arguments that load it, the file a user edits and the edit; the
+# runs of the grid's signsgd level (2 of its 4) rest on that file, the adam runs do not.
+HELPER_EDITS = {
+    "a study's helper imported at the top": (
+        {"helper_opt.py": HELPER, "study.py": STUDY_WITH_HELPER},
+        ["--study", "study.py"],
+        "mine",
+        "helper_opt.py",
+        ("np.sign(g)", "0.5 * np.sign(g)"),
+    ),
+    "a plugin's helper imported inside update": (
+        {"sign_step.py": SIGN_STEP, "lazy.py": LAZY_PLUGIN, "grid.json": json.dumps(PLUG_GRID)},
+        ["--plugin", "./lazy.py", "--grid-file", "grid.json", "--grid", "plug"],
+        "plug",
+        "sign_step.py",
+        ("np.sign(g)", "0.5 * np.sign(g)"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", HELPER_EDITS)
+def test_editing_a_helper_module_retrains_exactly_its_runs(tmp_path, name):
+    files, args, grid, edited, (old, new) = HELPER_EDITS[name]
+    for file, text in files.items():
+        (tmp_path / file).write_text(text)
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    assert to_train(cli([*args, "--jobs", "1"], tmp_path, env), grid) == (0, 4)
+    (tmp_path / edited).write_text(files[edited].replace(old, new))
+    assert to_train(cli([*args, "--jobs", "1"], tmp_path, env), grid) == (2, 2)  # signsgd's
+    assert to_train(cli([*args, "--jobs", "1"], tmp_path, env), grid) == (4, 0)
+    fresh = cli([*args, "--jobs", "1", "--results-dir", "fresh"], tmp_path, env)
+    assert fresh.returncode == 0, fresh.stderr
+    existing, again = records(tmp_path / "results", grid), records(tmp_path / "fresh", grid)
+    assert set(again) <= set(existing) and len(existing) == 6  # the old signsgd records stay
+    assert all(existing[rid] == record for rid, record in again.items())
+
+
+# Modules of a user's tree (under tmp_path, on sys.path) and the user modules that the source of
+# `plugin_mod` reaches through its import statements, found without importing any of them.
+STATIC_IMPORTS = {
+    "an import inside a function": (
+        {"plugin_mod": "def f():\n    import lazy_a\n", "lazy_a": ""},
+        {"lazy_a"},
+    ),
+    "a helper's helper, inside a method": (
+        {
+            "plugin_mod": "import top_b\n",
+            "top_b": "class C:\n    def m(self):\n        from deep_c import x\n",
+            "deep_c": "x = 1\n",
+        },
+        {"top_b", "deep_c"},
+    ),
+    "a submodule of a package not imported, and its package": (
+        {
+            "plugin_mod": "def f():\n    from pkg_d.sub import y\n",
+            "pkg_d/__init__": "",
+            "pkg_d/sub": "y = 1\n",
+        },
+        {"pkg_d", "pkg_d.sub"},
+    ),
+    "a relative import inside the package": (
+        {
+            "plugin_mod": "import pkg_e\n",
+            "pkg_e/__init__": "def f():\n    from . import rel\n",
+            "pkg_e/rel": "",
+        },
+        {"pkg_e", "pkg_e.rel"},
+    ),
+    "installed, standard library, harness and missing modules": (
+        {
+            "plugin_mod": "def f():\n    import numpy, json, nn_core.optimizers, no_such_module\n    from os import path\n"
+        },
+        set(),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", STATIC_IMPORTS)
+def test_the_imports_a_plugin_states_are_found_without_importing_them(tmp_path, monkeypatch, name):
+    modules, expected = STATIC_IMPORTS[name]
+    for module, text in modules.items():
+        (tmp_path / f"{module}.py").parent.mkdir(exist_ok=True)
+        (tmp_path / f"{module}.py").write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = user_code.imported_files({"plugin_mod": str(tmp_path / "plugin_mod.py")})
+    assert set(found) == expected
+    for module, file in found.items():
+        assert file == str(tmp_path / f"{module.replace('.', '/')}.py") or file == str(
+            tmp_path / module.replace(".", "/") / "__init__.py"
+        )
+        assert module not in sys.modules
+
+
+WORKER_MODES = {
+    "jobs 1": ["--jobs", "1"],
+    "jobs 2": ["--jobs", "2"],
+    "local:2": ["--scheduler", "local:2"],
+}
+
+
+def metrics(folder):
+    """{run id: the JSON text of its test accuracy and history, times left out}."""
+    return {
+        rid: json.dumps([r["test_acc"], timeless(r)["history"]], sort_keys=True)
+        for rid, r in read_records(folder, print).items()
+    }
+
+
+def test_a_study_gives_byte_identical_metrics_with_any_workers(tmp_path):
+    """A study file's component (shipped to the workers as text) whose update imports a helper
+    at run time (found on the workers' path): the same ids and the same bytes of test accuracy
+    and history whatever runs them."""
+    pytest.importorskip("distributed")
+    (tmp_path / "sign_step.py").write_text(SIGN_STEP)
+    (tmp_path / "study.py").write_text(
+        LAZY_PLUGIN + "\n\nGRIDS = " + repr({"mine": PLUG_GRID["plug"]}) + "\n"
+    )
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    found = {}
+    for name, mode in WORKER_MODES.items():
+        result = cli(["--study", "study.py", *mode, "--results-dir", name], tmp_path, env)
+        assert result.returncode == 0, result.stderr
+        found[name] = metrics(tmp_path / name / "mine")
+    assert len(found["jobs 1"]) == 4
+    assert found["jobs 1"] == found["jobs 2"] == found["local:2"]
+
+
+LEVELS = '"""The optimizer levels."""\nSCALE = 1.0\nLEVELS = %r\n'
+STUDY_WITH_LEVELS = (
+    """\
+from nn_core import OPTIMIZERS
+
+from helper_opt import SignSGD
+from my_levels import LEVELS
+
+OPTIMIZERS.register("signsgd")(SignSGD)
+GRIDS = {"mine": [{"base": %r, "axes": {"optimizer": LEVELS, "seed": [0, 1]}}]}
+"""
+    % BASE
+)
+TWO_LEVELS = [{"optimizer": "adam"}, {"optimizer": "signsgd"}]
+THREE_LEVELS = [*TWO_LEVELS, {"optimizer": "signsgd", "lr": 0.01, "label": "signsgd_fast"}]
+# A helper of grid values (my_levels) gains a level: (done, to train) then, of the 6 runs.
+LEVEL_HELPERS = {
+    "read only by GRIDS: out of the hash, only the new level trains": (HELPER, (4, 2)),
+    "a value read by the component's module: in the hash, signsgd retrains": (
+        HELPER.replace(
+            "import numpy as np", "import numpy as np\n\nfrom my_levels import SCALE"
+        ).replace("np.sign(g)", "SCALE * np.sign(g)"),
+        (2, 4),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", LEVEL_HELPERS)
+def test_a_helper_of_grid_values_changes_the_study_hash_only_when_code_reads_it(tmp_path, name):
+    helper, after = LEVEL_HELPERS[name]
+    (tmp_path / "helper_opt.py").write_text(helper)
+    (tmp_path / "my_levels.py").write_text(LEVELS % TWO_LEVELS)
+    (tmp_path / "study.py").write_text(STUDY_WITH_LEVELS)
     env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
     args = ["--study", "study.py", "--jobs", "1"]
     assert to_train(cli(args, tmp_path, env), "mine") == (0, 4)
-    (tmp_path / "helper_opt.py").write_text(HELPER.replace("np.sign(g)", "0.5 * np.sign(g)"))
-    assert to_train(cli(args, tmp_path, env), "mine") == (2, 2)  # the signsgd runs only
-    assert to_train(cli(args, tmp_path, env), "mine") == (4, 0)
+    (tmp_path / "my_levels.py").write_text(LEVELS % THREE_LEVELS)
+    assert to_train(cli(args, tmp_path, env), "mine") == after
     fresh = cli([*args, "--results-dir", "fresh"], tmp_path, env)
     assert fresh.returncode == 0, fresh.stderr
     existing, again = records(tmp_path / "results", "mine"), records(tmp_path / "fresh", "mine")
-    assert set(again) <= set(existing)  # the old signsgd records stay beside, under old ids
+    assert len(again) == 6 and set(again) <= set(existing)
     assert all(existing[rid] == record for rid, record in again.items())
+
+
+# A study taking names from a helper `levels` (LEVELS = [...]), and whether the helper stays out
+# of its code hash.
+GRID_VALUE_CASES = {
+    "read in GRIDS only": ("from levels import LEVELS\nGRIDS = {'g': LEVELS}\n", {}, True),
+    "the module read in GRIDS only": ("import levels\nGRIDS = {'g': levels.LEVELS}\n", {}, True),
+    "read outside GRIDS too": (
+        "from levels import LEVELS\nN = len(LEVELS)\nGRIDS = {'g': LEVELS}\n",
+        {},
+        False,
+    ),
+    "read in a function": (
+        "from levels import LEVELS\n\ndef f():\n    return LEVELS\n\nGRIDS = {'g': LEVELS}\n",
+        {},
+        False,
+    ),
+    "a star import": ("from levels import *\nGRIDS = {'g': LEVELS}\n", {}, False),
+    "GRIDS read by the code": (
+        "from levels import LEVELS\nGRIDS = {'g': LEVELS}\nN = len(GRIDS)\n",
+        {},
+        False,
+    ),
+    "the helper computes a value": (
+        "from levels import LEVELS\nGRIDS = {'g': LEVELS}\n",
+        {"levels": "LEVELS = [dict(lr=x) for x in (1, 2)]\n"},
+        False,
+    ),
+    "the helper defines a function": (
+        "from levels import LEVELS\nGRIDS = {'g': LEVELS}\n",
+        {"levels": "LEVELS = [1]\n\ndef f():\n    return 2\n"},
+        False,
+    ),
+    "another helper imports it": (
+        "from levels import LEVELS\nimport other\nGRIDS = {'g': LEVELS}\n",
+        {"other": "def f():\n    from levels import LEVELS\n\n    return LEVELS\n"},
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", GRID_VALUE_CASES)
+def test_grid_values_only_leaves_out_a_helper_only_when_it_is_safe(tmp_path, name):
+    study, files, left_out = GRID_VALUE_CASES[name]
+    files = {
+        "levels": '"""Levels."""\nimport math\n\nLEVELS = [{"lr": 1e-3}, (1, None)]\n',
+        **files,
+    }
+    for module, text in files.items():
+        (tmp_path / f"{module}.py").write_text(text)
+    helpers = [(module, str(tmp_path / f"{module}.py"), "") for module in files]
+    assert user_code.grid_values_only(study, helpers) == ({"levels"} if left_out else set())
 
 
 PATCHES = {
@@ -125,6 +338,12 @@ from ablations.train.trainers import register_trainer, train_nn_core
 
 register_trainer("mine", honours={"dataset", "seed", "epochs"})(train_nn_core)
 """
+SETTING = """\
+from nn_core.settings import Setting
+from ablations.grid.config import SCHEMA
+
+SCHEMA[{key!r}] = Setting({default!r}, ({kind},))
+"""
 BAD_COMPONENTS = {
     "a mutable default argument": (
         OPTIMIZER.format(arguments="lr=1e-3, seen=[]"),
@@ -144,6 +363,28 @@ BAD_COMPONENTS = {
         TRAINER,
         "trainer 'mine': honours= must include 'trainer'",
     ),
+    "a number setting on by default": (
+        SETTING.format(key="clip_scale", default=1.0, kind="float"),
+        "the setting 'clip_scale' defaults to 1.0, which is not off",
+        "must default to off",
+    ),
+    "a flag setting on by default": (
+        SETTING.format(key="use_ema", default=True, kind="bool"),
+        "the setting 'use_ema' defaults to True, which is not off",
+    ),
+    "a text setting on by default": (
+        SETTING.format(key="mix_mode", default="mixup", kind="str"),
+        "the setting 'mix_mode' defaults to 'mixup', which is not off",
+    ),
+    "a list setting on by default": (
+        SETTING.format(key="extra_layers", default=[8], kind="list"),
+        "the setting 'extra_layers' defaults to [8], which is not off",
+    ),
+    "a setting that takes a built-in's argument": (
+        SETTING.format(key="momentum", default=0.0, kind="float"),
+        "the setting 'momentum' is an argument of optimizer 'momentum'",
+        "name the setting otherwise",
+    ),
 }
 
 
@@ -156,11 +397,32 @@ def test_a_component_that_cannot_name_its_runs_is_refused_at_registration(tmp_pa
         "--plugin ./comp.py: ",
         *fragments,
     )
-    assert not (tmp_path / "results").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comp.py"]  # nothing written
 
 
-def test_a_regularizer_off_by_default_loads_and_leaves_built_in_ids(tmp_path):
-    (tmp_path / "comp.py").write_text(REGULARIZER.format(default=0.0))
+OFF_COMPONENTS = {
+    "a regularizer off by default": REGULARIZER.format(default=0.0),
+    **{
+        f"a {kind} setting at {default!r}": SETTING.format(key="x_new", default=default, kind=kind)
+        for kind, default in [
+            ("float", 0.0),
+            ("int", 0),
+            ("bool", False),
+            ("str", "none"),
+            ("str", ""),
+            ("list", []),
+            ("dict", {}),
+        ]
+    },
+    "an optional setting at None": SETTING.replace("))", "), optional=True)").format(
+        key="x_new", default=None, kind="float"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", OFF_COMPONENTS)
+def test_a_component_off_by_default_loads_and_leaves_built_in_ids(tmp_path, name):
+    (tmp_path / "comp.py").write_text(OFF_COMPONENTS[name])
     listed = cli(["--plugin", "./comp.py", "--grid", "smoke", "--list"], tmp_path)
     plain = cli(["--grid", "smoke", "--list"], tmp_path)
     assert listed.returncode == 0 and listed.stdout == plain.stdout, listed.stderr

@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ablations"
 RANKS = {
     "ablations": 0,
     "files": 0,
+    "user_code": 0,
     "data": 1,
     "records": 2,
     "train": 3,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ablations import plugins
+from ablations import plugins, user_code
 from ablations.grid import loaded
 from ablations.grid.config import SCHEMA
 from ablations.grid.expand import expand_grid
@@ -112,10 +112,16 @@ def test_component_settings_name_every_setting_that_takes_a_registry_name():
 def test_a_study_code_hash_leaves_out_its_grids_and_nothing_else():
     study = 'import numpy as np\n\nGRIDS = {"a": [\n  {"base": {}}]}\nREPLACES = set()\nX = 1\n'
     same = study.replace('{"base": {}}', '{"base": {"epochs": 3}}').replace("set()", '{"a"}')
-    assert plugins.study_code_sha256(study) == plugins.study_code_sha256(same)
-    assert plugins.study_code_sha256(study) != plugins.study_code_sha256(study.replace("1", "2"))
+    assert user_code.study_code_sha256(study) == user_code.study_code_sha256(same)
+    assert user_code.study_code_sha256(study) != user_code.study_code_sha256(
+        study.replace("1", "2")
+    )
+    one_line = "GRIDS = {}; X = 1\n"  # code on a grid statement's line: all of it counts
+    assert user_code.study_code_sha256(one_line) != user_code.study_code_sha256(
+        one_line.replace("1", "2")
+    )
     reads_grids = study + "Y = len(GRIDS)\n"  # the grids now matter to the code: all of it counts
-    assert plugins.study_code_sha256(reads_grids) != plugins.study_code_sha256(
+    assert user_code.study_code_sha256(reads_grids) != user_code.study_code_sha256(
         reads_grids.replace('{"base": {}}', '{"base": {"epochs": 3}}')
     )
 

@@ -1,6 +1,6 @@
 """docs/extending.md's "The hooks a regularizer can use": its max-norm example, run as printed
-(the file as a plugin, the command with its grid), and the bound it promises checked on the
-weights of a fit. About 20 s of CPU."""
+(the file as a plugin, the command with its grid), the bound it promises checked on the
+weights of a fit, and a bound that never binds flagged in the report. About 30 s of CPU."""
 
 import json
 import os
@@ -70,3 +70,29 @@ def test_the_max_norm_example_bounds_every_unit_and_trains_as_printed(tmp_path):
     ]
     assert sorted(r["labels"]["regularization"] for r in records) == ["max_norm", "none"]
     assert all(r["status"] == "ok" for r in records)
+
+
+def test_a_max_norm_that_never_binds_is_flagged_on_the_first_screen(tmp_path):
+    """The same example with a bound no unit reaches (its runs are the baseline's, bit for bit)
+    and one that binds: the report says the first never changed a run, and only the first."""
+    (python,) = re.findall(r"```python\n(.*?)```", docs_section(), re.S)
+    (tmp_path / "max_norm.py").write_text(python)
+    levels = [
+        {"label": "none"},
+        {"label": "loose", "max_norm": 1e6},
+        {"label": "tight", "max_norm": BOUND},
+    ]
+    base = {"dataset": "digits", "hidden": [32], "epochs": 3}
+    grid = {"bound": [{"base": base, "axes": {"regularization": levels, "seed": [0, 1]}}]}
+    (tmp_path / "bound.json").write_text(json.dumps(grid))
+    result = cli(
+        ["--plugin", "max_norm.py", "--grid-file", "bound.json", "--grid", "bound"], tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    first_screen = (tmp_path / "reports" / "bound.md").read_text().split("\n## ")[0]
+    flagged = [line for line in first_screen.splitlines() if line.startswith("**Never acted**")]
+    assert len(flagged) == 1, flagged
+    assert flagged[0].startswith(
+        "**Never acted**: regularization `loose` never changed a run (digits): in all 2 of its "
+        "pairs with `none`"
+    )

@@ -12,8 +12,9 @@ Kinds (KINDS): `contrast` (a level against its factor's baseline in one dataset 
 `regime change` (that contrast's change between two regimes; `carried_by` says which side
 moved), `best` (the best configuration on validation within one dataset and regime, or a tie),
 `importance` (the largest variance share: a ranking, not a test), `time to target` (a
-Kruskal-Wallis test across a factor's levels), `caveat` and `scope` (what a claim's measurement
-did and did not cover).
+Kruskal-Wallis test across a factor's levels), `never acted` (a level whose every paired run is
+its baseline's to the bit: a constraint that never bound), `caveat` and `scope` (what a claim's
+measurement did and did not cover).
 """
 
 import json
@@ -27,7 +28,7 @@ from ..stats.cells import t_p
 from ..stats.factorial import HIGHER_ORDER, WITHIN
 from ..stats.paired import holm, mean_ci
 from .columns import POINTS, REGIME, REPLICATE, SPLIT
-from .contrasts import ACROSS, ALPHA, AVERAGE, claim_mde
+from .contrasts import ACROSS, ALPHA, AVERAGE, claim_mde, family_frames, runs_in
 from .protocol import shared_lr_check
 from .targets import target_tests
 from . import vocabulary
@@ -35,7 +36,7 @@ from . import vocabulary
 # The claims table, one definition: (column, what it holds). Order is the CSV's.
 CLAIM_COLUMNS = {
     "id": "stable id: kind/dataset/regime/factor/level (a change: from_regime>regime)",
-    "kind": "contrast, regime change, best, importance, time to target, caveat, scope",
+    "kind": "contrast, regime change, best, importance, time to target, never acted, caveat, scope",
     "dataset": "the dataset it is about ('' for every dataset)",
     "regime": "its regime (a change: the later one; '' without a regime axis)",
     "from_regime": "a change's earlier regime",
@@ -69,7 +70,16 @@ CLAIM_COLUMNS = {
     "run_ids": "the runs it rests on, space-separated",
     "sentence": "the words the report prints for it",
 }
-KINDS = ("contrast", "regime change", "best", "importance", "time to target", "caveat", "scope")
+KINDS = (
+    "contrast",
+    "regime change",
+    "best",
+    "importance",
+    "time to target",
+    "never acted",
+    "caveat",
+    "scope",
+)
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ def claims_of(data):
             *best_claims(data),
             *importance_claims(data),
             *target_claims(data),
+            *never_acted_claims(data),
             *caveat_claims(data),
             *scope_claims(data),
         ]
@@ -502,6 +513,57 @@ def target_claims(data):
                 "detail": details(
                     medians={str(k): float(m) for k, m in medians.items()},
                 ),
+            }
+        )
+    return claims
+
+
+# ---- levels that never acted ---------------------------------------------------------------
+
+
+def same_result(first, second):
+    """Whether two records hold the same test accuracy and the same history, bit for bit, the
+    measured times (history keys ending in `_s`) aside."""
+
+    def measured(record):
+        history = {k: v for k, v in record["history"].items() if not k.endswith("_s")}
+        return record["test_acc"], history
+
+    return measured(first) == measured(second)
+
+
+def never_acted_claims(data):
+    """One claim per contrast (contrasts.family_frames) whose level never changed a run: it has
+    pairs, and in every pair the level's run and the baseline's have the same test accuracy
+    and history (`same_result`): a max-norm that never bound, a clip above every gradient's
+    norm. Its contrast is 0 by construction and measures nothing about the component."""
+    claims = []
+    for kind, key, _, frame in family_frames(data):
+        if kind != "contrast":
+            break  # the changes between regimes follow every contrast
+        dataset, regime, _, factor, level, base = key
+        pairs = frame.dropna(subset=["level_run", "base_run"])
+        if pairs.empty or not all(
+            same_result(data.records[a], data.records[b])
+            for a, b in zip(pairs["level_run"], pairs["base_run"])
+        ):
+            continue
+        claims.append(
+            {
+                "id": claim_id("never acted", dataset, regime, factor, level),
+                "kind": "never acted",
+                "dataset": dataset,
+                "regime": blank(regime),
+                "factor": factor,
+                "level": level,
+                "baseline": base,
+                "question": "did the level change any of its runs?",
+                "estimate": 0.0,
+                "unit": "points of test accuracy",
+                "test": "each pair's test accuracy and history compared for equality",
+                "verdict": "never acted",
+                "detail": details(pairs=len(pairs)),
+                "run_ids": " ".join(runs_in(pairs, ["level_run", "base_run"])),
             }
         )
     return claims

@@ -421,8 +421,9 @@ FIRST_SCREEN = (
 
 
 def verdicts(data):
-    """The first screen: the title, the verdict table, the changes between regimes, the best
-    configuration on validation per regime, and the forest plot of every contrast."""
+    """The first screen: the title, the verdict table and a line per level that never changed a
+    run, the changes between regimes, the best configuration on validation per regime, and the
+    forest plot of every contrast."""
     lines = [f"# scratchbench report: grid `{data.grid}`", ""]
     if data.ok.empty or not data.factors:
         return Section("\n".join(lines).rstrip())
@@ -431,6 +432,8 @@ def verdicts(data):
     contrasts = family[(family["kind"] == "contrast") & (family["pairs"] > 0)]
     if len(contrasts):
         lines += [FIRST_SCREEN.format(grid=data.grid), "", verdict_table(data), ""]
+        lines += [f"**Never acted**: {s}." for s in claims.of("never acted")["sentence"]]
+        lines += [""] if len(claims.of("never acted")) else []
     if len(claims.of("regime change")):
         lines += [
             "**Changes between regimes** (the gap's difference on matched cells and seeds; "

@@ -20,6 +20,7 @@ VERDICTS = {
     "best": ("best", "tie", "lead not tested", "only one configuration"),
     "importance": ("largest share", "not decomposed"),
     "time to target": ("differ", "not distinguishable"),
+    "never acted": ("never acted",),
     "caveat": ("shared tuning",),
     "scope": ("held fixed",),
 }
@@ -251,6 +252,17 @@ def target_words(claim):
     return f"{what}: the levels are not distinguishable, {holm}"
 
 
+def never_acted_words(claim):
+    where = ", ".join(filter(None, [claim["dataset"], claim["regime"]]))
+    pairs = detail(claim)["pairs"]
+    return (
+        f"{claim['factor']} `{claim['level']}` never changed a run ({where}): in all {pairs} "
+        f"of its pairs with `{claim['baseline']}` both runs have the same test accuracy and "
+        f"history, bit for bit, so its contrast says nothing about it (a constraint that never "
+        f"bound, or a setting nothing reads)"
+    )
+
+
 def caveat_words(claim):
     found = detail(claim)
     text = (
@@ -308,6 +320,7 @@ WORDS = {
     "best": best_words,
     "importance": importance_words,
     "time to target": target_words,
+    "never acted": never_acted_words,
     "caveat": caveat_words,
     "scope": scope_words,
 }
