@@ -11,8 +11,9 @@ A session of `run_sequential_grid`:
    tuning unit's cells trains in the same phase.
 2. **Looks**: the records on disk are read back (report.frame.load_data) and the decision engine
    (analysis/sequential_design.py) takes every look the records allow; the look log is written
-   atomically; the runs the next wave needs (the waiting runs of the cells an undecided test or
-   a pending change needs) train; again, until no test is open or the last wave is in.
+   atomically; the runs the next wave needs (the waiting runs an undecided contrast's or
+   change's planned pairs of that wave rest on) train; again, until no test is open or the
+   last wave is in.
 Nothing is kept in memory between looks: a killed session, run again, reads the same records,
 takes the same looks and trains what is still missing, so its decisions and look log are those
 of an uninterrupted session whatever the workers or backend. The design is not in any run id:

@@ -28,8 +28,9 @@ The phases of a new level L: (1) the tuning runs of L's tuned cells (a hill clim
 neighbours) with L's final runs that need no tuning of their own; (k) a hill climb's k-th step,
 and the finals of each cell whose climb ended in phase k - 1. The full design trains every final
 seed in those phases; the sequential design only wave 1's, then one phase per wave w >= 2: L's
-runs of seeds in wave w whose cells a test open after look w - 1 needs (sequential_design's
-`needs`). `python -m studies.replay` prints both replays.
+runs of seeds in wave w that a test open after look w - 1 needs (sequential_design's
+`needs`: the runs an open test's planned pairs of that wave rest on). `python -m studies.replay`
+prints both replays.
 """
 
 import copy
@@ -255,20 +256,20 @@ class SequentialReplay:
             seeds = frozenset(s for s, v in wave_of.items() if v <= w + 1)
             for i in range(m):
                 arrays[:, i, w] = self.at(i, seeds)
-        fractions = sd.design_fractions(wave_of, waves)
+        fractions = np.array([t.fractions(wave_of, waves) for t in self.tests])
         with np.errstate(divide="ignore", invalid="ignore"):
             looks = family_looks(*arrays, self.alpha, fractions=fractions)
         decided, futile = looks.decided_wave, looks.futile_wave
-        out, closed = [], []
+        out = []
         for i in range(m):
             if decided[i]:
                 out.append(sd.BEATS if arrays[0, i, decided[i] - 1] > 0 else sd.TRAILS)
             elif futile[i]:
                 out.append(sd.FUTILITY)
             else:
-                finite = np.isfinite(arrays[1, i, -1])
-                out.append(sd.NOT_DISTINGUISHABLE if finite else sd.CANNOT_TEST)
-            closed.append(int(decided[i] or futile[i] or waves))
+                final = np.isfinite(arrays[1, i, looks.final_wave[i] - 1])
+                out.append(sd.NOT_DISTINGUISHABLE if final else sd.CANNOT_TEST)
+        closed = looks.closed_wave
         self._decisions[order] = out, np.array(closed)
         return self._decisions[order]
 
@@ -278,7 +279,7 @@ class SequentialReplay:
         if (factor, level) in self._levels:
             return self._levels[factor, level]
         regimes = [r for r in self.data.regimes if factor in self.data.contrasted(r)]
-        df = self.data.df.assign(cell=list(sd.run_cells(self.data)))
+        df = self.data.df
         rows = df[(df[factor] == level) & df[REGIME].isin(regimes)].drop_duplicates("run_id")
         tuned = [c for c in self.hill if c.cell.get(factor) == level and c.cell[REGIME] in regimes]
         owners = [
@@ -291,30 +292,16 @@ class SequentialReplay:
         wall = dict(zip(rows["run_id"], rows["wall_time_s"].astype(float)))
         for c in tuned:
             wall.update(c.wall_s)
-        finals = list(zip(rows["run_id"], rows[REPLICATE].astype(int), rows["cell"], owners))
+        cells = [tuple(row[[SPLIT, *self.data.factors]]) for _, row in rows.iterrows()]
+        finals = list(zip(rows["run_id"], rows[REPLICATE].astype(int), cells, owners))
         tests = [i for i, t in enumerate(self.tests) if t.key[4:6] == (factor, level)]
         self._levels[factor, level] = LevelRuns(finals, tuned, wall, tests)
         return self._levels[factor, level]
 
-    @cached_property
-    def used_cells(self):
-        """Per test, the cells its pairs use: a contrast's cells, a change's matched ones only
-        (the engine's FamilyTest.cells of a change hold every cell of both contrasts, e.g. the
-        tuned regime's regularizers, which a defaults -> tuned change never pairs)."""
-        out = []
-        for test in self.tests:
-            names = list(test.frame.index.names[1:])
-            at = [1 + self.data.factors.index(n) for n in names]
-            used = {tuple(k[1:]) for k in test.frame.dropna(subset=["diff"]).index}
-            out.append(frozenset(c for c in test.cells if tuple(c[i] for i in at) in used))
-        return out
-
-    def replay(self, factor, level, order, workers=2, hill=True, needs="engine"):
+    def replay(self, factor, level, order, workers=2, hill=True):
         """Replayed of `level` as the new entry under seeded `order` on `workers`: the
         sequential design tuning by hill climb where `hill` (else the full list), the full
-        design by the full list. `needs`: the cells an open test needs, "engine"
-        (sequential_design's) or "used" (used_cells: what the engine would save with a change
-        needing only its matched cells)."""
+        design by the full list."""
         wave_of = self.order_waves(order)
         decisions, closed = self.decisions(order)
         runs = self.level_runs(factor, level)
@@ -350,10 +337,11 @@ class SequentialReplay:
         full_runs, full_ends = timed(tuning_phases(False, False))
         first = tuning_phases(hill, True)
         later = []
-        cells_of = [t.cells for t in self.tests] if needs == "engine" else self.used_cells
-        for w in range(2, self.waves + 1):  # the cells of the tests open after look w - 1
-            needs = frozenset().union(*(c for c, wave in zip(cells_of, closed) if wave >= w))
-            later.append([r for r, s, cell, _ in in_order if wave_of[s] == w and cell in needs])
+        for w in range(2, self.waves + 1):  # the runs of the tests open after look w - 1
+            needs = frozenset().union(
+                *(t.runs_in_wave(wave_of, w) for t, wave in zip(self.tests, closed) if wave >= w)
+            )
+            later.append([r for r, s, _, _ in in_order if wave_of[s] == w and r in needs])
         seq_runs, seq_ends = timed(first + later)
         wave_end = seq_ends[len(first) - 1 :]  # the end of each wave, 1..W
         verdicts = {
@@ -430,14 +418,14 @@ def main(orders=40, workers=2):
         f"of their wall time"
     )
     replay = SequentialReplay()
-    for hill, needs in [(True, "engine"), (False, "engine"), (True, "used")]:
+    for hill in (True, False):
         replays = [
-            replay.replay(factor, level, order, workers, hill, needs)
+            replay.replay(factor, level, order, workers, hill)
             for factor, level in replay.levels
             for order in range(orders)
         ]
         tuning = "hill climb" if hill else "full list"
-        print(f"sequential, W = {replay.waves}, tuning by {tuning}, {needs} needs:")
+        print(f"sequential, W = {replay.waves}, tuning by {tuning}:")
         for name, value in summary(replays).items():
             print(f"  {name}: {value}")
 

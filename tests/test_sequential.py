@@ -94,16 +94,6 @@ def test_sequential_conditional_power_limits():
     assert np.all(np.diff(powers) > 0) and powers[-1] > 0.99
 
 
-def test_sequential_look_decisions():
-    first = seq.look(None, 1, 3, 0.004, 0.25, threshold=0.02)
-    assert (first.p_star, first.decision) == (0.016, seq.DECIDED)
-    held = seq.look(None, 1, 3, 0.5, 0.25, threshold=0.02)
-    assert (held.p_star, held.decision) == (1.0, seq.CONTINUE)
-    assert seq.look(held, 2, 3, 0.5, 0.25, 0.02, is_futile=True).decision == seq.FUTILE
-    last = seq.look(held, 3, 3, 0.1, 0.5, 0.02)
-    assert (last.p_star, last.decision) == (0.2, seq.FINAL)
-
-
 def test_sequential_holm_rejects_by_hand():
     p = np.array([[0.001, 0.02, 0.03], [0.01, 0.04, 0.5], [0.03, np.nan, 0.01]])
     assert seq.holm_rejects(p, 0.05).tolist() == [
@@ -168,3 +158,47 @@ def test_sequential_first_look_df_with_unequal_noise():
     give a median Welch df below 3 at the first look (and above 15 at the fifth)."""
     _, _, df, _ = simulate_sequential_cells(np.random.default_rng(7), 2000, 4, 5, "gauss")
     assert np.median(df[:, 0]) < 3 and np.median(df[:, -1]) > 15
+
+
+def test_sequential_spending_per_test_fractions():
+    """A look that brings a test no new seed spends nothing; the first that does spends 25%;
+    a test complete after one look spends everything there; rows are tests (..., W)."""
+    early = [0.4, 0.6, 0.8, 1.0, 1.0, 1.0]  # the tuned regime's 5 seeds in a 10-seed design
+    late = [0.0, 0.0, 0.5, 0.5, 1.0, 1.0]  # seeds only in waves 3 and 5
+    once = [1.0] * 6
+    pi = seq.spending(6, fractions=[early, late, once])
+    assert pi.sum(axis=-1) == pytest.approx(np.ones(3), abs=1e-12)
+    assert pi[0, 0] == 0.25 and np.all(pi[0, 4:] == 0) and np.all(pi[0, 1:4] > 0)
+    assert pi[0, 1:4] == pytest.approx(seq.spending(4, fractions=early[:4])[1:], rel=1e-12)
+    assert pi[1].tolist() == [0.0, 0.0, 0.25, 0.0, 0.75, 0.0]
+    assert pi[2].tolist() == [1.0, 0, 0, 0, 0, 0]
+    assert seq.final_looks([early, late, once]).tolist() == [4, 5, 1]
+    with pytest.raises(ValueError, match="non-decreasing"):
+        seq.spending(3, fractions=[0.5, 0.4, 1.0])
+    with pytest.raises(ValueError, match="ending at 1"):
+        seq.spending(3, fractions=[0.5, 0.6, 0.9])
+
+
+def test_sequential_spending_at_a_tiny_alpha():
+    """F(t) in its survival form: no cancellation to 0 at alpha 1e-12 (2 - 2 Phi(7.1 / sqrt(t))
+    rounds to 0 in double precision for t < 0.9), so the shares stay finite and sum to 1."""
+    pi = seq.spending(5, alpha=1e-12)
+    assert np.all(np.isfinite(pi)) and pi.sum() == pytest.approx(1.0)
+    assert np.all(np.diff(pi[1:]) > 0)
+
+
+@pytest.mark.parametrize("noise", ["gauss", "t3"])
+def test_sequential_null_rejection_with_early_complete_tests(noise):
+    """A test whose seeds all fall in the first 4 of 9 waves (its information complete at look
+    4, later looks repeating its p) rejects a null at most alpha + 2 SE: family_looks closes it
+    at its final look, spending its whole alpha over looks 1..4."""
+    rng = np.random.default_rng([29, 4, noise == "t3"])
+    estimate, se, df, p = simulate_sequential_cells(rng, REPLICATES, 16, 4, noise, tests=1)
+    repeat = [0, 1, 2, 3, 3, 3, 3, 3, 3]
+    arrays = [a[..., repeat] for a in (estimate, se, df, p)]
+    fractions = np.array([0.4, 0.6, 0.8, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    for alpha in (0.05, 0.01):
+        looks = seq.family_looks(*arrays, alpha, fractions=fractions)
+        assert np.all(looks.closed_wave <= 4) and np.all(looks.final_wave == 4)
+        rate = np.mean(looks.decided)
+        assert rate <= alpha + 2 * se_of_rate(alpha, REPLICATES), (alpha, rate)
