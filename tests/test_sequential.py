@@ -6,9 +6,10 @@ planted effect far above the MDE decided at wave 1. Every name here contains `se
 
 import numpy as np
 import pytest
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtr, ndtri, stdtr
 
 from ablations.analysis.stats import sequential as seq
+from ablations.analysis.stats.fixed import WELCH, fixed_cells_se
 
 REPLICATES = 4000
 SEEDS_PER_WAVE = 2  # each cell gains this many values per wave (a within-cell variance from wave 1)
@@ -18,7 +19,7 @@ def simulate_sequential_cells(
     rng, replicates, k, waves, noise, effect=0.0, tests=None, largest_sd=3.0, first=SEEDS_PER_WAVE
 ):
     """(estimate, se, df, p) arrays (replicates, [tests,] W): the fixed-cells t-test
-    (sequential.fixed_cells_t) on waves 1..w of K heterogeneous cells. Cell c has mean
+    (stats.fixed.fixed_cells_se, Welch) on waves 1..w of K heterogeneous cells. Cell c has mean
     effect + mu_c (mu centred, so the equal-weight mean is `effect`) and noise sd sigma_c
     spread evenly over [0.5, largest_sd]; the first wave holds `first` values per cell, each
     later one SEEDS_PER_WAVE; `noise` is 'gauss' or 't3' (Student t with 3 df,
@@ -35,14 +36,9 @@ def simulate_sequential_cells(
     x = effect + mu[:, None] + sigma[:, None] * e
     s1 = np.cumsum(x, axis=-1)[..., n - 1]  # (..., K, W)
     s2 = np.cumsum(x**2, axis=-1)[..., n - 1]
-    means = s1 / n
-    variances = (s2 - n * means**2) / (n - 1)
-    out = seq.fixed_cells_t(
-        np.moveaxis(means, -1, -2),
-        np.moveaxis(variances, -1, -2),
-        np.broadcast_to(n[:, None], (waves, k)),
-    )
-    return out  # each (..., W)
+    looks = [fixed_cells_se(s1[..., w], s2[..., w], np.full(k, n[w]), WELCH) for w in range(waves)]
+    estimate, se, df = (np.stack([look[j] for look in looks], axis=-1) for j in range(3))
+    return estimate, se, df, 2 * stdtr(df, -np.abs(estimate) / se)  # each (..., W)
 
 
 def se_of_rate(alpha, replicates):
@@ -68,17 +64,6 @@ def test_sequential_combined_p_is_the_running_min_capped():
     pi = np.array([0.25, 0.25, 0.5])
     p = np.array([[0.5, 0.01, 0.4], [np.nan, 0.3, 0.2]])
     assert seq.combined_p(p, pi).tolist() == [[1.0, 0.04, 0.04], [1.0, 1.0, 0.4]]
-
-
-def test_sequential_fixed_cells_t_by_hand():
-    # two cells, means 1 and 2, variances 1 and 3, 4 values each:
-    # SE^2 = (1/4 + 3/4) / 4 = 0.25; df = 1 / ((1/16 + 9/16) / 3) = 4.8
-    estimate, se, df, p = seq.fixed_cells_t([1.0, 2.0], [1.0, 3.0], [4, 4])
-    assert (estimate, se) == (1.5, 0.5)
-    assert df == pytest.approx(4.8)
-    from scipy.stats import t
-
-    assert p == pytest.approx(2 * t.sf(3.0, 4.8))
 
 
 def test_sequential_conditional_power_limits():

@@ -17,7 +17,8 @@ futility rule (numpy and scipy only).
   (stochastic curtailment: Jennison & Turnbull 2000, *Group Sequential Methods with
   Applications to Clinical Trials*, ch. 10; the B-value form of Lan & Wittes 1988, Biometrics
   44(2)). See conditional_power.
-- **p_w** is the fixed-cells t-test of the mean of K cell means on the data so far with per-cell
+- **p_w**, given by the caller (sequential_design: stats.fixed.fixed_cells_se), is the fixed-cells
+  t-test of the mean of K cell means on the data so far with per-cell
   variances, SE^2 = sum_c s_c^2 / n_c / K^2, on Welch-Satterthwaite degrees of freedom
   (Satterthwaite 1946, Biometrics Bulletin 2(6)).
 """
@@ -25,7 +26,7 @@ futility rule (numpy and scipy only).
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr, ndtri, stdtr, stdtrit
+from scipy.special import ndtr, ndtri, stdtrit
 
 from .paired import holm
 
@@ -85,35 +86,6 @@ def combined_p(p_looks, pi):
     p_looks = np.asarray(p_looks, float)
     ratio = p_looks / np.asarray(pi, float)[: p_looks.shape[-1]]
     return np.minimum(1.0, np.minimum.accumulate(np.where(np.isnan(ratio), np.inf, ratio), -1))
-
-
-def fixed_cells_t(means, variances, counts):
-    """The fixed-cells t-test of theta = mean_c mu_c from per-cell summaries, each (..., K):
-    the cell means, the cells' sample variances (ddof 1) and counts. Returns (estimate, se, df,
-    p), each (...,): estimate = mean_c ybar_c; SE^2 = sum_c v_c, v_c = s_c^2 / n_c / K^2; df =
-    (sum_c v_c)^2 / sum_c v_c^2 / (n_c - 1) (Welch-Satterthwaite; a cell of zero variance adds no
-    df); p two-sided on that t. nan unless every cell has two values; with SE = 0, p is 1 for
-    an estimate of 0 and 0 otherwise (df nan)."""
-    means, variances = np.asarray(means, float), np.asarray(variances, float)
-    counts = np.broadcast_to(np.asarray(counts, float), means.shape)
-    k = means.shape[-1]
-    defined = np.all(counts >= 2, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        v = variances / counts / k**2
-        estimate = means.mean(axis=-1)
-        se2 = v.sum(axis=-1)
-        df = se2**2 / np.sum(np.where(v > 0, v**2 / (counts - 1), 0.0), axis=-1)
-        se = np.sqrt(se2)
-        p = 2.0 * stdtr(df, -np.abs(estimate) / se)
-    zero = defined & (se2 == 0)
-    p = np.where(zero, np.where(estimate == 0, 1.0, 0.0), p)
-    undefined = np.where(defined, 0.0, np.nan)  # nan where a cell has fewer than two values
-    return (
-        estimate + undefined,
-        se + undefined,
-        np.where(zero, np.nan, df) + undefined,
-        p + undefined,
-    )
 
 
 def detectable(se, df, alpha, power=POWER):
