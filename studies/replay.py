@@ -248,7 +248,7 @@ class SequentialReplay:
         """(decision per test, closed wave per test): the engine's after its W looks under
         seeded `order` (cached)."""
         if order in self._decisions:
-            return self._decisions[order]
+            return self._decisions[order][:2]
         wave_of = self.order_waves(order)
         m, waves = len(self.tests), self.waves
         arrays = np.full((4, m, waves), np.nan)
@@ -270,8 +270,27 @@ class SequentialReplay:
                 final = np.isfinite(arrays[1, i, looks.final_wave[i] - 1])
                 out.append(sd.NOT_DISTINGUISHABLE if final else sd.CANNOT_TEST)
         closed = looks.closed_wave
-        self._decisions[order] = out, np.array(closed)
-        return self._decisions[order]
+        self._decisions[order] = out, np.array(closed), arrays, fractions
+        return self._decisions[order][:2]
+
+    def ahead(self, order, level_tests, datasets):
+        """{test: k} of the `level_tests` (family indices) that the runner decides ahead of look
+        1 (sequential_design.ahead_of_the_look) once wave 1's finals of datasets[:k + 1] are in:
+        Holm rejects them at look 1 with the level's tests of the datasets still to come not
+        yet looked at (every other level's tests are: their runs exist)."""
+        self.decisions(order)
+        _, _, arrays, fractions = self._decisions[order]
+        out = {}
+        for k in range(len(datasets) - 1):
+            waiting = [i for i in level_tests if self.tests[i].key[1] not in datasets[: k + 1]]
+            masked = arrays.copy()
+            masked[:, waiting, 0] = np.nan
+            with np.errstate(divide="ignore", invalid="ignore"):
+                looks = family_looks(*masked, self.alpha, fractions=fractions)
+            for i in level_tests:
+                if i not in out and i not in waiting and looks.decided_wave[i] == 1:
+                    out[i] = k
+        return out
 
     def level_runs(self, factor, level):
         """LevelRuns of `level`, in the regimes that contrast `factor` only: a level alone in a
@@ -311,17 +330,16 @@ class SequentialReplay:
         tuning_rank = rng.permutation(len(runs.tuned)).tolist()
         in_order = sorted(runs.finals, key=lambda run: (rank[run[2]], run[1]))
 
-        def tuning_phases(use_hill, first_wave_only):
-            """[[run ids]] phase by phase: the tuning steps (in cell order), then each final run
-            in the phase after its cell's last step (in cell order)."""
+        def tuning_phases(use_hill, with_finals):
+            """[[run ids]] phase by phase: the tuning steps (in cell order), then, `with_finals`,
+            each final run in the phase after its cell's last step (in cell order)."""
             steps = [c.phases(use_hill) for c in runs.tuned]
             phases = [[] for _ in range(1 + max(map(len, steps), default=0))]
             for j in sorted(range(len(steps)), key=tuning_rank.__getitem__):
                 for p, step in enumerate(steps[j]):
                     phases[p].extend(step)
-            for run_id, seed, _, owner in in_order:
-                if not first_wave_only or wave_of[seed] == 1:
-                    phases[0 if owner is None else len(steps[owner])].append(run_id)
+            for run_id, seed, _, owner in in_order if with_finals else ():
+                phases[0 if owner is None else len(steps[owner])].append(run_id)
             return [phase for phase in phases if phase]
 
         def timed(phases):
@@ -334,8 +352,14 @@ class SequentialReplay:
                 ends.append(total)
             return seen, ends
 
-        full_runs, full_ends = timed(tuning_phases(False, False))
-        first = tuning_phases(hill, True)
+        full_runs, full_ends = timed(tuning_phases(False, True))
+        datasets = list(dict.fromkeys(cell[0] for _, _, cell, _ in runs.finals))
+        slices = [  # wave 1's finals, a dataset at a time, after every tuning run
+            [r for r, seed, cell, _ in in_order if wave_of[seed] == 1 and cell[0] == dataset]
+            for dataset in datasets
+        ]
+        tuning = tuning_phases(hill, False)
+        first = tuning + slices
         later = []
         for w in range(2, self.waves + 1):  # the runs of the tests open after look w - 1
             needs = frozenset().union(
@@ -344,6 +368,11 @@ class SequentialReplay:
             later.append([r for r, s, _, _ in in_order if wave_of[s] == w and r in needs])
         seq_runs, seq_ends = timed(first + later)
         wave_end = seq_ends[len(first) - 1 :]  # the end of each wave, 1..W
+        slice_end = seq_ends[len(tuning) : len(first)]
+        ahead = self.ahead(order, runs.tests, datasets)
+        first_verdict = min(
+            slice_end[ahead[i]] if i in ahead else wave_end[closed[i] - 1] for i in runs.tests
+        )
         verdicts = {
             i: (category(decisions[i]), self.full_verdicts[self.tests[i].key]) for i in runs.tests
         }
@@ -359,7 +388,7 @@ class SequentialReplay:
             len(full_runs),
             seq_ends[-1],
             full_ends[-1],
-            min(wave_end[closed[i] - 1] for i in runs.tests),
+            first_verdict,
         )
 
 

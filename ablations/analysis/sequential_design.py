@@ -41,7 +41,9 @@ test" where it never had a test); open before, "undecided".
 
 Look w is taken once every run that a test open after look w - 1 needs in wave w has a result
 (a divergence is one; an error is not: it trains again, as the runner retries it), so a pending
-change keeps training the runs of its matched pairs. Everything is a function of the records and
+change keeps training the runs of its matched pairs. Before that, a test whose own runs of wave
+w are all in is decided there when look w is sure to reject it (`ahead_of_the_look`): its
+verdict need not wait for the rest of the family's runs, and it is the one look w gives. Everything is a function of the records and
 the design: the same records give the same state whatever trained them, and a killed session
 resumes at the same look.
 """
@@ -289,12 +291,30 @@ def sequential_state(data, wave_of, waves, alpha=ALPHA):
                 *arrays[:, i, wave - 1], pairs[i, wave - 1] = test.at_wave(wave_of, wave)
         looks = family_looks(*arrays, alpha, fractions=fractions)
         closed = looks.closed_wave <= wave
-    if not waiting:
-        needs = frozenset()
-    results = tuple(
-        test_looks(test, i, looks, arrays, pairs, fractions[i], wave_of, wave, alpha / max(m, 1))
+    first = alpha / max(m, 1)
+    results = [
+        test_looks(test, i, looks, arrays, pairs, fractions[i], wave_of, wave, first)
         for i, test in enumerate(tests)
-    )
+    ]
+    if waiting:
+        ahead = ahead_of_the_look(tests, closed, arrays, pairs, wave, wave_of, pending, alpha)
+        if ahead is not None:
+            early, early_arrays, early_pairs, early_looks = ahead
+            for i in early:
+                results[i] = test_looks(
+                    tests[i],
+                    i,
+                    early_looks,
+                    early_arrays,
+                    early_pairs,
+                    fractions[i],
+                    wave_of,
+                    wave + 1,
+                    first,
+                )
+    else:
+        needs = frozenset()
+    results = tuple(results)
     return SequentialState(
         wave,
         waves,
@@ -306,6 +326,30 @@ def sequential_state(data, wave_of, waves, alpha=ALPHA):
         int(df["run_id"].nunique()),
         int(df.loc[~pending_rows, "run_id"].nunique()),
     )
+
+
+def ahead_of_the_look(tests, closed, arrays, pairs, wave, wave_of, pending, alpha):
+    """The tests that look `wave` + 1 will reject, known before that look is taken: (their
+    indices, the looks' arrays and pairs with their column wave + 1 filled, the FamilyLooks
+    that rejected them), or None. A test open after look `wave` whose own runs of wave + 1 all
+    have a result gets its p there; Holm over that p* and every other test's current p* (which
+    the look can only lower: Holm's adjusted p is monotone in each input) rejecting it means
+    the look rejects it too, whatever the runs still to come. Nothing else is decided ahead:
+    a futility stop or a close unrejected could still turn into a rejection at the look."""
+    ready = [
+        i
+        for i, test in enumerate(tests)
+        if not closed[i] and not test.runs_in_wave(wave_of, wave + 1) & pending
+    ]
+    if not ready:
+        return None
+    arrays, pairs = arrays.copy(), pairs.copy()
+    for i in ready:
+        *arrays[:, i, wave], pairs[i, wave] = tests[i].at_wave(wave_of, wave + 1)
+    fractions = np.array([t.fractions(wave_of, arrays.shape[-1]) for t in tests])
+    looks = family_looks(*arrays, alpha, fractions=fractions.reshape(arrays.shape[1:]))
+    early = [i for i in ready if looks.decided_wave[i] == wave + 1]
+    return (early, arrays, pairs, looks) if early else None
 
 
 def test_looks(test, i, looks, arrays, pairs, fractions, wave_of, wave, first_threshold):
