@@ -5,14 +5,17 @@ It trains (the run room) and then reads the records as the report does (the anal
 it lives above both, below the command line (tests/test_layers.py's RANKS).
 
 A session of `run_sequential_grid`:
-1. **Wave 1**: every tuning run and every final run of the first wave's seeds (at wave 1 every
-   test is open, so every cell is needed), trained in the tuning phases of run.tuning's
-   `run_tuned_grid` (plan from the records, train, plan again) for a tuned grid; each run of a
-   tuning unit's cells trains in the same phase.
+1. **Wave 1**: every tuning run, in the tuning phases of run.tuning's `run_tuned_grid` (plan
+   from the records, train, plan again; each run of a tuning unit's cells in the same phase),
+   so that every final run is known; then every final run of the first wave's seeds (at wave 1
+   every test is open, so every cell is needed), a dataset at a time in the grid's order, with
+   a look after each: a test whose wave-1 runs are in and that look 1 is sure to reject is
+   decided then (sequential_design.ahead_of_the_look), before the other datasets' runs.
 2. **Looks**: the records on disk are read back (report.frame.load_data) and the decision engine
    (analysis/sequential_design.py) takes every look the records allow; the look log is written
-   atomically; the runs the next wave needs (the waiting runs of the cells an undecided test or
-   a pending change needs) train; again, until no test is open or the last wave is in.
+   atomically; the runs the next wave needs (the waiting runs an undecided contrast's or
+   change's planned pairs of that wave rest on) train; again, until no test is open or the
+   last wave is in.
 Nothing is kept in memory between looks: a killed session, run again, reads the same records,
 takes the same looks and trains what is still missing, so its decisions and look log are those
 of an uninterrupted session whatever the workers or backend. The design is not in any run id:
@@ -36,17 +39,9 @@ def wave_of_design(blocks, design):
     return seed_waves(grid_seeds(blocks), design.waves)
 
 
-def first_wave(train, wave_of):
-    """`train` restricted to the first wave: of the runs it is asked to train, the tuning runs
-    and the final runs whose seed is in wave 1 (a seed outside every wave trains too)."""
-
-    def train_first(finals, todo):
-        return train(
-            finals,
-            [r for r in todo if TRIAL in r.labels or wave_of.get(r.config["seed"], 1) == 1],
-        )
-
-    return train_first
+def is_tuning_run(run):
+    """Whether `run` is a tuning run (it carries the trial label)."""
+    return TRIAL in run.labels
 
 
 def combined(total, outcome):
@@ -77,6 +72,16 @@ def undecided_note(state):
     return f"{state.undecided} of {len(state.tests)} tests undecided"
 
 
+def ahead_line(name, state, dataset):
+    """One line after a slice of wave 1: the tests decided ahead of look 1 so far."""
+    decided = [t for t in state.tests if t.closed_wave and t.decision != UNDECIDED]
+    named = "".join(f"; {t.name}: {t.decision}" for t in decided)
+    return (
+        f"grid {name}: wave 1 in for {dataset}; {len(decided)} of {len(state.tests)} tests "
+        f"decided ahead of look 1{named}"
+    )
+
+
 def look_line(name, state):
     """One line after the looks: where the grid stands and what trains next."""
     where = f"grid {name}: look {state.wave} of {state.waves}, {undecided_note(state)}"
@@ -95,15 +100,21 @@ def run_sequential_grid(
     as its note. Each run is trained at most once per call."""
     folder = Path(results_dir) / name
     wave_of = wave_of_design(blocks, design)
-    first = first_wave(train, wave_of)
-    if any(isinstance(b, dict) and "tune" in b for b in blocks):
-        total = run_tuned_grid(name, blocks, results_dir, first, log=log)
-    else:
-        runs = plan_grid(name, blocks).runs
-        total = first(runs, runs)
-    if total.interrupted:
-        return total, None
+    total = None
+    if any(isinstance(b, dict) and "tune" in b for b in blocks):  # every tuning run first
+        total = run_tuned_grid(name, blocks, results_dir, train, log=log, keep=is_tuning_run)
+        if total.interrupted:
+            return total, None
     finals = plan_grid(name, blocks, finished_records(folder)).runs
+    first = [r for r in finals if wave_of.get(r.config["seed"], 1) == 1]
+    datasets = list(dict.fromkeys(run.config["dataset"] for run in first))
+    for k, dataset in enumerate(datasets):  # wave 1's finals, a dataset at a time
+        total = combined(total, train(finals, [r for r in first if r.config["dataset"] == dataset]))
+        if total.interrupted:
+            return total, None
+        if k < len(datasets) - 1:
+            ahead = take_looks(name, results_dir, data_dir, design, wave_of)
+            log(ahead_line(name, ahead, dataset))
     attempted = set()
     while True:
         state = take_looks(name, results_dir, data_dir, design, wave_of)

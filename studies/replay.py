@@ -28,8 +28,9 @@ The phases of a new level L: (1) the tuning runs of L's tuned cells (a hill clim
 neighbours) with L's final runs that need no tuning of their own; (k) a hill climb's k-th step,
 and the finals of each cell whose climb ended in phase k - 1. The full design trains every final
 seed in those phases; the sequential design only wave 1's, then one phase per wave w >= 2: L's
-runs of seeds in wave w whose cells a test open after look w - 1 needs (sequential_design's
-`needs`). `python -m studies.replay` prints both replays.
+runs of seeds in wave w that a test open after look w - 1 needs (sequential_design's
+`needs`: the runs an open test's planned pairs of that wave rest on). `python -m studies.replay`
+prints both replays.
 """
 
 import copy
@@ -247,7 +248,7 @@ class SequentialReplay:
         """(decision per test, closed wave per test): the engine's after its W looks under
         seeded `order` (cached)."""
         if order in self._decisions:
-            return self._decisions[order]
+            return self._decisions[order][:2]
         wave_of = self.order_waves(order)
         m, waves = len(self.tests), self.waves
         arrays = np.full((4, m, waves), np.nan)
@@ -255,22 +256,41 @@ class SequentialReplay:
             seeds = frozenset(s for s, v in wave_of.items() if v <= w + 1)
             for i in range(m):
                 arrays[:, i, w] = self.at(i, seeds)
-        fractions = sd.design_fractions(wave_of, waves)
+        fractions = np.array([t.fractions(wave_of, waves) for t in self.tests])
         with np.errstate(divide="ignore", invalid="ignore"):
             looks = family_looks(*arrays, self.alpha, fractions=fractions)
         decided, futile = looks.decided_wave, looks.futile_wave
-        out, closed = [], []
+        out = []
         for i in range(m):
             if decided[i]:
                 out.append(sd.BEATS if arrays[0, i, decided[i] - 1] > 0 else sd.TRAILS)
             elif futile[i]:
                 out.append(sd.FUTILITY)
             else:
-                finite = np.isfinite(arrays[1, i, -1])
-                out.append(sd.NOT_DISTINGUISHABLE if finite else sd.CANNOT_TEST)
-            closed.append(int(decided[i] or futile[i] or waves))
-        self._decisions[order] = out, np.array(closed)
-        return self._decisions[order]
+                final = np.isfinite(arrays[1, i, looks.final_wave[i] - 1])
+                out.append(sd.NOT_DISTINGUISHABLE if final else sd.CANNOT_TEST)
+        closed = looks.closed_wave
+        self._decisions[order] = out, np.array(closed), arrays, fractions
+        return self._decisions[order][:2]
+
+    def ahead(self, order, level_tests, datasets):
+        """{test: k} of the `level_tests` (family indices) that the runner decides ahead of look
+        1 (sequential_design.ahead_of_the_look) once wave 1's finals of datasets[:k + 1] are in:
+        Holm rejects them at look 1 with the level's tests of the datasets still to come not
+        yet looked at (every other level's tests are: their runs exist)."""
+        self.decisions(order)
+        _, _, arrays, fractions = self._decisions[order]
+        out = {}
+        for k in range(len(datasets) - 1):
+            waiting = [i for i in level_tests if self.tests[i].key[1] not in datasets[: k + 1]]
+            masked = arrays.copy()
+            masked[:, waiting, 0] = np.nan
+            with np.errstate(divide="ignore", invalid="ignore"):
+                looks = family_looks(*masked, self.alpha, fractions=fractions)
+            for i in level_tests:
+                if i not in out and i not in waiting and looks.decided_wave[i] == 1:
+                    out[i] = k
+        return out
 
     def level_runs(self, factor, level):
         """LevelRuns of `level`, in the regimes that contrast `factor` only: a level alone in a
@@ -278,7 +298,7 @@ class SequentialReplay:
         if (factor, level) in self._levels:
             return self._levels[factor, level]
         regimes = [r for r in self.data.regimes if factor in self.data.contrasted(r)]
-        df = self.data.df.assign(cell=list(sd.run_cells(self.data)))
+        df = self.data.df
         rows = df[(df[factor] == level) & df[REGIME].isin(regimes)].drop_duplicates("run_id")
         tuned = [c for c in self.hill if c.cell.get(factor) == level and c.cell[REGIME] in regimes]
         owners = [
@@ -291,30 +311,16 @@ class SequentialReplay:
         wall = dict(zip(rows["run_id"], rows["wall_time_s"].astype(float)))
         for c in tuned:
             wall.update(c.wall_s)
-        finals = list(zip(rows["run_id"], rows[REPLICATE].astype(int), rows["cell"], owners))
+        cells = [tuple(row[[SPLIT, *self.data.factors]]) for _, row in rows.iterrows()]
+        finals = list(zip(rows["run_id"], rows[REPLICATE].astype(int), cells, owners))
         tests = [i for i, t in enumerate(self.tests) if t.key[4:6] == (factor, level)]
         self._levels[factor, level] = LevelRuns(finals, tuned, wall, tests)
         return self._levels[factor, level]
 
-    @cached_property
-    def used_cells(self):
-        """Per test, the cells its pairs use: a contrast's cells, a change's matched ones only
-        (the engine's FamilyTest.cells of a change hold every cell of both contrasts, e.g. the
-        tuned regime's regularizers, which a defaults -> tuned change never pairs)."""
-        out = []
-        for test in self.tests:
-            names = list(test.frame.index.names[1:])
-            at = [1 + self.data.factors.index(n) for n in names]
-            used = {tuple(k[1:]) for k in test.frame.dropna(subset=["diff"]).index}
-            out.append(frozenset(c for c in test.cells if tuple(c[i] for i in at) in used))
-        return out
-
-    def replay(self, factor, level, order, workers=2, hill=True, needs="engine"):
+    def replay(self, factor, level, order, workers=2, hill=True):
         """Replayed of `level` as the new entry under seeded `order` on `workers`: the
         sequential design tuning by hill climb where `hill` (else the full list), the full
-        design by the full list. `needs`: the cells an open test needs, "engine"
-        (sequential_design's) or "used" (used_cells: what the engine would save with a change
-        needing only its matched cells)."""
+        design by the full list."""
         wave_of = self.order_waves(order)
         decisions, closed = self.decisions(order)
         runs = self.level_runs(factor, level)
@@ -324,17 +330,16 @@ class SequentialReplay:
         tuning_rank = rng.permutation(len(runs.tuned)).tolist()
         in_order = sorted(runs.finals, key=lambda run: (rank[run[2]], run[1]))
 
-        def tuning_phases(use_hill, first_wave_only):
-            """[[run ids]] phase by phase: the tuning steps (in cell order), then each final run
-            in the phase after its cell's last step (in cell order)."""
+        def tuning_phases(use_hill, with_finals):
+            """[[run ids]] phase by phase: the tuning steps (in cell order), then, `with_finals`,
+            each final run in the phase after its cell's last step (in cell order)."""
             steps = [c.phases(use_hill) for c in runs.tuned]
             phases = [[] for _ in range(1 + max(map(len, steps), default=0))]
             for j in sorted(range(len(steps)), key=tuning_rank.__getitem__):
                 for p, step in enumerate(steps[j]):
                     phases[p].extend(step)
-            for run_id, seed, _, owner in in_order:
-                if not first_wave_only or wave_of[seed] == 1:
-                    phases[0 if owner is None else len(steps[owner])].append(run_id)
+            for run_id, seed, _, owner in in_order if with_finals else ():
+                phases[0 if owner is None else len(steps[owner])].append(run_id)
             return [phase for phase in phases if phase]
 
         def timed(phases):
@@ -347,15 +352,27 @@ class SequentialReplay:
                 ends.append(total)
             return seen, ends
 
-        full_runs, full_ends = timed(tuning_phases(False, False))
-        first = tuning_phases(hill, True)
+        full_runs, full_ends = timed(tuning_phases(False, True))
+        datasets = list(dict.fromkeys(cell[0] for _, _, cell, _ in runs.finals))
+        slices = [  # wave 1's finals, a dataset at a time, after every tuning run
+            [r for r, seed, cell, _ in in_order if wave_of[seed] == 1 and cell[0] == dataset]
+            for dataset in datasets
+        ]
+        tuning = tuning_phases(hill, False)
+        first = tuning + slices
         later = []
-        cells_of = [t.cells for t in self.tests] if needs == "engine" else self.used_cells
-        for w in range(2, self.waves + 1):  # the cells of the tests open after look w - 1
-            needs = frozenset().union(*(c for c, wave in zip(cells_of, closed) if wave >= w))
-            later.append([r for r, s, cell, _ in in_order if wave_of[s] == w and cell in needs])
+        for w in range(2, self.waves + 1):  # the runs of the tests open after look w - 1
+            needs = frozenset().union(
+                *(t.runs_in_wave(wave_of, w) for t, wave in zip(self.tests, closed) if wave >= w)
+            )
+            later.append([r for r, s, _, _ in in_order if wave_of[s] == w and r in needs])
         seq_runs, seq_ends = timed(first + later)
         wave_end = seq_ends[len(first) - 1 :]  # the end of each wave, 1..W
+        slice_end = seq_ends[len(tuning) : len(first)]
+        ahead = self.ahead(order, runs.tests, datasets)
+        first_verdict = min(
+            slice_end[ahead[i]] if i in ahead else wave_end[closed[i] - 1] for i in runs.tests
+        )
         verdicts = {
             i: (category(decisions[i]), self.full_verdicts[self.tests[i].key]) for i in runs.tests
         }
@@ -371,7 +388,7 @@ class SequentialReplay:
             len(full_runs),
             seq_ends[-1],
             full_ends[-1],
-            min(wave_end[closed[i] - 1] for i in runs.tests),
+            first_verdict,
         )
 
 
@@ -430,14 +447,14 @@ def main(orders=40, workers=2):
         f"of their wall time"
     )
     replay = SequentialReplay()
-    for hill, needs in [(True, "engine"), (False, "engine"), (True, "used")]:
+    for hill in (True, False):
         replays = [
-            replay.replay(factor, level, order, workers, hill, needs)
+            replay.replay(factor, level, order, workers, hill)
             for factor, level in replay.levels
             for order in range(orders)
         ]
         tuning = "hill climb" if hill else "full list"
-        print(f"sequential, W = {replay.waves}, tuning by {tuning}, {needs} needs:")
+        print(f"sequential, W = {replay.waves}, tuning by {tuning}:")
         for name, value in summary(replays).items():
             print(f"  {name}: {value}")
 

@@ -68,4 +68,5 @@ def test_hill_grid_report_renders_the_visited_points(hill_grid):
         "hill", hill_grid / "results", hill_grid / "reports", hill_grid / "data"
     ).read_text()
     assert "### Learning-rate sensitivity" in report and "### What each cell selected" in report
+    assert "every lr candidate trained (a hill climb's cells: the candidates it visited" in report
     assert (hill_grid / "reports" / "figures" / "hill" / "lr_sensitivity_digits.png").is_file()

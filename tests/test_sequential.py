@@ -6,9 +6,10 @@ planted effect far above the MDE decided at wave 1. Every name here contains `se
 
 import numpy as np
 import pytest
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtr, ndtri, stdtr
 
 from ablations.analysis.stats import sequential as seq
+from ablations.analysis.stats.fixed import WELCH, fixed_cells_se
 
 REPLICATES = 4000
 SEEDS_PER_WAVE = 2  # each cell gains this many values per wave (a within-cell variance from wave 1)
@@ -18,7 +19,7 @@ def simulate_sequential_cells(
     rng, replicates, k, waves, noise, effect=0.0, tests=None, largest_sd=3.0, first=SEEDS_PER_WAVE
 ):
     """(estimate, se, df, p) arrays (replicates, [tests,] W): the fixed-cells t-test
-    (sequential.fixed_cells_t) on waves 1..w of K heterogeneous cells. Cell c has mean
+    (stats.fixed.fixed_cells_se, Welch) on waves 1..w of K heterogeneous cells. Cell c has mean
     effect + mu_c (mu centred, so the equal-weight mean is `effect`) and noise sd sigma_c
     spread evenly over [0.5, largest_sd]; the first wave holds `first` values per cell, each
     later one SEEDS_PER_WAVE; `noise` is 'gauss' or 't3' (Student t with 3 df,
@@ -35,14 +36,9 @@ def simulate_sequential_cells(
     x = effect + mu[:, None] + sigma[:, None] * e
     s1 = np.cumsum(x, axis=-1)[..., n - 1]  # (..., K, W)
     s2 = np.cumsum(x**2, axis=-1)[..., n - 1]
-    means = s1 / n
-    variances = (s2 - n * means**2) / (n - 1)
-    out = seq.fixed_cells_t(
-        np.moveaxis(means, -1, -2),
-        np.moveaxis(variances, -1, -2),
-        np.broadcast_to(n[:, None], (waves, k)),
-    )
-    return out  # each (..., W)
+    looks = [fixed_cells_se(s1[..., w], s2[..., w], np.full(k, n[w]), WELCH) for w in range(waves)]
+    estimate, se, df = (np.stack([look[j] for look in looks], axis=-1) for j in range(3))
+    return estimate, se, df, 2 * stdtr(df, -np.abs(estimate) / se)  # each (..., W)
 
 
 def se_of_rate(alpha, replicates):
@@ -70,17 +66,6 @@ def test_sequential_combined_p_is_the_running_min_capped():
     assert seq.combined_p(p, pi).tolist() == [[1.0, 0.04, 0.04], [1.0, 1.0, 0.4]]
 
 
-def test_sequential_fixed_cells_t_by_hand():
-    # two cells, means 1 and 2, variances 1 and 3, 4 values each:
-    # SE^2 = (1/4 + 3/4) / 4 = 0.25; df = 1 / ((1/16 + 9/16) / 3) = 4.8
-    estimate, se, df, p = seq.fixed_cells_t([1.0, 2.0], [1.0, 3.0], [4, 4])
-    assert (estimate, se) == (1.5, 0.5)
-    assert df == pytest.approx(4.8)
-    from scipy.stats import t
-
-    assert p == pytest.approx(2 * t.sf(3.0, 4.8))
-
-
 def test_sequential_conditional_power_limits():
     # at the end the outcome is known: 1 when the test rejects there, 0 when not
     assert seq.conditional_power(3.0, 1.0, 1.0, 0.05) == pytest.approx(1.0)
@@ -92,16 +77,6 @@ def test_sequential_conditional_power_limits():
     # a strong trend early is near 1; power grows with the estimate
     powers = seq.conditional_power(np.array([0.0, 1.0, 2.0, 4.0]), 1.0, 0.5, 0.05)
     assert np.all(np.diff(powers) > 0) and powers[-1] > 0.99
-
-
-def test_sequential_look_decisions():
-    first = seq.look(None, 1, 3, 0.004, 0.25, threshold=0.02)
-    assert (first.p_star, first.decision) == (0.016, seq.DECIDED)
-    held = seq.look(None, 1, 3, 0.5, 0.25, threshold=0.02)
-    assert (held.p_star, held.decision) == (1.0, seq.CONTINUE)
-    assert seq.look(held, 2, 3, 0.5, 0.25, 0.02, is_futile=True).decision == seq.FUTILE
-    last = seq.look(held, 3, 3, 0.1, 0.5, 0.02)
-    assert (last.p_star, last.decision) == (0.2, seq.FINAL)
 
 
 def test_sequential_holm_rejects_by_hand():
@@ -168,3 +143,47 @@ def test_sequential_first_look_df_with_unequal_noise():
     give a median Welch df below 3 at the first look (and above 15 at the fifth)."""
     _, _, df, _ = simulate_sequential_cells(np.random.default_rng(7), 2000, 4, 5, "gauss")
     assert np.median(df[:, 0]) < 3 and np.median(df[:, -1]) > 15
+
+
+def test_sequential_spending_per_test_fractions():
+    """A look that brings a test no new seed spends nothing; the first that does spends 25%;
+    a test complete after one look spends everything there; rows are tests (..., W)."""
+    early = [0.4, 0.6, 0.8, 1.0, 1.0, 1.0]  # the tuned regime's 5 seeds in a 10-seed design
+    late = [0.0, 0.0, 0.5, 0.5, 1.0, 1.0]  # seeds only in waves 3 and 5
+    once = [1.0] * 6
+    pi = seq.spending(6, fractions=[early, late, once])
+    assert pi.sum(axis=-1) == pytest.approx(np.ones(3), abs=1e-12)
+    assert pi[0, 0] == 0.25 and np.all(pi[0, 4:] == 0) and np.all(pi[0, 1:4] > 0)
+    assert pi[0, 1:4] == pytest.approx(seq.spending(4, fractions=early[:4])[1:], rel=1e-12)
+    assert pi[1].tolist() == [0.0, 0.0, 0.25, 0.0, 0.75, 0.0]
+    assert pi[2].tolist() == [1.0, 0, 0, 0, 0, 0]
+    assert seq.final_looks([early, late, once]).tolist() == [4, 5, 1]
+    with pytest.raises(ValueError, match="non-decreasing"):
+        seq.spending(3, fractions=[0.5, 0.4, 1.0])
+    with pytest.raises(ValueError, match="ending at 1"):
+        seq.spending(3, fractions=[0.5, 0.6, 0.9])
+
+
+def test_sequential_spending_at_a_tiny_alpha():
+    """F(t) in its survival form: no cancellation to 0 at alpha 1e-12 (2 - 2 Phi(7.1 / sqrt(t))
+    rounds to 0 in double precision for t < 0.9), so the shares stay finite and sum to 1."""
+    pi = seq.spending(5, alpha=1e-12)
+    assert np.all(np.isfinite(pi)) and pi.sum() == pytest.approx(1.0)
+    assert np.all(np.diff(pi[1:]) > 0)
+
+
+@pytest.mark.parametrize("noise", ["gauss", "t3"])
+def test_sequential_null_rejection_with_early_complete_tests(noise):
+    """A test whose seeds all fall in the first 4 of 9 waves (its information complete at look
+    4, later looks repeating its p) rejects a null at most alpha + 2 SE: family_looks closes it
+    at its final look, spending its whole alpha over looks 1..4."""
+    rng = np.random.default_rng([29, 4, noise == "t3"])
+    estimate, se, df, p = simulate_sequential_cells(rng, REPLICATES, 16, 4, noise, tests=1)
+    repeat = [0, 1, 2, 3, 3, 3, 3, 3, 3]
+    arrays = [a[..., repeat] for a in (estimate, se, df, p)]
+    fractions = np.array([0.4, 0.6, 0.8, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    for alpha in (0.05, 0.01):
+        looks = seq.family_looks(*arrays, alpha, fractions=fractions)
+        assert np.all(looks.closed_wave <= 4) and np.all(looks.final_wave == 4)
+        rate = np.mean(looks.decided)
+        assert rate <= alpha + 2 * se_of_rate(alpha, REPLICATES), (alpha, rate)

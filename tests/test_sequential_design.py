@@ -121,7 +121,7 @@ def test_sequential_missing_run_holds_the_look_and_closed_tests_free_their_cells
     assert state.waiting == ("None-near-relu-2",)
     open_levels = {t.key[5] for t in state.tests if t.decision == sd.UNDECIDED}
     assert open_levels == {"near"}
-    assert state.needs == {("digits", "sgd", "relu"), ("digits", "near", "relu")}
+    assert state.needs == {"None-sgd-relu-2", "None-near-relu-2"}  # near's pairs of wave 2
     # the same records with the run in: the look moves on, and the first look is the same
     # (adam's later seeds, there or not, do not change its decision)
     full = state_of(synthetic_data(**grid))
@@ -137,7 +137,8 @@ def test_sequential_log_recomputes_p_star_bit_for_bit():
     assert log["wave"] == state.wave and len(log["tests"]) == len(state.tests)
     for entry in log["tests"]:
         assert [look["p_star"] for look in entry["looks"]] == sd.recompute_p_star(entry["looks"])
-    assert sum(log["pi"]) == pytest.approx(1.0)
+    for entry in log["tests"]:  # each test spends its whole alpha over its looks
+        assert sum(entry["pi"]) == pytest.approx(1.0)
 
 
 def test_sequential_nothing_trained_is_wave_zero():
@@ -216,7 +217,7 @@ def test_sequential_report_section_recomputes_every_p_star(tmp_path):
     text = sequential_looks(data).markdown
     assert "equals the logged one to the bit" in text
     assert "| contrast: optimizer adam vs sgd (digits) | beats" in text
-    assert "decided at wave 1 of 5" in text
+    assert "decided at wave 1 of 5 (" in text
     assert f"{state.finished} of {state.planned} runs trained" in text
     tampered = state.log()
     tampered["tests"][0]["looks"][0]["p_star"] *= 1 + 1e-15
@@ -241,3 +242,29 @@ def test_sequential_new_levels_verdict_rows():
     assert rows[0].endswith("decided at wave 1 of 5") and len(rows) == 2
     full = full_verdict_lines(contrast_family(data), added)
     assert len(full) == 1 and full[0].startswith("  contrast: optimizer adam vs sgd (digits): ")
+
+
+def test_sequential_a_test_closes_at_its_own_final_look():
+    """A regime with 3 of the design's 6 seeds: its contrast and the change to the 6-seed regime
+    (matched seeds 0-2) reach their full information at wave 2 of 5 and close there, spending
+    their whole alpha by then (or stop for futility at wave 1); the 6-seed regime's contrasts go
+    on (here activation's), and wave 3 needs only their runs (the changes pair nothing past
+    seed 2)."""
+    short = synthetic_data({"near": 0.0}, seeds=[0, 1, 2], regimes=["short"], noise=0.01)
+    long = synthetic_data({"near": 0.0}, regimes=["long"], noise=0.01, drop={"long-near-relu-3"})
+    df = pd.concat([short.df, long.df], ignore_index=True)
+    data = ReportData("synthetic", df, short.factors, {}, {}, Path("."), Path("."))
+    state = state_of(data)
+    by_name = {t.name: t for t in state.tests}
+    short_test = by_name["contrast: optimizer near vs sgd (digits, short)"]
+    change = by_name["change: optimizer near vs sgd (digits, short -> long)"]
+    for test in (short_test, change):
+        assert test.fractions[:2] == (2 / 3, 1.0) and sum(test.pi) == pytest.approx(1.0)
+        assert test.closed_wave <= 2 and test.decision in (sd.NOT_DISTINGUISHABLE, sd.FUTILITY)
+        assert test.looks[-1].waves == 2  # its final look, of the design's 5
+        assert test.freed == test.runs * (2 - test.closed_wave) // 3
+    assert change.runs == 3 * 2 * 4  # seeds 0-2, two activations, four runs per pair
+    undecided = [t for t in state.tests if t.decision == sd.UNDECIDED]
+    assert state.wave == 2 and undecided and all(t.key[2] == "long" for t in undecided)
+    assert state.waiting == ("long-near-relu-3",)
+    assert state.needs == {f"long-{o}-{a}-3" for o in ("sgd", "near") for a in ("relu", "tanh")}

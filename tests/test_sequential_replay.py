@@ -21,18 +21,15 @@ def replay():
 
 @pytest.fixture(scope="module")
 def figures(replay):
-    """summary() of every level x order, with the engine's rule for the cells a test needs and
-    with a change needing only its matched cells."""
-    out = {}
-    for needs in ("engine", "used"):
-        replays = [
-            replay.replay(factor, level, order, workers=2, needs=needs)
-            for factor, level in replay.levels
-            for order in range(ORDERS)
-        ]
-        out[needs] = summary(replays)
-        print(f"\nsequential replay ({needs} needs): {out[needs]}")
-    return out
+    """summary() of every level x order."""
+    replays = [
+        replay.replay(factor, level, order, workers=2)
+        for factor, level in replay.levels
+        for order in range(ORDERS)
+    ]
+    found = summary(replays)
+    print(f"\nsequential replay: {found}")
+    return found
 
 
 @pytest.mark.parametrize("order", [0, 7])
@@ -48,28 +45,26 @@ def test_sequential_replay_decisions_are_the_engines(replay, order):
 
 def test_sequential_replay_agrees_with_the_full_design(figures):
     """The issue's bar: at least 95% of contrast verdicts the same (category and sign), every
-    level at least 90%, changes at least 95%. Measured: 1593 of 1600 (99.56%), the lowest level
-    regularization=dropout at 95.6%, 800 of 800 changes."""
-    found = figures["engine"]
-    assert found["replays"] == 10 * ORDERS
-    assert found["contrasts"] == 1600 and found["changes"] == 800
-    assert found["contrasts_same"] >= 0.95
-    assert found["level_min_same"] >= 0.90
-    assert found["changes_same"] >= 0.95
+    level at least 90%, changes at least 95%. Measured: 1589 of 1600 (99.31%), the lowest level
+    regularization=dropout at 95.6%, 760 of 800 changes (95.0%). The 40 changes that differ are
+    one change in every order: augment on fashion_mnist, tuned -> tuned_long, "beats" here (p
+    0.0012 on its 5 pairs, p* 0.0025) and not distinguishable in the report, whose Holm runs over
+    108 tests (the 60 over these settings and 48 across settings) where the sequential family is
+    the 60 over these settings."""
+    assert figures["replays"] == 10 * ORDERS
+    assert figures["contrasts"] == 1600 and figures["changes"] == 800
+    assert figures["contrasts_same"] >= 0.95
+    assert figures["level_min_same"] >= 0.90
+    assert figures["changes_same"] >= 0.95
 
 
 def test_sequential_replay_wall_time(figures):
-    """The issue's bar is a simulated 2-worker wall at most 0.7x the full design's; the engine
-    as committed does not meet it. Measured (minutes, mean over 400 replays): full design 18.96,
-    sequential 17.75 (0.936x, p90 22.15), 214 runs of 234, first verdict at 9.35 min (median
-    8.81). Most of the gap: a change's needed cells are every cell of both its contrasts (in
-    the tuned regime every regularizer), though it pairs only the cells both regimes have;
-    needing only those ("used") gives 0.817x (184 runs, p90 18.54). The rest is the wave 1
-    the first look waits for (every tuning run and 2 of 5 seeds of every cell) and the
-    barrier between waves (a wave of tuned_long's 20-epoch runs leaves a worker idle)."""
-    engine, used = figures["engine"], figures["used"]
-    assert engine["runs_sequential"] < engine["runs_full"] == 234
-    assert engine["wall_ratio"] < 0.95  # the bar would be 0.7: see the docstring
-    assert used["wall_ratio"] < 0.83 and used["runs_sequential"] < engine["runs_sequential"]
-    assert used["contrasts_same"] == engine["contrasts_same"]  # the same decisions
-    assert np.isfinite(engine["first_verdict_min"]) and engine["wall_sequential_p90_min"] > 0
+    """The issue's bar: a simulated 2-worker wall at most 0.7x the full design's. Measured
+    (minutes, mean over 400 replays): full design 18.96, sequential 13.04 (0.688x, p90 16.19),
+    158 runs of 234. First verdict 7.21 min (median 6.36; per level from 3.17 for dropout to 9.81
+    for l2): wave 1 trains every tuning run first, then a dataset at a time, and a test is
+    decided ahead of look 1 once its dataset's wave-1 runs are in and the look is sure to
+    reject it."""
+    assert figures["runs_sequential"] < figures["runs_full"] == 234
+    assert figures["wall_ratio"] <= 0.7
+    assert np.isfinite(figures["first_verdict_min"]) and figures["wall_sequential_p90_min"] > 0

@@ -188,3 +188,69 @@ def test_sequential_tuned_grid_tunes_with_wave_one(tmp_path, data_dir):
     seeds = [json.loads(p.read_text())["labels"]["seed"] for p in trained if p.is_file()]
     assert sorted(seeds)[:4] == ["0", "0", "1", "1"]  # wave 1: both cells, seeds 0 and 1
     assert outcome.trained == 4 + len(seeds)
+
+
+def test_sequential_wave_one_a_dataset_at_a_time_decides_ahead(tmp_path, data_dir):
+    """Two datasets (the bundled digits and the same images as a user .npz), a tuned block, in
+    process: every tuning run trains first, then wave 1's finals of digits, then a look before
+    digits_npz's finals train; adam far ahead of sgd at a tiny lr is decided there, ahead of
+    look 1, and the final look log holds that same look (the look is sure to reject what is
+    decided ahead). About 15 s."""
+    import hashlib
+
+    from sklearn.datasets import load_digits
+
+    from ablations.data.datasets import DATASETS
+    from ablations.data.user_datasets import array_dataset
+    from ablations.grid.design import parse_design
+    from ablations.run.runner import run_grid
+    from ablations.waves import run_sequential_grid
+
+    x, y = load_digits(return_X_y=True)
+    npz = tmp_path / "digits.npz"
+    images, labels = x.reshape(-1, 8, 8).astype(np.uint8), y.astype(np.uint8)
+    split = {"x_train": images[:1400], "y_train": labels[:1400]}
+    np.savez(npz, **split, x_test=images[1400:], y_test=labels[1400:])
+    sha = hashlib.sha256(npz.read_bytes()).hexdigest()
+    array_dataset("digits_npz", npz, sha, image_shape=(8, 8), val_size=300, max_value=16)
+    block = {
+        "base": {"hidden": [32], "epochs": 10, "batch_size": 64},
+        "axes": {
+            "dataset": ["digits", "digits_npz"],
+            "optimizer": [{"optimizer": "sgd", "tune": {"lr": [1e-5, 3e-5]}}, "adam"],
+            "activation": ["relu", "tanh", "leaky_relu"],
+            "seed": [0, 1, 2],
+        },
+        "tune": {"seeds": [100]},
+        "design": "sequential",
+    }
+    results, lines, ahead = tmp_path / "results", [], {}
+
+    def log(line):
+        lines.append(line)
+        if line.startswith("grid g: wave 1 in for digits;"):
+            ahead.update(look_log(results / "g"))
+
+    def train(finals, only):
+        kinds = sorted(
+            {("trials" if "trial" in r.labels else "finals", r.config["dataset"]) for r in only}
+        )
+        lines.append(f"training {kinds}")
+        return run_grid("g", finals, results, data_dir, jobs=1, only=only, log=str)
+
+    try:
+        run_sequential_grid("g", [block], parse_design("g", [block]), results, data_dir, train, log)
+    finally:
+        DATASETS.pop("digits_npz", None)
+    trained = [line for line in lines if line.startswith("training ")]
+    finals = [line for line in trained if "'finals'" in line]
+    assert "trials" not in " ".join(trained[trained.index(finals[0]) :])  # tuning came first
+    assert finals[:2] == ["training [('finals', 'digits')]", "training [('finals', 'digits_npz')]"]
+    look = next(i for i, line in enumerate(lines) if line.startswith("grid g: wave 1 in for"))
+    assert lines.index(finals[0]) < look < lines.index(finals[1]), lines
+    assert ahead["wave"] == 0
+    early = [t for t in ahead["tests"] if t["closed_wave"] == 1]
+    assert [t["name"] for t in early] == ["contrast: optimizer adam vs sgd (digits)"], lines
+    assert early[0]["decision"] == "beats"
+    final = {t["name"]: t for t in look_log(results / "g")["tests"]}
+    assert final[early[0]["name"]] == early[0]

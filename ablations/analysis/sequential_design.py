@@ -12,10 +12,9 @@ Interface:
   factor, status, test_acc, s_per_epoch).
 - `wave_of`: {final seed: wave 1..W} (grid.design.seed_waves); `waves`: W.
 - Returns a SequentialState: `wave` (looks taken so far, 0..W), `tests` (one TestLooks per test,
-  in the report's order), `needs` (the cells, (dataset, *one level per factor), that an open
-  test needs at wave + 1; empty when every test is closed or wave = W), `waiting` (the run ids of
-  those cells in wave + 1 without a record: what to train next), `planned` and `finished` runs,
-  and `log()`: the dict of results/<grid>/sequential.json.
+  in the report's order), `needs` (the run ids an open test needs in wave + 1; empty when every
+  test is closed or wave = W), `waiting` (those without a result: what to train next),
+  `planned` and `finished` runs, and `log()`: the dict of results/<grid>/sequential.json.
 
 The family is the report's (report/contrasts.py), each test asked over these settings only:
 every level against its factor's baseline per dataset and regime, and every change of such a
@@ -25,29 +24,37 @@ report's fixed-cells t-test (stats.fixed.fixed_cells_se, Welch-Satterthwaite whe
 two values, else pooled, and cells.t_p) on the pairs whose seed is in waves 1..w: the same test on
 fewer seeds, equal to the report's `p` once every seed is in.
 
-Looks (stats/sequential.py): look w spends the share pi_w of each test's alpha (25% at the first
-look, the rest in O'Brien-Fleming shape over the information fractions, the share of the seeds in
-waves 1..w), p* = min(1, min_{v<=w} p_v / pi_v), Holm at `alpha` over the family's current p*
-(sequential.family_looks), and the non-binding futility stop. A test is closed once rejected
-("beats" or "trails" by the sign of its estimate at that look) or stopped for futility ("not
-distinguishable (futility)"); open at the last look it is "not distinguishable" (or "cannot test"
-where it never had a test); open before it, "undecided".
+What a test rests on is the design's: its planned pairs are the pairs report.contrasts'
+family frames make once every planned run of the grid has a result (`as_planned`), each resting
+on its runs (a contrast's level and baseline run, a change's four: its matched cells and seeds in
+both regimes). Its information fraction after wave w is the share of its planned seeds in waves
+1..w, so a test whose seeds all fall in the first waves (the tuned regime's 5 seeds in a grid
+whose tuned_long regime has 10) reaches its full information, and its final look, there.
+
+Looks (stats/sequential.py): look w spends the share pi_w of each test's alpha (25% at its first
+look, the rest in O'Brien-Fleming shape over its information fractions; a look that brings it no
+new seed spends nothing), p* = min(1, min_{v<=w} p_v / pi_v), Holm at `alpha` over the family's
+current p* (sequential.family_looks), and the non-binding futility stop. A test is closed once
+rejected ("beats" or "trails" by the sign of its estimate at that look), stopped for futility
+("not distinguishable (futility)"), or at its final look ("not distinguishable", or "cannot
+test" where it never had a test); open before, "undecided".
 
 Look w is taken once every run that a test open after look w - 1 needs in wave w has a result
-(a divergence is one; an error is not: it trains again, as the runner retries it); the cells of a test are the
-configurations on both sides of it (for a change, of both contrasts in both regimes), so a
-pending change keeps training the cells it needs. Everything is a function of the records and
+(a divergence is one; an error is not: it trains again, as the runner retries it), so a pending
+change keeps training the runs of its matched pairs. Before that, a test whose own runs of wave
+w are all in is decided there when look w is sure to reject it (`ahead_of_the_look`): its
+verdict need not wait for the rest of the family's runs, and it is the one look w gives. Everything is a function of the records and
 the design: the same records give the same state whatever trained them, and a killed session
 resumes at the same look.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 
-from .report.columns import REGIME, REPLICATE, SPLIT
-from .report.contrasts import family_frames
+from .report.columns import REGIME, SPLIT
+from .report.contrasts import family_frames, run_columns
 from .stats.cells import detectable_effect, summarize_cells, t_p
 from .stats.fixed import fixed_cells_se, fixed_model
 from .stats.sequential import (
@@ -57,7 +64,6 @@ from .stats.sequential import (
     FUTILE,
     Look,
     family_looks,
-    spending,
 )
 
 ALPHA = 0.05
@@ -71,12 +77,32 @@ KEY_FIELDS = ("kind", SPLIT, REGIME, "from_regime", "factor", "level", "baseline
 @dataclass(frozen=True)
 class FamilyTest:
     """One test of the family before any look: its key (KEY_FIELDS), its paired differences
-    `frame` (indexed by seed, then the other factors' levels; column diff, points) and the cells
-    (dataset, *factor levels) on both of its sides."""
+    `frame` (indexed by seed, then the other factors' levels; column diff, points) and
+    `planned`: {seed: the run ids its pairs of that seed rest on once every planned run has a
+    result} (the design's pairs, whatever has trained)."""
 
     key: tuple
     frame: object
-    cells: frozenset
+    planned: dict
+
+    def fractions(self, wave_of, waves):
+        """(waves,) its information fractions: the share of its planned seeds in waves 1..w
+        (ones for a test with none: it has nothing to wait for)."""
+        waves_of = np.array([wave_of[s] for s in self.planned if s in wave_of], int)
+        if not len(waves_of):
+            return np.ones(waves)
+        return np.cumsum(np.bincount(waves_of, minlength=waves + 1)[1:]) / len(waves_of)
+
+    @property
+    def runs(self):
+        """How many runs its planned pairs rest on."""
+        return sum(map(len, self.planned.values()))
+
+    def runs_in_wave(self, wave_of, wave):
+        """The run ids its planned pairs of the seeds in `wave` rest on."""
+        return frozenset().union(
+            *(runs for seed, runs in self.planned.items() if wave_of.get(seed) == wave)
+        )
 
     @cached_property
     def pairs(self):
@@ -106,9 +132,12 @@ class FamilyTest:
 @dataclass(frozen=True)
 class TestLooks:
     """A test's looks so far: key (KEY_FIELDS), looks (Look per wave up to its close or the
-    current wave), estimate/se/df per look (points), decision (BEATS ... UNDECIDED), the wave it
-    closed at (0: open), the pairs its last look used, and mde: the effect its last look's test
-    detects with 80% power at Holm's first threshold alpha / m (stats.cells.detectable_effect)."""
+    current wave), estimate/se/df per look (points), its information fractions and each look's
+    share pi of its alpha (every wave of the design), the pairs its last look used, decision
+    (BEATS ... UNDECIDED), the wave it closed at (0: open), mde: the effect its last look's test
+    detects with 80% power at Holm's first threshold alpha / m (stats.cells.detectable_effect),
+    runs: the runs its planned pairs rest on, and freed: those in the waves after its close (0
+    while open)."""
 
     key: tuple
     name: str
@@ -116,10 +145,14 @@ class TestLooks:
     estimates: tuple
     ses: tuple
     dfs: tuple
+    fractions: tuple
+    pi: tuple
     pairs: int
     decision: str
     closed_wave: int
     mde: float
+    runs: int
+    freed: int
 
 
 @dataclass(frozen=True)
@@ -129,10 +162,8 @@ class SequentialState:
     wave: int
     waves: int
     alpha: float
-    pi: tuple
-    fractions: tuple
-    wave_of: dict
     tests: tuple
+    wave_of: dict
     needs: frozenset
     waiting: tuple
     planned: int
@@ -148,8 +179,6 @@ class SequentialState:
             "waves": self.waves,
             "wave": self.wave,
             "alpha": self.alpha,
-            "pi": list(self.pi),
-            "fractions": list(self.fractions),
             "seed_waves": [[seed, w] for seed, w in self.wave_of.items()],
             "family_size": len(self.tests),
             "undecided": self.undecided,
@@ -171,6 +200,10 @@ def test_entry(test):
         "name": test.name,
         "decision": test.decision,
         "closed_wave": test.closed_wave,
+        "fractions": list(test.fractions),
+        "pi": list(test.pi),
+        "runs": test.runs,
+        "freed": test.freed,
         "pairs": test.pairs,
         "mde": number(test.mde),
         "looks": [
@@ -189,36 +222,32 @@ def test_entry(test):
     }
 
 
-def run_cells(data):
-    """(n,) object array: each planned run's cell, (dataset, its level of each factor), the
-    configuration without the seed."""
-    cells = np.empty(len(data.df), object)
-    cells[:] = list(zip(data.df[SPLIT], *(data.df[f] for f in data.factors)))
-    return cells
+def as_planned(data):
+    """`data` with every planned run counted as finished (status ok, a placeholder accuracy):
+    the frame whose family frames pair what the design will pair."""
+    df = data.df.assign(status="ok", test_acc=data.df["test_acc"].fillna(0.0), s_per_epoch=0.0)
+    return replace(data, df=df)
 
 
-def side_cells(data, cells, dataset, regime, factor, levels):
-    """The cells of every planned run of `dataset` and `regime` at one of `levels` of `factor`
-    (`cells`: run_cells(data))."""
-    df = data.df
-    rows = (df[SPLIT] == dataset) & df[factor].isin(levels)
-    if regime is not None:
-        rows &= df[REGIME] == regime
-    return frozenset(cells[rows.to_numpy()])
+def planned_runs(kind, frame):
+    """{seed: frozenset of run ids} of a family frame of `kind` (report.contrasts.run_columns)."""
+    seeds = frame.index.get_level_values(0) if frame.index.nlevels > 1 else frame.index
+    out = {}
+    for seed, runs in zip(seeds, frame[run_columns(kind)].to_numpy()):
+        out[int(seed)] = out.get(int(seed), frozenset()) | frozenset(runs)
+    return out
 
 
 def family_tests(data):
     """[FamilyTest]: the report's contrasts, then its changes between regimes, in the order of
-    report.contrasts.family_frames; a change needs the cells of both its contrasts."""
-    tests, cells, of_run = [], {}, run_cells(data)
-    for kind, key, _, frame in family_frames(data):
-        dataset, regime, first, factor, level, base = key
-        if kind == "contrast":
-            cells[key] = side_cells(data, of_run, dataset, regime, factor, [level, base])
-            tests.append(FamilyTest((kind, *key), frame, cells[key]))
-        else:
-            one, two = ((dataset, r, None, factor, level, base) for r in (first, regime))
-            tests.append(FamilyTest((kind, *key), frame, cells[one] | cells[two]))
+    report.contrasts.family_frames, each with the runs its planned pairs rest on (a change's:
+    its matched cells and seeds in both regimes, not every cell of its two contrasts)."""
+    tests = []
+    frames = zip(family_frames(data), family_frames(as_planned(data)), strict=True)
+    for (kind, key, _, frame), (_, planned_key, _, planned) in frames:
+        if planned_key != key:
+            raise ValueError(f"the planned family differs from the records' at {key}")
+        tests.append(FamilyTest((kind, *key), frame, planned_runs(kind, planned)))
     return tests
 
 
@@ -240,24 +269,20 @@ def sequential_state(data, wave_of, waves, alpha=ALPHA):
     """The SequentialState of `data` under the design (`wave_of`, `waves`, `alpha`)."""
     tests = family_tests(data)
     m = len(tests)
-    fractions = design_fractions(wave_of, waves)
-    pi = spending(waves, alpha, fractions=fractions)
+    fractions = np.array([t.fractions(wave_of, waves) for t in tests]).reshape(m, waves)
     arrays = np.full((4, m, waves), np.nan)  # estimate, se, df, p per test and look
     pairs = np.zeros((m, waves), int)
     df = data.df
-    pending = df["status"].isna() | df["status"].isin(["pending", "error"])  # errors retrain
-    seed_wave = df[REPLICATE].map(lambda s: wave_of.get(s, 0)).to_numpy()
-    cells = run_cells(data)
+    pending_rows = df["status"].isna() | df["status"].isin(["pending", "error"])  # errors retrain
+    pending = set(df.loc[pending_rows, "run_id"])
     closed = np.zeros(m, bool)
     looks = None
     wave, needs, waiting = 0, frozenset(), ()
-    while True:
-        needs = frozenset().union(*(t.cells for t, c in zip(tests, closed) if not c))
-        if wave == waves or not needs:
-            needs, waiting = frozenset(), ()
-            break
-        in_next = (seed_wave == wave + 1) & np.array([c in needs for c in cells], bool)
-        waiting = tuple(df["run_id"][in_next & pending])
+    while wave < waves and not closed.all():
+        needs = frozenset().union(
+            *(t.runs_in_wave(wave_of, wave + 1) for t, c in zip(tests, closed) if not c)
+        )
+        waiting = tuple(r for r in dict.fromkeys(df["run_id"]) if r in needs and r in pending)
         if waiting:
             break
         wave += 1
@@ -265,45 +290,99 @@ def sequential_state(data, wave_of, waves, alpha=ALPHA):
             if not closed[i]:
                 *arrays[:, i, wave - 1], pairs[i, wave - 1] = test.at_wave(wave_of, wave)
         looks = family_looks(*arrays, alpha, fractions=fractions)
-        closed = (looks.decided_wave > 0) | (looks.futile_wave > 0)
-    results = tuple(
-        test_looks(test, i, looks, arrays, pairs, pi, wave, waves, alpha / max(m, 1))
+        closed = looks.closed_wave <= wave
+    first = alpha / max(m, 1)
+    results = [
+        test_looks(test, i, looks, arrays, pairs, fractions[i], wave_of, wave, first)
         for i, test in enumerate(tests)
-    )
+    ]
+    if waiting:
+        ahead = ahead_of_the_look(tests, closed, arrays, pairs, wave, wave_of, pending, alpha)
+        if ahead is not None:
+            early, early_arrays, early_pairs, early_looks = ahead
+            for i in early:
+                results[i] = test_looks(
+                    tests[i],
+                    i,
+                    early_looks,
+                    early_arrays,
+                    early_pairs,
+                    fractions[i],
+                    wave_of,
+                    wave + 1,
+                    first,
+                )
+    else:
+        needs = frozenset()
+    results = tuple(results)
     return SequentialState(
         wave,
         waves,
         alpha,
-        tuple(float(x) for x in pi),
-        tuple(float(x) for x in fractions),
-        dict(wave_of),
         results,
+        dict(wave_of),
         needs,
         waiting,
         int(df["run_id"].nunique()),
-        int(df.loc[~pending, "run_id"].nunique()),
+        int(df.loc[~pending_rows, "run_id"].nunique()),
     )
 
 
-def design_fractions(wave_of, waves):
-    """(waves,) information fractions: the share of the seeds in waves 1..w."""
-    counts = np.bincount(np.asarray(list(wave_of.values()), int), minlength=waves + 1)[
-        1 : waves + 1
+def ahead_of_the_look(tests, closed, arrays, pairs, wave, wave_of, pending, alpha):
+    """The tests that look `wave` + 1 will reject, known before that look is taken: (their
+    indices, the looks' arrays and pairs with their column wave + 1 filled, the FamilyLooks
+    that rejected them), or None. A test open after look `wave` whose own runs of wave + 1 all
+    have a result gets its p there; Holm over that p* and every other test's current p* (which
+    the look can only lower: Holm's adjusted p is monotone in each input) rejecting it means
+    the look rejects it too, whatever the runs still to come. Nothing else is decided ahead:
+    a futility stop or a close unrejected could still turn into a rejection at the look."""
+    ready = [
+        i
+        for i, test in enumerate(tests)
+        if not closed[i] and not test.runs_in_wave(wave_of, wave + 1) & pending
     ]
-    return np.cumsum(counts) / counts.sum()
+    if not ready:
+        return None
+    arrays, pairs = arrays.copy(), pairs.copy()
+    for i in ready:
+        *arrays[:, i, wave], pairs[i, wave] = tests[i].at_wave(wave_of, wave + 1)
+    fractions = np.array([t.fractions(wave_of, arrays.shape[-1]) for t in tests])
+    looks = family_looks(*arrays, alpha, fractions=fractions.reshape(arrays.shape[1:]))
+    early = [i for i in ready if looks.decided_wave[i] == wave + 1]
+    return (early, arrays, pairs, looks) if early else None
 
 
-def test_looks(test, i, looks, arrays, pairs, pi, wave, waves, first_threshold):
-    """The TestLooks of test i after `wave` looks (`looks`: family_looks' result, None at 0)."""
+def test_looks(test, i, looks, arrays, pairs, fractions, wave_of, wave, first_threshold):
+    """The TestLooks of test i after `wave` looks (`looks`: family_looks' result, None at 0;
+    `fractions`: its information fractions)."""
+    fractions = tuple(map(float, fractions))
     if looks is None:
-        return TestLooks(test.key, test.name, (), (), (), (), 0, UNDECIDED, 0, np.nan)
+        return TestLooks(
+            test.key,
+            test.name,
+            (),
+            (),
+            (),
+            (),
+            fractions,
+            (),
+            0,
+            UNDECIDED,
+            0,
+            np.nan,
+            test.runs,
+            0,
+        )
     decided, futile = int(looks.decided_wave[i]), int(looks.futile_wave[i])
-    last = min(wave, decided or futile or wave)
+    final = int(looks.final_wave[i])
+    closed = int(looks.closed_wave[i]) if looks.closed_wave[i] <= wave else 0
+    last = closed or wave
     estimate, se, df, p = arrays[:, i, :last]
+    pi = looks.pi[i]
     records = tuple(
         Look(
             w + 1,
-            waves,
+            final,
             float(p[w]),
             float(pi[w]),
             float(looks.p_star[i, w]),
@@ -312,7 +391,7 @@ def test_looks(test, i, looks, arrays, pairs, pi, wave, waves, first_threshold):
             else FUTILE
             if futile == w + 1
             else FINAL
-            if w + 1 == waves
+            if w + 1 == final
             else CONTINUE,
         )
         for w in range(last)
@@ -321,7 +400,7 @@ def test_looks(test, i, looks, arrays, pairs, pi, wave, waves, first_threshold):
         decision = BEATS if estimate[decided - 1] > 0 else TRAILS
     elif futile:
         decision = FUTILITY
-    elif wave < waves:
+    elif not closed:
         decision = UNDECIDED
     else:
         decision = NOT_DISTINGUISHABLE if np.isfinite(se[-1]) else CANNOT_TEST
@@ -332,10 +411,14 @@ def test_looks(test, i, looks, arrays, pairs, pi, wave, waves, first_threshold):
         tuple(map(float, estimate)),
         tuple(map(float, se)),
         tuple(map(float, df)),
+        fractions,
+        tuple(map(float, pi)),
         int(pairs[i, last - 1]),
         decision,
-        decided or futile or (waves if wave == waves else 0),
+        closed,
         detectable_effect(se[-1], df[-1], first_threshold),
+        test.runs,
+        sum(len(runs) for s, runs in test.planned.items() if closed and wave_of.get(s, 0) > closed),
     )
 
 
@@ -344,7 +427,8 @@ def recompute_p_star(looks):
     of p_w / pi_w), a missing p spending nothing (stats.sequential.family_looks' arithmetic)."""
     current, out = 1.0, []
     for look in looks:
-        ratio = np.inf if look["p"] is None else look["p"] / look["pi"]
+        spends = look["p"] is not None and look["pi"] > 0
+        ratio = look["p"] / look["pi"] if spends else np.inf
         current = float(min(current, min(1.0, ratio)))
         out.append(current)
     return out

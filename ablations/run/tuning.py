@@ -503,12 +503,13 @@ def write_tuning_file(folder, name, plan):
     )
 
 
-def run_tuned_grid(name, blocks, results_dir, train, only=None, force=False, log=print):
+def run_tuned_grid(name, blocks, results_dir, train, only=None, force=False, log=print, keep=None):
     """Train a grid with tuned blocks in phases; return the last phase's outcome with the
     counts of all phases. `train(final_runs, todo)` trains the runs `todo` and saves
     `final_runs` as the grid (e.g. runner.run_grid with only=todo). Each run is trained at most
     once per call; the loop ends when a plan has nothing left to train (or a phase was
-    interrupted)."""
+    interrupted). `keep(run)`: where given, only the runs it keeps train, the others being left
+    to the caller (a sequential grid's tuning runs first, its finals in waves)."""
     folder = Path(results_dir) / name
     attempted, total = set(), None
     while True:
@@ -519,7 +520,9 @@ def run_tuned_grid(name, blocks, results_dir, train, only=None, force=False, log
         todo = [
             run
             for run in wanted
-            if run.run_id not in attempted and (force or run.run_id not in records)
+            if run.run_id not in attempted
+            and (force or run.run_id not in records)
+            and (keep is None or keep(run))
         ]
         if not todo:
             if plan.pending_finals:

@@ -125,7 +125,7 @@ def contrast_rows(data):
                     *key,
                     result,
                     cell_names,
-                    run_ids=runs_in(frame, ["level_run", "base_run"]),
+                    run_ids=runs_in(frame, run_columns(kind)),
                     time_mean=time_mean,
                     time_half=time_half,
                 )
@@ -143,7 +143,7 @@ def contrast_rows(data):
                     *key,
                     result,
                     cell_names,
-                    run_ids=runs_in(frame, [f"{s}_run_{k}" for s in SIDES for k in (1, 2)]),
+                    run_ids=runs_in(frame, run_columns(kind)),
                     sides=sides,
                     same={s: float(frame[f"{s}_same"].mean()) for s in SIDES},
                 )
@@ -171,6 +171,14 @@ def regime_change(earlier, later):
         },
         index=matched.index,
     )
+
+
+def run_columns(kind):
+    """The columns of a family frame of `kind` ('contrast' or 'change') that hold run ids: a
+    contrast's two sides, a change's two sides in each of its two regimes."""
+    if kind == "contrast":
+        return ["level_run", "base_run"]
+    return [f"{side}_run_{k}" for side in SIDES for k in (1, 2)]
 
 
 def runs_in(frame, columns):

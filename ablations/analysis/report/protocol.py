@@ -124,9 +124,14 @@ def tuning(data):
         lines += [
             "### Learning-rate sensitivity",
             "",
-            "Final validation accuracy of every lr candidate (mean over the tuning seeds; "
-            "a gap where every trial diverged), a panel per optimizer, a line per "
-            "activation.",
+            "Final validation accuracy of every lr candidate "
+            + (
+                "trained (a hill climb's cells: the candidates it visited; "
+                if any("search" in cell for cell in data.tuning["cells"])
+                else "("
+            )
+            + "mean over the tuning seeds; a gap where every trial diverged), a panel per "
+            "optimizer, a line per activation.",
             "",
         ]
         lines += [line for name in figures for line in (figure_link(data, name), "")]

@@ -22,10 +22,14 @@ def read_look_log(data):
 
 
 def stop_words(test, log):
-    """'decided at wave w of W', 'undecided after wave v of W' or 'open at the last wave'."""
+    """'decided at wave w of W (n of N runs)': the wave it closed at and the runs its pairs rest
+    on up to then, of all it would rest on; 'undecided after wave v of W' while open."""
     if test["decision"] == UNDECIDED:
         return f"undecided after wave {log['wave']} of {log['waves']}"
-    return f"decided at wave {test['closed_wave']} of {log['waves']}"
+    used = test["runs"] - test["freed"]
+    return (
+        f"decided at wave {test['closed_wave']} of {log['waves']} ({used} of {test['runs']} runs)"
+    )
 
 
 def test_row(test, log):
@@ -39,6 +43,7 @@ def test_row(test, log):
         "Δ points": "" if last.get("estimate") is None else f"{last['estimate']:+.2f}",
         "p*": "" if not last else f"{last['p_star']:.3g}",
         "MDE at the stop": "" if distinguishable or test["mde"] is None else f"{test['mde']:.2f}",
+        "runs its stop saved": test["freed"],
     }
 
 
@@ -70,9 +75,11 @@ def sequential_looks(data):
         "",
         f"{log['waves']} waves of seeds, looks taken: {log['wave']}; family of "
         f"{log['family_size']} tests at alpha {log['alpha']} (Holm over p* = min over looks "
-        f"of p_w / pi_w, pi = {', '.join(f'{p:.3f}' for p in log['pi'])}). "
+        f"of p_w / pi_w, each test's alpha spent over the waves that bring it new seeds: 25% "
+        f"at the first, the rest in O'Brien-Fleming shape). "
         f"{log['runs_finished']} of {log['runs_planned']} runs trained: the stops saved "
-        f"{saved}. Check: {check}.",
+        f"{saved} (a run two tests rest on counts in each test's saved runs). "
+        f"Check: {check}.",
         "",
         md_table(pd.DataFrame([test_row(t, log) for t in log["tests"]])),
         "",

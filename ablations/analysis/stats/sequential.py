@@ -17,7 +17,8 @@ futility rule (numpy and scipy only).
   (stochastic curtailment: Jennison & Turnbull 2000, *Group Sequential Methods with
   Applications to Clinical Trials*, ch. 10; the B-value form of Lan & Wittes 1988, Biometrics
   44(2)). See conditional_power.
-- **p_w** is the fixed-cells t-test of the mean of K cell means on the data so far with per-cell
+- **p_w**, given by the caller (sequential_design: stats.fixed.fixed_cells_se), is the fixed-cells
+  t-test of the mean of K cell means on the data so far with per-cell
   variances, SE^2 = sum_c s_c^2 / n_c / K^2, on Welch-Satterthwaite degrees of freedom
   (Satterthwaite 1946, Biometrics Bulletin 2(6)).
 """
@@ -25,7 +26,7 @@ futility rule (numpy and scipy only).
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr, ndtri, stdtr, stdtrit
+from scipy.special import ndtr, ndtri, stdtrit
 
 from .paired import holm
 
@@ -39,26 +40,43 @@ DECIDED, FUTILE, CONTINUE, FINAL = "decided", "futile", "continue", "final"
 
 def obrien_fleming_spent(t, alpha):
     """Lan & DeMets' O'Brien-Fleming-type spending function: the alpha spent by information
-    fraction t (array in (0, 1]), F(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)); F(1) = alpha."""
-    return 2.0 - 2.0 * ndtr(ndtri(1.0 - alpha / 2.0) / np.sqrt(np.asarray(t, float)))
+    fraction t (array in [0, 1]), F(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)) = 2 Phi(z_{alpha/2} /
+    sqrt(t)), computed in the second form (no cancellation at a tiny alpha); F(0) = 0, F(1) =
+    alpha."""
+    t = np.asarray(t, float)
+    with np.errstate(divide="ignore"):
+        return 2.0 * ndtr(ndtri(alpha / 2.0) / np.sqrt(t))
 
 
 def spending(waves, alpha=0.05, first_share=FIRST_SHARE, fractions=None):
-    """pi (waves,): the share of a test's alpha each look spends, summing to 1. pi_1 =
-    first_share; looks 2..W share the rest in proportion to F(t_w) - F(t_{w-1}), F the
-    O'Brien-Fleming spending function at `alpha`, t the information fractions (default w / W;
-    else increasing, ending at 1). One look spends everything."""
+    """pi (..., waves): the share of a test's alpha each look spends, summing to 1 over the
+    looks. `fractions` (..., waves): each test's information fractions t_w, non-decreasing in
+    [0, 1] and ending at 1 (default w / W); a look where t does not grow (no new data for that
+    test) spends nothing. The first look where t grows spends first_share, and the later ones
+    where it grows share the rest in proportion to F(t_w) - F(t_{w-1}), F the O'Brien-Fleming
+    spending function at `alpha`; a test whose t grows at one look only spends all there."""
     if not isinstance(waves, (int, np.integer)) or waves < 1:
         raise ValueError(f"waves must be an integer >= 1, got {waves!r}")
     if not 0 < first_share < 1:
         raise ValueError(f"first_share must be in (0, 1), got {first_share!r}")
     t = np.arange(1, waves + 1) / waves if fractions is None else np.asarray(fractions, float)
-    if t.shape != (waves,) or t[0] <= 0 or t[-1] != 1 or np.any(np.diff(t) <= 0):
-        raise ValueError(f"fractions must be {waves} increasing values in (0, 1], ending at 1")
-    if waves == 1:
-        return np.ones(1)
-    later = np.diff(obrien_fleming_spent(t, alpha))  # (W - 1,) the increments at looks 2..W
-    return np.concatenate([[first_share], (1.0 - first_share) * later / later.sum()])
+    steps = np.diff(t, prepend=0.0) if t.shape[-1:] == (waves,) else None
+    if steps is None or np.any(t < 0) or np.any(t[..., -1] != 1) or np.any(steps < 0):
+        raise ValueError(f"fractions must be {waves} non-decreasing values in [0, 1], ending at 1")
+    grows = steps > 0
+    first = grows & (np.cumsum(grows, axis=-1) == 1)  # the first look where t grows
+    increments = np.where(grows & ~first, np.diff(obrien_fleming_spent(t, alpha), prepend=0.0), 0)
+    later = increments.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rest = np.where(later > 0, (1.0 - first_share) * increments / later, 0.0)
+    only = grows.sum(axis=-1, keepdims=True) == 1
+    return np.where(first, np.where(only, 1.0, first_share), rest)
+
+
+def final_looks(fractions):
+    """(...,) the 1-based look at which each test's information fraction reaches 1: its last
+    look, after which no new data come (fractions (..., W) as spending's)."""
+    return np.argmax(np.asarray(fractions, float) >= 1.0, axis=-1) + 1
 
 
 def combined_p(p_looks, pi):
@@ -68,35 +86,6 @@ def combined_p(p_looks, pi):
     p_looks = np.asarray(p_looks, float)
     ratio = p_looks / np.asarray(pi, float)[: p_looks.shape[-1]]
     return np.minimum(1.0, np.minimum.accumulate(np.where(np.isnan(ratio), np.inf, ratio), -1))
-
-
-def fixed_cells_t(means, variances, counts):
-    """The fixed-cells t-test of theta = mean_c mu_c from per-cell summaries, each (..., K):
-    the cell means, the cells' sample variances (ddof 1) and counts. Returns (estimate, se, df,
-    p), each (...,): estimate = mean_c ybar_c; SE^2 = sum_c v_c, v_c = s_c^2 / n_c / K^2; df =
-    (sum_c v_c)^2 / sum_c v_c^2 / (n_c - 1) (Welch-Satterthwaite; a cell of zero variance adds no
-    df); p two-sided on that t. nan unless every cell has two values; with SE = 0, p is 1 for
-    an estimate of 0 and 0 otherwise (df nan)."""
-    means, variances = np.asarray(means, float), np.asarray(variances, float)
-    counts = np.broadcast_to(np.asarray(counts, float), means.shape)
-    k = means.shape[-1]
-    defined = np.all(counts >= 2, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        v = variances / counts / k**2
-        estimate = means.mean(axis=-1)
-        se2 = v.sum(axis=-1)
-        df = se2**2 / np.sum(np.where(v > 0, v**2 / (counts - 1), 0.0), axis=-1)
-        se = np.sqrt(se2)
-        p = 2.0 * stdtr(df, -np.abs(estimate) / se)
-    zero = defined & (se2 == 0)
-    p = np.where(zero, np.where(estimate == 0, 1.0, 0.0), p)
-    undefined = np.where(defined, 0.0, np.nan)  # nan where a cell has fewer than two values
-    return (
-        estimate + undefined,
-        se + undefined,
-        np.where(zero, np.nan, df) + undefined,
-        p + undefined,
-    )
 
 
 def detectable(se, df, alpha, power=POWER):
@@ -147,22 +136,6 @@ class Look:
     decision: str
 
 
-def look(previous, wave, waves, p, pi, threshold, is_futile=False):
-    """The Look after `wave` given the test's `previous` Look (None at the first): p* =
-    min(previous p*, p / pi, 1); DECIDED when p* <= threshold (the level the family grants the
-    test now, e.g. Holm's step), else FUTILE where `is_futile`, else FINAL at the last wave and
-    CONTINUE before. A nan p (no test possible yet) spends nothing."""
-    ratio = np.inf if np.isnan(p) else p / pi
-    p_star = float(min(1.0, ratio, 1.0 if previous is None else previous.p_star))
-    if p_star <= threshold:
-        decision = DECIDED
-    elif is_futile:
-        decision = FUTILE
-    else:
-        decision = FINAL if wave == waves else CONTINUE
-    return Look(wave, waves, float(p), float(pi), p_star, decision)
-
-
 def holm_rejects(p, alpha):
     """Holm's (1979) step-down rejections at family-wise level `alpha` over the last axis of p
     (..., m): where paired.holm's adjusted p is <= alpha. nan entries are outside the family (m
@@ -175,48 +148,70 @@ def holm_rejects(p, alpha):
 class FamilyLooks:
     """The looks at a family: p_star (..., m, W) after each look; decided (..., m) whether Holm
     over the current p* rejected the test at some look; decided_wave and futile_wave (..., m)
-    the 1-based wave of that rejection or of a futility stop (0: none)."""
+    the 1-based wave of that rejection or of a futility stop (0: none); final_wave (..., m) each
+    test's last look (final_looks: where its information is complete), where a test neither
+    rejected nor stopped before closes; pi (..., m, W) each look's share of its test's alpha."""
 
     p_star: np.ndarray
     decided: np.ndarray
     decided_wave: np.ndarray
     futile_wave: np.ndarray
+    final_wave: np.ndarray
+    pi: np.ndarray
+
+    @property
+    def closed_wave(self):
+        """(..., m) the 1-based wave at which each test closed: rejected, stopped for futility,
+        or at its final look."""
+        return np.where(
+            self.decided_wave > 0,
+            self.decided_wave,
+            np.where(self.futile_wave > 0, self.futile_wave, self.final_wave),
+        )
 
 
 def family_looks(estimate, se, df, p, alpha, fractions=None):
     """Look at a family of m tests after each of W waves. Arrays (..., m, W): each test's
-    estimate, SE, df and p on the data up to that wave. At look w an open test gets p*_w; Holm
-    at `alpha` over the family's current p* (decided tests included: their p* stays) rejects;
-    an open test not rejected stops for futility when its MDE now at Holm's first threshold
-    alpha / m is at most FUTILITY_MDE_RATIO x the full design's, projected from now as
-    SE_full = SE_w sqrt(t_w) (t the information fractions, default w / W), and its conditional
-    power at level pi_W alpha / m is below FUTILITY_POWER. A stopped test's p* stays at its
-    stop. Returns FamilyLooks."""
+    estimate, SE, df and p on the data up to that wave; `fractions` (W,) or (..., m, W): each
+    test's information fractions (spending's; default w / W). At look w an open test gets p*_w
+    (a look where its information does not grow spends nothing); Holm at `alpha` over the
+    family's current p* (closed tests included: their p* stays) rejects; an open test not
+    rejected before its final look (final_looks) stops for futility when its MDE now at Holm's
+    first threshold alpha / m is at most FUTILITY_MDE_RATIO x the full design's, projected from
+    now as SE_full = SE_w sqrt(t_w), and its conditional power at level pi_final alpha / m is
+    below FUTILITY_POWER; at its final look it closes. Closing a test unrejected only removes
+    chances to reject, so the error stays controlled. Returns FamilyLooks."""
     p = np.asarray(p, float)
     m, waves = p.shape[-2], p.shape[-1]
     t = np.arange(1, waves + 1) / waves if fractions is None else np.asarray(fractions, float)
+    t = np.broadcast_to(t, p.shape)
     pi = spending(waves, alpha, fractions=t)
+    final = final_looks(t)
     first = alpha / m
     se_full = np.asarray(se, float) * np.sqrt(t)
     df = np.asarray(df, float)
     mde_ratio_ok = futile(
         detectable(se, df, first), detectable(se_full, df, first), np.zeros(p.shape)
     )
-    cp = conditional_power(estimate, se, se_full, pi[-1] * first)
+    pi_final = np.take_along_axis(pi, final[..., None] - 1, axis=-1)
+    cp = conditional_power(estimate, se, se_full, pi_final * first)
     stops_for_futility = mde_ratio_ok & (cp < FUTILITY_POWER)
     shape = p.shape[:-1]
     current = np.ones(shape)
     stars = np.empty(p.shape)
     decided_wave, futile_wave = np.zeros(shape, int), np.zeros(shape, int)
     for w in range(waves):
-        open_ = (decided_wave == 0) & (futile_wave == 0)
-        ratio = np.where(np.isnan(p[..., w]), np.inf, p[..., w] / pi[w])
+        open_ = (decided_wave == 0) & (futile_wave == 0) & (w < final)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(
+                np.isnan(p[..., w]) | (pi[..., w] == 0), np.inf, p[..., w] / pi[..., w]
+            )
         current = np.where(open_, np.minimum(current, np.minimum(1.0, ratio)), current)
         stars[..., w] = current
         rejected = holm_rejects(current, alpha)
         decided_wave = np.where(open_ & rejected, w + 1, decided_wave)
         still = open_ & ~rejected
         futile_wave = np.where(
-            still & stops_for_futility[..., w] & (w < waves - 1), w + 1, futile_wave
+            still & stops_for_futility[..., w] & (w + 1 < final), w + 1, futile_wave
         )
-    return FamilyLooks(stars, decided_wave > 0, decided_wave, futile_wave)
+    return FamilyLooks(stars, decided_wave > 0, decided_wave, futile_wave, final, pi)
