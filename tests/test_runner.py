@@ -86,6 +86,18 @@ def test_a_new_entry_trains_only_its_runs(tmp_path, data_dir):
     assert (outcome.total, outcome.trained) == (12, 4)
 
 
+def test_a_run_listed_twice_trains_once(tmp_path, data_dir):
+    """A run two regimes share (a tuned setting equal to the default) is listed once per
+    regime: selected twice, it trains once and no other runner is said to have claimed it."""
+    runs = expand_grid("tiny", GRID)[:2]
+    lines = []
+    outcome = run_grid(
+        "tiny", runs, tmp_path, data_dir, jobs=1, only=[*runs, runs[0]], log=lines.append
+    )
+    assert (outcome.total, outcome.trained, outcome.busy) == (2, 2, 0)
+    assert not any("another runner" in line for line in lines)
+
+
 def test_divergence_and_errors_are_recorded_and_the_grid_goes_on(tmp_path, data_dir):
     grid = [
         {

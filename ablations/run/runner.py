@@ -401,7 +401,8 @@ def run_grid(
     save_plan(folder, runs)
     records = read_records(folder, log)
     finished = set() if force else {rid for rid, r in records.items() if is_finished(r)}
-    wanted = runs if only is None else only
+    # a run two regimes share (a tuned setting equal to the default) is listed once per regime
+    wanted = runs if only is None else list({r.run_id: r for r in only}.values())
     todo = [r for r in wanted if r.run_id not in finished]
     todo.sort(key=lambda r: tuple(map(str, split_key(r.config))))
     outcome = GridOutcome(len(wanted), len(wanted) - len(todo), 0, {})
