@@ -32,6 +32,7 @@ from .records.store import GRID_FILE, SEQUENTIAL_FILE, write_json_atomic
 from .run.tuning import finished_records, plan_grid, run_tuned_grid
 
 TRIAL = "trial"  # the label a tuning run carries (run.tuning.plan_cell)
+NAMED = 3  # the tests a line names at most
 
 
 def wave_of_design(blocks, design):
@@ -75,10 +76,11 @@ def undecided_note(state):
 def ahead_line(name, state, dataset):
     """One line after a slice of wave 1: the tests decided ahead of look 1 so far."""
     decided = [t for t in state.tests if t.closed_wave and t.decision != UNDECIDED]
-    named = "".join(f"; {t.name}: {t.decision}" for t in decided)
+    named = "".join(f"; {t.name}: {t.decision}" for t in decided[:NAMED])
+    more = f"; and {len(decided) - NAMED} more" if len(decided) > NAMED else ""
     return (
         f"grid {name}: wave 1 in for {dataset}; {len(decided)} of {len(state.tests)} tests "
-        f"decided ahead of look 1{named}"
+        f"decided ahead of look 1{named}{more}"
     )
 
 
