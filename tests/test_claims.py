@@ -313,3 +313,20 @@ def test_a_study_can_add_a_section_without_a_library_edit(tmp_path, monkeypatch)
     markdown, _ = render(tmp_path, "mine")
     assert markdown.count("## My study's table\n\n6 finished runs") == 1
     assert markdown.index("## Cost") < markdown.index("## My study's table")
+
+
+def test_the_claims_csv_rounds_numbers_to_eight_digits(tmp_path):
+    """Last bits of a bootstrap differ between CPUs; the CSV keeps 8 significant digits, so a
+    fresh clone's `make run` leaves the committed claims as they are."""
+    rng = np.random.default_rng(1)
+    entries = [
+        ({"dataset": "mnist", "optimizer": o, "activation": a, "seed": str(s)}, f"{o}{a}{s}",
+         0.9 + 0.01 * (o == "adam") + rng.normal(0, 0.001), 0.9 + rng.normal(0, 0.001))
+        for o in ("sgd", "adam") for a in ("tanh", "relu") for s in range(4)
+    ]  # fmt: skip
+    write_grid(tmp_path / "results" / "g", entries)
+    render(tmp_path, "g")
+    text = (tmp_path / "reports" / "g_claims.csv").read_text()
+    numbers = [f for line in text.splitlines()[1:] for f in line.split(",") if "." in f]
+    decimals = [f for f in numbers if f.replace(".", "").replace("-", "").isdigit()]
+    assert decimals and all(len(f.lstrip("-").replace(".", "").lstrip("0")) <= 8 for f in decimals)

@@ -70,6 +70,7 @@ CLAIM_COLUMNS = {
     "run_ids": "the runs it rests on, space-separated",
     "sentence": "the words the report prints for it",
 }
+CSV_FLOATS = "%.8g"  # the claims CSV's numbers: 8 significant digits (Claims.csv)
 KINDS = (
     "contrast",
     "regime change",
@@ -109,7 +110,10 @@ class Claims:
         return self.table.loc[self._by_row[(*key, row["factor"], row["level"])]]
 
     def csv(self):
-        return self.table[list(CLAIM_COLUMNS)].to_csv(index=False)
+        """The table as CSV, numbers to CSV_DIGITS significant digits: a bootstrap's last bits
+        differ between CPUs (BLAS kernels), and `make run` on a fresh clone must leave the
+        committed reports as they are."""
+        return self.table[list(CLAIM_COLUMNS)].to_csv(index=False, float_format=CSV_FLOATS)
 
 
 def claims_of(data):
