@@ -70,15 +70,20 @@ def first_screen(markdown):
     return markdown.split("\n## ")[0]
 
 
-def test_the_claims_csv_has_every_column_of_the_table(tmp_path):
-    rng = np.random.default_rng(0)
+def adam_ahead(tmp_path, seed):
+    """A rendered grid g: adam 1 point ahead of sgd, tanh and relu, 4 seeds; (markdown, claims)."""
+    rng = np.random.default_rng(seed)
     entries = [
         ({"dataset": "mnist", "optimizer": o, "activation": a, "seed": str(s)}, f"{o}{a}{s}",
          0.9 + 0.01 * (o == "adam") + rng.normal(0, 0.001), 0.9 + rng.normal(0, 0.001))
         for o in ("sgd", "adam") for a in ("tanh", "relu") for s in range(4)
     ]  # fmt: skip
     write_grid(tmp_path / "results" / "g", entries)
-    _, claims = render(tmp_path, "g")
+    return render(tmp_path, "g")
+
+
+def test_the_claims_csv_has_every_column_of_the_table(tmp_path):
+    _, claims = adam_ahead(tmp_path, 0)
     assert list(claims.columns) == list(CLAIM_COLUMNS)
     assert claims["id"].is_unique and set(claims["kind"]) >= {"contrast", "best"}
 
@@ -318,14 +323,7 @@ def test_a_study_can_add_a_section_without_a_library_edit(tmp_path, monkeypatch)
 def test_the_claims_csv_rounds_numbers_to_eight_digits(tmp_path):
     """Last bits of a bootstrap differ between CPUs; the CSV keeps 8 significant digits, so a
     fresh clone's `make run` leaves the committed claims as they are."""
-    rng = np.random.default_rng(1)
-    entries = [
-        ({"dataset": "mnist", "optimizer": o, "activation": a, "seed": str(s)}, f"{o}{a}{s}",
-         0.9 + 0.01 * (o == "adam") + rng.normal(0, 0.001), 0.9 + rng.normal(0, 0.001))
-        for o in ("sgd", "adam") for a in ("tanh", "relu") for s in range(4)
-    ]  # fmt: skip
-    write_grid(tmp_path / "results" / "g", entries)
-    render(tmp_path, "g")
+    adam_ahead(tmp_path, 1)
     text = (tmp_path / "reports" / "g_claims.csv").read_text()
     numbers = [f for line in text.splitlines()[1:] for f in line.split(",") if "." in f]
     decimals = [f for f in numbers if f.replace(".", "").replace("-", "").isdigit()]
