@@ -4,6 +4,7 @@ import io
 import json
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -191,6 +192,54 @@ def test_smoke_grid_end_to_end_then_report_only(smoke):
     assert every.returncode == 0, every.stderr
     assert every.stdout.count("report:") == 1
     assert (tmp_path / "reports" / "smoke.md").read_text() == report
+
+
+def test_a_session_that_trains_nothing_connects_no_backend(smoke, tmp_path, capfd, monkeypatch):
+    """Every record there: no loky or Dask pool starts (the rerun only renders); one missing: the
+    backend is connected, and its workers checked, before anything is written."""
+    from ablations import cli
+    from ablations.grid.config import GridError
+
+    _, result, folder = smoke
+    assert result.returncode == 0, result.stderr
+    shutil.copytree(folder / "results", tmp_path / "results")
+    args = ["--grid", "smoke", "--jobs", "2", "--results-dir", str(tmp_path / "results")]
+    args += ["--reports-dir", str(tmp_path / "reports"), "--data-dir", str(folder / "data")]
+    connected = []
+
+    def workers_refuse(*arguments):
+        connected.append(arguments)
+        raise GridError("the workers lack a plugin")
+
+    monkeypatch.setattr(cli, "connect_backend", workers_refuse)
+    idle = main_in_process(args, capfd)
+    assert idle.returncode == 0 and not connected, idle.stderr
+    grid = tmp_path / "results" / "smoke"
+    next(p for p in grid.glob("*.json") if p.name != "grid.json").unlink()
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    short = main_in_process(args, capfd)
+    assert short.returncode == 2 and len(connected) == 1
+    assert short.stderr.strip().splitlines()[-1] == "error: the workers lack a plugin"
+    assert {
+        p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()
+    } == before
+
+
+def test_a_slip_list_and_help_load_neither_the_runner_nor_the_report():
+    """run_all.py --help, --list and a slip (exit 2) import no pandas, matplotlib, scipy,
+    scikit-learn, joblib or Dask: a command that trains and draws nothing starts in a fraction
+    of a second (cli.py imports them where they are used)."""
+    heavy = ["pandas", "matplotlib", "scipy", "sklearn", "joblib", "dask", "distributed"]
+    code = (
+        "import sys, run_all\n"
+        "try:\n    run_all.main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))"
+    )
+    for argv in (["--help"], ["--grid", "smoke", "--list"], ["--grid", "nosuch"]):
+        loaded = subprocess.run(
+            [sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True
+        )
+        assert loaded.stdout.strip().splitlines()[-1] == "[]", (argv, loaded.stdout)
 
 
 def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_path):
