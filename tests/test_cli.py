@@ -175,20 +175,23 @@ def smoke(tmp_path_factory):
     return args, run_all(*args), folder
 
 
-def test_smoke_grid_end_to_end_then_report_only(smoke):
+def test_smoke_grid_end_to_end_then_report_only(smoke, capfd):
+    """Trained by a run_all.py process (the fixture); the commands after it train nothing, so
+    they run in this process (main_in_process: the same output without a new interpreter)."""
     args, result, tmp_path = smoke
     assert result.returncode == 0, result.stderr
     assert "[8/8]" in result.stderr
     report = (tmp_path / "reports" / "smoke.md").read_text()
     assert len(list((tmp_path / "results" / "smoke").glob("*.json"))) == 9  # 8 runs + grid.json
-    again = run_all(*args, "--report-only")
+    again = main_in_process([*args, "--report-only"], capfd)
     assert again.returncode == 0
     assert (tmp_path / "reports" / "smoke.md").read_text() == report
-    rerun = run_all(*args)
+    rerun = main_in_process(args, capfd)
+    assert rerun.returncode == 0, rerun.stderr
     assert "grid smoke: 8 runs, all finished; nothing to train" in rerun.stderr
     assert "plan: nothing to train (8 runs already done)" in rerun.stderr
     (tmp_path / "reports" / "smoke.md").unlink()
-    every = run_all(*args[2:], "--report-only")  # no --grid: every grid that has results
+    every = main_in_process([*args[2:], "--report-only"], capfd)  # every grid with results
     assert every.returncode == 0, every.stderr
     assert every.stdout.count("report:") == 1
     assert (tmp_path / "reports" / "smoke.md").read_text() == report
@@ -242,7 +245,7 @@ def test_a_slip_list_and_help_load_neither_the_runner_nor_the_report():
         assert loaded.stdout.strip().splitlines()[-1] == "[]", (argv, loaded.stdout)
 
 
-def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_path):
+def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_path, capfd):
     args = [
         "--grid",
         "smoke",
@@ -255,7 +258,7 @@ def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_pat
         "--data-dir",
         str(tmp_path / "data"),
     ]
-    result = run_all(*args, "--only", "optimizer=sgd,activation=relu")
+    result = main_in_process([*args, "--only", "optimizer=sgd,activation=relu"], capfd)
     assert result.returncode == 0, result.stderr
     assert "2 runs selected (grid.json lists 8), 0 already done, 2 to train" in result.stderr
     grid = json.loads((tmp_path / "results" / "smoke" / "grid.json").read_text())
@@ -350,7 +353,9 @@ def test_the_plan_is_printed_before_training(smoke):
     # that a rerun's plan says there is nothing to train: test_smoke_grid_end_to_end's rerun
 
 
-def test_one_count_and_eta_across_the_phases_of_a_tuned_grid(tmp_path):
+def test_one_count_and_eta_across_the_phases_of_a_tuned_grid(tmp_path, capfd):
+    """Run in this process with one worker (the count and the ETA are the session's, whatever
+    the workers; a fresh interpreter and a loky pool cost more than the four runs)."""
     grid = tmp_path / "grids.json"
     grid.write_text(
         json.dumps(
@@ -368,19 +373,13 @@ def test_one_count_and_eta_across_the_phases_of_a_tuned_grid(tmp_path):
             }
         )
     )
-    result = run_all(
-        "--grid-file",
-        str(grid),
-        "--grid",
-        "t",
-        "--jobs",
-        "2",
-        "--results-dir",
-        str(tmp_path / "results"),
-        "--reports-dir",
-        str(tmp_path / "reports"),
-        "--data-dir",
-        str(tmp_path / "data"),
+    result = main_in_process(
+        [
+            *("--grid-file", str(grid), "--grid", "t", "--jobs", "1"),
+            *("--results-dir", str(tmp_path / "results")),
+            *("--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data")),
+        ],
+        capfd,
     )
     assert result.returncode == 0, result.stderr
     assert "plan: 4 of 4 runs to train" in result.stderr
