@@ -12,17 +12,19 @@ setup: $(STAMP)
 # Reinstall only when a requirements file or the package definition changes. The project itself
 # goes in editable (no dependencies of its own: the pinned files hold them), which gives the
 # `scratchbench` command and the package metadata Dask workers are checked against.
+# --no-compile: pip would byte-compile every installed module (torch, scipy, mlflow, ...); Python
+# compiles the few a run imports on first import instead.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-compile -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-compile --no-deps -e .
 	touch $(STAMP)
 
 # torch (CPU build) for the benchmark and the torch parity test.
 setup-bench: $(BENCH_STAMP)
 
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt
-	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) -m pip install --quiet --no-compile -r requirements-bench.txt
 	touch $(BENCH_STAMP)
 
 data: setup
@@ -31,8 +33,11 @@ data: setup
 run: setup data
 	$(PY) run_all.py
 
+# Two pytest-xdist workers: on 2 cores much of the suite (pytest itself, interpreter starts,
+# report rendering, the statistics) runs on one core at a time. loadgroup keeps the tests that
+# build the wheel in the checkout (xdist_group "wheel") in one worker.
 test: setup-bench
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 # ruff: the pyflakes rules and the formatting, both configured in pyproject.toml.
 lint: setup

@@ -13,8 +13,6 @@ import signal
 import sys
 from pathlib import Path
 
-from tabulate import tabulate
-
 from nn_core.registry import unknown_name_message
 
 from . import __version__, plugins
@@ -22,19 +20,17 @@ from .analysis.report.needs import NeedsError, ReportNeeds, report_needs
 from .data.datasets import DATASETS, DatasetError, default_data_dir
 from .data.idx import IdxFormatError
 from .data.user_datasets import ArrayDataset
-from .export.command import main as export_command
 from .grid.config import GridError
 from .grid.design import DESIGN_KINDS, parse_design
 from .grid.examples import GRIDS
 from .grid.expand import filter_runs
 from .records.store import GRID_FILE
-from .run.check import main as check_command
 from .run.cluster import check_address
-from .run.plan import describe_plan, first_run_note, plan_workers, session_plan, session_progress
-from .run.progress import failures_line
-from .run.runner import LokyBackend, run_grid
 from .run.tuning import finished_records, plan_from_results, run_tuned_grid
-from .waves import level_labels, new_level_verdicts, run_sequential_grid, wave_of_design
+
+# What trains and what reads records back (the runner: joblib and loky; the waves: pandas and
+# scipy; the report: matplotlib; the commands export and check) is imported where it is used, so
+# --help, --list and a slip (one line, exit 2) start without it.
 
 FETCHED_BY_DEFAULT = ("mnist", "fashion_mnist")
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a grid is a folder: no '/', no '..'
@@ -299,6 +295,8 @@ def load_extensions(args, parser):
 
 def fetch_data(names, data_dir):
     """Fetch each dataset (cache first), then print what was loaded and from where."""
+    from tabulate import tabulate
+
     rows = []
     for name in names:
         dataset = DATASETS[name]
@@ -359,6 +357,8 @@ def select(grids, only):
 def list_table(runs):
     """--list's table: each run's id and axis labels, and its dataset where no axis names it (a
     block's base sets it), so every run's data is on the screen."""
+    from tabulate import tabulate
+
     keys = list(dict.fromkeys(k for r in runs for k in r.labels))
     columns = keys if "dataset" in keys else ["dataset", *keys]
     return tabulate(
@@ -379,8 +379,12 @@ def main(argv=None, root=None, prog=None, home_study=None):
     commands of their own."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["export"]:
+        from .export.command import main as export_command
+
         return export_command(argv[1:], Path.cwd() if root is None else Path(root), prog)
     if argv[:1] == ["check"]:
+        from .run.check import main as check_command
+
         return check_command(argv[1:], prog=f"{prog or 'scratchbench'} check")
     args = parse_args(argv, Path.cwd() if root is None else Path(root), prog, home_study)
     data_dir = args.data_dir or default_data_dir()
@@ -412,10 +416,23 @@ def main(argv=None, root=None, prog=None, home_study=None):
                     )
                 )
             return 0
+        from .run.plan import (
+            describe_plan,
+            first_run_note,
+            plan_workers,
+            session_plan,
+            session_progress,
+        )
+        from .run.progress import failures_line
+        from .run.runner import run_grid
+        from .waves import level_labels, new_level_verdicts, run_sequential_grid
+
         check_extensions(selected, data_dir)
-        backend = connect_backend(args, data_dir, selected)
-        previous_sigterm = signal.signal(signal.SIGTERM, stop_as_ctrl_c)
         workers, costs = plan_workers(args), session_plan(args)
+        backend = OnFirstUse(lambda: connect_backend(args, data_dir, selected))
+        if any(c.to_train for c in costs):  # its workers checked before anything is written
+            backend.connect()
+        previous_sigterm = signal.signal(signal.SIGTERM, stop_as_ctrl_c)
         for line in describe_plan(costs, workers) + ([first_run_note()] if args.quick else []):
             log_line(line)
         for name, design in designs.items():
@@ -518,6 +535,8 @@ def grid_design(args, name):
 def design_line(name, blocks, design):
     """The plan's line for a sequential grid: its waves, and that the table counts the full
     design."""
+    from .waves import wave_of_design
+
     wave_of = wave_of_design(blocks, design)
     waves = [[s for s, w in wave_of.items() if w == v] for v in range(1, design.waves + 1)]
     return (
@@ -558,6 +577,8 @@ def connect_backend(args, data_dir, selected):
 
         backend = connect(args.scheduler, data_dir)
     else:
+        from .run.runner import LokyBackend
+
         backend = LokyBackend(args.jobs, data_dir)
     try:
         backend.check_workers([r.config for runs in selected.values() for r in runs])
@@ -565,3 +586,25 @@ def connect_backend(args, data_dir, selected):
         backend.close()
         raise
     return backend
+
+
+class OnFirstUse:
+    """A backend connected (connect_backend) on first use, so a session whose plan trains
+    nothing (every record exists) starts no loky or Dask pool; main connects it up front when
+    the plan trains, so that its workers are checked before anything is written. Every
+    attribute but close is the connected backend's."""
+
+    def __init__(self, connect):
+        self._connect, self._backend = connect, None
+
+    def connect(self):
+        if self._backend is None:
+            self._backend = self._connect()
+        return self._backend
+
+    def __getattr__(self, name):
+        return getattr(self.connect(), name)
+
+    def close(self):
+        if self._backend is not None:
+            self._backend.close()

@@ -4,6 +4,7 @@ import io
 import json
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -174,26 +175,77 @@ def smoke(tmp_path_factory):
     return args, run_all(*args), folder
 
 
-def test_smoke_grid_end_to_end_then_report_only(smoke):
+def test_smoke_grid_end_to_end_then_report_only(smoke, capfd):
+    """Trained by a run_all.py process (the fixture); the commands after it train nothing, so
+    they run in this process (main_in_process: the same output without a new interpreter)."""
     args, result, tmp_path = smoke
     assert result.returncode == 0, result.stderr
     assert "[8/8]" in result.stderr
     report = (tmp_path / "reports" / "smoke.md").read_text()
     assert len(list((tmp_path / "results" / "smoke").glob("*.json"))) == 9  # 8 runs + grid.json
-    again = run_all(*args, "--report-only")
+    again = main_in_process([*args, "--report-only"], capfd)
     assert again.returncode == 0
     assert (tmp_path / "reports" / "smoke.md").read_text() == report
-    rerun = run_all(*args)
+    rerun = main_in_process(args, capfd)
+    assert rerun.returncode == 0, rerun.stderr
     assert "grid smoke: 8 runs, all finished; nothing to train" in rerun.stderr
     assert "plan: nothing to train (8 runs already done)" in rerun.stderr
     (tmp_path / "reports" / "smoke.md").unlink()
-    every = run_all(*args[2:], "--report-only")  # no --grid: every grid that has results
+    every = main_in_process([*args[2:], "--report-only"], capfd)  # every grid with results
     assert every.returncode == 0, every.stderr
     assert every.stdout.count("report:") == 1
     assert (tmp_path / "reports" / "smoke.md").read_text() == report
 
 
-def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_path):
+def test_a_session_that_trains_nothing_connects_no_backend(smoke, tmp_path, capfd, monkeypatch):
+    """Every record there: no loky or Dask pool starts (the rerun only renders); one missing: the
+    backend is connected, and its workers checked, before anything is written."""
+    from ablations import cli
+    from ablations.grid.config import GridError
+
+    _, result, folder = smoke
+    assert result.returncode == 0, result.stderr
+    shutil.copytree(folder / "results", tmp_path / "results")
+    args = ["--grid", "smoke", "--jobs", "2", "--results-dir", str(tmp_path / "results")]
+    args += ["--reports-dir", str(tmp_path / "reports"), "--data-dir", str(folder / "data")]
+    connected = []
+
+    def workers_refuse(*arguments):
+        connected.append(arguments)
+        raise GridError("the workers lack a plugin")
+
+    monkeypatch.setattr(cli, "connect_backend", workers_refuse)
+    idle = main_in_process(args, capfd)
+    assert idle.returncode == 0 and not connected, idle.stderr
+    grid = tmp_path / "results" / "smoke"
+    next(p for p in grid.glob("*.json") if p.name != "grid.json").unlink()
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    short = main_in_process(args, capfd)
+    assert short.returncode == 2 and len(connected) == 1
+    assert short.stderr.strip().splitlines()[-1] == "error: the workers lack a plugin"
+    assert {
+        p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()
+    } == before
+
+
+def test_a_slip_list_and_help_load_neither_the_runner_nor_the_report():
+    """run_all.py --help, --list and a slip (exit 2) import no pandas, matplotlib, scipy,
+    scikit-learn, joblib or Dask: a command that trains and draws nothing starts in a fraction
+    of a second (cli.py imports them where they are used)."""
+    heavy = ["pandas", "matplotlib", "scipy", "sklearn", "joblib", "dask", "distributed"]
+    code = (
+        "import sys, run_all\n"
+        "try:\n    run_all.main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))"
+    )
+    for argv in (["--help"], ["--grid", "smoke", "--list"], ["--grid", "nosuch"]):
+        loaded = subprocess.run(
+            [sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True
+        )
+        assert loaded.stdout.strip().splitlines()[-1] == "[]", (argv, loaded.stdout)
+
+
+def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_path, capfd):
     args = [
         "--grid",
         "smoke",
@@ -206,7 +258,7 @@ def test_only_trains_a_subset_and_the_report_still_covers_the_whole_grid(tmp_pat
         "--data-dir",
         str(tmp_path / "data"),
     ]
-    result = run_all(*args, "--only", "optimizer=sgd,activation=relu")
+    result = main_in_process([*args, "--only", "optimizer=sgd,activation=relu"], capfd)
     assert result.returncode == 0, result.stderr
     assert "2 runs selected (grid.json lists 8), 0 already done, 2 to train" in result.stderr
     grid = json.loads((tmp_path / "results" / "smoke" / "grid.json").read_text())
@@ -301,7 +353,9 @@ def test_the_plan_is_printed_before_training(smoke):
     # that a rerun's plan says there is nothing to train: test_smoke_grid_end_to_end's rerun
 
 
-def test_one_count_and_eta_across_the_phases_of_a_tuned_grid(tmp_path):
+def test_one_count_and_eta_across_the_phases_of_a_tuned_grid(tmp_path, capfd):
+    """Run in this process with one worker (the count and the ETA are the session's, whatever
+    the workers; a fresh interpreter and a loky pool cost more than the four runs)."""
     grid = tmp_path / "grids.json"
     grid.write_text(
         json.dumps(
@@ -319,19 +373,13 @@ def test_one_count_and_eta_across_the_phases_of_a_tuned_grid(tmp_path):
             }
         )
     )
-    result = run_all(
-        "--grid-file",
-        str(grid),
-        "--grid",
-        "t",
-        "--jobs",
-        "2",
-        "--results-dir",
-        str(tmp_path / "results"),
-        "--reports-dir",
-        str(tmp_path / "reports"),
-        "--data-dir",
-        str(tmp_path / "data"),
+    result = main_in_process(
+        [
+            *("--grid-file", str(grid), "--grid", "t", "--jobs", "1"),
+            *("--results-dir", str(tmp_path / "results")),
+            *("--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data")),
+        ],
+        capfd,
     )
     assert result.returncode == 0, result.stderr
     assert "plan: 4 of 4 runs to train" in result.stderr

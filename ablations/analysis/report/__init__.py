@@ -26,6 +26,14 @@ appear, or, from a study or plugin without editing the library,
 `register_section(lr_sensitivity, after="tuning")`. Bootstraps take `data.rng("lr_sensitivity", dataset, ...)` so re-renders are identical.
 """
 
-from .render import render_report  # noqa: F401
-from .sections import register_section  # noqa: F401
-from . import sequential_section  # noqa: F401  (registers the sequential grid's section)
+
+def __getattr__(name):
+    """render_report and register_section, imported on first use (PEP 562): importing a light
+    submodule (needs, columns, frame) loads neither matplotlib nor the sections, so a command
+    line that draws no report starts fast. Both come through render.py, which registers the
+    sequential grid's section first, as an eager import of this package did."""
+    if name in ("render_report", "register_section"):
+        from . import render, sections
+
+        return getattr(render if name == "render_report" else sections, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from ablations.data.datasets import default_data_dir
 from .frame import load_data
+from . import sequential_section  # noqa: F401  (registers the sequential grid's section)
 from .needs import ReportNeeds
 from .sections import SECTIONS
 
