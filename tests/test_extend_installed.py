@@ -16,10 +16,7 @@ from test_package import ROOT, wheel  # noqa: F401 - the fixture that builds the
 from test_plugins import PLUG_GRID, SIGNSGD
 
 pytest.importorskip("distributed")
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.xdist_group("wheel"),
-]  # test_package: one build at a time
+pytestmark = pytest.mark.e2e
 SECTION = "## Extending from outside the tree"
 MODES = (["--jobs", "1"], ["--jobs", "2"], ["--scheduler", "local:2"])
 

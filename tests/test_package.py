@@ -12,9 +12,6 @@ from ablations import __version__
 from helpers import venv_with_wheel
 
 ROOT = Path(__file__).resolve().parents[1]
-# pip builds the wheel in the checkout (build/, *.egg-info): under pytest-xdist (make test's
-# -n, --dist loadgroup) the modules that build it run in one worker, one build at a time.
-pytestmark = pytest.mark.xdist_group("wheel")
 
 
 def run(args, **kwargs):
