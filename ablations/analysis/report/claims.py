@@ -548,7 +548,9 @@ def never_acted_claims(data):
         dataset, regime, _, factor, level, base = key
         pairs = frame.dropna(subset=["level_run", "base_run"])
         if pairs.empty or not all(
-            same_result(data.records[a], data.records[b])
+            a in data.records
+            and b in data.records  # a frame built without its records
+            and same_result(data.records[a], data.records[b])
             for a, b in zip(pairs["level_run"], pairs["base_run"])
         ):
             continue
