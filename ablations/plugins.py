@@ -52,7 +52,7 @@ from pathlib import Path
 
 from ablations.train.trainers import Trainer
 from nn_core import REGULARIZERS
-from nn_core.settings import is_off
+from nn_core.settings import OFF_WORDS, is_off
 
 from .grid import builtins
 from .grid.config import COMPONENT_ARGUMENTS, SCHEMA, GridError
@@ -208,7 +208,8 @@ def load(spec, kind="plugin", origin="--plugin"):
                 ) from None
         if is_file:
             name, source, sha = path.name, data, sha256_hex(data)
-            code = study_code_sha256(importlib.util.decode_source(data)) if kind == "study" else sha
+            text = importlib.util.decode_source(data)
+            code = study_code_sha256(text) if kind == "study" else sha
             own_files = {path}
         else:
             if getattr(module, "__file__", None) is None:
@@ -249,7 +250,7 @@ def load(spec, kind="plugin", origin="--plugin"):
             raise PluginError(f"{origin} {spec}: {problem}")
     helpers = helper_modules(module, set(sys.modules) - modules_before, own_files)
     if is_file and kind == "study":
-        grid_only = grid_values_only(importlib.util.decode_source(data), helpers)
+        grid_only = grid_values_only(text, helpers)
         helpers = tuple(helper for helper in helpers if helper[0] not in grid_only)
     plugin = Plugin(
         name,
@@ -319,8 +320,7 @@ def component_problem(kind, name, entry):
             return (
                 f"regularizer {name!r} is on in a run that does not name it"
                 + (f" (its setting {on[0]} is not off)" if on else "")
-                + "; every setting must default to off (None, False, 0, '' or 'none', an empty "
-                "list or dict), so that the "
+                + f"; every setting must default to off ({OFF_WORDS}), so that the "
                 "baseline 'none' stays the baseline"
             )
     if isinstance(entry, Trainer) and entry.honours is not None and "trainer" not in entry.honours:
@@ -340,8 +340,8 @@ def setting_problem(key, setting):
     if not is_off(setting.default):
         return (
             f"the setting {key!r} defaults to {setting.default!r}, which is not off; a setting "
-            f"a plugin adds must default to off (None, False, 0, '' or 'none', an empty list "
-            f"or dict), so that a run that does not set it stays the run it was"
+            f"a plugin adds must default to off ({OFF_WORDS}), so that a run that does not set "
+            f"it stays the run it was"
         )
     owners = [
         f"{kind} {name!r}"

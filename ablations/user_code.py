@@ -233,6 +233,14 @@ def with_helpers(code, helpers):
     return sha256_hex("".join([code, *(f"\n{name} {sha}" for name, _, sha in helpers)]).encode())
 
 
+def assigned(node):
+    """The targets of a top-level assignment statement (`a = b = ...`, `a: T = ...`), [] for any
+    other statement."""
+    if isinstance(node, ast.Assign):
+        return node.targets
+    return [node.target] if isinstance(node, ast.AnnAssign) else []
+
+
 def grid_statements(tree):
     """The top-level statements of a study's `tree` that assign STUDY_NAMES only, or None when
     they cannot be left out of its hash: the code reads one of those names, or one of them
@@ -246,13 +254,7 @@ def grid_statements(tree):
         return None
     dropped = []
     for node in tree.body:
-        targets = (
-            node.targets
-            if isinstance(node, ast.Assign)
-            else [node.target]
-            if isinstance(node, ast.AnnAssign)
-            else []
-        )
+        targets = assigned(node)
         if targets and all(isinstance(t, ast.Name) and t.id in STUDY_NAMES for t in targets):
             dropped.append(node)
     lines = {i for node in dropped for i in range(node.lineno, node.end_lineno + 1)}
@@ -282,17 +284,11 @@ def holds_values_only(tree):
             continue
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue
-        targets = (
-            node.targets
-            if isinstance(node, ast.Assign)
-            else [node.target]
-            if isinstance(node, ast.AnnAssign) and node.value is not None
-            else None
-        )
+        targets = assigned(node)
         if not targets or not all(isinstance(t, ast.Name) for t in targets):
             return False
         try:
-            ast.literal_eval(node.value)
+            ast.literal_eval(node.value)  # an annotation without a value (None) raises too
         except (ValueError, TypeError, SyntaxError, RecursionError):
             return False
     return True

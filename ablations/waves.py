@@ -29,9 +29,8 @@ from .analysis.report.frame import load_data, read_plan
 from .analysis.sequential_design import UNDECIDED, sequential_state
 from .grid.design import grid_seeds, seed_waves
 from .records.store import GRID_FILE, SEQUENTIAL_FILE, write_json_atomic
-from .run.tuning import finished_records, plan_grid, run_tuned_grid
+from .run.tuning import TRIAL, finished_records, plan_grid, run_tuned_grid
 
-TRIAL = "trial"  # the label a tuning run carries (run.tuning.plan_cell)
 NAMED = 3  # the tests a line names at most
 
 

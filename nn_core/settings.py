@@ -21,6 +21,7 @@ class Setting:
 
 
 OFF_STRINGS = ("", "none")  # a text setting's "not set"
+OFF_WORDS = "None, False, 0, '' or 'none', an empty list or dict"  # is_off, as messages say it
 
 
 def is_off(value):

@@ -24,13 +24,14 @@ stats.sequential.family_looks once per order over all W looks, which equals its 
 loop (family_looks is causal, and a closed test's p* stays). tests/test_sequential_replay.py
 checks that against sequential_design.sequential_state on whole orders.
 
-The phases of a new level L: (1) the tuning runs of L's tuned cells (a hill climb: its start and
-neighbours) with L's final runs that need no tuning of their own; (k) a hill climb's k-th step,
-and the finals of each cell whose climb ended in phase k - 1. The full design trains every final
-seed in those phases; the sequential design only wave 1's, then one phase per wave w >= 2: L's
-runs of seeds in wave w that a test open after look w - 1 needs (sequential_design's
-`needs`: the runs an open test's planned pairs of that wave rest on). `python -m studies.replay`
-prints both replays.
+The phases of a new level L in the full design (run.tuning.run_tuned_grid): (1) the tuning runs
+of L's tuned cells with L's final runs that need no tuning of their own; (k) the finals of each
+cell whose tuning ended in phase k - 1. The sequential design (waves.run_sequential_grid): L's
+tuning runs (a hill climb: its start and neighbours, then one phase per step), then wave 1's
+finals a dataset at a time (a test decided ahead of look 1 is decided at the end of its
+dataset's phase: `ahead`), then one phase per wave w >= 2: L's runs of seeds in wave w that a
+test open after look w - 1 needs (sequential_design's `needs`: the runs an open test's planned
+pairs of that wave rest on). `python -m studies.replay` prints both replays.
 """
 
 import copy
@@ -209,7 +210,7 @@ class SequentialReplay:
         self.waves = waves or sum(map(len, self.groups)) - 1
         self.alpha = alpha
         self.hill = hill_replay(folder, grid)
-        self._looks, self._decisions, self._levels = {}, {}, {}
+        self._looks, self._orders, self._levels = {}, {}, {}
 
     @cached_property
     def full_verdicts(self):
@@ -246,9 +247,14 @@ class SequentialReplay:
 
     def decisions(self, order):
         """(decision per test, closed wave per test): the engine's after its W looks under
-        seeded `order` (cached)."""
-        if order in self._decisions:
-            return self._decisions[order][:2]
+        seeded `order` (order_looks)."""
+        looks = self.order_looks(order)
+        return looks.decisions, looks.closed
+
+    def order_looks(self, order):
+        """OrderLooks of seeded `order` (cached)."""
+        if order in self._orders:
+            return self._orders[order]
         wave_of = self.order_waves(order)
         m, waves = len(self.tests), self.waves
         arrays = np.full((4, m, waves), np.nan)
@@ -269,26 +275,24 @@ class SequentialReplay:
             else:
                 final = np.isfinite(arrays[1, i, looks.final_wave[i] - 1])
                 out.append(sd.NOT_DISTINGUISHABLE if final else sd.CANNOT_TEST)
-        closed = looks.closed_wave
-        self._decisions[order] = out, np.array(closed), arrays, fractions
-        return self._decisions[order][:2]
+        self._orders[order] = OrderLooks(out, np.array(looks.closed_wave), arrays, fractions)
+        return self._orders[order]
 
     def ahead(self, order, level_tests, datasets):
         """{test: k} of the `level_tests` (family indices) that the runner decides ahead of look
         1 (sequential_design.ahead_of_the_look) once wave 1's finals of datasets[:k + 1] are in:
         Holm rejects them at look 1 with the level's tests of the datasets still to come not
         yet looked at (every other level's tests are: their runs exist)."""
-        self.decisions(order)
-        _, _, arrays, fractions = self._decisions[order]
+        looks = self.order_looks(order)
         out = {}
         for k in range(len(datasets) - 1):
             waiting = [i for i in level_tests if self.tests[i].key[1] not in datasets[: k + 1]]
-            masked = arrays.copy()
+            masked = looks.arrays.copy()
             masked[:, waiting, 0] = np.nan
             with np.errstate(divide="ignore", invalid="ignore"):
-                looks = family_looks(*masked, self.alpha, fractions=fractions)
+                partial = family_looks(*masked, self.alpha, fractions=looks.fractions)
             for i in level_tests:
-                if i not in out and i not in waiting and looks.decided_wave[i] == 1:
+                if i not in out and i not in waiting and partial.decided_wave[i] == 1:
                     out[i] = k
         return out
 
@@ -390,6 +394,17 @@ class SequentialReplay:
             full_ends[-1],
             first_verdict,
         )
+
+
+@dataclass(frozen=True)
+class OrderLooks:
+    """The engine's looks under one seeded order: decisions and closed waves per test, the
+    looks' arrays (estimate, se, df, p: (4, m, W)) and the tests' fractions (m, W)."""
+
+    decisions: list
+    closed: np.ndarray
+    arrays: np.ndarray
+    fractions: np.ndarray
 
 
 @dataclass(frozen=True)

@@ -105,12 +105,13 @@ def run_all_process(*args, cwd, data_dir, **env):
     )
 
 
-def start_run_all(*args):
-    """`run_all.py args` started in this checkout as a subprocess.Popen (text pipes), in its own
-    process group (a kill takes its workers too) and with Ctrl-C answered (ctrl_c_answered)."""
+def start_run_all(*args, cwd=ROOT):
+    """`run_all.py args` of this checkout started in `cwd` as a subprocess.Popen (text pipes), in
+    its own process group (a kill takes its workers too) and with Ctrl-C answered
+    (ctrl_c_answered)."""
     return subprocess.Popen(
         [sys.executable, str(ROOT / "run_all.py"), *args],
-        cwd=ROOT,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

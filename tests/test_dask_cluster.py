@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import dask_tiny
-from helpers import ctrl_c_answered, timeless
+from helpers import start_run_all, timeless
 from test_datasets import Server
 from ablations.grid.expand import expand_grid
 from ablations.grid.examples import GRIDS
@@ -282,17 +282,6 @@ def test_a_scheduler_without_scratchbench_is_exit_2_within_30_s(tmp_path, deploy
     assert not (tmp_path / "results").exists()
 
 
-def cli(*args, cwd, **kwargs):
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "run_all.py"), *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kwargs,
-    )
-
-
 def test_ctrl_c_with_a_local_cluster_keeps_finished_runs_and_the_same_command_resumes(
     tmp_path, data_dir
 ):
@@ -310,7 +299,7 @@ def test_ctrl_c_with_a_local_cluster_keeps_finished_runs_and_the_same_command_re
         "--reports-dir",
         str(tmp_path / "reports"),
     ]
-    runner = cli(*args, cwd=tmp_path, start_new_session=True, preexec_fn=ctrl_c_answered)
+    runner = start_run_all(*args, cwd=tmp_path)
     folder = tmp_path / "dask" / "kill"
     deadline = time.time() + 60
     while sum(p.name != "grid.json" for p in folder.glob("*.json")) < 2:
@@ -322,7 +311,7 @@ def test_ctrl_c_with_a_local_cluster_keeps_finished_runs_and_the_same_command_re
     assert "run the same command to resume" in stderr and "Traceback" not in stderr
     kept = len(read_records(folder, quiet))
     assert 2 <= kept < len(expand_grid("kill", KILL_GRID))
-    resumed = cli(*args, cwd=tmp_path)
+    resumed = start_run_all(*args, cwd=tmp_path)
     _, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, stderr
     assert f"{kept} already done" in stderr
@@ -347,7 +336,7 @@ def test_two_clients_on_one_results_folder_train_each_run_once(tmp_path, deploym
         "--reports-dir",
         str(tmp_path / "reports"),
     ]
-    clients = [cli(*args, cwd=tmp_path), cli(*args, cwd=tmp_path)]
+    clients = [start_run_all(*args, cwd=tmp_path), start_run_all(*args, cwd=tmp_path)]
     outputs = [c.communicate(timeout=300)[1] for c in clients]
     assert [c.returncode for c in clients] == [0, 0], outputs
     trained = [re.findall(r"^\[\d+/\d+\] .*? \| (\S+):", out, re.M) for out in outputs]

@@ -43,9 +43,9 @@ Look w is taken once every run that a test open after look w - 1 needs in wave w
 (a divergence is one; an error is not: it trains again, as the runner retries it), so a pending
 change keeps training the runs of its matched pairs. Before that, a test whose own runs of wave
 w are all in is decided there when look w is sure to reject it (`ahead_of_the_look`): its
-verdict need not wait for the rest of the family's runs, and it is the one look w gives. Everything is a function of the records and
-the design: the same records give the same state whatever trained them, and a killed session
-resumes at the same look.
+verdict need not wait for the rest of the family's runs, and it is the one look w gives.
+Everything is a function of the records and the design: the same records give the same state
+whatever trained them, and a killed session resumes at the same look.
 """
 
 from dataclasses import dataclass, replace
@@ -63,6 +63,7 @@ from .stats.sequential import (
     FINAL,
     FUTILE,
     Look,
+    combined_p,
     family_looks,
 )
 
@@ -297,7 +298,9 @@ def sequential_state(data, wave_of, waves, alpha=ALPHA):
         for i, test in enumerate(tests)
     ]
     if waiting:
-        ahead = ahead_of_the_look(tests, closed, arrays, pairs, wave, wave_of, pending, alpha)
+        ahead = ahead_of_the_look(
+            tests, closed, arrays, pairs, fractions, wave, wave_of, pending, alpha
+        )
         if ahead is not None:
             early, early_arrays, early_pairs, early_looks = ahead
             for i in early:
@@ -328,14 +331,15 @@ def sequential_state(data, wave_of, waves, alpha=ALPHA):
     )
 
 
-def ahead_of_the_look(tests, closed, arrays, pairs, wave, wave_of, pending, alpha):
+def ahead_of_the_look(tests, closed, arrays, pairs, fractions, wave, wave_of, pending, alpha):
     """The tests that look `wave` + 1 will reject, known before that look is taken: (their
     indices, the looks' arrays and pairs with their column wave + 1 filled, the FamilyLooks
     that rejected them), or None. A test open after look `wave` whose own runs of wave + 1 all
     have a result gets its p there; Holm over that p* and every other test's current p* (which
     the look can only lower: Holm's adjusted p is monotone in each input) rejecting it means
     the look rejects it too, whatever the runs still to come. Nothing else is decided ahead:
-    a futility stop or a close unrejected could still turn into a rejection at the look."""
+    a futility stop or a close unrejected could still turn into a rejection at the look.
+    `fractions` (m, W): the tests' information fractions."""
     ready = [
         i
         for i, test in enumerate(tests)
@@ -346,8 +350,7 @@ def ahead_of_the_look(tests, closed, arrays, pairs, wave, wave_of, pending, alph
     arrays, pairs = arrays.copy(), pairs.copy()
     for i in ready:
         *arrays[:, i, wave], pairs[i, wave] = tests[i].at_wave(wave_of, wave + 1)
-    fractions = np.array([t.fractions(wave_of, arrays.shape[-1]) for t in tests])
-    looks = family_looks(*arrays, alpha, fractions=fractions.reshape(arrays.shape[1:]))
+    looks = family_looks(*arrays, alpha, fractions=fractions)
     early = [i for i in ready if looks.decided_wave[i] == wave + 1]
     return (early, arrays, pairs, looks) if early else None
 
@@ -357,21 +360,16 @@ def test_looks(test, i, looks, arrays, pairs, fractions, wave_of, wave, first_th
     `fractions`: its information fractions)."""
     fractions = tuple(map(float, fractions))
     if looks is None:
+        nothing = dict(looks=(), estimates=(), ses=(), dfs=(), pi=(), pairs=0, closed_wave=0)
         return TestLooks(
             test.key,
             test.name,
-            (),
-            (),
-            (),
-            (),
-            fractions,
-            (),
-            0,
-            UNDECIDED,
-            0,
-            np.nan,
-            test.runs,
-            0,
+            fractions=fractions,
+            decision=UNDECIDED,
+            mde=np.nan,
+            runs=test.runs,
+            freed=0,
+            **nothing,
         )
     decided, futile = int(looks.decided_wave[i]), int(looks.futile_wave[i])
     final = int(looks.final_wave[i])
@@ -423,12 +421,9 @@ def test_looks(test, i, looks, arrays, pairs, fractions, wave_of, wave, first_th
 
 
 def recompute_p_star(looks):
-    """p* after each look of a look-log test entry, from its p and pi alone: min(1, running min
-    of p_w / pi_w), a missing p spending nothing (stats.sequential.family_looks' arithmetic)."""
-    current, out = 1.0, []
-    for look in looks:
-        spends = look["p"] is not None and look["pi"] > 0
-        ratio = look["p"] / look["pi"] if spends else np.inf
-        current = float(min(current, min(1.0, ratio)))
-        out.append(current)
-    return out
+    """p* after each look of a look-log test entry, from its p and pi alone
+    (stats.sequential.combined_p, the arithmetic family_looks uses; a missing p is nan)."""
+    if not looks:
+        return []
+    p = [np.nan if look["p"] is None else look["p"] for look in looks]
+    return [float(x) for x in combined_p(p, [look["pi"] for look in looks])]

@@ -69,6 +69,7 @@ SELECTION_RULES = {
     "best_val_acc": "best validation accuracy over the epochs",
 }
 REPLICATE = "seed"  # the axis of final seeds
+TRIAL = "trial"  # the label a tuning run carries: its candidate's settings
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,7 @@ def plan_trial(where, cell, spec, option, epochs, records, seen_tuning):
     for seed in spec.seeds:
         run = make_run(
             f"{where} tune",
-            {**labels, REPLICATE: str(seed), "trial": trial},
+            {**labels, REPLICATE: str(seed), TRIAL: trial},
             {**settings, **option, **extra, "seed": seed},
             {},
         )

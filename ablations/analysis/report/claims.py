@@ -28,7 +28,7 @@ from ..stats.cells import t_p
 from ..stats.factorial import HIGHER_ORDER, WITHIN
 from ..stats.paired import holm, mean_ci
 from .columns import POINTS, REGIME, REPLICATE, SPLIT
-from .contrasts import ACROSS, ALPHA, AVERAGE, claim_mde, family_frames, runs_in
+from .contrasts import ACROSS, ALPHA, AVERAGE, claim_mde, family_frames, run_columns, runs_in
 from .protocol import shared_lr_check
 from .targets import target_tests
 from . import vocabulary
@@ -110,7 +110,7 @@ class Claims:
         return self.table.loc[self._by_row[(*key, row["factor"], row["level"])]]
 
     def csv(self):
-        """The table as CSV, numbers to CSV_DIGITS significant digits: a bootstrap's last bits
+        """The table as CSV, numbers as CSV_FLOATS formats them: a bootstrap's last bits
         differ between CPUs (BLAS kernels), and `make run` on a fresh clone must leave the
         committed reports as they are."""
         return self.table[list(CLAIM_COLUMNS)].to_csv(index=False, float_format=CSV_FLOATS)
@@ -546,7 +546,7 @@ def never_acted_claims(data):
         if kind != "contrast":
             break  # the changes between regimes follow every contrast
         dataset, regime, _, factor, level, base = key
-        pairs = frame.dropna(subset=["level_run", "base_run"])
+        pairs = frame.dropna(subset=run_columns(kind))
         if pairs.empty or not all(
             a in data.records
             and b in data.records  # a frame built without its records
@@ -569,7 +569,7 @@ def never_acted_claims(data):
                 "test": "each pair's test accuracy and history compared for equality",
                 "verdict": "never acted",
                 "detail": details(pairs=len(pairs)),
-                "run_ids": " ".join(runs_in(pairs, ["level_run", "base_run"])),
+                "run_ids": " ".join(runs_in(pairs, run_columns(kind))),
             }
         )
     return claims

@@ -90,10 +90,18 @@ def answer(frame, names, companions=True):
 
 
 def family_frames(data):
-    """(kind, key, others, frame) of every contrast ('contrast': differences' frame of one level)
-    and then every change between two regimes ('change': regime_change of its two contrasts'
-    frames, possibly empty), in the family's order. key: (dataset, regime, from_regime, factor,
-    level, baseline), from_regime None for a contrast; others: the factors its cells vary over."""
+    """[(kind, key, others, frame)] of every contrast ('contrast': differences' frame of one
+    level) and then every change between two regimes ('change': regime_change of its two
+    contrasts' frames, possibly empty), in the family's order, built once per report (data.memo).
+    key: (dataset, regime, from_regime, factor, level, baseline), from_regime None for a
+    contrast; others: the factors its cells vary over."""
+    if "family_frames" not in data.memo:
+        data.memo["family_frames"] = list(walk_family(data))
+    return data.memo["family_frames"]
+
+
+def walk_family(data):
+    """family_frames' entries, one by one."""
     frames = {}
     for dataset in data.datasets:
         for regime in data.regimes:
@@ -113,41 +121,33 @@ def family_frames(data):
 
 
 def contrast_rows(data):
-    """Rows (dicts) of every contrast and every regime change, before Holm."""
+    """Rows (dicts) of every contrast and every regime change with pairs, before Holm: both
+    questions, the cells' names, the run ids, and a contrast's time difference or a change's
+    sides (each side's own change, without companions: no verdict rests on it)."""
     rows = []
     for kind, key, others, frame in family_frames(data):
+        if kind == "change" and not len(frame):
+            continue
+        names = varying(frame, others)
+        result, *cell_names = answer(frame, names)
         if kind == "contrast":
-            result, *cell_names = answer(frame, varying(frame, others))
             time_mean, time_half, _ = mean_ci(frame["time"].dropna())
-            rows.append(
-                row_of(
-                    kind,
-                    *key,
-                    result,
-                    cell_names,
-                    run_ids=runs_in(frame, run_columns(kind)),
-                    time_mean=time_mean,
-                    time_half=time_half,
-                )
-            )
-        elif len(frame):
-            names = varying(frame, others)
-            result, *cell_names = answer(frame, names)
-            sides = {
-                side: answer(frame.assign(diff=frame[f"{side}_change"]), names, companions=False)[0]
-                for side in SIDES
+            extra = {"time_mean": time_mean, "time_half": time_half}
+        else:
+            extra = {
+                "sides": {
+                    side: answer(
+                        frame.assign(diff=frame[f"{side}_change"]), names, companions=False
+                    )[0]
+                    for side in SIDES
+                },
+                "same": {s: float(frame[f"{s}_same"].mean()) for s in SIDES},
             }
-            rows.append(
-                row_of(
-                    kind,
-                    *key,
-                    result,
-                    cell_names,
-                    run_ids=runs_in(frame, run_columns(kind)),
-                    sides=sides,
-                    same={s: float(frame[f"{s}_same"].mean()) for s in SIDES},
-                )
+        rows.append(
+            row_of(
+                kind, *key, result, cell_names, run_ids=runs_in(frame, run_columns(kind)), **extra
             )
+        )
     return rows
 
 

@@ -432,8 +432,8 @@ def verdicts(data):
     contrasts = family[(family["kind"] == "contrast") & (family["pairs"] > 0)]
     if len(contrasts):
         lines += [FIRST_SCREEN.format(grid=data.grid), "", verdict_table(data), ""]
-        lines += [f"**Never acted**: {s}." for s in claims.of("never acted")["sentence"]]
-        lines += [""] if len(claims.of("never acted")) else []
+        never = claims.of("never acted")["sentence"]
+        lines += [*(f"**Never acted**: {s}." for s in never), *([""] if len(never) else [])]
     if len(claims.of("regime change")):
         lines += [
             "**Changes between regimes** (the gap's difference on matched cells and seeds; "

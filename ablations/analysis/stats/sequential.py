@@ -79,13 +79,21 @@ def final_looks(fractions):
     return np.argmax(np.asarray(fractions, float) >= 1.0, axis=-1) + 1
 
 
+def look_ratios(p, pi):
+    """p_w / pi_w elementwise (arrays broadcast), inf where a look spends nothing: no test at it
+    (nan p) or no share of alpha (pi 0, a look that brings its test no new seed)."""
+    p, pi = np.asarray(p, float), np.asarray(pi, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.isnan(p) | (pi == 0), np.inf, p / pi)
+
+
 def combined_p(p_looks, pi):
     """p* after each look (same shape as p_looks (..., v), v <= len(pi) looks so far):
-    min(1, running min over the looks of p_w / pi_w). A nan p_w (no test at that look) leaves
-    its share unused."""
+    min(1, running min over the looks of p_w / pi_w), a look that spends nothing
+    (look_ratios) leaving it as it was."""
     p_looks = np.asarray(p_looks, float)
-    ratio = p_looks / np.asarray(pi, float)[: p_looks.shape[-1]]
-    return np.minimum(1.0, np.minimum.accumulate(np.where(np.isnan(ratio), np.inf, ratio), -1))
+    ratio = look_ratios(p_looks, np.asarray(pi, float)[..., : p_looks.shape[-1]])
+    return np.minimum(1.0, np.minimum.accumulate(ratio, -1))
 
 
 def detectable(se, df, alpha, power=POWER):
@@ -202,10 +210,7 @@ def family_looks(estimate, se, df, p, alpha, fractions=None):
     decided_wave, futile_wave = np.zeros(shape, int), np.zeros(shape, int)
     for w in range(waves):
         open_ = (decided_wave == 0) & (futile_wave == 0) & (w < final)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(
-                np.isnan(p[..., w]) | (pi[..., w] == 0), np.inf, p[..., w] / pi[..., w]
-            )
+        ratio = look_ratios(p[..., w], pi[..., w])
         current = np.where(open_, np.minimum(current, np.minimum(1.0, ratio)), current)
         stars[..., w] = current
         rejected = holm_rejects(current, alpha)
