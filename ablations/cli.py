@@ -470,6 +470,7 @@ def main(argv=None, root=None, prog=None, home_study=None):
                         train,
                         log=log_line,
                         progress=progress,
+                        before=before[name],
                     )
                 elif plans[name].tuned:
                     outcome = run_tuned_grid(

@@ -5,12 +5,17 @@ It trains (the run room) and then reads the records as the report does (the anal
 it lives above both, below the command line (tests/test_layers.py's RANKS).
 
 A session of `run_sequential_grid`:
-1. **Wave 1**: every tuning run, in the tuning phases of run.tuning's `run_tuned_grid` (plan
-   from the records, train, plan again; each run of a tuning unit's cells in the same phase),
-   so that every final run is known; then every final run of the first wave's seeds (at wave 1
-   every test is open, so every cell is needed), a dataset at a time in the grid's order, with
-   a look after each: a test whose wave-1 runs are in and that look 1 is sure to reject is
-   decided then (sequential_design.ahead_of_the_look), before the other datasets' runs.
+1. **Wave 1**, a test at a time (sequential_design.first_wave_slices: the tests of the levels
+   the session adds first, the question it asks, and the test with the most wave-1 pairs first
+   within each): plan from the records (run.tuning.plan_grid), take the first test with a
+   wave-1 run still to train; if some of its runs wait for their cell's tuning (a final's lr is
+   the cell's selection), train that cell's tuning runs, one phase of its search, and plan
+   again; else train its wave-1 finals and take a look: a test whose wave-1 runs are in and
+   that look 1 is sure to reject is decided then (sequential_design.ahead_of_the_look), before
+   the other tests' runs. The family is known before every final is (a run waiting for its
+   cell's tuning is a pending run of the looks' frame, `planned_runs`), so Holm counts every
+   test of the design. Then any tuning run no wave-1 test needed, and any wave-1 run no test
+   rests on.
 2. **Looks**: the records on disk are read back (report.frame.load_data) and the decision engine
    (analysis/sequential_design.py) takes every look the records allow; the look log is written
    atomically; the runs the next wave needs (the waiting runs an undecided contrast's or
@@ -26,10 +31,15 @@ from pathlib import Path
 
 from .analysis.report.columns import REPLICATE, SPLIT, STREAM_AXES
 from .analysis.report.frame import load_data, read_plan
-from .analysis.sequential_design import UNDECIDED, sequential_state
+from .analysis.sequential_design import (
+    UNDECIDED,
+    family_tests,
+    first_wave_slices,
+    sequential_state,
+)
 from .grid.design import grid_seeds, seed_waves
 from .records.store import GRID_FILE, SEQUENTIAL_FILE, write_json_atomic
-from .run.tuning import TRIAL, finished_records, plan_grid, run_tuned_grid
+from .run.tuning import TRIAL, finished_records, plan_grid, run_tuned_grid, write_tuning_file
 
 NAMED = 3  # the tests a line names at most
 
@@ -55,30 +65,19 @@ def combined(total, outcome):
     return outcome
 
 
-def take_looks(name, results_dir, data_dir, design, wave_of):
-    """The SequentialState of results/<name>/ now, its look log written (atomically) to
-    results/<name>/sequential.json."""
-    data = load_data(name, results_dir, data_dir)
-    state = sequential_state(data, wave_of, design.waves, design.alpha)
-    write_json_atomic(
-        Path(results_dir) / name / SEQUENTIAL_FILE,
-        {"grid": name, "design": design.as_dict(), **state.log()},
-    )
-    return state
-
-
 def undecided_note(state):
     """The progress line's count beside the runs: '12 of 40 tests undecided'."""
     return f"{state.undecided} of {len(state.tests)} tests undecided"
 
 
-def ahead_line(name, state, dataset):
-    """One line after a slice of wave 1: the tests decided ahead of look 1 so far."""
+def ahead_line(name, state, slice_name):
+    """One line after a slice of wave 1 (`slice_name`: the test it was for): the tests decided
+    ahead of look 1 so far."""
     decided = [t for t in state.tests if t.closed_wave and t.decision != UNDECIDED]
     named = "".join(f"; {t.name}: {t.decision}" for t in decided[:NAMED])
     more = f"; and {len(decided) - NAMED} more" if len(decided) > NAMED else ""
     return (
-        f"grid {name}: wave 1 in for {dataset}; {len(decided)} of {len(state.tests)} tests "
+        f"grid {name}: wave 1 in for {slice_name}; {len(decided)} of {len(state.tests)} tests "
         f"decided ahead of look 1{named}{more}"
     )
 
@@ -91,31 +90,114 @@ def look_line(name, state):
     return f"{where}; nothing more to train ({state.finished} of {state.planned} runs)"
 
 
+def awaiting_id(k):
+    """The run id that stands for the k-th final run still waiting for its cell's tuning."""
+    return f"awaiting-tuning-{k}"
+
+
+def planned_runs(plan):
+    """The runs of a run.tuning.Plan as read_plan gives them (report.frame.load_data's `runs`):
+    its known finals, then each final still waiting for its cell's tuning under awaiting_id."""
+    known = [{"run_id": r.run_id, "labels": r.labels, "config": r.config} for r in plan.runs]
+    return known + [
+        {"run_id": awaiting_id(k), "labels": a.labels, "config": a.settings}
+        for k, a in enumerate(plan.awaiting)
+    ]
+
+
+def take_looks(name, results_dir, data_dir, design, wave_of, plan=None):
+    """The SequentialState of results/<name>/ now, its look log written (atomically) to
+    results/<name>/sequential.json; `plan`: the run.tuning.Plan to read in place of grid.json
+    (planned_runs)."""
+    runs = None if plan is None else planned_runs(plan)
+    data = load_data(name, results_dir, data_dir, runs=runs)
+    state = sequential_state(data, wave_of, design.waves, design.alpha)
+    write_json_atomic(
+        Path(results_dir) / name / SEQUENTIAL_FILE,
+        {"grid": name, "design": design.as_dict(), **state.log()},
+    )
+    return state
+
+
+def next_slice(name, results_dir, data_dir, plan, wave_of, done, added):
+    """(test, run ids) of the first slice of wave 1 (first_wave_slices, the `added` levels'
+    tests first) with a run id not in `done` (awaiting_id for a final waiting for its cell's
+    tuning), those ids only; None when every slice is done."""
+    data = load_data(name, results_dir, data_dir, runs=planned_runs(plan))
+    for test, runs in first_wave_slices(family_tests(data), wave_of, added):
+        if runs - done:
+            return test, runs - done
+    return None
+
+
+def train_first_wave(name, blocks, design, results_dir, data_dir, train, log, before):
+    """Wave 1, a test at a time (the module docstring); return (the GridOutcome of its phases
+    together or None, interrupted)."""
+    folder = Path(results_dir) / name
+    wave_of = wave_of_design(blocks, design)
+    total, attempted, added, trained_for = None, set(), None, None
+    while True:
+        records = finished_records(folder)
+        plan = plan_grid(name, blocks, records)
+        if added is None:
+            levels = {pair for r in [*plan.runs, *plan.awaiting] for pair in r.labels.items()}
+            added = added_levels(before, levels)
+        done = set(records) | attempted
+        found = next_slice(name, results_dir, data_dir, plan, wave_of, done, added)
+        if trained_for is not None and found is not None:  # a slice's finals are in: a look
+            state = take_looks(name, results_dir, data_dir, design, wave_of, plan)
+            log(ahead_line(name, state, trained_for))
+        trained_for = None
+        if found is None:
+            return total, False
+        test, runs = found
+        waiting = {k for k in range(plan.pending_finals) if awaiting_id(k) in runs}
+        if waiting:  # one phase of the tuning of the cells its awaiting finals belong to
+            cells = {plan.awaiting[k].cell for k in waiting}
+            todo = [r for r in plan.tuning_of(sorted(cells)) if r.run_id not in done]
+            if not todo:  # their tuning runs failed this session: the slice cannot train
+                attempted.update(awaiting_id(k) for k in waiting)
+                continue
+            write_tuning_file(folder, name, plan)
+        else:
+            todo = [r for r in plan.runs if r.run_id in runs]
+            trained_for = test.name
+        outcome = train(plan.runs, todo)
+        attempted.update(r.run_id for r in todo)
+        total = combined(total, outcome)
+        if outcome.interrupted:
+            return total, True
+
+
 def run_sequential_grid(
-    name, blocks, design, results_dir, data_dir, train, log=print, progress=None
+    name, blocks, design, results_dir, data_dir, train, log=print, progress=None, before=None
 ):
     """Train grid `name` (its `blocks`) under a sequential `design`; return (the GridOutcome of
     every phase together, the last SequentialState, None if wave 1 was interrupted).
     `train(final_runs, todo)` trains the runs `todo` and saves `final_runs` as the grid
     (runner.run_grid with only=todo); `progress`, a progress.Session, gets the undecided count
-    as its note. Each run is trained at most once per call."""
+    as its note; `before`: level_labels of the records before the session (the added levels'
+    tests train first in wave 1; None: no level counts as added). Each run is trained at most
+    once per call."""
     folder = Path(results_dir) / name
     wave_of = wave_of_design(blocks, design)
-    total = None
-    if any(isinstance(b, dict) and "tune" in b for b in blocks):  # every tuning run first
-        total = run_tuned_grid(name, blocks, results_dir, train, log=log, keep=is_tuning_run)
+    total, interrupted = train_first_wave(
+        name, blocks, design, results_dir, data_dir, train, log, before or {}
+    )
+    if interrupted:
+        return total, None
+    if any(isinstance(b, dict) and "tune" in b for b in blocks):  # tuning no wave-1 test needed
+        total = combined(
+            total, run_tuned_grid(name, blocks, results_dir, train, log=log, keep=is_tuning_run)
+        )
         if total.interrupted:
             return total, None
-    finals = plan_grid(name, blocks, finished_records(folder)).runs
-    first = [r for r in finals if wave_of.get(r.config["seed"], 1) == 1]
-    datasets = list(dict.fromkeys(run.config["dataset"] for run in first))
-    for k, dataset in enumerate(datasets):  # wave 1's finals, a dataset at a time
-        total = combined(total, train(finals, [r for r in first if r.config["dataset"] == dataset]))
-        if total.interrupted:
-            return total, None
-        if k < len(datasets) - 1:
-            ahead = take_looks(name, results_dir, data_dir, design, wave_of)
-            log(ahead_line(name, ahead, dataset))
+    records = finished_records(folder)
+    finals = plan_grid(name, blocks, records).runs
+    rest = [r for r in finals if wave_of.get(r.config["seed"], 1) == 1 and r.run_id not in records]
+    total = combined(total, train(finals, rest))  # wave 1's runs no test rests on; grid.json
+    if total.interrupted:
+        return total, None
     attempted = set()
     while True:
         state = take_looks(name, results_dir, data_dir, design, wave_of)

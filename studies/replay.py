@@ -26,10 +26,13 @@ checks that against sequential_design.sequential_state on whole orders.
 
 The phases of a new level L in the full design (run.tuning.run_tuned_grid): (1) the tuning runs
 of L's tuned cells with L's final runs that need no tuning of their own; (k) the finals of each
-cell whose tuning ended in phase k - 1. The sequential design (waves.run_sequential_grid): L's
-tuning runs (a hill climb: its start and neighbours, then one phase per step), then wave 1's
-finals a dataset at a time (a test decided ahead of look 1 is decided at the end of its
-dataset's phase: `ahead`), then one phase per wave w >= 2: L's runs of seeds in wave w that a
+cell whose tuning ended in phase k - 1. The sequential design (waves.run_sequential_grid):
+wave 1 a test at a time in sequential_design.first_wave_slices' order, L's tests first, each
+slice the tuning runs of the cells its finals need and no earlier slice tuned (a hill climb:
+its start and neighbours, then one phase per step), then its wave-1 finals (a test
+of L is decided ahead of look 1 at the end of the first slice after which Holm rejects it at
+look 1 with every test still waiting for one of L's wave-1 runs not yet looked at: `ahead`),
+then one phase per wave w >= 2: L's runs of seeds in wave w that a
 test open after look w - 1 needs (sequential_design's `needs`: the runs an open test's planned
 pairs of that wave rest on). `python -m studies.replay` prints both replays.
 """
@@ -278,15 +281,17 @@ class SequentialReplay:
         self._orders[order] = OrderLooks(out, np.array(looks.closed_wave), arrays, fractions)
         return self._orders[order]
 
-    def ahead(self, order, level_tests, datasets):
+    def ahead(self, order, level_tests, untrained):
         """{test: k} of the `level_tests` (family indices) that the runner decides ahead of look
-        1 (sequential_design.ahead_of_the_look) once wave 1's finals of datasets[:k + 1] are in:
-        Holm rejects them at look 1 with the level's tests of the datasets still to come not
-        yet looked at (every other level's tests are: their runs exist)."""
+        1 (sequential_design.ahead_of_the_look) once wave 1's slices 0..k are in: Holm rejects
+        them at look 1 with every test whose wave-1 runs include one of `untrained`[k] (the
+        level's wave-1 runs still to train after slice k) not yet looked at."""
         looks = self.order_looks(order)
+        wave_of = self.order_waves(order)
+        first = [t.runs_in_wave(wave_of, 1) for t in self.tests]
         out = {}
-        for k in range(len(datasets) - 1):
-            waiting = [i for i in level_tests if self.tests[i].key[1] not in datasets[: k + 1]]
+        for k, left in enumerate(untrained):
+            waiting = [i for i, runs in enumerate(first) if runs & left]
             masked = looks.arrays.copy()
             masked[:, waiting, 0] = np.nan
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -295,6 +300,16 @@ class SequentialReplay:
                 if i not in out and i not in waiting and partial.decided_wave[i] == 1:
                     out[i] = k
         return out
+
+    def wave_one_slices(self, factor, level, wave_of, wave_one):
+        """[[run ids]]: the level's wave-1 finals `wave_one` (in dispatch order) a test at a time,
+        as the runner trains them (sequential_design.first_wave_slices, the level's tests
+        first), then those no test rests on; empty slices left out."""
+        held, slices = set(), []
+        for _, test_runs in sd.first_wave_slices(self.tests, wave_of, {(factor, level)}):
+            slices.append([r for r in wave_one if r in test_runs and r not in held])
+            held.update(slices[-1])
+        return [s for s in [*slices, [r for r in wave_one if r not in held]] if s]
 
     def level_runs(self, factor, level):
         """LevelRuns of `level`, in the regimes that contrast `factor` only: a level alone in a
@@ -334,13 +349,14 @@ class SequentialReplay:
         tuning_rank = rng.permutation(len(runs.tuned)).tolist()
         in_order = sorted(runs.finals, key=lambda run: (rank[run[2]], run[1]))
 
-        def tuning_phases(use_hill, with_finals):
-            """[[run ids]] phase by phase: the tuning steps (in cell order), then, `with_finals`,
-            each final run in the phase after its cell's last step (in cell order)."""
+        def tuning_phases(use_hill, with_finals, cells=None):
+            """[[run ids]] phase by phase: the tuning steps of the tuned `cells` (indices; every
+            one where None) in cell order, then, `with_finals`, each final run in the phase
+            after its cell's last step (in cell order)."""
             steps = [c.phases(use_hill) for c in runs.tuned]
             phases = [[] for _ in range(1 + max(map(len, steps), default=0))]
             for j in sorted(range(len(steps)), key=tuning_rank.__getitem__):
-                for p, step in enumerate(steps[j]):
+                for p, step in enumerate(steps[j] if cells is None or j in cells else ()):
                     phases[p].extend(step)
             for run_id, seed, _, owner in in_order if with_finals else ():
                 phases[0 if owner is None else len(steps[owner])].append(run_id)
@@ -357,13 +373,15 @@ class SequentialReplay:
             return seen, ends
 
         full_runs, full_ends = timed(tuning_phases(False, True))
-        datasets = list(dict.fromkeys(cell[0] for _, _, cell, _ in runs.finals))
-        slices = [  # wave 1's finals, a dataset at a time, after every tuning run
-            [r for r, seed, cell, _ in in_order if wave_of[seed] == 1 and cell[0] == dataset]
-            for dataset in datasets
-        ]
-        tuning = tuning_phases(hill, False)
-        first = tuning + slices
+        wave_one = [r for r, seed, _, _ in in_order if wave_of[seed] == 1]
+        slices = self.wave_one_slices(factor, level, wave_of, wave_one)
+        owner = {r: o for r, _, _, o in runs.finals}
+        first, slice_phase, tuned = [], [], set()  # each slice: its cells' tuning, its finals
+        for finals in slices:
+            cells = {owner[r] for r in finals if owner[r] is not None} - tuned
+            tuned |= cells
+            first += tuning_phases(hill, False, cells) + [finals]
+            slice_phase.append(len(first) - 1)
         later = []
         for w in range(2, self.waves + 1):  # the runs of the tests open after look w - 1
             needs = frozenset().union(
@@ -372,8 +390,9 @@ class SequentialReplay:
             later.append([r for r, s, _, _ in in_order if wave_of[s] == w and r in needs])
         seq_runs, seq_ends = timed(first + later)
         wave_end = seq_ends[len(first) - 1 :]  # the end of each wave, 1..W
-        slice_end = seq_ends[len(tuning) : len(first)]
-        ahead = self.ahead(order, runs.tests, datasets)
+        slice_end = [seq_ends[p] for p in slice_phase]
+        untrained = [set(wave_one) - set().union(*slices[: k + 1]) for k in range(len(slices) - 1)]
+        ahead = self.ahead(order, runs.tests, [frozenset(u) for u in untrained])
         first_verdict = min(
             slice_end[ahead[i]] if i in ahead else wave_end[closed[i] - 1] for i in runs.tests
         )
@@ -420,12 +439,13 @@ class LevelRuns:
 
 def summary(replays):
     """The replay's figures: agreement of contrasts and changes (overall, per level), runs, mean
-    and p90 wall in minutes, first-verdict time."""
+    and p90 wall in minutes, first-verdict time (mean, median, mean per level)."""
     contrasts = [v for r in replays for v in r.contrasts.values()]
     changes = [v for r in replays for v in r.changes.values()]
-    per_level = {}
+    per_level, first_per_level = {}, {}
     for r in replays:
         per_level.setdefault(f"{r.factor}={r.level}", []).extend(r.contrasts.values())
+        first_per_level.setdefault(f"{r.factor}={r.level}", []).append(r.first_verdict_s / 60)
 
     def agree(pairs):
         return float(np.mean([a == b for a, b in pairs])) if pairs else float("nan")
@@ -449,6 +469,9 @@ def summary(replays):
         "wall_ratio": float(seq.mean() / full.mean()),
         "first_verdict_min": float(first.mean()),
         "first_verdict_median_min": float(np.median(first)),
+        "first_verdict_per_level_min": {
+            k: round(float(np.mean(v)), 2) for k, v in first_per_level.items()
+        },
     }
 
 

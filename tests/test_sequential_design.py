@@ -268,3 +268,44 @@ def test_sequential_a_test_closes_at_its_own_final_look():
     assert state.wave == 2 and undecided and all(t.key[2] == "long" for t in undecided)
     assert state.waiting == ("long-near-relu-3",)
     assert state.needs == {f"long-{o}-{a}-3" for o in ("sgd", "near") for a in ("relu", "tanh")}
+
+
+@pytest.mark.parametrize(
+    "effects, activations, first",
+    [
+        ({"adam": 0.0}, ("relu", "tanh", "elu"), "optimizer"),  # 3 x 2 pairs against 2 x 2
+        ({"adam": 0.0, "rmsprop": 0.0}, ("relu", "tanh"), "activation"),  # 3 x 2 against 2 x 2
+    ],
+)
+def test_sequential_first_wave_slices_most_pairs_first(effects, activations, first):
+    """Wave 1 a test at a time: the test with the most wave-1 pairs first, each slice its
+    test's wave-1 runs that no earlier slice holds, together every wave-1 run any test rests
+    on, once."""
+    data = synthetic_data(effects, activations=activations)
+    wave_of = seed_waves(SEEDS, 5)
+    tests = sd.family_tests(data)
+    slices = sd.first_wave_slices(tests, wave_of)
+    assert slices[0][0].key[4] == first
+    pairs = [test.pairs_in_wave(wave_of, 1) for test, _ in slices]
+    assert pairs == sorted(pairs, reverse=True) and pairs[0] == 6
+    held = set()
+    for test, runs in slices:
+        assert runs and not runs & held
+        held |= runs
+        assert test.runs_in_wave(wave_of, 1) <= held
+    wave_one = frozenset().union(*(t.runs_in_wave(wave_of, 1) for t in tests))
+    assert held == wave_one and all(run.endswith(("-0", "-1")) for run in held)
+
+
+def test_sequential_first_wave_slices_added_levels_first():
+    """The tests of a level the session adds come before the others whatever their pairs: the
+    activation contrast has 3 x 2 wave-1 pairs, rmsprop's 2 x 2, and rmsprop goes first."""
+    data = synthetic_data({"adam": 0.0, "rmsprop": 0.0}, activations=("relu", "tanh"))
+    wave_of = seed_waves(SEEDS, 5)
+    tests = sd.family_tests(data)
+    order = [t.key[4:6] for t, _ in sd.first_wave_slices(tests, wave_of)]
+    assert order[0] == ("activation", "tanh")
+    added = [
+        t.key[4:6] for t, _ in sd.first_wave_slices(tests, wave_of, {("optimizer", "rmsprop")})
+    ]
+    assert added[0] == ("optimizer", "rmsprop") and added[1] == ("activation", "tanh")

@@ -8,8 +8,9 @@ Interface:
 
 - `data`: a report.frame.ReportData whose `df` lists every final run of the grid, a run without
   a record as status "pending" (report.frame.load_data of results/<grid>/ once grid.json lists
-  the grid's final runs, or a frame built by hand: the columns run_id, dataset, seed, one per
-  factor, status, test_acc, s_per_epoch).
+  the grid's final runs, or with the wave runner's `runs`: the finals known so far and, under a
+  stand-in id, each final still waiting for its cell's tuning; or a frame built by hand: the
+  columns run_id, dataset, seed, one per factor, status, test_acc, s_per_epoch).
 - `wave_of`: {final seed: wave 1..W} (grid.design.seed_waves); `waves`: W.
 - Returns a SequentialState: `wave` (looks taken so far, 0..W), `tests` (one TestLooks per test,
   in the report's order), `needs` (the run ids an open test needs in wave + 1; empty when every
@@ -78,13 +79,15 @@ KEY_FIELDS = ("kind", SPLIT, REGIME, "from_regime", "factor", "level", "baseline
 @dataclass(frozen=True)
 class FamilyTest:
     """One test of the family before any look: its key (KEY_FIELDS), its paired differences
-    `frame` (indexed by seed, then the other factors' levels; column diff, points) and
+    `frame` (indexed by seed, then the other factors' levels; column diff, points),
     `planned`: {seed: the run ids its pairs of that seed rest on once every planned run has a
-    result} (the design's pairs, whatever has trained)."""
+    result} and `planned_pairs`: {seed: how many pairs of that seed} (the design's pairs,
+    whatever has trained)."""
 
     key: tuple
     frame: object
     planned: dict
+    planned_pairs: dict
 
     def fractions(self, wave_of, waves):
         """(waves,) its information fractions: the share of its planned seeds in waves 1..w
@@ -98,6 +101,10 @@ class FamilyTest:
     def runs(self):
         """How many runs its planned pairs rest on."""
         return sum(map(len, self.planned.values()))
+
+    def pairs_in_wave(self, wave_of, wave):
+        """How many of its planned pairs have their seed in `wave`."""
+        return sum(n for seed, n in self.planned_pairs.items() if wave_of.get(seed) == wave)
 
     def runs_in_wave(self, wave_of, wave):
         """The run ids its planned pairs of the seeds in `wave` rest on."""
@@ -231,12 +238,14 @@ def as_planned(data):
 
 
 def planned_runs(kind, frame):
-    """{seed: frozenset of run ids} of a family frame of `kind` (report.contrasts.run_columns)."""
+    """({seed: frozenset of run ids}, {seed: pairs}) of a family frame of `kind`
+    (report.contrasts.run_columns)."""
     seeds = frame.index.get_level_values(0) if frame.index.nlevels > 1 else frame.index
-    out = {}
+    runs_of, pairs = {}, {}
     for seed, runs in zip(seeds, frame[run_columns(kind)].to_numpy()):
-        out[int(seed)] = out.get(int(seed), frozenset()) | frozenset(runs)
-    return out
+        runs_of[int(seed)] = runs_of.get(int(seed), frozenset()) | frozenset(runs)
+        pairs[int(seed)] = pairs.get(int(seed), 0) + 1
+    return runs_of, pairs
 
 
 def family_tests(data):
@@ -248,8 +257,30 @@ def family_tests(data):
     for (kind, key, _, frame), (_, planned_key, _, planned) in frames:
         if planned_key != key:
             raise ValueError(f"the planned family differs from the records' at {key}")
-        tests.append(FamilyTest((kind, *key), frame, planned_runs(kind, planned)))
+        tests.append(FamilyTest((kind, *key), frame, *planned_runs(kind, planned)))
     return tests
+
+
+def first_wave_slices(tests, wave_of, first=()):
+    """Wave 1's runs a test at a time, the order the wave runner trains them in: [(FamilyTest,
+    frozenset of run ids)], the `tests` (FamilyTest) of the levels in `first` ({(factor,
+    level)}: those a session adds, the question it asks) before the others, and within each,
+    the test with the most planned pairs in wave 1 first (ties in family order); each slice the
+    run ids its test's wave-1 pairs rest on that no earlier slice holds, a test left with none
+    left out. Each slice ends where its test's look 1 can be taken ahead of the others'
+    (ahead_of_the_look), so the test whose look 1 has the most pairs, and the most power,
+    comes first."""
+    ranked = sorted(
+        range(len(tests)),
+        key=lambda i: (tests[i].key[4:6] not in first, -tests[i].pairs_in_wave(wave_of, 1)),
+    )
+    slices, held = [], set()
+    for i in ranked:
+        runs = tests[i].runs_in_wave(wave_of, 1) - held
+        if runs:
+            slices.append((tests[i], runs))
+            held |= runs
+    return slices
 
 
 def over_these_settings(values, keys):

@@ -41,7 +41,7 @@ only the visited ones) is written to results/<grid>/tuning.json.
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nn_core.registry import unknown_name_message
@@ -84,6 +84,17 @@ class TuneSpec:
     start: dict = field(default_factory=dict)  # hill: {setting: value} where a climb starts
 
 
+@dataclass(frozen=True)
+class AwaitingFinal:
+    """A final run whose cell's selection still needs tuning results: its labels, its settings
+    but the tuned ones (dataset and seed among them), and `cell`, the index of its cell in
+    Plan.cells."""
+
+    labels: dict
+    settings: dict
+    cell: int
+
+
 @dataclass
 class Plan:
     """What a grid holds given the records so far."""
@@ -91,11 +102,27 @@ class Plan:
     runs: list = field(default_factory=list)  # untuned blocks' runs and known final runs
     tuning: list = field(default_factory=list)  # tuning runs known so far (shared ones included)
     cells: list = field(default_factory=list)  # one selection summary per tuned cell
-    pending_finals: int = 0  # final runs of cells whose selection still needs tuning results
+    awaiting: list = field(default_factory=list)  # AwaitingFinal: finals of cells still tuning
 
     @property
     def tuned(self):
         return bool(self.cells)
+
+    @property
+    def pending_finals(self):
+        """How many final runs wait for their cell's selection."""
+        return len(self.awaiting)
+
+    def tuning_of(self, cells):
+        """The tuning runs known so far of the cells at indices `cells` (Plan.cells)."""
+        ids = {
+            rid
+            for c in cells
+            for rung in self.cells[c]["rungs"]
+            for trial in rung["trials"]
+            for rid in trial["run_ids"]
+        }
+        return [run for run in self.tuning if run.run_id in ids]
 
     def all_runs(self):
         """Tuning runs, then final runs, each run id once."""
@@ -413,13 +440,14 @@ def summary(labels, spec, rungs, selected, figure):
 
 
 def plan_block(where, block, records, seen, seen_tuning):
-    """(final runs known, tuning runs, cell summaries, pending final runs) of a tuned block."""
+    """(final runs known, tuning runs, cell summaries, [AwaitingFinal] with its cell's index
+    among the summaries) of a tuned block."""
     base, axes = check_block(where, block)
     spec = parse_tune(where, block)
     rest = {a: levels for a, levels in axes.items() if a not in spec.per}
     shared = [a for a in rest if a != REPLICATE]
     context_labels, context, _ = next(combinations({a: axes[a][:1] for a in shared}))
-    finals, tuning, cells, pending = [], [], [], 0
+    finals, tuning, cells, awaiting = [], [], [], []
     for labels, settings, own in combinations({a: axes[a] for a in spec.per}):
         runs, cell = plan_cell(
             where,
@@ -431,11 +459,13 @@ def plan_block(where, block, records, seen, seen_tuning):
         cell.update(cell=labels, shared_over=shared)
         tuning.extend(runs)
         cells.append(cell)
-        if cell["selected"] is None:
-            pending += math.prod(len(levels) for levels in rest.values())
-            continue
         for rest_labels, rest_settings, _ in combinations(rest):
             run_labels = {a: {**labels, **rest_labels}[a] for a in axes}
+            if cell["selected"] is None:
+                awaiting.append(
+                    AwaitingFinal(run_labels, {**base, **settings, **rest_settings}, len(cells) - 1)
+                )
+                continue
             finals.append(
                 make_run(
                     where,
@@ -444,7 +474,7 @@ def plan_block(where, block, records, seen, seen_tuning):
                     seen,
                 )
             )
-    return finals, tuning, cells, pending
+    return finals, tuning, cells, awaiting
 
 
 def plan_grid(name, blocks, records=None):
@@ -461,15 +491,15 @@ def plan_grid(name, blocks, records=None):
             continue
         # a final run with the settings of another block's run is that run: listed under each
         # block's labels (e.g. both regimes), trained once
-        finals, tuning, cells, pending = plan_block(where, block, records, {}, seen_tuning)
+        finals, tuning, cells, awaiting = plan_block(where, block, records, {}, seen_tuning)
         plan.runs.extend(finals)
+        plan.awaiting.extend(replace(a, cell=len(plan.cells) + a.cell) for a in awaiting)
         known = {run.run_id for run in plan.tuning}
         for run in tuning:
             if run.run_id not in known:
                 known.add(run.run_id)
                 plan.tuning.append(run)
         plan.cells.extend(cells)
-        plan.pending_finals += pending
     return plan
 
 

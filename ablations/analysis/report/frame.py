@@ -272,13 +272,16 @@ def read_plan(path):
     return runs
 
 
-def load_data(grid, results_dir, data_dir, needs=ReportNeeds()):
+def load_data(grid, results_dir, data_dir, needs=ReportNeeds(), runs=None):
     """ReportData of results/<grid>/ (whose report needs `needs`); FileNotFoundError if the grid
-    was never run, GridError if its grid.json is not whole (read_plan)."""
+    was never run, GridError if its grid.json is not whole (read_plan). `runs`: the grid's runs
+    as read_plan gives them, to read in place of grid.json (a sequential grid's wave runner
+    adds the finals still waiting for tuning; a run without a record is pending)."""
     folder = Path(results_dir) / grid
-    if not (folder / GRID_FILE).is_file():
-        raise FileNotFoundError(f"no results for grid {grid!r} in {folder}")
-    runs = read_plan(folder / GRID_FILE)
+    if runs is None:
+        if not (folder / GRID_FILE).is_file():
+            raise FileNotFoundError(f"no results for grid {grid!r} in {folder}")
+        runs = read_plan(folder / GRID_FILE)
     records = read_records(folder, move_newer=False)  # a corrupt record set aside; a newer one left
     axes = list(dict.fromkeys(k for run in runs for k in run["labels"]))
     factors = tuple(a for a in axes if a not in (SPLIT, REPLICATE, *STREAM_AXES))
