@@ -105,12 +105,11 @@ def planned_runs(plan):
     ]
 
 
-def take_looks(name, results_dir, data_dir, design, wave_of, plan=None):
-    """The SequentialState of results/<name>/ now, its look log written (atomically) to
-    results/<name>/sequential.json; `plan`: the run.tuning.Plan to read in place of grid.json
-    (planned_runs)."""
-    runs = None if plan is None else planned_runs(plan)
-    data = load_data(name, results_dir, data_dir, runs=runs)
+def take_looks(name, results_dir, data_dir, design, wave_of, plan):
+    """The SequentialState of results/<name>/ now, under run.tuning.Plan `plan` (planned_runs:
+    the family is the design's even where a final still waits for its cell's tuning), its look
+    log written (atomically) to results/<name>/sequential.json."""
+    data = load_data(name, results_dir, data_dir, runs=planned_runs(plan))
     state = sequential_state(data, wave_of, design.waves, design.alpha)
     write_json_atomic(
         Path(results_dir) / name / SEQUENTIAL_FILE,
@@ -132,7 +131,7 @@ def next_slice(name, results_dir, data_dir, plan, wave_of, done, added):
 
 def train_first_wave(name, blocks, design, results_dir, data_dir, train, log, before):
     """Wave 1, a test at a time (the module docstring); return (the GridOutcome of its phases
-    together or None, interrupted)."""
+    together or None, the run ids it trained, interrupted)."""
     folder = Path(results_dir) / name
     wave_of = wave_of_design(blocks, design)
     total, attempted, added, trained_for = None, set(), None, None
@@ -149,7 +148,7 @@ def train_first_wave(name, blocks, design, results_dir, data_dir, train, log, be
             log(ahead_line(name, state, trained_for))
         trained_for = None
         if found is None:
-            return total, False
+            return total, attempted, False
         test, runs = found
         waiting = {k for k in range(plan.pending_finals) if awaiting_id(k) in runs}
         if waiting:  # one phase of the tuning of the cells its awaiting finals belong to
@@ -166,7 +165,7 @@ def train_first_wave(name, blocks, design, results_dir, data_dir, train, log, be
         attempted.update(r.run_id for r in todo)
         total = combined(total, outcome)
         if outcome.interrupted:
-            return total, True
+            return total, attempted, True
 
 
 def run_sequential_grid(
@@ -181,26 +180,36 @@ def run_sequential_grid(
     once per call."""
     folder = Path(results_dir) / name
     wave_of = wave_of_design(blocks, design)
-    total, interrupted = train_first_wave(
+    total, attempted, interrupted = train_first_wave(
         name, blocks, design, results_dir, data_dir, train, log, before or {}
     )
     if interrupted:
         return total, None
     if any(isinstance(b, dict) and "tune" in b for b in blocks):  # tuning no wave-1 test needed
+
+        def untried_tuning_run(run):
+            return is_tuning_run(run) and run.run_id not in attempted
+
         total = combined(
-            total, run_tuned_grid(name, blocks, results_dir, train, log=log, keep=is_tuning_run)
+            total,
+            run_tuned_grid(name, blocks, results_dir, train, log=log, keep=untried_tuning_run),
         )
         if total.interrupted:
             return total, None
     records = finished_records(folder)
-    finals = plan_grid(name, blocks, records).runs
-    rest = [r for r in finals if wave_of.get(r.config["seed"], 1) == 1 and r.run_id not in records]
+    plan = plan_grid(name, blocks, records)  # its finals no longer change (tuning is done)
+    finals = plan.runs
+    rest = [
+        r
+        for r in finals
+        if wave_of.get(r.config["seed"], 1) == 1 and r.run_id not in {*records, *attempted}
+    ]
     total = combined(total, train(finals, rest))  # wave 1's runs no test rests on; grid.json
+    attempted.update(r.run_id for r in rest)
     if total.interrupted:
         return total, None
-    attempted = set()
-    while True:
-        state = take_looks(name, results_dir, data_dir, design, wave_of)
+    while True:  # looks read `plan`: a final still waiting for tuning keeps its tests open
+        state = take_looks(name, results_dir, data_dir, design, wave_of, plan)
         if progress is not None:
             progress.note = undecided_note(state)
         log(look_line(name, state))
