@@ -70,10 +70,11 @@ def undecided_note(state):
     return f"{state.undecided} of {len(state.tests)} tests undecided"
 
 
-def ahead_line(name, state, slice_name):
+def ahead_line(name, state, slice_name, added=()):
     """One line after a slice of wave 1 (`slice_name`: the test it was for): the tests decided
-    ahead of look 1 so far."""
+    ahead of look 1 so far, those of the `added` levels ({(factor, level)}) named first."""
     decided = [t for t in state.tests if t.closed_wave and t.decision != UNDECIDED]
+    decided.sort(key=lambda t: t.key[4:6] not in added)  # stable: family order within each
     named = "".join(f"; {t.name}: {t.decision}" for t in decided[:NAMED])
     more = f"; and {len(decided) - NAMED} more" if len(decided) > NAMED else ""
     return (
@@ -145,7 +146,7 @@ def train_first_wave(name, blocks, design, results_dir, data_dir, train, log, be
         found = next_slice(name, results_dir, data_dir, plan, wave_of, done, added)
         if trained_for is not None and found is not None:  # a slice's finals are in: a look
             state = take_looks(name, results_dir, data_dir, design, wave_of, plan)
-            log(ahead_line(name, state, trained_for))
+            log(ahead_line(name, state, trained_for, added))
         trained_for = None
         if found is None:
             return total, attempted, False

@@ -311,3 +311,29 @@ def test_sequential_tuning_that_cannot_finish_keeps_its_tests_open(tmp_path, dat
     assert by_name["contrast: optimizer adam vs sgd (digits)"] == "beats"
     assert all(d == "undecided" for n, d in by_name.items() if "digits_npz" in n)
     assert any("could not train; run the same command again" in line for line in lines), lines
+
+
+def test_sequential_ahead_line_names_the_added_levels_tests_first():
+    """The line after a wave-1 slice names the added levels' decided tests before the others'
+    (the question the session asked), at most 3, and counts the rest."""
+    from types import SimpleNamespace
+
+    from ablations.waves import ahead_line
+
+    def test(level, decision, closed=1):
+        key = ("contrast", "mnist", None, None, "optimizer", level, "sgd")
+        return SimpleNamespace(
+            key=key, name=f"{level} vs sgd", decision=decision, closed_wave=closed
+        )
+
+    tests = [test(f"old{i}", "beats") for i in range(4)] + [
+        test("open", "undecided", 0),
+        test("new", "trails"),
+    ]
+    state = SimpleNamespace(tests=tests)
+    line = ahead_line("g", state, "new vs sgd", {("optimizer", "new")})
+    assert line == (
+        "grid g: wave 1 in for new vs sgd; 5 of 6 tests decided ahead of look 1; "
+        "new vs sgd: trails; old0 vs sgd: beats; old1 vs sgd: beats; and 2 more"
+    )
+    assert "; old0 vs sgd: beats; old1 vs sgd: beats; old2" in ahead_line("g", state, "x")
