@@ -3,9 +3,10 @@
 A module is the user's when its file lies outside the installed packages (INSTALLED) and the
 harness (`user_path`). `helper_modules` finds them two ways: dynamically, the modules a plugin's
 import loaded and those its namespace names; statically, every `import` / `from ... import`
-anywhere in the plugin's files and theirs, function bodies included (`imported_files`: resolved
-by `spec_of`, which never runs a module, transitively), so a module imported only at run time is
-hashed as well. A study's code hash leaves out its grid statements (`study_code_sha256`), and a
+anywhere in the plugin's files and theirs, function bodies included, and every
+`importlib.import_module("m")` or `__import__("m")` with a literal name (`imported_files`:
+resolved by `spec_of`, which never runs a module, transitively), so a module imported only at run
+time is hashed as well; a module name computed at run time cannot be read from the source. A study's code hash leaves out its grid statements (`study_code_sha256`), and a
 helper holding only grid values (`grid_values_only`) is left out with them.
 """
 
@@ -123,6 +124,33 @@ def import_names(node, package):
     return {".".join(p[:i]) for p in parts for i in range(1, len(p) + 1)} | set(subs)
 
 
+DYNAMIC_IMPORTS = ("import_module", "__import__")  # importlib.import_module, builtins.__import__
+
+
+def dynamic_import_names(node, package):
+    """The absolute names of the modules a call `importlib.import_module("m")` (or
+    `import_module("m")`, `__import__("m")`) with a literal name may load, its dotted prefixes
+    as for an import statement; a relative name ("." + m) is resolved against `package`. A name
+    computed at run time cannot be read from the source: an empty set, as for any other call."""
+    func = node.func
+    called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if called not in DYNAMIC_IMPORTS or not node.args:
+        return set()
+    first = node.args[0]
+    if not (isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value):
+        return set()
+    try:
+        name = (
+            importlib.util.resolve_name(first.value, package)
+            if first.value[0] == "."
+            else first.value
+        )
+    except (ImportError, ValueError):
+        return set()
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+
+
 def parsed(file):
     """The AST of a .py `file`, or None (not Python source, or not parseable)."""
     if not file.endswith(".py"):
@@ -134,18 +162,20 @@ def parsed(file):
 
 
 def imported_by(name, file):
-    """The module names every Import / ImportFrom node anywhere in module `name`'s `file`
-    (a function's body too) names."""
+    """The module names every Import / ImportFrom node, and every import_module / __import__
+    call with a literal name (dynamic_import_names), anywhere in module `name`'s `file` (a
+    function's body too) names."""
     tree = parsed(file)
     if tree is None:
         return set()
     package = package_of(name, file)
-    return {
-        imported
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.Import, ast.ImportFrom))
-        for imported in import_names(node, package)
-    }
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found |= import_names(node, package)
+        elif isinstance(node, ast.Call):
+            found |= dynamic_import_names(node, package)
+    return found
 
 
 def imported_files(roots):

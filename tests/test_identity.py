@@ -44,6 +44,10 @@ SIGN_STEP = "import numpy as np\n\n\ndef step(g):\n    return np.sign(g)\n"
 LAZY_PLUGIN = SIGNSGD.replace(
     "p -= self.lr * np.sign(g)", "from sign_step import step\n\n        p -= self.lr * step(g)"
 )
+DYNAMIC_PLUGIN = SIGNSGD.replace(
+    "p -= self.lr * np.sign(g)",
+    "import importlib\n\n        p -= self.lr * importlib.import_module('sign_step').step(g)",
+)
 # Each case: its files, the arguments that load it, the file a user edits and the edit; the
 # runs of the grid's signsgd level (2 of its 4) rest on that file, the adam runs do not.
 HELPER_EDITS = {
@@ -57,6 +61,13 @@ HELPER_EDITS = {
     "a plugin's helper imported inside update": (
         {"sign_step.py": SIGN_STEP, "lazy.py": LAZY_PLUGIN, "grid.json": json.dumps(PLUG_GRID)},
         ["--plugin", "./lazy.py", "--grid-file", "grid.json", "--grid", "plug"],
+        "plug",
+        "sign_step.py",
+        ("np.sign(g)", "0.5 * np.sign(g)"),
+    ),
+    "a plugin's helper loaded by importlib.import_module inside update": (
+        {"sign_step.py": SIGN_STEP, "dyn.py": DYNAMIC_PLUGIN, "grid.json": json.dumps(PLUG_GRID)},
+        ["--plugin", "./dyn.py", "--grid-file", "grid.json", "--grid", "plug"],
         "plug",
         "sign_step.py",
         ("np.sign(g)", "0.5 * np.sign(g)"),
@@ -111,6 +122,39 @@ STATIC_IMPORTS = {
             "pkg_e/rel": "",
         },
         {"pkg_e", "pkg_e.rel"},
+    ),
+    "importlib.import_module and __import__ with a literal name, at run time": (
+        {
+            "plugin_mod": (
+                "import importlib\n\n\ndef f():\n    importlib.import_module('dyn_f')\n"
+                "    return __import__('pkg_g.sub')\n"
+            ),
+            "dyn_f": "",
+            "pkg_g/__init__": "",
+            "pkg_g/sub": "",
+        },
+        {"dyn_f", "pkg_g", "pkg_g.sub"},
+    ),
+    "import_module of a relative name inside the package": (
+        {
+            "plugin_mod": "import pkg_h\n",
+            "pkg_h/__init__": (
+                "from importlib import import_module\n\n\ndef f():\n"
+                "    return import_module('.rel', __package__)\n"
+            ),
+            "pkg_h/rel": "",
+        },
+        {"pkg_h", "pkg_h.rel"},
+    ),
+    "import_module of a name computed at run time, and other calls": (
+        {
+            "plugin_mod": (
+                "import importlib\n\n\ndef f(n):\n    importlib.import_module('dyn_' + n)\n"
+                "    print('dyn_i')\n"
+            ),
+            "dyn_i": "",
+        },
+        set(),
     ),
     "installed, standard library, harness and missing modules": (
         {
