@@ -336,6 +336,10 @@ def grid_values_only(source, helpers):
         return set()
     in_grids = {id(n) for statement in dropped for n in ast.walk(statement)}
     imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    read_outside = {  # names the study reads outside its grid statements
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in in_grids
+    }
+    imports_of = {name: imported_by(name, file) for name, file, _ in helpers}  # each parsed once
     left_out = set()
     for name, file, _ in helpers:
         taking = [node for node in imports if name in import_names(node, None)]
@@ -350,15 +354,9 @@ def grid_values_only(source, helpers):
             for node in taking
             for alias in node.names
         }
-        read_elsewhere = any(
-            isinstance(n, ast.Name) and n.id in bound and id(n) not in in_grids
-            for n in ast.walk(tree)
-        )
         imported_elsewhere = any(
-            name in imported_by(other, other_file)
-            for other, other_file, _ in helpers
-            if other != name
+            name in imported for other, imported in imports_of.items() if other != name
         )
-        if not read_elsewhere and not imported_elsewhere:
+        if not bound & read_outside and not imported_elsewhere:
             left_out.add(name)
     return left_out
