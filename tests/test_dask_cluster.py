@@ -369,3 +369,35 @@ def test_no_worker_is_a_timeout_with_the_command_that_starts_one(deployment):
     ):
         connect(address, timeout_s=2)
     assert time.monotonic() - start < 10
+
+
+def test_the_heartbeat_traceback_is_dropped_only_while_its_worker_closes():
+    """distributed's Worker.close closes its connections under a heartbeat in flight, which then
+    logs HEARTBEAT_FAILED with a traceback (test_ctrl_c_... saw it under load): dropped while
+    that worker closes; the same failure while it runs (a lost scheduler) and every other
+    record pass."""
+    import logging
+    from types import SimpleNamespace
+
+    from distributed.core import Status
+
+    from ablations.run.cluster import HEARTBEAT_FAILED, HeartbeatAtClose, quiet_heartbeat_at_close
+
+    def record(message):
+        return logging.LogRecord("distributed.worker", logging.ERROR, "", 0, message, (), None)
+
+    worker = SimpleNamespace(status=Status.running)
+    drops = HeartbeatAtClose(worker)
+    assert drops.filter(record(HEARTBEAT_FAILED))  # running: a real loss of the scheduler
+    for status in (Status.closing, Status.closed):
+        worker.status = status
+        assert not drops.filter(record(HEARTBEAT_FAILED))
+        assert drops.filter(record("Unexpected exception during heartbeat. Closing worker."))
+    logger = logging.getLogger("distributed.worker")
+    before = list(logger.filters)
+    try:
+        quiet_heartbeat_at_close().setup(worker)
+        (added,) = [f for f in logger.filters if f not in before]
+        assert isinstance(added, HeartbeatAtClose) and added.worker is worker
+    finally:
+        logger.filters[:] = before

@@ -175,9 +175,52 @@ class DaskBackend:
             time.sleep(0.2)
 
     def close(self):
+        """The client first, then the cluster this backend started (its nannies stop the
+        worker processes, then its scheduler closes): the order `with LocalCluster() as cluster,
+        Client(cluster) as client` closes them in."""
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+HEARTBEAT_FAILED = "Failed to communicate with scheduler during heartbeat."
+
+
+def quiet_heartbeat_at_close():
+    """A worker plugin for a local cluster's workers: drops distributed's HEARTBEAT_FAILED
+    record (an ERROR with a traceback) when the worker logging it is itself closing.
+
+    distributed's Worker.close stops the heartbeat's periodic callback, then closes the worker's
+    connections: a heartbeat already in flight (likelier under load, when the round trip is
+    slow) fails on its own closed comm and logs that traceback, whatever order the client and
+    the cluster close in. That is no fault: the worker is going away on purpose. The same
+    failure while the worker runs (a scheduler lost mid-grid) is still logged, and so is every
+    other record."""
+    from distributed import WorkerPlugin
+
+    class QuietHeartbeatAtClose(WorkerPlugin):
+        name = "scratchbench-quiet-heartbeat-at-close"
+
+        def setup(self, worker):
+            logging.getLogger("distributed.worker").addFilter(HeartbeatAtClose(worker))
+
+        # no teardown: Worker.close tears its plugins down before it closes its connections
+
+    return QuietHeartbeatAtClose()
+
+
+class HeartbeatAtClose(logging.Filter):
+    """Drops HEARTBEAT_FAILED while `worker` is closing or closed; passes every other record."""
+
+    def __init__(self, worker):
+        super().__init__()
+        self.worker = worker
+
+    def filter(self, record):
+        from distributed.core import Status
+
+        closing = self.worker.status in (Status.closing, Status.closed)
+        return not (closing and record.getMessage() == HEARTBEAT_FAILED)
 
 
 def death_causes(messages):
@@ -239,6 +282,7 @@ def connect(address, data_dir=None, timeout_s=None):
                     silence_logs=logging.ERROR,
                 )
             client = Client(cluster, timeout=timeout_s)
+            client.register_plugin(quiet_heartbeat_at_close())
         else:
             client = Client(address, timeout=timeout_s)
     except (OSError, TimeoutError, ValueError, MemoryError) as err:  # MemoryError: not Dask
