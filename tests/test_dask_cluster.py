@@ -401,3 +401,33 @@ def test_the_heartbeat_traceback_is_dropped_only_while_its_worker_closes():
         assert isinstance(added, HeartbeatAtClose) and added.worker is worker
     finally:
         logger.filters[:] = before
+
+
+def test_a_ctrl_c_while_distributed_waits_is_held_then_acts_in_our_code():
+    """distributed's sync() answers a KeyboardInterrupt that lands before its coroutine started
+    with a NameError traceback (test_ctrl_c_... saw it under load): DaskBackend.records holds
+    Ctrl-C and SIGTERM while it waits, and delivers the first where it can take it."""
+    from ablations.run.cluster import HeldSignals
+
+    def term(signum, frame):
+        raise SystemExit("term")
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_term = signal.signal(signal.SIGTERM, term)
+    try:
+        held = HeldSignals().__enter__()
+        os.kill(os.getpid(), signal.SIGINT)  # raises nothing here: held
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)
+        assert held.caught == [signal.SIGINT, signal.SIGTERM]
+        with pytest.raises(KeyboardInterrupt):
+            held.deliver()  # the first, through the handler it replaced
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is term
+        quiet_one = HeldSignals().__enter__()
+        quiet_one.deliver()  # nothing came: nothing raised
+        quiet_one.__exit__()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
