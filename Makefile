@@ -33,8 +33,11 @@ data: setup
 run: setup data
 	$(PY) run_all.py
 
+# Two pytest-xdist workers: on 2 cores much of the suite (pytest itself, interpreter starts,
+# report rendering, the statistics) runs on one core at a time. loadgroup keeps the tests that
+# build the wheel in the checkout (xdist_group "wheel") in one worker.
 test: setup-bench
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 # ruff: the pyflakes rules and the formatting, both configured in pyproject.toml.
 lint: setup

@@ -369,3 +369,65 @@ def test_no_worker_is_a_timeout_with_the_command_that_starts_one(deployment):
     ):
         connect(address, timeout_s=2)
     assert time.monotonic() - start < 10
+
+
+def test_the_heartbeat_traceback_is_dropped_only_while_its_worker_closes():
+    """distributed's Worker.close closes its connections under a heartbeat in flight, which then
+    logs HEARTBEAT_FAILED with a traceback (test_ctrl_c_... saw it under load): dropped while
+    that worker closes; the same failure while it runs (a lost scheduler) and every other
+    record pass."""
+    import logging
+    from types import SimpleNamespace
+
+    from distributed.core import Status
+
+    from ablations.run.cluster import HEARTBEAT_FAILED, HeartbeatAtClose, quiet_heartbeat_at_close
+
+    def record(message):
+        return logging.LogRecord("distributed.worker", logging.ERROR, "", 0, message, (), None)
+
+    worker = SimpleNamespace(status=Status.running)
+    drops = HeartbeatAtClose(worker)
+    assert drops.filter(record(HEARTBEAT_FAILED))  # running: a real loss of the scheduler
+    for status in (Status.closing, Status.closed):
+        worker.status = status
+        assert not drops.filter(record(HEARTBEAT_FAILED))
+        assert drops.filter(record("Unexpected exception during heartbeat. Closing worker."))
+    logger = logging.getLogger("distributed.worker")
+    before = list(logger.filters)
+    try:
+        quiet_heartbeat_at_close().setup(worker)
+        (added,) = [f for f in logger.filters if f not in before]
+        assert isinstance(added, HeartbeatAtClose) and added.worker is worker
+    finally:
+        logger.filters[:] = before
+
+
+def test_a_ctrl_c_while_distributed_waits_is_held_then_acts_in_our_code():
+    """distributed's sync() answers a KeyboardInterrupt that lands before its coroutine started
+    with a NameError traceback (test_ctrl_c_... saw it under load): DaskBackend.records holds
+    Ctrl-C and SIGTERM while it waits, and delivers the first where it can take it."""
+    from ablations.run.cluster import HeldSignals
+
+    def term(signum, frame):
+        raise SystemExit("term")
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_term = signal.signal(signal.SIGTERM, term)
+    try:
+        held = HeldSignals().__enter__()
+        os.kill(os.getpid(), signal.SIGINT)  # raises nothing here: held
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)
+        assert held.caught == [signal.SIGINT, signal.SIGTERM]
+        with pytest.raises(KeyboardInterrupt):
+            held.deliver()  # the first, through the handler it replaced
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is term
+        quiet_one = HeldSignals().__enter__()
+        quiet_one.deliver()  # nothing came: nothing raised
+        quiet_one.__exit__()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)

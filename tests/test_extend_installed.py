@@ -12,11 +12,11 @@ import pytest
 
 from helpers import timeless, venv_with_wheel
 from ablations.records.store import read_records
-from test_package import ROOT, wheel  # noqa: F401 - the fixture that builds the wheel
+from test_package import ROOT
 from test_plugins import PLUG_GRID, SIGNSGD
 
 pytest.importorskip("distributed")
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("wheel")]  # conftest.py's wheel
 SECTION = "## Extending from outside the tree"
 MODES = (["--jobs", "1"], ["--jobs", "2"], ["--scheduler", "local:2"])
 
@@ -40,7 +40,7 @@ def docs_files_and_commands():
 
 
 @pytest.fixture(scope="module")
-def installed(wheel, tmp_path_factory):  # noqa: F811 - pytest passes the imported fixture
+def installed(wheel, tmp_path_factory):  # wheel: conftest.py's, built once a session
     """(run(args, cwd, env) with the venv's bin first on PATH, an empty folder)."""
     bin_dir, env = venv_with_wheel(wheel, tmp_path_factory.mktemp("installed"))
     env["PATH"] = f"{bin_dir}:{env['PATH']}"

@@ -2,7 +2,6 @@
 environment, gives a `scratchbench` command that works from any folder."""
 
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -12,34 +11,14 @@ from ablations import __version__
 from helpers import venv_with_wheel
 
 ROOT = Path(__file__).resolve().parents[1]
+# The wheel fixture (conftest.py) builds in the checkout (build/, *.egg-info): under pytest-xdist
+# (make test's -n 2 --dist loadgroup) the modules that use it run in one worker, which builds it
+# once.
+pytestmark = pytest.mark.xdist_group("wheel")
 
 
 def run(args, **kwargs):
     return subprocess.run(args, capture_output=True, text=True, timeout=300, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    out = tmp_path_factory.mktemp("wheel")
-    result = run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--quiet",
-            "--wheel-dir",
-            str(out),
-            str(ROOT),
-        ]
-    )
-    if result.returncode != 0 and "No module named" in result.stderr:
-        pytest.skip(f"cannot build a wheel here: {result.stderr.strip().splitlines()[-1]}")
-    assert result.returncode == 0, result.stderr
-    (path,) = out.glob("scratchbench-*.whl")
-    return path
 
 
 def test_the_wheel_holds_both_packages_the_command_and_the_version(wheel):

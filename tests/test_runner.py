@@ -3,6 +3,7 @@
 import dataclasses
 import hashlib
 import json
+import logging
 import signal
 import subprocess
 from pathlib import Path
@@ -138,6 +139,10 @@ def test_dask_local_cluster_gives_the_same_records_as_loky(tmp_path, data_dir):
     backend = connect("local:2", data_dir)
     try:
         assert backend.threads() == 2
+        filters = backend.client.run(  # by value: cluster.quiet_heartbeat_at_close's filter
+            lambda: [type(f).__name__ for f in logging.getLogger("distributed.worker").filters]
+        )
+        assert list(filters.values()) == [["HeartbeatAtClose"]] * 2, filters
         run_grid("tiny", runs, tmp_path / "dask", data_dir, backend=backend, log=quiet)
     finally:
         backend.close()

@@ -16,6 +16,7 @@ import re
 import signal
 import socket
 import struct
+import threading
 import time
 import uuid
 
@@ -30,6 +31,7 @@ LOCAL_PREFIX = "local:"
 SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")  # distributed's comm backends
 CONNECT_TIMEOUT_S = 30.0
 HANDSHAKE_MAX_BYTES = 1 << 20  # a scheduler's handshake is a small msgpack dict
+SIGNAL_POLL_S = 0.2  # the longest a held Ctrl-C waits for its delivery (HeldSignals)
 DEATH_LOG_WAIT_S = 5.0  # how long a lost run waits for a nanny to log its worker's exit signal
 INSTALL_HINT = f"pip install '.[dask]' from a scratchbench {__version__} checkout"
 
@@ -88,8 +90,11 @@ class DaskBackend:
         retries, lost_before = [], set()  # runs to submit again; run ids lost once already
         last_news = time.monotonic()
         no_workers_since = None
+        held = HeldSignals()
         try:
+            held.__enter__()
             while True:
+                held.deliver()  # a Ctrl-C or SIGTERM that came meanwhile acts here
                 while len(in_flight) < 2 * max(1, self.threads()):
                     run = retries.pop(0) if retries else next(runs, None)
                     if run is None:
@@ -106,12 +111,17 @@ class DaskBackend:
                     in_flight[future] = run
                 if not in_flight:
                     return
-                try:
-                    done, _ = wait(
-                        list(in_flight), timeout=self.poll_s, return_when="FIRST_COMPLETED"
-                    )
-                except TimeoutError:
-                    done = ()
+                done = ()
+                deadline = time.monotonic() + self.poll_s
+                while not done and time.monotonic() < deadline:
+                    try:  # in short waits, so that a held signal is delivered promptly
+                        done, _ = wait(
+                            list(in_flight),
+                            timeout=min(SIGNAL_POLL_S, max(0.0, deadline - time.monotonic())),
+                            return_when="FIRST_COMPLETED",
+                        )
+                    except TimeoutError:
+                        held.deliver()
                 for future in done:
                     run = in_flight.pop(future)
                     if future.status == "finished":
@@ -156,8 +166,10 @@ class DaskBackend:
                 f"finished runs are saved, run the same command to resume"
             ) from None
         finally:
+            held.__exit__()
             if in_flight:
                 self.client.cancel(list(in_flight))
+            held.deliver()  # one that came after the last wait (the grid ended) still acts
 
     def worker_deaths(self):
         """'killed by SIGKILL' (the exit signals or codes of dead worker processes in the
@@ -175,9 +187,91 @@ class DaskBackend:
             time.sleep(0.2)
 
     def close(self):
+        """The client first, then the cluster this backend started (its nannies stop the
+        worker processes, then its scheduler closes): the order `with LocalCluster() as cluster,
+        Client(cluster) as client` closes them in."""
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+class HeldSignals:
+    """Ctrl-C (SIGINT) and SIGTERM held while this thread waits in distributed, and delivered
+    by `deliver()` where the caller can take them.
+
+    distributed's sync() (under Client.submit's futures' `wait`, `cancel`, ...) answers a
+    KeyboardInterrupt that lands before its coroutine has started on the client's loop with a
+    `cancel` callback that raises NameError on a variable not yet bound, which tornado logs as
+    an ERROR traceback (test_dask_cluster's Ctrl-C test saw it under load). Here the signal only
+    marks itself; `deliver()` puts the previous handlers back and raises the first held signal
+    again, so that it acts as it would have (cli's handlers: KeyboardInterrupt), in our code.
+    Outside the main thread (where no handler can be set) it holds nothing."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.previous, self.caught = {}, []
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                previous = signal.getsignal(signum)
+                if previous not in (None, signal.SIG_IGN):  # None: not set from Python
+                    self.previous[signum] = signal.signal(signum, self.hold)
+        return self
+
+    def hold(self, signum, frame):
+        self.caught.append(signum)
+
+    def deliver(self):
+        if self.caught:
+            self.__exit__()
+            signal.raise_signal(self.caught[0])
+
+    def __exit__(self, *exc_info):
+        while self.previous:
+            signum, handler = self.previous.popitem()
+            signal.signal(signum, handler)
+
+
+HEARTBEAT_FAILED = "Failed to communicate with scheduler during heartbeat."
+
+
+def quiet_heartbeat_at_close():
+    """A worker plugin for a local cluster's workers: drops distributed's HEARTBEAT_FAILED
+    record (an ERROR with a traceback) when the worker logging it is itself closing.
+
+    distributed's Worker.close stops the heartbeat's periodic callback, then closes the worker's
+    connections: a heartbeat already in flight (likelier under load, when the round trip is
+    slow) fails on its own closed comm and logs that traceback, whatever order the client and
+    the cluster close in. That is no fault: the worker is going away on purpose. The same
+    failure while the worker runs (a scheduler lost mid-grid) is still logged, and so is every
+    other record."""
+    from distributed import WorkerPlugin
+
+    class QuietHeartbeatAtClose(WorkerPlugin):
+        name = "scratchbench-quiet-heartbeat-at-close"
+
+        def setup(self, worker):
+            logging.getLogger("distributed.worker").addFilter(HeartbeatAtClose(worker))
+
+        # no teardown: Worker.close tears its plugins down before it closes its connections
+
+    return QuietHeartbeatAtClose()
+
+
+class HeartbeatAtClose(logging.Filter):
+    """Drops HEARTBEAT_FAILED while `worker` is closing or closed; passes every other record."""
+
+    def __init__(self, worker):
+        super().__init__()
+        self.worker = worker
+
+    def filter(self, record):
+        from distributed.core import Status
+
+        closing = self.worker.status in (Status.closing, Status.closed)
+        return not (closing and record.getMessage() == HEARTBEAT_FAILED)
 
 
 def death_causes(messages):
@@ -239,6 +333,7 @@ def connect(address, data_dir=None, timeout_s=None):
                     silence_logs=logging.ERROR,
                 )
             client = Client(cluster, timeout=timeout_s)
+            client.register_plugin(quiet_heartbeat_at_close())
         else:
             client = Client(address, timeout=timeout_s)
     except (OSError, TimeoutError, ValueError, MemoryError) as err:  # MemoryError: not Dask
