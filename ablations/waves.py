@@ -13,7 +13,7 @@ A session of `run_sequential_grid`:
    again; else train its wave-1 finals and take a look: a test whose wave-1 runs are in and
    that look 1 is sure to reject is decided then (sequential_design.ahead_of_the_look), before
    the other tests' runs. The family is known before every final is (a run waiting for its
-   cell's tuning is a pending run of the looks' frame, `planned_runs`), so Holm counts every
+   cell's tuning is a pending run of the looks' frame, `frame_runs`), so Holm counts every
    test of the design. Then any tuning run no wave-1 test needed, and any wave-1 run no test
    rests on.
 2. **Looks**: the records on disk are read back (report.frame.load_data) and the decision engine
@@ -96,7 +96,7 @@ def awaiting_id(k):
     return f"awaiting-tuning-{k}"
 
 
-def planned_runs(plan):
+def frame_runs(plan):
     """The runs of a run.tuning.Plan as read_plan gives them (report.frame.load_data's `runs`):
     its known finals, then each final still waiting for its cell's tuning under awaiting_id."""
     known = [{"run_id": r.run_id, "labels": r.labels, "config": r.config} for r in plan.runs]
@@ -107,10 +107,10 @@ def planned_runs(plan):
 
 
 def take_looks(name, results_dir, data_dir, design, wave_of, plan):
-    """The SequentialState of results/<name>/ now, under run.tuning.Plan `plan` (planned_runs:
+    """The SequentialState of results/<name>/ now, under run.tuning.Plan `plan` (frame_runs:
     the family is the design's even where a final still waits for its cell's tuning), its look
     log written (atomically) to results/<name>/sequential.json."""
-    data = load_data(name, results_dir, data_dir, runs=planned_runs(plan))
+    data = load_data(name, results_dir, data_dir, runs=frame_runs(plan))
     state = sequential_state(data, wave_of, design.waves, design.alpha)
     write_json_atomic(
         Path(results_dir) / name / SEQUENTIAL_FILE,
@@ -123,7 +123,7 @@ def next_slice(name, results_dir, data_dir, plan, wave_of, done, added):
     """(test, run ids) of the first slice of wave 1 (first_wave_slices, the `added` levels'
     tests first) with a run id not in `done` (awaiting_id for a final waiting for its cell's
     tuning), those ids only; None when every slice is done."""
-    data = load_data(name, results_dir, data_dir, runs=planned_runs(plan))
+    data = load_data(name, results_dir, data_dir, runs=frame_runs(plan))
     for test, runs in first_wave_slices(family_tests(data), wave_of, added):
         if runs - done:
             return test, runs - done
