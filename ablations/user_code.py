@@ -6,8 +6,9 @@ import loaded and those its namespace names; statically, every `import` / `from 
 anywhere in the plugin's files and theirs, function bodies included, and every
 `importlib.import_module("m")` or `__import__("m")` with a literal name (`imported_files`:
 resolved by `spec_of`, which never runs a module, transitively), so a module imported only at run
-time is hashed as well; a module name computed at run time cannot be read from the source. A study's code hash leaves out its grid statements (`study_code_sha256`), and a
-helper holding only grid values (`grid_values_only`) is left out with them.
+time is hashed as well; a module name computed at run time cannot be read from the source. A
+study's code hash leaves out its grid statements (`study_code_sha256`), and a helper holding only
+grid values (`grid_values_only`) is left out with them.
 """
 
 import ast
@@ -120,8 +121,13 @@ def import_names(node, package):
         except (ImportError, ValueError):
             return set()
         bases, subs = [base], [f"{base}.{a.name}" for a in node.names if a.name != "*"]
-    parts = [name.split(".") for name in bases]
-    return {".".join(p[:i]) for p in parts for i in range(1, len(p) + 1)} | set(subs)
+    return {prefix for name in bases for prefix in dotted_prefixes(name)} | set(subs)
+
+
+def dotted_prefixes(name):
+    """{'a', 'a.b', 'a.b.c'} of 'a.b.c': the modules importing it may load."""
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
 
 
 DYNAMIC_IMPORTS = ("import_module", "__import__")  # importlib.import_module, builtins.__import__
@@ -147,8 +153,7 @@ def dynamic_import_names(node, package):
         )
     except (ImportError, ValueError):
         return set()
-    parts = name.split(".")
-    return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+    return dotted_prefixes(name)
 
 
 def parsed(file):

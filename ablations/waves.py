@@ -13,7 +13,7 @@ A session of `run_sequential_grid`:
    again; else train its wave-1 finals and take a look: a test whose wave-1 runs are in and
    that look 1 is sure to reject is decided then (sequential_design.ahead_of_the_look), before
    the other tests' runs. The family is known before every final is (a run waiting for its
-   cell's tuning is a pending run of the looks' frame, `frame_runs`), so Holm counts every
+   cell's tuning is a pending run of the looks' frame, `looks_data`), so Holm counts every
    test of the design. Then any tuning run no wave-1 test needed, and any wave-1 run no test
    rests on.
 2. **Looks**: the records on disk are read back (report.frame.load_data) and the decision engine
@@ -106,12 +106,17 @@ def frame_runs(plan):
     ]
 
 
-def take_looks(name, results_dir, data_dir, design, wave_of, plan):
-    """The SequentialState of results/<name>/ now, under run.tuning.Plan `plan` (frame_runs:
-    the family is the design's even where a final still waits for its cell's tuning), its look
-    log written (atomically) to results/<name>/sequential.json."""
-    data = load_data(name, results_dir, data_dir, runs=frame_runs(plan))
-    state = sequential_state(data, wave_of, design.waves, design.alpha)
+def looks_data(name, results_dir, data_dir, plan):
+    """The ReportData the looks read: results/<name>/'s records over run.tuning.Plan `plan`'s
+    runs (frame_runs: the family is the design's even where a final still waits for its cell's
+    tuning)."""
+    return load_data(name, results_dir, data_dir, runs=frame_runs(plan))
+
+
+def take_looks(name, results_dir, design, wave_of, data, tests=None):
+    """The SequentialState of looks_data `data` (`tests`: its family_tests, where computed
+    already), its look log written (atomically) to results/<name>/sequential.json."""
+    state = sequential_state(data, wave_of, design.waves, design.alpha, tests)
     write_json_atomic(
         Path(results_dir) / name / SEQUENTIAL_FILE,
         {"grid": name, "design": design.as_dict(), **state.log()},
@@ -119,22 +124,20 @@ def take_looks(name, results_dir, data_dir, design, wave_of, plan):
     return state
 
 
-def next_slice(name, results_dir, data_dir, plan, wave_of, done, added):
-    """(test, run ids) of the first slice of wave 1 (first_wave_slices, the `added` levels'
-    tests first) with a run id not in `done` (awaiting_id for a final waiting for its cell's
-    tuning), those ids only; None when every slice is done."""
-    data = load_data(name, results_dir, data_dir, runs=frame_runs(plan))
-    for test, runs in first_wave_slices(family_tests(data), wave_of, added):
+def next_slice(tests, wave_of, done, added):
+    """(test, run ids) of the first slice of wave 1 (first_wave_slices of the FamilyTests
+    `tests`, the `added` levels' tests first) with a run id not in `done` (awaiting_id for a
+    final waiting for its cell's tuning), those ids only; None when every slice is done."""
+    for test, runs in first_wave_slices(tests, wave_of, added):
         if runs - done:
             return test, runs - done
     return None
 
 
-def train_first_wave(name, blocks, design, results_dir, data_dir, train, log, before):
+def train_first_wave(name, blocks, design, wave_of, results_dir, data_dir, train, log, before):
     """Wave 1, a test at a time (the module docstring); return (the GridOutcome of its phases
     together or None, the run ids it trained, interrupted)."""
     folder = Path(results_dir) / name
-    wave_of = wave_of_design(blocks, design)
     total, attempted, added, trained_for = None, set(), None, None
     while True:
         records = finished_records(folder)
@@ -142,10 +145,12 @@ def train_first_wave(name, blocks, design, results_dir, data_dir, train, log, be
         if added is None:
             levels = {pair for r in [*plan.runs, *plan.awaiting] for pair in r.labels.items()}
             added = added_levels(before, levels)
+        data = looks_data(name, results_dir, data_dir, plan)
+        tests = family_tests(data)
         done = set(records) | attempted
-        found = next_slice(name, results_dir, data_dir, plan, wave_of, done, added)
+        found = next_slice(tests, wave_of, done, added)
         if trained_for is not None and found is not None:  # a slice's finals are in: a look
-            state = take_looks(name, results_dir, data_dir, design, wave_of, plan)
+            state = take_looks(name, results_dir, design, wave_of, data, tests)
             log(ahead_line(name, state, trained_for, added))
         trained_for = None
         if found is None:
@@ -182,7 +187,7 @@ def run_sequential_grid(
     folder = Path(results_dir) / name
     wave_of = wave_of_design(blocks, design)
     total, attempted, interrupted = train_first_wave(
-        name, blocks, design, results_dir, data_dir, train, log, before or {}
+        name, blocks, design, wave_of, results_dir, data_dir, train, log, before or {}
     )
     if interrupted:
         return total, None
@@ -210,7 +215,8 @@ def run_sequential_grid(
     if total.interrupted:
         return total, None
     while True:  # looks read `plan`: a final still waiting for tuning keeps its tests open
-        state = take_looks(name, results_dir, data_dir, design, wave_of, plan)
+        data = looks_data(name, results_dir, data_dir, plan)
+        state = take_looks(name, results_dir, design, wave_of, data)
         if progress is not None:
             progress.note = undecided_note(state)
         log(look_line(name, state))

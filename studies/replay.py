@@ -29,11 +29,10 @@ of L's tuned cells with L's final runs that need no tuning of their own; (k) the
 cell whose tuning ended in phase k - 1. The sequential design (waves.run_sequential_grid):
 wave 1 a test at a time in sequential_design.first_wave_slices' order, L's tests first, each
 slice the tuning runs of the cells its finals need and no earlier slice tuned (a hill climb:
-its start and neighbours, then one phase per step), then its wave-1 finals (a test
-of L is decided ahead of look 1 at the end of the first slice after which Holm rejects it at
-look 1 with every test still waiting for one of L's wave-1 runs not yet looked at: `ahead`),
-then one phase per wave w >= 2: L's runs of seeds in wave w that a
-test open after look w - 1 needs (sequential_design's `needs`: the runs an open test's planned
+its start and neighbours, then one phase per step), then its wave-1 finals (a test of L is
+decided ahead of look 1 at the end of the first slice after which Holm rejects it at look 1
+with every test still waiting for one of L's wave-1 runs not yet looked at: `ahead`), then one
+phase per wave w >= 2: L's runs of seeds in wave w that a test open after look w - 1 needs (sequential_design's `needs`: the runs an open test's planned
 pairs of that wave rest on). `python -m studies.replay` prints both replays.
 """
 
@@ -391,8 +390,7 @@ class SequentialReplay:
         seq_runs, seq_ends = timed(first + later)
         wave_end = seq_ends[len(first) - 1 :]  # the end of each wave, 1..W
         slice_end = [seq_ends[p] for p in slice_phase]
-        untrained = [set(wave_one) - set().union(*slices[: k + 1]) for k in range(len(slices) - 1)]
-        ahead = self.ahead(order, runs.tests, [frozenset(u) for u in untrained])
+        ahead = self.ahead(order, runs.tests, left_after(wave_one, slices)[:-1])
         first_verdict = min(
             slice_end[ahead[i]] if i in ahead else wave_end[closed[i] - 1] for i in runs.tests
         )
@@ -435,6 +433,15 @@ class LevelRuns:
     tuned: list
     wall: dict
     tests: list
+
+
+def left_after(wave_one, slices):
+    """[frozenset]: the runs of `wave_one` still to train after each of `slices` (in order)."""
+    left, out = frozenset(wave_one), []
+    for trained in slices:
+        left = left - set(trained)
+        out.append(left)
+    return out
 
 
 def summary(replays):

@@ -415,7 +415,7 @@ def test_a_ctrl_c_while_distributed_waits_is_held_then_acts_in_our_code():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     previous_term = signal.signal(signal.SIGTERM, term)
     try:
-        held = HeldSignals().__enter__()
+        held = HeldSignals().start()
         os.kill(os.getpid(), signal.SIGINT)  # raises nothing here: held
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(0.01)
@@ -424,9 +424,9 @@ def test_a_ctrl_c_while_distributed_waits_is_held_then_acts_in_our_code():
             held.deliver()  # the first, through the handler it replaced
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         assert signal.getsignal(signal.SIGTERM) is term
-        quiet_one = HeldSignals().__enter__()
+        quiet_one = HeldSignals().start()
         quiet_one.deliver()  # nothing came: nothing raised
-        quiet_one.__exit__()
+        quiet_one.stop()
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ablations.analysis import sequential_design as sd
-from studies.replay import SequentialReplay, summary
+from studies.replay import SequentialReplay, left_after, summary
 
 ORDERS = 40
 
@@ -84,8 +84,7 @@ def test_sequential_replay_ahead_is_the_engines(replay, factor, level):
     runs = replay.level_runs(factor, level)
     wave_one = [r for r, seed, _, _ in runs.finals if wave_of[seed] == 1]
     slices = replay.wave_one_slices(factor, level, wave_of, wave_one)
-    untrained = [frozenset(wave_one) - set().union(*slices[: k + 1]) for k in range(len(slices))]
-    ahead = replay.ahead(order, runs.tests, untrained[:-1])
+    ahead = replay.ahead(order, runs.tests, left_after(wave_one, slices)[:-1])
     level_ids = {r for r, _, _, _ in runs.finals}
     decided_somewhere = 0
     for k in range(len(slices) - 1):

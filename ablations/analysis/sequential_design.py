@@ -297,9 +297,10 @@ def over_these_settings(values, keys):
     return delta, se, df, t_p(delta, se, df), len(values)
 
 
-def sequential_state(data, wave_of, waves, alpha=ALPHA):
-    """The SequentialState of `data` under the design (`wave_of`, `waves`, `alpha`)."""
-    tests = family_tests(data)
+def sequential_state(data, wave_of, waves, alpha=ALPHA, tests=None):
+    """The SequentialState of `data` under the design (`wave_of`, `waves`, `alpha`); `tests`:
+    family_tests(data) where the caller has it already."""
+    tests = family_tests(data) if tests is None else tests
     m = len(tests)
     fractions = np.array([t.fractions(wave_of, waves) for t in tests]).reshape(m, waves)
     arrays = np.full((4, m, waves), np.nan)  # estimate, se, df, p per test and look

@@ -92,7 +92,7 @@ class DaskBackend:
         no_workers_since = None
         held = HeldSignals()
         try:
-            held.__enter__()
+            held.start()
             while True:
                 held.deliver()  # a Ctrl-C or SIGTERM that came meanwhile acts here
                 while len(in_flight) < 2 * max(1, self.threads()):
@@ -166,7 +166,7 @@ class DaskBackend:
                 f"finished runs are saved, run the same command to resume"
             ) from None
         finally:
-            held.__exit__()
+            held.stop()
             if in_flight:
                 self.client.cancel(list(in_flight))
             held.deliver()  # one that came after the last wait (the grid ended) still acts
@@ -212,7 +212,8 @@ class HeldSignals:
     def __init__(self):
         self.previous, self.caught = {}, []
 
-    def __enter__(self):
+    def start(self):
+        """Hold the SIGNALS from now on (in the main thread only); return self."""
         if threading.current_thread() is threading.main_thread():
             for signum in self.SIGNALS:
                 previous = signal.getsignal(signum)
@@ -224,11 +225,13 @@ class HeldSignals:
         self.caught.append(signum)
 
     def deliver(self):
+        """Where a signal was held: stop holding, then raise the first one again."""
         if self.caught:
-            self.__exit__()
+            self.stop()
             signal.raise_signal(self.caught[0])
 
-    def __exit__(self, *exc_info):
+    def stop(self):
+        """Put the previous handlers back."""
         while self.previous:
             signum, handler = self.previous.popitem()
             signal.signal(signum, handler)
